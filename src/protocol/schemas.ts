@@ -1,0 +1,197 @@
+/**
+ * Bodies exchanged between the server, the agent and the CLI. Both ends validate with these
+ * schemas, so a field renamed on one side fails loudly on the other.
+ */
+import { z } from 'zod';
+
+export const API_PREFIX = '/api/v1';
+
+const name = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
+
+export const jobStatus = z.enum(['pending', 'queued', 'running', 'completed']);
+export type JobStatus = z.infer<typeof jobStatus>;
+export const taskResult = z.enum(['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped']);
+export const runStatus = z.enum(['queued', 'running', 'completed']);
+export type RunStatus = z.infer<typeof runStatus>;
+
+// ── tokens and pools ───────────────────────────────────────────────────────────
+export const tokenScope = z.enum(['admin', 'agent:register', 'runs:write', 'runs:read']);
+export type TokenScope = z.infer<typeof tokenScope>;
+
+export const createTokenRequest = z.object({
+  name: z.string().max(100).default('token'),
+  scopes: z.array(tokenScope).min(1),
+  /** Days until expiry; PATs always expire. */
+  expiresInDays: z.number().int().min(1).max(366).default(30),
+});
+export type CreateTokenRequest = z.input<typeof createTokenRequest>;
+export const createTokenResponse = z.object({ id: z.string(), token: z.string(), expiresAt: z.string() });
+
+export const poolSettings = z.object({
+  /** Allow `docker: socket` jobs (root on the host: an explicit, loud opt-in). */
+  allowDockerSocket: z.boolean().default(false),
+  /** Image for container jobs that name none. */
+  defaultImage: z.string().optional(),
+});
+export const createPoolRequest = z.object({ name, settings: poolSettings.default({ allowDockerSocket: false }) });
+export const poolView = z.object({
+  name: z.string(),
+  settings: poolSettings,
+  createdAt: z.string(),
+  agents: z.object({ online: z.number(), busy: z.number(), offline: z.number() }),
+  queued: z.number(),
+});
+export type PoolView = z.infer<typeof poolView>;
+
+// ── agents ─────────────────────────────────────────────────────────────────────
+export const registerAgentRequest = z.object({
+  pool: name,
+  name,
+  /** Ed25519 public key, SPKI PEM; the private half never leaves the agent. */
+  publicKey: z.string().min(40).max(2000),
+  /** Reuse a name that is taken: the old registration's key is revoked. */
+  replace: z.boolean().default(false),
+});
+export const registerAgentResponse = z.object({ agentId: z.string(), name: z.string(), pool: z.string() });
+
+/** A JWT signed with the agent's key (EdDSA): iss/sub = agent id, aud = 'slipway', jti, exp ≤ 5 min. */
+export const agentTokenRequest = z.object({ assertion: z.string().min(20).max(4000) });
+export const agentTokenResponse = z.object({ accessToken: z.string(), expiresAt: z.string() });
+
+export const openSessionRequest = z.object({
+  capabilities: z.record(z.string(), z.string().max(10_000)).default({}),
+  version: z.string().max(40),
+  /** Set by fleet agents: the agent serves only the job its ticket is bound to. */
+  jobId: z.string().optional(),
+});
+export const openSessionResponse = z.object({ sessionId: z.string(), pollTimeoutMs: z.number() });
+
+export const pollRequest = z.object({ sessionId: z.string() });
+export const jobOffer = z.object({ jobId: z.string(), runId: z.string(), name: z.string() });
+export type JobOffer = z.infer<typeof jobOffer>;
+
+export const claimRequest = z.object({ sessionId: z.string() });
+
+export const secretValue = z.string().min(4, 'secrets must be at least 4 characters');
+
+// The job the agent runs: the plan of one job plus everything it needs and nothing more.
+export const jobSpec = z.object({
+  jobId: z.string(),
+  runId: z.string(),
+  runNumber: z.number(),
+  attempt: z.number(),
+  epoch: z.number(),
+  leaseToken: z.string(),
+  leaseTtlMs: z.number(),
+  pipelineFile: z.string(),
+  /** The JobPlan (validated by the server when the run was queued). */
+  plan: z.any(),
+  /** Run-level variables (`--var`) that override the plan's. */
+  variables: z.record(z.string(), z.string()),
+  /** Secrets by name, in clear: they exist only in this response and the agent's memory. */
+  secrets: z.record(z.string(), z.string()),
+  hasWorkspace: z.boolean(),
+  /** Results of the jobs this one depends on, for conditions like `succeeded('build')`. */
+  dependencies: z.record(z.string(), z.object({ result: taskResult })),
+});
+export type JobSpec = z.infer<typeof jobSpec>;
+
+export const heartbeatRequest = z.object({
+  epoch: z.number().int(),
+  /** Hold the request up to this long unless the job is canceled: cancellation arrives at once. */
+  waitMs: z.number().int().min(0).max(30_000).default(0),
+});
+export const heartbeatResponse = z.object({ cancel: z.boolean(), leaseExpiresAt: z.string() });
+
+export const stepUpdateRequest = z.object({
+  epoch: z.number().int(),
+  index: z.number().int().min(0),
+  state: z.enum(['running', 'completed']),
+  result: taskResult.optional(),
+  /** Why the result is what it is: `exit code 2`, `timed out after 1m`, … */
+  reason: z.string().max(1000).optional(),
+});
+
+export const appendLogRequest = z.object({
+  epoch: z.number().int(),
+  /** -1: job-level lines (setup, teardown); otherwise the step index. */
+  step: z.number().int().min(-1),
+  /** Byte offset of `data` in this step's log: resending a chunk is harmless. */
+  offset: z.number().int().min(0),
+  data: z.string().max(1024 * 1024),
+});
+export const appendLogResponse = z.object({ length: z.number() });
+
+export const completeJobRequest = z.object({
+  epoch: z.number().int(),
+  result: taskResult,
+  reason: z.string().max(2000).optional(),
+});
+
+// ── runs ───────────────────────────────────────────────────────────────────────
+export const createRunRequest = z.object({
+  pipeline: z.object({ file: z.string().min(1).max(500), content: z.string().max(1024 * 1024) }),
+  workspaceId: z.string().regex(/^[a-f0-9]{64}$/).optional(),
+  variables: z.record(z.string(), z.string()).default({}),
+  secrets: z.record(z.string(), secretValue).default({}),
+});
+export type CreateRunRequest = z.input<typeof createRunRequest>;
+export const uploadWorkspaceResponse = z.object({ id: z.string(), size: z.number() });
+
+export const stepView = z.object({
+  index: z.number(),
+  name: z.string(),
+  state: z.enum(['pending', 'running', 'completed']),
+  result: taskResult.nullable(),
+  reason: z.string().nullable(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+});
+export const jobView = z.object({
+  id: z.string(),
+  name: z.string(),
+  displayName: z.string(),
+  status: jobStatus,
+  result: taskResult.nullable(),
+  reason: z.string().nullable(),
+  attempt: z.number(),
+  agentName: z.string().nullable(),
+  dependsOn: z.array(z.string()),
+  queuedAt: z.string().nullable(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  steps: z.array(stepView),
+});
+export type JobView = z.infer<typeof jobView>;
+export const runView = z.object({
+  id: z.string(),
+  number: z.number(),
+  pipelineFile: z.string(),
+  status: runStatus,
+  result: taskResult.nullable(),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+  jobs: z.array(jobView),
+});
+export type RunView = z.infer<typeof runView>;
+
+/** The ordered feed of a run: status changes and log text, numbered so a client resumes by `seq`. */
+export const runEvent = z.object({
+  seq: z.number(),
+  at: z.string(),
+  kind: z.enum(['run', 'job', 'step', 'log']),
+  jobId: z.string().nullable(),
+  jobName: z.string().nullable(),
+  attempt: z.number().nullable(),
+  step: z.number().nullable(),
+  /** kind=run|job|step: { status, result?, reason?, name? }; kind=log: { text }. */
+  data: z.record(z.string(), z.any()),
+});
+export type RunEvent = z.infer<typeof runEvent>;
+export const runEventsResponse = z.object({ events: z.array(runEvent), next: z.number(), done: z.boolean() });
+
+export const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });

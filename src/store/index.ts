@@ -1,0 +1,2 @@
+export { SqliteStore } from './sqlite/sqlite-store.js';
+export * from './types.js';

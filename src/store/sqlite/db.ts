@@ -1,0 +1,54 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+/** Where the numbered `.sql` migrations live, both from `src/` (tests) and `dist/` (built). */
+function migrationsDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return join(here, '..', '..', '..', 'src', 'store', 'migrations');
+}
+
+/**
+ * Opens the database in WAL mode with synchronous=NORMAL: a `kill -9` of the server loses
+ * nothing committed and never corrupts the file; only an OS crash may lose the last commits.
+ */
+export function openDb(file: string): Db {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Db, dir = migrationsDir()): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+  );
+  const files = readdirSync(dir)
+    .filter((f) => /^\d{4}_.+\.sql$/.test(f))
+    .sort();
+  for (const f of files) {
+    const version = Number(f.slice(0, 4));
+    if (applied.has(version)) continue;
+    const sql = readFileSync(join(dir, f), 'utf8');
+    db.transaction(() => {
+      db.exec(sql);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(version, Date.now());
+    })();
+  }
+}
+
+export const json = {
+  parse<T>(s: string | null): T {
+    return (s === null ? null : JSON.parse(s)) as T;
+  },
+  str(v: unknown): string {
+    return JSON.stringify(v);
+  },
+};

@@ -1,0 +1,282 @@
+import type { JobStatus } from '../../protocol/schemas.js';
+import { ConflictError } from '../../shared/errors.js';
+import { type ClaimOutcome, JOB_TRANSITIONS, type JobRow, type RunRow, type StepRow } from '../types.js';
+import { type Db, json } from './db.js';
+
+interface RawRun {
+  id: string;
+  number: number;
+  pipeline_file: string;
+  plan: string;
+  variables: string;
+  secrets: string | null;
+  workspace_id: string | null;
+  status: string;
+  result: string | null;
+  cancel_requested: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+function toRun(r: RawRun): RunRow {
+  return {
+    id: r.id,
+    number: r.number,
+    pipelineFile: r.pipeline_file,
+    plan: json.parse(r.plan),
+    variables: json.parse(r.variables),
+    secrets: r.secrets,
+    workspaceId: r.workspace_id,
+    status: r.status as RunRow['status'],
+    result: r.result as RunRow['result'],
+    cancelRequested: r.cancel_requested === 1,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+interface RawJob {
+  id: string;
+  run_id: string;
+  idx: number;
+  name: string;
+  display_name: string;
+  plan: string;
+  pool: string;
+  depends_on: string;
+  status: string;
+  result: string | null;
+  reason: string | null;
+  attempt: number;
+  agent_id: string | null;
+  agent_name: string | null;
+  lease_expires_at: number | null;
+  cancel_requested: number;
+  queued_at: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+function toJob(r: RawJob): JobRow {
+  return {
+    id: r.id,
+    runId: r.run_id,
+    idx: r.idx,
+    name: r.name,
+    displayName: r.display_name,
+    plan: json.parse(r.plan),
+    pool: r.pool,
+    dependsOn: json.parse(r.depends_on),
+    status: r.status as JobStatus,
+    result: r.result as JobRow['result'],
+    reason: r.reason,
+    attempt: r.attempt,
+    agentId: r.agent_id,
+    agentName: r.agent_name,
+    leaseExpiresAt: r.lease_expires_at,
+    cancelRequested: r.cancel_requested === 1,
+    queuedAt: r.queued_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+const JOB_COLUMNS: Record<string, string> = {
+  displayName: 'display_name',
+  pool: 'pool',
+  dependsOn: 'depends_on',
+  status: 'status',
+  result: 'result',
+  reason: 'reason',
+  attempt: 'attempt',
+  agentId: 'agent_id',
+  agentName: 'agent_name',
+  leaseExpiresAt: 'lease_expires_at',
+  cancelRequested: 'cancel_requested',
+  queuedAt: 'queued_at',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+};
+const RUN_COLUMNS: Record<string, string> = {
+  status: 'status',
+  result: 'result',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  cancelRequested: 'cancel_requested',
+};
+
+/** Turns a camelCase patch into `col = ?` assignments; booleans and arrays as SQLite stores them. */
+function assignments(patch: Record<string, unknown>, columns: Record<string, string>): [string, unknown[]] {
+  const sets: string[] = [];
+  const args: unknown[] = [];
+  for (const [k, v] of Object.entries(patch)) {
+    const col = columns[k];
+    if (!col || v === undefined) continue;
+    sets.push(`${col} = ?`);
+    args.push(typeof v === 'boolean' ? Number(v) : Array.isArray(v) ? json.str(v) : v);
+  }
+  return [sets.join(', '), args];
+}
+
+export function createRun(db: Db, run: Omit<RunRow, 'number'>, jobs: JobRow[]): RunRow {
+  return db.transaction(() => {
+    const { n } = db.prepare('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM runs').get() as { n: number };
+    db.prepare(
+      `INSERT INTO runs (id, number, pipeline_file, plan, variables, secrets, workspace_id, status, result,
+         cancel_requested, created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      run.id,
+      n,
+      run.pipelineFile,
+      json.str(run.plan),
+      json.str(run.variables),
+      run.secrets,
+      run.workspaceId,
+      run.status,
+      run.result,
+      Number(run.cancelRequested),
+      run.createdAt,
+      run.startedAt,
+      run.finishedAt,
+    );
+    const insert = db.prepare(
+      `INSERT INTO jobs (id, run_id, idx, name, display_name, plan, pool, depends_on, status, attempt)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+    );
+    for (const j of jobs) {
+      insert.run(j.id, run.id, j.idx, j.name, j.displayName, json.str(j.plan), j.pool, json.str(j.dependsOn), j.status);
+    }
+    return { ...run, number: n };
+  })();
+}
+
+export function getRun(db: Db, id: string): RunRow | undefined {
+  const r = db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RawRun | undefined;
+  return r && toRun(r);
+}
+
+export function getRunByNumber(db: Db, n: number): RunRow | undefined {
+  const r = db.prepare('SELECT * FROM runs WHERE number = ?').get(n) as RawRun | undefined;
+  return r && toRun(r);
+}
+
+export function listRuns(db: Db, limit: number): RunRow[] {
+  return (db.prepare('SELECT * FROM runs ORDER BY number DESC LIMIT ?').all(limit) as RawRun[]).map(toRun);
+}
+
+export function updateRun(db: Db, id: string, patch: Partial<RunRow>): void {
+  const [sets, args] = assignments(patch, RUN_COLUMNS);
+  if (sets) db.prepare(`UPDATE runs SET ${sets} WHERE id = ?`).run(...args, id);
+}
+
+export function getJob(db: Db, id: string): JobRow | undefined {
+  const r = db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as RawJob | undefined;
+  return r && toJob(r);
+}
+
+export function listJobs(db: Db, runId: string): JobRow[] {
+  return (db.prepare('SELECT * FROM jobs WHERE run_id = ? ORDER BY idx').all(runId) as RawJob[]).map(toJob);
+}
+
+export function listJobsByStatus(db: Db, status: JobStatus, pool?: string): JobRow[] {
+  const rows = pool
+    ? db.prepare('SELECT * FROM jobs WHERE status = ? AND pool = ? ORDER BY queued_at, idx').all(status, pool)
+    : db.prepare('SELECT * FROM jobs WHERE status = ? ORDER BY queued_at, idx').all(status);
+  return (rows as RawJob[]).map(toJob);
+}
+
+export function transitionJob(
+  db: Db,
+  id: string,
+  from: JobStatus[],
+  patch: Partial<JobRow> & { status: JobStatus },
+): boolean {
+  for (const f of from) {
+    if (!JOB_TRANSITIONS[f].includes(patch.status)) {
+      throw new ConflictError(`a job cannot move from ${f} to ${patch.status}`);
+    }
+  }
+  const [sets, args] = assignments(patch, JOB_COLUMNS);
+  const marks = from.map(() => '?').join(', ');
+  return db.prepare(`UPDATE jobs SET ${sets} WHERE id = ? AND status IN (${marks})`).run(...args, id, ...from).changes === 1;
+}
+
+export function claimJob(
+  db: Db,
+  id: string,
+  agent: { id: string; name: string },
+  leaseExpiresAt: number,
+  now: number,
+): ClaimOutcome {
+  const r = db
+    .prepare(
+      `UPDATE jobs SET status = 'running', attempt = attempt + 1, agent_id = ?, agent_name = ?,
+         lease_expires_at = ?, started_at = COALESCE(started_at, ?)
+       WHERE id = ? AND status = 'queued' AND cancel_requested = 0`,
+    )
+    .run(agent.id, agent.name, leaseExpiresAt, now, id);
+  if (r.changes === 1) return { ok: true, job: getJob(db, id)! };
+  return { ok: false, reason: getJob(db, id) ? 'not-queued' : 'not-found' };
+}
+
+export function renewLease(db: Db, id: string, epoch: number, leaseExpiresAt: number): boolean {
+  return (
+    db
+      .prepare(
+        "UPDATE jobs SET lease_expires_at = MAX(lease_expires_at, ?) WHERE id = ? AND attempt = ? AND status = 'running'",
+      )
+      .run(leaseExpiresAt, id, epoch).changes === 1
+  );
+}
+
+export function listExpiredLeases(db: Db, now: number): JobRow[] {
+  return (
+    db.prepare("SELECT * FROM jobs WHERE status = 'running' AND lease_expires_at < ?").all(now) as RawJob[]
+  ).map(toJob);
+}
+
+export function extendAllLeases(db: Db, leaseExpiresAt: number): number {
+  return db
+    .prepare("UPDATE jobs SET lease_expires_at = ? WHERE status = 'running' AND lease_expires_at < ?")
+    .run(leaseExpiresAt, leaseExpiresAt).changes;
+}
+
+interface RawStep {
+  job_id: string;
+  attempt: number;
+  idx: number;
+  name: string;
+  state: string;
+  result: string | null;
+  reason: string | null;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export function upsertStep(db: Db, s: StepRow): void {
+  db.prepare(
+    `INSERT INTO steps (job_id, attempt, idx, name, state, result, reason, started_at, finished_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (job_id, attempt, idx) DO UPDATE SET name = excluded.name, state = excluded.state,
+       result = excluded.result, reason = excluded.reason,
+       started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = excluded.finished_at`,
+  ).run(s.jobId, s.attempt, s.idx, s.name, s.state, s.result, s.reason, s.startedAt, s.finishedAt);
+}
+
+export function listSteps(db: Db, jobId: string, attempt: number): StepRow[] {
+  return (
+    db.prepare('SELECT * FROM steps WHERE job_id = ? AND attempt = ? ORDER BY idx').all(jobId, attempt) as RawStep[]
+  ).map((r) => ({
+    jobId: r.job_id,
+    attempt: r.attempt,
+    idx: r.idx,
+    name: r.name,
+    state: r.state as StepRow['state'],
+    result: r.result as StepRow['result'],
+    reason: r.reason,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  }));
+}

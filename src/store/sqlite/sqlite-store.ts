@@ -1,0 +1,88 @@
+import type { JobStatus } from '../../protocol/schemas.js';
+import type { AgentRow, JobRow, NewEvent, NewToken, PoolSettings, RunRow, StepRow, Store } from '../types.js';
+import * as agents from './agents.js';
+import { type Db, openDb } from './db.js';
+import * as events from './events.js';
+import * as pools from './pools.js';
+import * as runs from './runs.js';
+import * as tokens from './tokens.js';
+
+/**
+ * The embedded store. better-sqlite3 is synchronous, which makes every method trivially atomic
+ * in a single process; the async signatures are the contract PostgreSQL shares.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Db;
+
+  constructor(file: string) {
+    this.db = openDb(file);
+  }
+
+  insertToken = async (t: NewToken, now: number) => tokens.insertToken(this.db, t, now);
+  findToken = async (hash: string) => tokens.findToken(this.db, hash);
+  consumeToken = async (id: string, now: number) => tokens.consumeToken(this.db, id, now);
+  revokeTokens = async (f: { id?: string; agentId?: string; jobId?: string }, now: number) =>
+    tokens.revokeTokens(this.db, f, now);
+  recordAssertion = async (jti: string, expiresAt: number, now: number) =>
+    tokens.recordAssertion(this.db, jti, expiresAt, now);
+
+  ensurePool = async (name: string, s: PoolSettings, now: number) => pools.ensurePool(this.db, name, s, now);
+  createPool = async (name: string, s: PoolSettings, now: number) => pools.createPool(this.db, name, s, now);
+  getPool = async (name: string) => pools.getPool(this.db, name);
+  listPools = async () => pools.listPools(this.db);
+
+  registerAgent = async (a: { id: string; pool: string; name: string; publicKey: string; replace: boolean }, now: number) =>
+    agents.registerAgent(this.db, a, now);
+  getAgent = async (id: string) => agents.getAgent(this.db, id);
+  findAgent = async (pool: string, name: string) => agents.findAgent(this.db, pool, name);
+  listAgents = async (pool?: string): Promise<AgentRow[]> => agents.listAgents(this.db, pool);
+  openSession = async (
+    agentId: string,
+    s: { sessionId: string; capabilities: Record<string, string>; version: string; boundJobId: string | null },
+    now: number,
+  ) => agents.openSession(this.db, agentId, s, now);
+  touchAgent = async (agentId: string, now: number) => agents.touchAgent(this.db, agentId, now);
+  deleteAgent = async (agentId: string, now: number) => agents.deleteAgent(this.db, agentId, now);
+
+  insertWorkspace = async (id: string, size: number, now: number) => {
+    this.db.prepare('INSERT OR IGNORE INTO workspaces (id, size, created_at) VALUES (?, ?, ?)').run(id, size, now);
+  };
+  getWorkspace = async (id: string) =>
+    this.db.prepare('SELECT id, size FROM workspaces WHERE id = ?').get(id) as { id: string; size: number } | undefined;
+
+  createRun = async (run: Omit<RunRow, 'number'>, jobs: JobRow[]) => runs.createRun(this.db, run, jobs);
+  getRun = async (id: string) => runs.getRun(this.db, id);
+  getRunByNumber = async (n: number) => runs.getRunByNumber(this.db, n);
+  listRuns = async (limit: number) => runs.listRuns(this.db, limit);
+  updateRun = async (id: string, patch: Partial<RunRow>) => runs.updateRun(this.db, id, patch);
+  getJob = async (id: string) => runs.getJob(this.db, id);
+  listJobs = async (runId: string) => runs.listJobs(this.db, runId);
+  listJobsByStatus = async (status: JobStatus, pool?: string) => runs.listJobsByStatus(this.db, status, pool);
+  transitionJob = async (id: string, from: JobStatus[], patch: Partial<JobRow> & { status: JobStatus }) =>
+    runs.transitionJob(this.db, id, from, patch);
+  claimJob = async (id: string, agent: { id: string; name: string }, leaseExpiresAt: number, now: number) =>
+    runs.claimJob(this.db, id, agent, leaseExpiresAt, now);
+  renewLease = async (id: string, epoch: number, leaseExpiresAt: number) =>
+    runs.renewLease(this.db, id, epoch, leaseExpiresAt);
+  listExpiredLeases = async (now: number) => runs.listExpiredLeases(this.db, now);
+  extendAllLeases = async (leaseExpiresAt: number) => runs.extendAllLeases(this.db, leaseExpiresAt);
+
+  upsertStep = async (s: StepRow) => runs.upsertStep(this.db, s);
+  listSteps = async (jobId: string, attempt: number) => runs.listSteps(this.db, jobId, attempt);
+
+  appendEvent = async (runId: string, e: NewEvent, now: number) => events.appendEvent(this.db, runId, e, now);
+  listEvents = async (runId: string, after: number, limit: number) => events.listEvents(this.db, runId, after, limit);
+  appendLog = async (
+    job: { id: string; runId: string; name: string },
+    epoch: number,
+    step: number,
+    offset: number,
+    data: Buffer,
+    now: number,
+  ) => events.appendLog(this.db, job, epoch, step, offset, data, now);
+  readLog = async (jobId: string, attempt: number, step?: number) => events.readLog(this.db, jobId, attempt, step);
+
+  close = async () => {
+    this.db.close();
+  };
+}

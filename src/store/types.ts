@@ -1,0 +1,215 @@
+/**
+ * The one narrow interface the server keeps its state behind. Every method is atomic on its
+ * own, so an implementation needs no transaction spanning calls (SQLite and PostgreSQL alike).
+ * Times are epoch milliseconds.
+ */
+import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/types.js';
+import type { JobStatus, RunStatus, TokenScope } from '../protocol/schemas.js';
+import type { TokenKind } from '../shared/ids.js';
+
+export interface TokenRow {
+  id: string;
+  kind: TokenKind;
+  name: string;
+  scopes: TokenScope[];
+  pool: string | null;
+  agentName: string | null;
+  agentId: string | null;
+  jobId: string | null;
+  epoch: number | null;
+  createdAt: number;
+  expiresAt: number | null;
+  usedAt: number | null;
+  revokedAt: number | null;
+}
+export type NewToken = Omit<TokenRow, 'createdAt' | 'usedAt' | 'revokedAt'> & { hash: string };
+
+export interface PoolSettings {
+  allowDockerSocket: boolean;
+  defaultImage?: string;
+}
+export interface PoolRow {
+  name: string;
+  settings: PoolSettings;
+  createdAt: number;
+}
+
+export interface AgentRow {
+  id: string;
+  pool: string;
+  name: string;
+  publicKey: string;
+  capabilities: Record<string, string>;
+  version: string | null;
+  sessionId: string | null;
+  boundJobId: string | null;
+  lastSeenAt: number | null;
+  createdAt: number;
+}
+
+export interface RunRow {
+  id: string;
+  number: number;
+  pipelineFile: string;
+  plan: PipelinePlan;
+  variables: Record<string, string>;
+  /** Sealed secrets; only the server's key opens them. */
+  secrets: string | null;
+  workspaceId: string | null;
+  status: RunStatus;
+  result: TaskResult | null;
+  cancelRequested: boolean;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface JobRow {
+  id: string;
+  runId: string;
+  idx: number;
+  name: string;
+  displayName: string;
+  plan: JobPlan;
+  pool: string;
+  dependsOn: string[];
+  status: JobStatus;
+  result: TaskResult | null;
+  reason: string | null;
+  /** The current attempt; it is also the lease epoch that fences stale writers. */
+  attempt: number;
+  agentId: string | null;
+  agentName: string | null;
+  leaseExpiresAt: number | null;
+  cancelRequested: boolean;
+  queuedAt: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface StepRow {
+  jobId: string;
+  attempt: number;
+  idx: number;
+  name: string;
+  state: 'pending' | 'running' | 'completed';
+  result: TaskResult | null;
+  reason: string | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface EventRow {
+  runId: string;
+  seq: number;
+  at: number;
+  kind: 'run' | 'job' | 'step' | 'log';
+  jobId: string | null;
+  jobName: string | null;
+  attempt: number | null;
+  step: number | null;
+  data: Record<string, unknown>;
+}
+export type NewEvent = Omit<EventRow, 'seq' | 'runId' | 'at'>;
+
+export type ClaimOutcome =
+  | { ok: true; job: JobRow }
+  | { ok: false; reason: 'not-queued' | 'not-found' };
+
+export type AppendLogOutcome =
+  | { ok: true; length: number; appended: boolean }
+  | { ok: false; reason: 'stale-epoch' | 'gap'; length: number };
+
+export interface Store {
+  // tokens
+  insertToken(token: NewToken, now: number): Promise<void>;
+  findToken(hash: string): Promise<TokenRow | undefined>;
+  /** Marks a one-use token used; false when it was used already (the caller refuses it). */
+  consumeToken(id: string, now: number): Promise<boolean>;
+  revokeTokens(filter: { id?: string; agentId?: string; jobId?: string }, now: number): Promise<number>;
+  /** Records an assertion id; false when it was seen before (a replay). */
+  recordAssertion(jti: string, expiresAt: number, now: number): Promise<boolean>;
+
+  // pools
+  ensurePool(name: string, settings: PoolSettings, now: number): Promise<PoolRow>;
+  createPool(name: string, settings: PoolSettings, now: number): Promise<PoolRow>;
+  getPool(name: string): Promise<PoolRow | undefined>;
+  listPools(): Promise<PoolRow[]>;
+
+  // agents
+  /** Registers `name` in `pool`; with `replace` an existing one is taken over (its tokens revoked). */
+  registerAgent(
+    a: { id: string; pool: string; name: string; publicKey: string; replace: boolean },
+    now: number,
+  ): Promise<AgentRow>;
+  getAgent(id: string): Promise<AgentRow | undefined>;
+  findAgent(pool: string, name: string): Promise<AgentRow | undefined>;
+  listAgents(pool?: string): Promise<AgentRow[]>;
+  openSession(
+    agentId: string,
+    s: { sessionId: string; capabilities: Record<string, string>; version: string; boundJobId: string | null },
+    now: number,
+  ): Promise<void>;
+  touchAgent(agentId: string, now: number): Promise<void>;
+  /** Removes an agent and revokes its tokens; refused (false) while it runs a job. */
+  deleteAgent(agentId: string, now: number): Promise<boolean>;
+
+  // workspaces
+  insertWorkspace(id: string, size: number, now: number): Promise<void>;
+  getWorkspace(id: string): Promise<{ id: string; size: number } | undefined>;
+
+  // runs and jobs
+  /** Creates a run and its jobs (all `pending`) in one step and numbers the run. */
+  createRun(run: Omit<RunRow, 'number'>, jobs: JobRow[]): Promise<RunRow>;
+  getRun(id: string): Promise<RunRow | undefined>;
+  getRunByNumber(n: number): Promise<RunRow | undefined>;
+  listRuns(limit: number): Promise<RunRow[]>;
+  updateRun(
+    id: string,
+    patch: Partial<Pick<RunRow, 'status' | 'result' | 'startedAt' | 'finishedAt' | 'cancelRequested'>>,
+  ): Promise<void>;
+  getJob(id: string): Promise<JobRow | undefined>;
+  listJobs(runId: string): Promise<JobRow[]>;
+  listJobsByStatus(status: JobStatus, pool?: string): Promise<JobRow[]>;
+  /** Moves a job between states only along allowed transitions; false when `from` did not hold. */
+  transitionJob(
+    id: string,
+    from: JobStatus[],
+    patch: Partial<Omit<JobRow, 'id' | 'runId' | 'idx' | 'plan' | 'name'>> & { status: JobStatus },
+  ): Promise<boolean>;
+  /** Compare-and-set: queued → running for exactly one claimant, with a new attempt (epoch). */
+  claimJob(id: string, agent: { id: string; name: string }, leaseExpiresAt: number, now: number): Promise<ClaimOutcome>;
+  /** Extends the lease of the attempt `epoch`; false when that attempt no longer runs. */
+  renewLease(id: string, epoch: number, leaseExpiresAt: number): Promise<boolean>;
+  listExpiredLeases(now: number): Promise<JobRow[]>;
+  /** Pushes every running lease out to at least `leaseExpiresAt` (after a server restart). */
+  extendAllLeases(leaseExpiresAt: number): Promise<number>;
+
+  // steps
+  upsertStep(step: StepRow): Promise<void>;
+  listSteps(jobId: string, attempt: number): Promise<StepRow[]>;
+
+  // events and logs
+  appendEvent(runId: string, event: NewEvent, now: number): Promise<number>;
+  listEvents(runId: string, after: number, limit: number): Promise<EventRow[]>;
+  /** Appends log bytes at `offset` for the attempt `epoch`; resends are harmless, gaps refused. */
+  appendLog(
+    job: { id: string; runId: string; name: string },
+    epoch: number,
+    step: number,
+    offset: number,
+    data: Buffer,
+    now: number,
+  ): Promise<AppendLogOutcome>;
+  readLog(jobId: string, attempt: number, step?: number): Promise<string>;
+
+  close(): Promise<void>;
+}
+
+/** Moves a job may make; everything else is refused by `transitionJob`. */
+export const JOB_TRANSITIONS: Record<JobStatus, JobStatus[]> = {
+  pending: ['queued', 'completed'],
+  queued: ['running', 'completed'],
+  running: ['queued', 'completed'],
+  completed: [],
+};
