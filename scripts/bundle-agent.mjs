@@ -1,0 +1,68 @@
+// Bundles the agent into one self-contained ESM file that the agent image (and the volume
+// injected into any job image) runs with the bundled node runtime. No node_modules at runtime.
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const entry = resolve(root, 'src/agent/main.ts');
+const outfile = resolve(root, 'dist/agent/slipway-agent.mjs');
+
+// The agent runs in images whose libc we do not know: a native addon built against the host's
+// glibc (better-sqlite3 above all) would load nowhere else, so any native module fails the build.
+const NATIVE_PACKAGES = [
+  'better-sqlite3',
+  'bindings',
+  'node-gyp-build',
+  'cpu-features',
+  'ssh2',
+  'bufferutil',
+];
+
+/** @type {import('esbuild').Plugin} */
+const refuseNative = {
+  name: 'refuse-native',
+  setup(b) {
+    const packages = new RegExp(`^(${NATIVE_PACKAGES.join('|')})(/|$)`);
+    b.onResolve({ filter: packages }, (args) => ({
+      errors: [
+        { text: `the agent bundle must not depend on native module "${args.path}" (from ${args.importer})` },
+      ],
+    }));
+    b.onResolve({ filter: /\.node$/ }, (args) => ({
+      errors: [
+        { text: `the agent bundle must not load native addon "${args.path}" (from ${args.importer})` },
+      ],
+    }));
+  },
+};
+
+await mkdir(dirname(outfile), { recursive: true });
+const started = performance.now();
+try {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: false,
+    minify: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+    plugins: [refuseNative],
+    // CommonJS dependencies call require() for node built-ins; ESM output has no require of its own.
+    banner: {
+      js: "import { createRequire as __slipwayCreateRequire } from 'node:module'; const require = __slipwayCreateRequire(import.meta.url);",
+    },
+  });
+} catch {
+  // esbuild has already printed the errors.
+  process.exit(1);
+}
+
+const { size } = await stat(outfile);
+const ms = Math.round(performance.now() - started);
+console.log(`bundle: ${relative(root, outfile)} ${(size / 1024).toFixed(1)} KiB in ${ms} ms`);
