@@ -1,3 +1,4 @@
+import { Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
 import { sleep } from '../shared/clock.js';
 import { SlipwayError } from '../shared/errors.js';
 import { API_PREFIX } from './schemas.js';
@@ -26,9 +27,24 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-/** A thin JSON client for the Slipway API, shared by the agent and the CLI. */
+/**
+ * A thin JSON client for the Slipway API, shared by the agent and the CLI. `unix:///path.sock`
+ * reaches a server over a Unix socket: fleet containers talk to the coordinator that way, with
+ * no port opened to them at all.
+ */
 export class ApiClient {
-  constructor(readonly baseUrl: string) {}
+  private readonly origin: string;
+  private readonly socket?: UndiciAgent;
+
+  constructor(readonly baseUrl: string) {
+    const unix = /^unix:\/\/(\/.+)$/.exec(baseUrl);
+    if (unix) {
+      this.socket = new UndiciAgent({ connect: { socketPath: unix[1]! } });
+      this.origin = 'http://localhost';
+    } else {
+      this.origin = baseUrl.replace(/\/+$/, '');
+    }
+  }
 
   async request<T>(path: string, o: RequestOptions = {}): Promise<{ status: number; body: T }> {
     const res = await this.fetch(path, o);
@@ -53,13 +69,11 @@ export class ApiClient {
       body = JSON.stringify(o.body);
     }
     const signals = [AbortSignal.timeout(o.timeoutMs ?? 30_000), ...(o.signal ? [o.signal] : [])];
+    const url = `${this.origin}${path.startsWith('/') ? path : `${API_PREFIX}/${path}`}`;
+    const init = { method: o.method ?? (body === undefined ? 'GET' : 'POST'), headers, body, signal: AbortSignal.any(signals) };
     try {
-      return await fetch(`${this.baseUrl}${path.startsWith('/') ? path : `${API_PREFIX}/${path}`}`, {
-        method: o.method ?? (body === undefined ? 'GET' : 'POST'),
-        headers,
-        body,
-        signal: AbortSignal.any(signals),
-      });
+      if (this.socket) return (await undiciFetch(url, { ...init, dispatcher: this.socket })) as unknown as Response;
+      return await fetch(url, init);
     } catch (err) {
       if (o.signal?.aborted) throw err;
       throw new ConnectionError(`cannot reach ${this.baseUrl}: ${describeFetchError(err)}`, { cause: err });

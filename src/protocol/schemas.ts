@@ -195,3 +195,47 @@ export type RunEvent = z.infer<typeof runEvent>;
 export const runEventsResponse = z.object({ events: z.array(runEvent), next: z.number(), done: z.boolean() });
 
 export const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+// ── fleets ─────────────────────────────────────────────────────────────────────
+export const createTicketRequest = z.object({
+  /** The agent name the ticket registers (`<pool>-<n>` for fleets). */
+  name,
+  /** Bind the agent to this one job: it may claim nothing else. */
+  jobId: z.string().optional(),
+  ttlSeconds: z.number().int().min(10).max(3600).default(300),
+});
+export const createTicketResponse = z.object({ ticket: z.string(), expiresAt: z.string() });
+
+/** A fleet announces itself every few seconds; jobs only it could serve are then not impossible. */
+export const fleetHeartbeatRequest = z.object({
+  id: z.string().min(1).max(100),
+  /** Capabilities of the agents this fleet starts. */
+  capabilities: z.record(z.string(), z.string()).default({}),
+});
+
+export const queuedJobView = z.object({
+  jobId: z.string(),
+  runId: z.string(),
+  name: z.string(),
+  /** The job's own image, or null for the pool's default. */
+  image: z.string().nullable(),
+  services: z.record(z.string(), z.object({ image: z.string(), env: z.record(z.string(), z.string()), ports: z.array(z.string()) })),
+  docker: z.enum(['none', 'dind', 'socket']),
+  queuedAt: z.string().nullable(),
+});
+export type QueuedJobView = z.infer<typeof queuedJobView>;
+export const poolAgentView = z.object({
+  name: z.string(),
+  busy: z.boolean(),
+  draining: z.boolean(),
+  boundJobId: z.string().nullable(),
+  /** Waiting in a poll right now. */
+  polling: z.boolean(),
+});
+export const poolDemandResponse = z.object({
+  queued: z.array(queuedJobView),
+  agents: z.array(poolAgentView),
+  /** Jobs running in the pool now, by id: a fleet keeps their containers alive. */
+  running: z.array(z.string()),
+});
+export type PoolDemand = z.infer<typeof poolDemandResponse>;

@@ -50,6 +50,9 @@ export class ForbiddenError extends SlipwayError {}
 /** A compare-and-set lost, a stale lease epoch wrote, or a state transition is not allowed. */
 export class ConflictError extends SlipwayError {}
 
+/** What was asked for existed once and is over (e.g. the job a fleet agent was started for). */
+export class GoneError extends SlipwayError {}
+
 /** Too many attempts from one source. */
 export class RateLimitError extends SlipwayError {}
 

@@ -43,8 +43,16 @@ export interface AgentRow {
   version: string | null;
   sessionId: string | null;
   boundJobId: string | null;
+  draining: boolean;
   lastSeenAt: number | null;
   createdAt: number;
+}
+
+export interface FleetRow {
+  pool: string;
+  id: string;
+  capabilities: Record<string, string>;
+  lastSeenAt: number;
 }
 
 export interface RunRow {
@@ -151,6 +159,10 @@ export interface Store {
     now: number,
   ): Promise<void>;
   touchAgent(agentId: string, now: number): Promise<void>;
+  setAgentDraining(agentId: string, draining: boolean): Promise<void>;
+  upsertFleet(fleet: FleetRow): Promise<void>;
+  /** Fleets of `pool` seen at or after `since`. */
+  listFleets(pool: string, since: number): Promise<FleetRow[]>;
   /** Removes an agent and revokes its tokens; refused (false) while it runs a job. */
   deleteAgent(agentId: string, now: number): Promise<boolean>;
 
@@ -177,6 +189,8 @@ export interface Store {
     from: JobStatus[],
     patch: Partial<Omit<JobRow, 'id' | 'runId' | 'idx' | 'plan' | 'name'>> & { status: JobStatus },
   ): Promise<boolean>;
+  /** Flags a job for cancellation (the agent learns it from its heartbeat); false when it has finished. */
+  requestJobCancel(id: string): Promise<boolean>;
   /** Compare-and-set: queued → running for exactly one claimant, with a new attempt (epoch). */
   claimJob(id: string, agent: { id: string; name: string }, leaseExpiresAt: number, now: number): Promise<ClaimOutcome>;
   /** Extends the lease of the attempt `epoch`; false when that attempt no longer runs. */

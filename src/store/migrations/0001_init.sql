@@ -33,6 +33,7 @@ CREATE TABLE agents (
   version       TEXT,
   session_id    TEXT,
   bound_job_id  TEXT,
+  draining      INTEGER NOT NULL DEFAULT 0,  -- offered no more work (a fleet scales it down)
   last_seen_at  INTEGER,
   created_at    INTEGER NOT NULL,
   UNIQUE (pool, name)
@@ -127,3 +128,13 @@ CREATE TABLE run_events (
   PRIMARY KEY (run_id, seq)
 );
 CREATE INDEX run_events_job ON run_events(job_id, attempt, kind);
+
+-- Fleets announce themselves per pool, with the capabilities the agents they start will have,
+-- so a job that only a fleet could serve is not failed as impossible.
+CREATE TABLE fleets (
+  pool          TEXT NOT NULL REFERENCES pools(name),
+  id            TEXT NOT NULL,
+  capabilities  TEXT NOT NULL,
+  last_seen_at  INTEGER NOT NULL,
+  PRIMARY KEY (pool, id)
+);

@@ -12,6 +12,7 @@ interface Raw {
   version: string | null;
   session_id: string | null;
   bound_job_id: string | null;
+  draining: number;
   last_seen_at: number | null;
   created_at: number;
 }
@@ -26,6 +27,7 @@ function toRow(r: Raw): AgentRow {
     version: r.version,
     sessionId: r.session_id,
     boundJobId: r.bound_job_id,
+    draining: r.draining === 1,
     lastSeenAt: r.last_seen_at,
     createdAt: r.created_at,
   };
@@ -98,4 +100,8 @@ export function deleteAgent(db: Db, agentId: string, now: number): boolean {
     db.prepare('DELETE FROM agents WHERE id = ?').run(agentId);
     return true;
   })();
+}
+
+export function setAgentDraining(db: Db, agentId: string, draining: boolean): void {
+  db.prepare('UPDATE agents SET draining = ? WHERE id = ?').run(Number(draining), agentId);
 }

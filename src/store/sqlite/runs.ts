@@ -203,6 +203,10 @@ export function transitionJob(
   return db.prepare(`UPDATE jobs SET ${sets} WHERE id = ? AND status IN (${marks})`).run(...args, id, ...from).changes === 1;
 }
 
+export function requestJobCancel(db: Db, id: string): boolean {
+  return db.prepare("UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status != 'completed'").run(id).changes === 1;
+}
+
 export function claimJob(
   db: Db,
   id: string,

@@ -1,8 +1,9 @@
 import type { JobStatus } from '../../protocol/schemas.js';
-import type { AgentRow, JobRow, NewEvent, NewToken, PoolSettings, RunRow, StepRow, Store } from '../types.js';
+import type { AgentRow, FleetRow, JobRow, NewEvent, NewToken, PoolSettings, RunRow, StepRow, Store } from '../types.js';
 import * as agents from './agents.js';
 import { type Db, openDb } from './db.js';
 import * as events from './events.js';
+import * as fleets from './fleets.js';
 import * as pools from './pools.js';
 import * as runs from './runs.js';
 import * as tokens from './tokens.js';
@@ -41,6 +42,9 @@ export class SqliteStore implements Store {
     s: { sessionId: string; capabilities: Record<string, string>; version: string; boundJobId: string | null },
     now: number,
   ) => agents.openSession(this.db, agentId, s, now);
+  setAgentDraining = async (agentId: string, draining: boolean) => agents.setAgentDraining(this.db, agentId, draining);
+  upsertFleet = async (f: FleetRow) => fleets.upsertFleet(this.db, f);
+  listFleets = async (pool: string, since: number) => fleets.listFleets(this.db, pool, since);
   touchAgent = async (agentId: string, now: number) => agents.touchAgent(this.db, agentId, now);
   deleteAgent = async (agentId: string, now: number) => agents.deleteAgent(this.db, agentId, now);
 
@@ -60,6 +64,7 @@ export class SqliteStore implements Store {
   listJobsByStatus = async (status: JobStatus, pool?: string) => runs.listJobsByStatus(this.db, status, pool);
   transitionJob = async (id: string, from: JobStatus[], patch: Partial<JobRow> & { status: JobStatus }) =>
     runs.transitionJob(this.db, id, from, patch);
+  requestJobCancel = async (id: string) => runs.requestJobCancel(this.db, id);
   claimJob = async (id: string, agent: { id: string; name: string }, leaseExpiresAt: number, now: number) =>
     runs.claimJob(this.db, id, agent, leaseExpiresAt, now);
   renewLease = async (id: string, epoch: number, leaseExpiresAt: number) =>

@@ -1,0 +1,77 @@
+import { type ApiClient, HttpError } from '../protocol/client.js';
+import { heartbeatResponse } from '../protocol/schemas.js';
+import { sleep } from '../shared/clock.js';
+import type { Logger } from '../shared/logger.js';
+
+export interface LeaseKeeperOptions {
+  client: ApiClient;
+  jobId: string;
+  epoch: number;
+  leaseToken: string;
+  leaseTtlMs: number;
+  logger: Logger;
+  /** The server asked to cancel the job. */
+  onCancel: () => void;
+  /** The lease is gone (refused, or not renewed within its lifetime): stop the job at once. */
+  onLost: (reason: string) => void;
+}
+
+/**
+ * Renews the job's lease for as long as the job runs. Each heartbeat is held open by the
+ * server, so a cancel arrives the moment it is asked for rather than at the next beat.
+ */
+export class LeaseKeeper {
+  private readonly stopped = new AbortController();
+  private done: Promise<void> = Promise.resolve();
+  private renewedAt = Date.now();
+
+  constructor(private readonly o: LeaseKeeperOptions) {}
+
+  start(): void {
+    this.done = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped.abort();
+    await this.done;
+  }
+
+  private async loop(): Promise<void> {
+    const waitMs = Math.min(30_000, Math.max(0, Math.floor(this.o.leaseTtlMs / 3)));
+    let canceled = false;
+    let failures = 0;
+    while (!this.stopped.signal.aborted) {
+      try {
+        const { body } = await this.o.client.request<unknown>(`jobs/${this.o.jobId}/heartbeat`, {
+          token: this.o.leaseToken,
+          body: { epoch: this.o.epoch, waitMs: canceled ? 0 : waitMs },
+          timeoutMs: waitMs + 10_000,
+          signal: this.stopped.signal,
+        });
+        const beat = heartbeatResponse.parse(body);
+        this.renewedAt = Date.now();
+        failures = 0;
+        if (beat.cancel && !canceled) {
+          canceled = true;
+          this.o.onCancel();
+        }
+        // Once canceled the server answers at once; keep the lease alive at a calm pace while steps stop.
+        if (canceled) await sleep(Math.min(waitMs, 2_000), this.stopped.signal);
+      } catch (err) {
+        if (this.stopped.signal.aborted) return;
+        if (err instanceof HttpError && (err.status === 409 || err.status === 401 || err.status === 404)) {
+          this.o.onLost(`the server refused the lease: ${err.detail}`);
+          return;
+        }
+        // Unreachable server: keep trying while the lease may still be valid, then give up the job.
+        if (Date.now() - this.renewedAt >= this.o.leaseTtlMs) {
+          this.o.onLost('the lease expired while the server was unreachable');
+          return;
+        }
+        failures++;
+        this.o.logger.warn({ err: (err as Error).message, failures }, 'heartbeat failed; retrying');
+        await sleep(Math.min(5_000, 250 * 2 ** Math.min(failures, 5)) * Math.random() + 100, this.stopped.signal);
+      }
+    }
+  }
+}

@@ -1,0 +1,25 @@
+// Entry point of the standalone agent bundle (`slipway-agent`), run in containers and by the
+// agent image: `docker run -e AZP_URL=… -e AZP_TOKEN=… slipway/agent --once`.
+import { Command } from 'commander';
+import { runAgentProcess } from './run-agent.js';
+import { AGENT_VERSION } from './version.js';
+
+const program = new Command('slipway-agent')
+  .version(AGENT_VERSION, '--version')
+  .option('--url <url>', 'server URL (AZP_URL)')
+  .option('--token <token>', 'token with scope agent:register (AZP_TOKEN)')
+  .option('--token-file <file>', 'file holding the token (AZP_TOKEN_FILE)')
+  .option('--ticket-file <file>', 'one-use registration ticket; deleted once read')
+  .option('--pool <pool>', 'pool (AZP_POOL)')
+  .option('--name <name>', 'agent name (AZP_AGENT_NAME)')
+  .option('--work <dir>', 'work folder (AZP_WORK)')
+  .option('--once', 'run one job, then deregister and exit')
+  .option('--replace', 'take over a registration of the same name')
+  .allowExcessArguments(true)
+  .action(async (opts) => {
+    process.exitCode = await runAgentProcess(opts, process.env);
+  });
+
+// `agent run` may precede the options, as with the full CLI.
+const argv = process.argv.slice(2).filter((a, i, all) => !(i < 2 && ((a === 'agent' && all[i + 1] === 'run') || (a === 'run' && all[i - 1] === 'agent'))));
+await program.parseAsync(argv, { from: 'user' });

@@ -1,0 +1,106 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, join, relative, resolve } from 'node:path';
+import { parsePipeline } from '../../pipeline/index.js';
+import { type ApiClient, ConnectionError, withRetry } from '../../protocol/client.js';
+import { type RunView, runEventsResponse, runView, uploadWorkspaceResponse } from '../../protocol/schemas.js';
+import { packWorkspace } from '../../shared/workspace-archive.js';
+import { type ClientSettings, resolveClient } from '../client-config.js';
+import { CliError, EXIT } from '../exit-codes.js';
+import { RunRenderer, dim, summaryTable } from '../render.js';
+
+export interface RunCommandOptions extends ClientSettings {
+  pipeline?: string;
+  dir: string;
+  vars: Record<string, string>;
+  secrets: Record<string, string>;
+  out: (s: string) => void;
+}
+
+const DEFAULT_PIPELINES = ['azure-pipelines.yml', '.slipway.yml'];
+
+/** `slipway run`: queue a run of the pipeline with DIR as its workspace, follow it, exit by its result. */
+export async function runCommand(o: RunCommandOptions): Promise<number> {
+  const dir = resolve(o.dir);
+  const file = findPipeline(o.pipeline, dir);
+  const content = await readFile(file, 'utf8');
+  // Name the file as the user knows it: relative to the workspace when it lives there.
+  const inDir = relative(dir, file);
+  const shown = inDir && !inDir.startsWith('..') ? inDir : relative(process.cwd(), file) || basename(file);
+  const plan = parsePipeline(content, shown); // invalid input exits 2 before anything is queued
+  for (const [name, value] of Object.entries(o.secrets)) {
+    if (value.length < 4) throw new CliError(`secret '${name}' is shorter than 4 characters; it could not be masked reliably`, EXIT.invalid);
+  }
+  const { client, token, url } = resolveClient(o);
+
+  const archive = await packWorkspace(dir);
+  const uploaded = uploadWorkspaceResponse.parse(
+    (await client.request('workspaces', { method: 'PUT', raw: archive, token, timeoutMs: 300_000 })).body,
+  );
+  const created = runView.parse(
+    (
+      await client.request('runs', {
+        token,
+        body: { pipeline: { file: shown, content }, workspaceId: uploaded.id, variables: o.vars, secrets: o.secrets },
+      })
+    ).body,
+  );
+  o.out(`${dim(`Run #${created.number} of ${shown} queued on ${url} (workspace ${formatBytes(uploaded.size)})`)}\n`);
+  return follow(client, token, created, plan.jobs.length > 1, o.out);
+}
+
+function findPipeline(given: string | undefined, dir: string): string {
+  if (given) {
+    const file = resolve(given);
+    if (!existsSync(file)) throw new CliError(`${given}: no such pipeline file`, EXIT.invalid);
+    return file;
+  }
+  const found = DEFAULT_PIPELINES.map((f) => join(dir, f)).find((f) => existsSync(f));
+  if (!found) throw new CliError(`no pipeline given and none of ${DEFAULT_PIPELINES.join(', ')} in ${dir}`, EXIT.invalid);
+  return found;
+}
+
+/**
+ * Follows the run's feed until it completes. The first Ctrl-C asks the server to cancel the
+ * run (and keeps showing it stop); a second one leaves at once. A lost connection is retried.
+ */
+export async function follow(client: ApiClient, token: string, run: RunView, multiJob: boolean, out: (s: string) => void) {
+  const renderer = new RunRenderer(out, multiJob);
+  let interrupts = 0;
+  const onInterrupt = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(EXIT.runFailed);
+    out(`${dim('Canceling the run (Ctrl-C again to leave without waiting)…')}\n`);
+    void client.request(`runs/${run.id}/cancel`, { method: 'POST', token }).catch(() => undefined);
+  };
+  process.on('SIGINT', onInterrupt);
+  try {
+    let after = 0;
+    for (;;) {
+      const page = await withRetry(
+        async () =>
+          runEventsResponse.parse(
+            (await client.request(`runs/${run.id}/events?after=${after}&waitMs=25000`, { token, timeoutMs: 40_000 })).body,
+          ),
+        { deadlineMs: 5 * 60_000, onRetry: () => out(`${dim('connection lost; reconnecting…')}\n`) },
+      );
+      for (const e of page.events) renderer.event(e);
+      after = page.next;
+      if (page.done) break;
+    }
+    const final = runView.parse((await client.request(`runs/${run.id}`, { token })).body);
+    out(summaryTable(final));
+    return final.result === 'succeeded' || final.result === 'succeededWithIssues' ? EXIT.ok : EXIT.runFailed;
+  } catch (err) {
+    if (err instanceof ConnectionError) throw new CliError(`${err.message} (the run goes on: #${run.number})`, EXIT.infrastructure);
+    throw err;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}

@@ -1,0 +1,152 @@
+// The `slipway` command: the composition root of every process the CLI starts.
+import { Command, Option } from 'commander';
+import { runAgentProcess } from '../agent/run-agent.js';
+import { AGENT_VERSION } from '../agent/version.js';
+import { startServer } from '../server/server.js';
+import { DEFAULT_DATA_DIR, DEFAULT_PORT } from '../shared/data-dir.js';
+import type { ClientSettings } from './client-config.js';
+import { agentRemove, cancelRun, poolCreate, poolList, tokenCreate } from './commands/admin.js';
+import { runCommand } from './commands/run.js';
+import { validateCommand } from './commands/validate.js';
+import { describeError, EXIT, exitCodeFor } from './exit-codes.js';
+
+const env = process.env;
+const out = (s: string) => void process.stdout.write(s);
+const err = (s: string) => void process.stderr.write(s);
+
+function client(o: { data?: string }): ClientSettings {
+  return { url: env.SLIPWAY_URL, token: env.SLIPWAY_TOKEN, dataDir: o.data ?? env.SLIPWAY_DATA };
+}
+
+/** Runs a command body and turns its outcome into the process exit code. */
+function act<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
+  return async (...args: A) => {
+    try {
+      process.exitCode = await fn(...args);
+    } catch (e) {
+      err(`slipway: ${describeError(e)}\n`);
+      process.exitCode = exitCodeFor(e);
+    }
+  };
+}
+
+function collect(value: string, previous: Record<string, string>): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new Error(`expected NAME=VALUE, got '${value}'`);
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+const dataOption = () => new Option('--data <dir>', 'data directory of the local server').default(undefined);
+
+const program = new Command('slipway')
+  .description('Self-hosted CI whose build agents are ephemeral, isolated containers')
+  .version(AGENT_VERSION)
+  .exitOverride((e) => {
+    // Usage errors are invalid input (exit 2); --help and --version exit 0.
+    process.exit(e.exitCode === 0 ? 0 : EXIT.invalid);
+  });
+
+program
+  .command('server')
+  .description('run the coordinator')
+  .option('--host <host>', 'address to listen on', env.SLIPWAY_HOST ?? '127.0.0.1')
+  .option('--port <port>', 'port', (v) => Number(v), Number(env.SLIPWAY_PORT ?? DEFAULT_PORT))
+  .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
+  .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
+  .option('--log-level <level>', 'log level', env.SLIPWAY_LOG_LEVEL ?? 'info')
+  .action(
+    act(async (o) => {
+      const server = await startServer({
+        config: {
+          host: o.host,
+          port: o.port,
+          dataDir: o.data,
+          leaseTtlSeconds: o.leaseTtl,
+          logLevel: o.logLevel,
+          secretKey: env.SLIPWAY_SECRET_KEY,
+        },
+      });
+      out(`Slipway server listening on ${server.url}\nAdmin token: ${server.adminTokenFile}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => void server.stop().then(resolve);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      return EXIT.ok;
+    }),
+  );
+
+program
+  .command('run')
+  .description('run a pipeline with a directory as its workspace, streaming its logs')
+  .argument('[pipeline]', 'pipeline file (default: azure-pipelines.yml or .slipway.yml in --dir)')
+  .option('--dir <dir>', 'workspace directory', '.')
+  .option('--var <name=value>', 'set a variable (repeatable)', collect, {})
+  .option('--secret <name=value>', 'set a secret variable (repeatable; masked in logs)', collect, {})
+  .addOption(dataOption())
+  .action(act(async (pipeline, o) => runCommand({ ...client(o), pipeline, dir: o.dir, vars: o.var, secrets: o.secret, out })));
+
+program
+  .command('validate')
+  .description('check a pipeline file; errors as file:line:col: message')
+  .argument('<pipeline>', 'pipeline file')
+  .action(act(async (file) => validateCommand(file, out, err)));
+
+program
+  .command('cancel')
+  .description('cancel a run by number or id')
+  .argument('<run>')
+  .addOption(dataOption())
+  .action(act(async (run, o) => cancelRun(client(o), run, out)));
+
+const token = program.command('token').description('personal access tokens');
+token
+  .command('create')
+  .description('create a token; prints only the token')
+  .requiredOption('--scope <scope...>', 'scopes: agent:register, runs:write, runs:read, admin')
+  .option('--expires <days>', 'lifetime, e.g. 30d', '30d')
+  .option('--name <name>', 'a name to recognise it by')
+  .addOption(dataOption())
+  .action(act(async (o) => tokenCreate(client(o), o, out)));
+
+const pool = program.command('pool').description('agent pools');
+pool
+  .command('create')
+  .argument('<name>')
+  .option('--allow-docker-socket', "let this pool's jobs use the host Docker socket (root on the host!)")
+  .option('--default-image <image>', 'image for container jobs that name none')
+  .addOption(dataOption())
+  .action(act(async (name, o) => poolCreate(client(o), name, o, out)));
+pool
+  .command('list')
+  .addOption(dataOption())
+  .action(act(async (o) => poolList(client(o), out)));
+
+const agent = program.command('agent').description('run or remove agents');
+agent
+  .command('run')
+  .description('register, take jobs, stream their logs (env: AZP_URL, AZP_TOKEN, AZP_TOKEN_FILE, AZP_POOL, AZP_AGENT_NAME, AZP_WORK)')
+  .option('--url <url>', 'server URL')
+  .option('--token <token>', 'token with scope agent:register')
+  .option('--token-file <file>', 'file holding that token')
+  .option('--ticket-file <file>', 'one-use registration ticket (deleted once read)')
+  .option('--pool <pool>', 'pool to serve')
+  .option('--name <name>', 'agent name, unique in the pool')
+  .option('--work <dir>', 'work folder')
+  .option('--once', 'take one job, then deregister and exit')
+  .option('--replace', 'take over a registration of the same name')
+  .option('--capability <name=value>', 'add a capability (repeatable)', collect, undefined)
+  .action(
+    act(async (o) => {
+      const { capability, ...flags } = o;
+      return runAgentProcess({ ...flags, capabilities: capability }, env);
+    }),
+  );
+agent
+  .command('remove')
+  .requiredOption('--name <name>')
+  .option('--pool <pool>', 'pool', 'default')
+  .addOption(dataOption())
+  .action(act(async (o) => agentRemove(client(o), o, out)));
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,129 @@
+import type { RunEvent, RunView } from '../protocol/schemas.js';
+
+const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: string) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const dim = paint('2');
+const green = paint('32');
+const red = paint('31');
+const yellow = paint('33');
+const bold = paint('1');
+
+const ICON: Record<string, string> = {
+  succeeded: green('✔'),
+  succeededWithIssues: yellow('!'),
+  failed: red('✘'),
+  canceled: yellow('⊘'),
+  skipped: dim('-'),
+};
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+/**
+ * Turns the run's event feed into what a person watches: jobs and steps as they start and end
+ * with their durations, and log text as it arrives (prefixed by job when jobs run side by side).
+ */
+export class RunRenderer {
+  private readonly started = new Map<string, number>();
+  private readonly partial = new Map<string, string>();
+
+  constructor(
+    private readonly write: (s: string) => void,
+    private readonly multiJob: boolean,
+  ) {}
+
+  event(e: RunEvent): void {
+    const at = Date.parse(e.at);
+    const job = e.jobName ?? '';
+    const d = e.data as Record<string, string | null | undefined>;
+    switch (e.kind) {
+      case 'run':
+        if (d.status === 'completed') this.flushAll();
+        return;
+      case 'job':
+        if (d.status === 'running') {
+          this.started.set(`job:${e.jobId}`, at);
+          this.write(`${bold(`▶ ${job}`)}${dim(` on ${d.agent}${e.attempt && e.attempt > 1 ? `, attempt ${e.attempt}` : ''}`)}\n`);
+        } else if (d.status === 'completed') {
+          this.flush(e);
+          const began = this.started.get(`job:${e.jobId}`);
+          const took = began === undefined ? '' : dim(`  ${formatDuration(at - began)}`);
+          const reason = d.reason ? dim(` — ${d.reason}`) : '';
+          this.write(`${ICON[d.result ?? ''] ?? '?'} ${bold(job)} ${d.result}${took}${reason}\n`);
+        }
+        return;
+      case 'step': {
+        const key = `step:${e.jobId}:${e.step}`;
+        const prefix = this.multiJob ? `${job} ` : '';
+        if (d.status === 'running') {
+          this.started.set(key, at);
+          this.write(`  ${prefix}${bold('▸')} ${d.name}\n`);
+        } else if (d.status === 'completed') {
+          this.flush(e);
+          const began = this.started.get(key);
+          const took = began === undefined ? '' : dim(`  ${formatDuration(at - began)}`);
+          const reason = d.reason && d.result !== 'succeeded' ? dim(` (${d.reason})`) : '';
+          this.write(`  ${prefix}${ICON[d.result ?? ''] ?? '?'} ${d.name}${took}${reason}\n`);
+        }
+        return;
+      }
+      case 'log':
+        this.log(e, String(d.text ?? ''));
+        return;
+    }
+  }
+
+  private log(e: RunEvent, text: string): void {
+    const key = `${e.jobId}:${e.step}`;
+    const lines = ((this.partial.get(key) ?? '') + text).split('\n');
+    this.partial.set(key, lines.pop()!);
+    for (const line of lines) this.line(e, line);
+  }
+
+  private line(e: RunEvent, line: string): void {
+    const prefix = this.multiJob ? dim(`${e.jobName} │ `) : dim('│ ');
+    if (line.startsWith('##[section]')) return;
+    if (line.startsWith('##[error]')) this.write(`  ${prefix}${red(line.slice(9))}\n`);
+    else if (line.startsWith('##[warning]')) this.write(`  ${prefix}${yellow(line.slice(11))}\n`);
+    else if (e.step === -1) this.write(`  ${prefix}${dim(line)}\n`);
+    else this.write(`  ${prefix}${line}\n`);
+  }
+
+  private flush(e: RunEvent): void {
+    for (const [key, rest] of this.partial) {
+      if (!key.startsWith(`${e.jobId}:`) || rest === '') continue;
+      this.line({ ...e, step: Number(key.split(':')[1]) }, rest);
+      this.partial.set(key, '');
+    }
+  }
+
+  private flushAll(): void {
+    for (const [key, rest] of this.partial) {
+      if (rest) this.write(`  ${rest}\n`);
+      this.partial.set(key, '');
+    }
+  }
+}
+
+export function summaryTable(run: RunView): string {
+  const rows = run.jobs.map((j) => {
+    const took = j.startedAt && j.finishedAt ? formatDuration(Date.parse(j.finishedAt) - Date.parse(j.startedAt)) : '';
+    return [j.name, j.result ?? j.status, took, j.agentName ?? '', j.reason ?? ''];
+  });
+  const head = ['JOB', 'RESULT', 'TIME', 'AGENT', 'REASON'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const total = run.finishedAt ? formatDuration(Date.parse(run.finishedAt) - Date.parse(run.createdAt)) : '';
+  const icon = ICON[run.result ?? ''] ?? '?';
+  return [
+    '',
+    bold(fmt(head)),
+    ...rows.map(fmt),
+    '',
+    `${icon} ${bold(`Run #${run.number} ${run.result ?? run.status}`)}${total ? dim(` in ${total}`) : ''}`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,175 @@
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runView } from '../protocol/schemas.js';
+import { killAll, type Proc, ROOT, runCli, spawnAgent, spawnCli, startTestServer, type TestServer } from '../test-support/harness.js';
+
+/** A workspace directory holding `azure-pipelines.yml` with `yaml`, plus any extra files. */
+async function workspace(yaml: string, files: Record<string, string> = {}): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-ws-'));
+  await writeFile(join(dir, 'azure-pipelines.yml'), yaml);
+  for (const [name, content] of Object.entries(files)) {
+    await mkdir(join(dir, name, '..'), { recursive: true });
+    await writeFile(join(dir, name), content, { mode: 0o755 });
+  }
+  return dir;
+}
+
+async function lastRun(ts: TestServer) {
+  const { body } = await ts.client.request<unknown[]>('runs?limit=1', { token: ts.adminToken });
+  return runView.parse(body[0]);
+}
+
+describe('slipway run against a real server and real agent processes', () => {
+  let ts: TestServer;
+  let agent: Proc;
+
+  beforeAll(async () => {
+    ts = await startTestServer();
+    agent = await spawnAgent(ts, 'agent-1', { args: ['--capability', 'gpu=none'] });
+  });
+  afterAll(async () => {
+    await killAll();
+    await ts.stop();
+  });
+
+  it('runs the example pipeline: workspace uploaded, variables expanded, the secret masked, exit 0', async () => {
+    const dir = join(ROOT, 'examples', 'hello');
+    const { code, output } = await runCli(ts, ['--dir', dir, '--secret', 'apiKey=sup3r-s3cret-value']);
+    expect(output).toContain('hello from agent-1');
+    expect(output).toContain('workspace is here');
+    expect(output).toContain('the key is *** (masked in the log)');
+    expect(output).not.toContain('sup3r-s3cret-value');
+    expect(output).toMatch(/Run #\d+ succeeded/);
+    expect(code).toBe(0);
+  });
+
+  it('exits 1 when a step fails, with that step’s log and exit code shown', async () => {
+    const dir = await workspace(`
+steps:
+- script: echo before the failure
+  displayName: ok step
+- bash: |
+    echo "about to fail" >&2
+    exit 7
+  displayName: failing step
+- script: echo never printed
+  displayName: after
+`);
+    const { code, output } = await runCli(ts, ['--dir', dir]);
+    expect(output).toContain('about to fail');
+    expect(output).toMatch(/✘ failing step.*exit code 7/);
+    expect(output).not.toContain('never printed');
+    expect(code).toBe(1);
+    const run = await lastRun(ts);
+    expect(run.jobs[0]!.steps.map((s) => s.result)).toEqual(['succeeded', 'failed', 'skipped']);
+  });
+
+  it('refuses an invalid pipeline with file:line:col and exit 2, queueing nothing', async () => {
+    const before = await lastRun(ts);
+    const dir = await workspace('jobs:\n- job: a\n  stepz:\n  - script: echo\n');
+    const { code, output } = await runCli(ts, ['--dir', dir]);
+    expect(output).toMatch(/azure-pipelines\.yml:3:3: .*stepz/);
+    expect(code).toBe(2);
+    expect((await lastRun(ts)).number).toBe(before.number);
+
+    const v = spawnCli(['validate', join(dir, 'azure-pipelines.yml')]);
+    expect(await v.exited).toBe(2);
+    expect(v.output()).toMatch(/azure-pipelines\.yml:3:3: /);
+  });
+
+  it('runs a dependency chain in order and fails at once a job whose demand no agent has', async () => {
+    const dir = await workspace(`
+jobs:
+- job: first
+  steps:
+  - bash: echo "first at $(date +%s%N)" && sleep 0.3
+- job: second
+  dependsOn: first
+  steps:
+  - bash: echo "second at $(date +%s%N)"
+- job: third
+  pool: { name: default, demands: [ "cuda -equals 12" ] }
+  steps:
+  - bash: echo never
+`);
+    const { code, output } = await runCli(ts, ['--dir', dir]);
+    expect(code).toBe(1);
+    const run = await lastRun(ts);
+    const [first, second, third] = run.jobs;
+    expect(third!.result).toBe('failed');
+    expect(third!.reason).toContain('cuda -equals 12');
+    expect(third!.steps).toEqual([]);
+    // Failed at once: before the chain had even finished.
+    expect(Date.parse(third!.finishedAt!)).toBeLessThan(Date.parse(second!.finishedAt!));
+    expect(first!.result).toBe('succeeded');
+    expect(second!.result).toBe('succeeded');
+    expect(Date.parse(second!.startedAt!)).toBeGreaterThanOrEqual(Date.parse(first!.finishedAt!));
+    expect(output).toContain('cuda -equals 12');
+  });
+
+  it('gives steps the variables and predefined variables as environment, secrets only where mapped, never the agent token', async () => {
+    const dir = await workspace(`
+variables:
+  my.Setting: from-pipeline
+steps:
+- bash: |
+    echo "setting=$MY_SETTING cli=$FROM_CLI"
+    echo "work=$AGENT_WORKFOLDER sources=$BUILD_SOURCESDIRECTORY job=$SYSTEM_JOBNAME os=$AGENT_OS"
+    echo "secret-env=\${DB_PASSWORD:-unset} mapped=$MAPPED"
+    env | grep -c -E 'AZP_TOKEN|slw_pat_|slw_adm_' || true
+  env:
+    MAPPED: $(DB_PASSWORD)
+`);
+    const { code, output } = await runCli(ts, ['--dir', dir, '--var', 'FROM_CLI=yes', '--secret', 'DB_PASSWORD=hunter2-hunter2']);
+    expect(code).toBe(0);
+    expect(output).toContain('setting=from-pipeline cli=yes');
+    expect(output).toMatch(/work=\S+work\/agent-1 sources=\S+\/s job=job os=Linux/);
+    expect(output).toContain('secret-env=unset mapped=***');
+    expect(output).toMatch(/│ 0\n/);
+    expect(output).not.toContain('hunter2');
+  });
+
+  it('honours conditions and continueOnError: the run succeeds with issues', async () => {
+    const dir = await workspace(`
+jobs:
+- job: flaky
+  continueOnError: true
+  steps:
+  - bash: exit 1
+- job: cleanup
+  dependsOn: flaky
+  condition: always()
+  steps:
+  - bash: echo cleaning up
+- job: onfailure
+  dependsOn: flaky
+  condition: failed()
+  steps:
+  - bash: echo should be skipped
+`);
+    const { code, output } = await runCli(ts, ['--dir', dir]);
+    expect(output).toContain('cleaning up');
+    const run = await lastRun(ts);
+    expect(run.jobs.map((j) => j.result)).toEqual(['succeededWithIssues', 'succeeded', 'skipped']);
+    expect(run.result).toBe('succeededWithIssues');
+    expect(code).toBe(0);
+  });
+
+  it('stops a step at its timeout and reports it as timed out', async () => {
+    const dir = await workspace(`
+steps:
+- bash: sleep 1 && echo done
+  timeoutInMinutes: 0
+- bash: |
+    trap 'echo got SIGTERM; exit 143' TERM
+    sleep 600 & wait
+  timeoutInMinutes: 0.02
+`);
+    const { code } = await runCli(ts, ['--dir', dir]);
+    expect(code).toBe(1);
+    const run = await lastRun(ts);
+    expect(run.jobs[0]!.steps[1]!.reason).toMatch(/timed out/);
+  });
+});

@@ -1,0 +1,66 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ZodError } from 'zod';
+import {
+  AuthError,
+  ConflictError,
+  ForbiddenError,
+  GoneError,
+  NotFoundError,
+  PipelineErrors,
+  RateLimitError,
+  ValidationError,
+} from '../shared/errors.js';
+import type { ServerContext } from './context.js';
+import { adminRoutes } from './routes/admin.js';
+import { agentRoutes } from './routes/agents.js';
+import { fleetRoutes } from './routes/fleet.js';
+import { jobRoutes } from './routes/jobs.js';
+import { runRoutes } from './routes/runs.js';
+
+/** JSON bodies larger than this are refused with 413; workspaces have their own limit. */
+export const MAX_JSON_BYTES = 4 * 1024 * 1024;
+
+export function buildApp(ctx: ServerContext): FastifyInstance {
+  const app = Fastify({ bodyLimit: MAX_JSON_BYTES, logger: false, forceCloseConnections: true });
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/gzip', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err, req, reply) => {
+    const [status, code, message] = classify(err);
+    if (status >= 500) ctx.logger.error({ err, route: req.routeOptions.url }, 'request failed');
+    reply.code(status).send({ error: { code, message } });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}` } });
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  agentRoutes(app, ctx);
+  jobRoutes(app, ctx);
+  runRoutes(app, ctx);
+  adminRoutes(app, ctx);
+  fleetRoutes(app, ctx);
+  return app;
+}
+
+/** One place maps domain errors to HTTP: domains never speak HTTP themselves. */
+function classify(err: unknown): [number, string, string] {
+  if (err instanceof ZodError) {
+    const issue = err.issues[0];
+    const field = issue?.path.join('.') || '(body)';
+    return [400, 'invalid_request', `${field}: ${issue?.message ?? 'invalid'}`];
+  }
+  if (err instanceof PipelineErrors) return [400, 'invalid_pipeline', err.message];
+  if (err instanceof ValidationError) return [400, 'invalid_request', err.message];
+  if (err instanceof AuthError) return [401, 'unauthorized', err.reason];
+  if (err instanceof ForbiddenError) return [403, 'forbidden', err.message];
+  if (err instanceof NotFoundError) return [404, 'not_found', err.message];
+  if (err instanceof ConflictError) return [409, 'conflict', err.message];
+  if (err instanceof GoneError) return [410, 'gone', err.message];
+  if (err instanceof RateLimitError) return [429, 'rate_limited', err.message];
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  if (typeof e.statusCode === 'number' && e.statusCode < 500) {
+    return [e.statusCode, (e.code ?? 'bad_request').toLowerCase(), e.message ?? 'bad request'];
+  }
+  return [500, 'internal', 'internal error'];
+}

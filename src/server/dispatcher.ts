@@ -1,0 +1,128 @@
+import type { JobOffer } from '../protocol/schemas.js';
+import type { Clock } from '../shared/clock.js';
+import type { Logger } from '../shared/logger.js';
+import type { AgentRow, JobRow, Store } from '../store/types.js';
+import { unmetDemands } from './demands.js';
+
+/** How long an offered job is kept from other pollers while its agent claims it. */
+const OFFER_HOLD_MS = 5_000;
+/** Safety net: waiting polls re-check the queue this often (other replicas, expired offers). */
+const RECHECK_MS = 1_000;
+
+interface Waiter {
+  agent: AgentRow;
+  sessionId: string;
+  resolve: (offer: JobOffer | null) => void;
+}
+
+export interface DispatcherOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Whether `agent` may run `job` at all: same pool, demands met, and its ticket's job if bound. */
+export function agentFits(agent: AgentRow, job: JobRow): boolean {
+  if (agent.pool !== job.pool || agent.draining) return false;
+  if (agent.boundJobId !== null) return agent.boundJobId === job.id;
+  if (needsContainerRuntime(job) && !runsInImage(agent, job)) return false;
+  return unmetDemands(job.plan.pool.demands, agent.capabilities).length === 0;
+}
+
+/**
+ * The capability a fleet agent reports for the image it runs in. A warm agent of the pool's
+ * default image can take a container job for that same image (and no services), so the
+ * common case starts at once instead of in a new container.
+ */
+export const IMAGE_CAPABILITY = 'Slipway.Image';
+
+function runsInImage(agent: AgentRow, job: JobRow): boolean {
+  const image = job.plan.container?.image;
+  return (
+    image !== undefined &&
+    Object.keys(job.plan.services).length === 0 &&
+    job.plan.docker === 'none' &&
+    agent.capabilities[IMAGE_CAPABILITY] === image
+  );
+}
+
+/** Jobs with their own image or services run only in containers a fleet starts for them. */
+export function needsContainerRuntime(job: JobRow): boolean {
+  return job.plan.container !== undefined || Object.keys(job.plan.services).length > 0 || job.plan.docker !== 'none';
+}
+
+/**
+ * Matches long-polling agents with queued jobs. An offer is a hint, not a reservation that
+ * matters for correctness: the claim that follows is a compare-and-set in the store.
+ */
+export class Dispatcher {
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly offered = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+  private kicking = Promise.resolve();
+
+  constructor(private readonly o: DispatcherOptions) {
+    this.timer = setInterval(() => this.kick(), RECHECK_MS);
+    this.timer.unref();
+  }
+
+  /** Number of agents waiting for work right now, per pool. */
+  waiting(pool: string): number {
+    return [...this.waiters.values()].filter((w) => w.agent.pool === pool).length;
+  }
+
+  /** Waits up to `timeoutMs` for a job that fits `agent`; null when none came. */
+  poll(agent: AgentRow, sessionId: string, timeoutMs: number, signal: AbortSignal): Promise<JobOffer | null> {
+    this.waiters.get(sessionId)?.resolve(null);
+    return new Promise((resolve) => {
+      const finish = (offer: JobOffer | null) => {
+        if (this.waiters.get(sessionId)?.resolve !== finish) return;
+        this.waiters.delete(sessionId);
+        clearTimeout(timer);
+        signal.removeEventListener('abort', abort);
+        resolve(offer);
+      };
+      const abort = () => finish(null);
+      const timer = setTimeout(abort, timeoutMs);
+      signal.addEventListener('abort', abort, { once: true });
+      this.waiters.set(sessionId, { agent, sessionId, resolve: finish });
+      this.kick();
+    });
+  }
+
+  /** Looks for queued work for every waiting agent. Serialised so two kicks never race. */
+  kick(): Promise<void> {
+    this.kicking = this.kicking.then(() => this.match()).catch((err) => this.o.logger.error({ err }, 'dispatch failed'));
+    return this.kicking;
+  }
+
+  isPolling(agentId: string): boolean {
+    return [...this.waiters.values()].some((w) => w.agent.id === agentId);
+  }
+
+  /** Ends an agent's waiting poll with nothing, so its next poll sees its new state (e.g. draining). */
+  release(agentId: string): void {
+    for (const w of [...this.waiters.values()]) if (w.agent.id === agentId) w.resolve(null);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    for (const w of [...this.waiters.values()]) w.resolve(null);
+  }
+
+  private async match(): Promise<void> {
+    if (this.waiters.size === 0) return;
+    const now = this.o.clock.now();
+    for (const [jobId, until] of this.offered) if (until <= now) this.offered.delete(jobId);
+    const pools = new Set([...this.waiters.values()].map((w) => w.agent.pool));
+    for (const pool of pools) {
+      for (const job of await this.o.store.listJobsByStatus('queued', pool)) {
+        if (this.offered.has(job.id) || job.cancelRequested) continue;
+        const waiter = [...this.waiters.values()].find((w) => agentFits(w.agent, job));
+        if (!waiter) continue;
+        this.offered.set(job.id, now + OFFER_HOLD_MS);
+        waiter.resolve({ jobId: job.id, runId: job.runId, name: job.name });
+      }
+    }
+  }
+}

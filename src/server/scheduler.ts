@@ -1,0 +1,360 @@
+import { aggregateStatus, evaluateCondition, parsePipeline } from '../pipeline/index.js';
+import type { JobPlan, TaskResult } from '../pipeline/types.js';
+import type { CreateRunRequest, JobSpec } from '../protocol/schemas.js';
+import type { Clock } from '../shared/clock.js';
+import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
+import { newId } from '../shared/ids.js';
+import type { Logger } from '../shared/logger.js';
+import type { AgentRow, JobRow, NewEvent, RunRow, Store } from '../store/types.js';
+import type { Auth } from './auth.js';
+import { formatDemand, unmetDemands } from './demands.js';
+import { type Dispatcher, needsContainerRuntime } from './dispatcher.js';
+import type { Notifier } from './notifier.js';
+import type { SecretVault } from './secret-vault.js';
+
+export interface SchedulerOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  auth: Auth;
+  dispatcher: Dispatcher;
+  notifier: Notifier;
+  vault: SecretVault;
+  /** How long a job's lease lives without a heartbeat. Default 90 s. */
+  leaseTtlMs: number;
+}
+
+/** A fleet that has not announced itself for this long no longer counts as able to start agents. */
+export const FLEET_PRESENCE_MS = 30_000;
+
+/** Ordered from best to worst: a run's result is the worst of its jobs'. */
+const SEVERITY: TaskResult[] = ['skipped', 'succeeded', 'succeededWithIssues', 'canceled', 'failed'];
+
+/**
+ * The run and job state machine: queues runs, releases jobs as their dependencies finish,
+ * hands jobs to agents, takes results, and fails attempts whose agent went silent.
+ */
+export class Scheduler {
+  private reaper?: NodeJS.Timeout;
+  private readonly advancing = new Map<string, Promise<void>>();
+
+  constructor(private readonly o: SchedulerOptions) {}
+
+  start(): void {
+    const every = Math.max(200, Math.min(1_000, this.o.leaseTtlMs / 4));
+    this.reaper = setInterval(() => void this.reapExpiredLeases(), every);
+    this.reaper.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.reaper);
+  }
+
+  /** After a restart, agents get one more lease period to reconnect before they count as lost. */
+  async recover(): Promise<void> {
+    const n = await this.o.store.extendAllLeases(this.o.clock.now() + this.o.leaseTtlMs);
+    if (n > 0) this.o.logger.info({ jobs: n }, 'extended leases of running jobs after start');
+  }
+
+  async createRun(req: CreateRunRequest & { variables: Record<string, string>; secrets: Record<string, string> }) {
+    const plan = parsePipeline(req.pipeline.content, req.pipeline.file);
+    for (const job of plan.jobs) {
+      if (!(await this.o.store.getPool(job.pool.name))) {
+        throw new ValidationError(`${plan.file}: job '${job.name}' uses pool '${job.pool.name}', which does not exist`);
+      }
+    }
+    if (req.workspaceId && !(await this.o.store.getWorkspace(req.workspaceId))) {
+      throw new ValidationError(`workspace ${req.workspaceId} was not uploaded`);
+    }
+    const now = this.o.clock.now();
+    const runId = newId('run_');
+    const jobs: JobRow[] = plan.jobs.map((j, idx) => ({
+      id: newId('job_'),
+      runId,
+      idx,
+      name: j.name,
+      displayName: j.displayName,
+      plan: j,
+      pool: j.pool.name,
+      dependsOn: j.dependsOn,
+      status: 'pending',
+      result: null,
+      reason: null,
+      attempt: 0,
+      agentId: null,
+      agentName: null,
+      leaseExpiresAt: null,
+      cancelRequested: false,
+      queuedAt: null,
+      startedAt: null,
+      finishedAt: null,
+    }));
+    const run = await this.o.store.createRun(
+      {
+        id: runId,
+        pipelineFile: plan.file,
+        plan,
+        variables: req.variables,
+        secrets: Object.keys(req.secrets).length > 0 ? this.o.vault.seal(req.secrets) : null,
+        workspaceId: req.workspaceId ?? null,
+        status: 'queued',
+        result: null,
+        cancelRequested: false,
+        createdAt: now,
+        startedAt: null,
+        finishedAt: null,
+      },
+      jobs,
+    );
+    await this.event(run.id, { kind: 'run', jobId: null, jobName: null, attempt: null, step: null, data: { status: 'queued', number: run.number } });
+    await this.advance(run.id);
+    return run;
+  }
+
+  /** Releases every pending job whose dependencies have all finished; finishes the run when all did. */
+  advance(runId: string): Promise<void> {
+    // One advance per run at a time: two jobs finishing together must not finish the run twice.
+    const prev = this.advancing.get(runId) ?? Promise.resolve();
+    const next = prev.then(() => this.advanceNow(runId));
+    const tail = next.catch(() => undefined);
+    this.advancing.set(runId, tail);
+    void tail.then(() => {
+      if (this.advancing.get(runId) === tail) this.advancing.delete(runId);
+    });
+    return next;
+  }
+
+  private async advanceNow(runId: string): Promise<void> {
+    const run = await this.o.store.getRun(runId);
+    if (!run || run.status === 'completed') return;
+    const jobs = await this.o.store.listJobs(runId);
+    const byName = new Map(jobs.map((j) => [j.name.toLowerCase(), j]));
+    let changed = false;
+    for (const job of jobs) {
+      if (job.status !== 'pending') continue;
+      const deps = job.dependsOn.map((d) => byName.get(d.toLowerCase())!);
+      if (deps.some((d) => d.status !== 'completed')) continue;
+      changed = true;
+      if (run.cancelRequested) {
+        await this.finishJob(job, ['pending'], 'canceled', 'the run was canceled');
+        continue;
+      }
+      const dependencies = Object.fromEntries(deps.map((d) => [d.name, { result: d.result! }]));
+      const status = aggregateStatus(deps.map((d) => d.result!));
+      let run_it: boolean;
+      try {
+        run_it = evaluateCondition(job.plan.condition, {
+          status,
+          variables: { ...run.plan.variables, ...job.plan.variables, ...run.variables },
+          dependencies,
+        });
+      } catch (err) {
+        await this.finishJob(job, ['pending'], 'failed', `condition failed to evaluate: ${(err as Error).message}`);
+        continue;
+      }
+      if (run_it) await this.queueJob(job);
+      else await this.finishJob(job, ['pending'], 'skipped', `condition '${job.plan.condition}' was false`);
+    }
+    if (changed) return this.advanceNow(runId);
+    if (jobs.every((j) => j.status === 'completed')) await this.finishRun(run, jobs);
+    else if (run.status === 'queued' && jobs.some((j) => j.status === 'running' || j.status === 'completed')) {
+      await this.o.store.updateRun(run.id, { status: 'running', startedAt: this.o.clock.now() });
+      await this.event(run.id, { kind: 'run', jobId: null, jobName: null, attempt: null, step: null, data: { status: 'running' } });
+    }
+  }
+
+  private async queueJob(job: JobRow): Promise<void> {
+    const impossible = await this.whyNoAgentCouldRun(job);
+    if (impossible) {
+      await this.finishJob(job, ['pending'], 'failed', impossible);
+      return;
+    }
+    const now = this.o.clock.now();
+    if (!(await this.o.store.transitionJob(job.id, ['pending'], { status: 'queued', queuedAt: now }))) return;
+    await this.jobEvent(job, { status: 'queued' });
+    this.o.notifier.notify(`pool:${job.pool}`);
+    void this.o.dispatcher.kick();
+  }
+
+  /**
+   * A job that no agent of its pool could ever serve fails at once instead of waiting forever.
+   * A pool with no agents yet keeps the job queued: an agent may be on its way.
+   */
+  private async whyNoAgentCouldRun(job: JobRow): Promise<string | null> {
+    const pool = (await this.o.store.getPool(job.pool))!;
+    if (job.plan.docker === 'socket' && !pool.settings.allowDockerSocket) {
+      return `job '${job.name}' asks for 'docker: socket', which pool '${job.pool}' does not allow (it gives the job root on the host; an admin must enable allowDockerSocket)`;
+    }
+    const fleets = await this.o.store.listFleets(job.pool, this.o.clock.now() - FLEET_PRESENCE_MS);
+    if (needsContainerRuntime(job)) {
+      if (job.plan.docker === 'dind') return `job '${job.name}' asks for 'docker: dind', which Slipway does not support yet`;
+      if (fleets.length > 0) return null;
+      return `job '${job.name}' runs in a container (${job.plan.container?.image ?? 'services'}), and no fleet serves pool '${job.pool}': start one with 'slipway up' or 'slipway fleet'`;
+    }
+    const agents = (await this.o.store.listAgents(job.pool)).filter((a) => a.boundJobId === null);
+    const candidates = [...agents.map((a) => a.capabilities), ...fleets.map((f) => f.capabilities)];
+    if (candidates.length === 0) return null;
+    const unmetByAgent = candidates.map((caps) => unmetDemands(job.plan.pool.demands, caps));
+    if (unmetByAgent.some((u) => u.length === 0)) return null;
+    const unmet = [...new Set(unmetByAgent.flat().map(formatDemand))];
+    return `no agent in pool '${job.pool}' meets the demands of job '${job.name}': ${unmet.join(', ')}`;
+  }
+
+  /** Claims `jobId` for `agent` (compare-and-set) and returns everything the agent needs to run it. */
+  async claim(jobId: string, agent: AgentRow): Promise<JobSpec> {
+    const job = await this.o.store.getJob(jobId);
+    if (!job) throw new NotFoundError('job', jobId);
+    const now = this.o.clock.now();
+    const outcome = await this.o.store.claimJob(jobId, { id: agent.id, name: agent.name }, now + this.o.leaseTtlMs, now);
+    if (!outcome.ok) throw new ConflictError(`job ${jobId} is no longer queued`);
+    const claimed = outcome.job;
+    const run = (await this.o.store.getRun(claimed.runId))!;
+    const lease = await this.o.auth.issue('job', {
+      jobId,
+      epoch: claimed.attempt,
+      name: `lease ${claimed.name}#${claimed.attempt}`,
+      // Bounded by the job's own limit; completion and lease loss revoke it sooner.
+      ttlMs: (claimed.plan.timeoutInMinutes || 360) * 60_000 + 30 * 60_000,
+    });
+    for (const [idx, step] of claimed.plan.steps.entries()) {
+      await this.o.store.upsertStep({
+        jobId,
+        attempt: claimed.attempt,
+        idx,
+        name: step.displayName,
+        state: 'pending',
+        result: null,
+        reason: null,
+        startedAt: null,
+        finishedAt: null,
+      });
+    }
+    await this.jobEvent(claimed, { status: 'running', agent: agent.name });
+    if (run.status === 'queued') await this.advance(run.id);
+    const jobs = await this.o.store.listJobs(run.id);
+    const dependencies = Object.fromEntries(
+      jobs.filter((j) => claimed.dependsOn.some((d) => d.toLowerCase() === j.name.toLowerCase())).map((j) => [j.name, { result: j.result! }]),
+    );
+    return {
+      jobId,
+      runId: run.id,
+      runNumber: run.number,
+      attempt: claimed.attempt,
+      epoch: claimed.attempt,
+      leaseToken: lease.token,
+      leaseTtlMs: this.o.leaseTtlMs,
+      pipelineFile: run.pipelineFile,
+      plan: claimed.plan,
+      variables: { ...run.plan.variables, ...claimed.plan.variables, ...run.variables },
+      secrets: run.secrets ? this.o.vault.open(run.secrets) : {},
+      hasWorkspace: run.workspaceId !== null,
+      dependencies,
+    };
+  }
+
+  /** Records the agent's result. Sending the same result again is fine; a different one is a conflict. */
+  async complete(jobId: string, epoch: number, result: TaskResult, reason?: string): Promise<void> {
+    const job = await this.o.store.getJob(jobId);
+    if (!job) throw new NotFoundError('job', jobId);
+    const final = effectiveResult(job.plan, result);
+    if (job.status === 'completed' && job.attempt === epoch) {
+      if (job.result === final) return;
+      throw new ConflictError(`job ${jobId} completed as ${job.result} already`);
+    }
+    if (job.status !== 'running' || job.attempt !== epoch) {
+      throw new ConflictError(`attempt ${epoch} of job ${jobId} no longer holds the lease`);
+    }
+    await this.finishJob(job, ['running'], final, reason ?? null);
+    await this.advance(job.runId);
+  }
+
+  async cancelRun(runId: string): Promise<void> {
+    const run = await this.o.store.getRun(runId);
+    if (!run) throw new NotFoundError('run', runId);
+    if (run.status === 'completed') return;
+    await this.o.store.updateRun(runId, { cancelRequested: true });
+    for (const job of await this.o.store.listJobs(runId)) {
+      if (job.status === 'pending' || job.status === 'queued') {
+        await this.finishJob(job, ['pending', 'queued'], 'canceled', 'the run was canceled');
+      } else if (job.status === 'running') {
+        await this.o.store.requestJobCancel(job.id);
+        this.o.notifier.notify(`job:${job.id}`);
+      }
+    }
+    await this.advance(runId);
+  }
+
+  async isCancelRequested(jobId: string): Promise<boolean> {
+    return (await this.o.store.getJob(jobId))?.cancelRequested ?? true;
+  }
+
+  /** Extends the lease of a live attempt; false when the attempt has lost it. */
+  async heartbeat(jobId: string, epoch: number): Promise<number | null> {
+    const until = this.o.clock.now() + this.o.leaseTtlMs;
+    return (await this.o.store.renewLease(jobId, epoch, until)) ? until : null;
+  }
+
+  async reapExpiredLeases(): Promise<void> {
+    try {
+      for (const job of await this.o.store.listExpiredLeases(this.o.clock.now())) {
+        this.o.logger.warn({ jobId: job.id, attempt: job.attempt, agent: job.agentName }, 'lease expired: agent lost');
+        const reason = `agent lost: ${job.agentName ?? 'the agent'} stopped renewing its lease`;
+        for (const s of await this.o.store.listSteps(job.id, job.attempt)) {
+          if (s.state !== 'running') continue;
+          await this.o.store.upsertStep({ ...s, state: 'completed', result: 'failed', reason: 'agent lost', finishedAt: this.o.clock.now() });
+        }
+        await this.finishJob(job, ['running'], 'failed', reason);
+        await this.advance(job.runId);
+      }
+    } catch (err) {
+      this.o.logger.error({ err }, 'lease reaper failed');
+    }
+  }
+
+  private async finishJob(job: JobRow, from: JobRow['status'][], result: TaskResult, reason: string | null) {
+    const ok = await this.o.store.transitionJob(job.id, from, {
+      status: 'completed',
+      result,
+      reason,
+      finishedAt: this.o.clock.now(),
+      leaseExpiresAt: null,
+    });
+    if (!ok) return;
+    await this.jobEvent(job, { status: 'completed', result, reason });
+    this.o.notifier.notify(`job:${job.id}`);
+  }
+
+  private async finishRun(run: RunRow, jobs: JobRow[]): Promise<void> {
+    const result = run.cancelRequested ? 'canceled' : worst(jobs.map((j) => j.result!));
+    await this.o.store.updateRun(run.id, { status: 'completed', result, finishedAt: this.o.clock.now() });
+    await this.event(run.id, { kind: 'run', jobId: null, jobName: null, attempt: null, step: null, data: { status: 'completed', result } });
+  }
+
+  async jobEvent(job: JobRow, data: Record<string, unknown>, step: number | null = null): Promise<void> {
+    const current = (await this.o.store.getJob(job.id)) ?? job;
+    await this.event(job.runId, {
+      kind: step === null ? 'job' : 'step',
+      jobId: job.id,
+      jobName: job.name,
+      attempt: current.attempt,
+      step,
+      data,
+    });
+  }
+
+  private async event(runId: string, e: NewEvent): Promise<void> {
+    await this.o.store.appendEvent(runId, e, this.o.clock.now());
+    this.o.notifier.notify(`run:${runId}`);
+  }
+}
+
+/** A failed job that may fail (`continueOnError`) counts as succeeded with issues, as in Azure Pipelines. */
+function effectiveResult(plan: JobPlan, result: TaskResult): TaskResult {
+  return result === 'failed' && plan.continueOnError ? 'succeededWithIssues' : result;
+}
+
+function worst(results: TaskResult[]): TaskResult {
+  const ranked = results.filter((r) => r !== 'skipped');
+  if (ranked.length === 0) return 'succeeded';
+  return ranked.reduce((a, b) => (SEVERITY.indexOf(b) > SEVERITY.indexOf(a) ? b : a));
+}

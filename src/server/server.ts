@@ -1,0 +1,153 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { type Clock, systemClock } from '../shared/clock.js';
+import { hashToken, newId, newToken } from '../shared/ids.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { Store } from '../store/types.js';
+import { buildApp } from './app.js';
+import { Auth, FailureLimiter } from './auth.js';
+import { type ServerConfigInput, serverConfig } from './config.js';
+import type { ServerContext } from './context.js';
+import { Dispatcher } from './dispatcher.js';
+import { Notifier } from './notifier.js';
+import { Scheduler } from './scheduler.js';
+import { SecretVault } from './secret-vault.js';
+import { WorkspaceStore } from './workspace-store.js';
+
+export interface SlipwayServer {
+  url: string;
+  app: FastifyInstance;
+  context: ServerContext;
+  dataDir: string;
+  adminTokenFile: string;
+  /** The Unix socket the API is also served on, when configured. */
+  socketPath?: string;
+  stop(): Promise<void>;
+}
+
+export interface StartServerOptions {
+  config: ServerConfigInput;
+  logger?: Logger;
+  clock?: Clock;
+  store?: Store;
+}
+
+import { ADMIN_TOKEN_FILE } from '../shared/data-dir.js';
+export { ADMIN_TOKEN_FILE };
+
+/** Starts the coordinator: opens the store, prepares the data directory, listens. */
+export async function startServer(options: StartServerOptions): Promise<SlipwayServer> {
+  const config = serverConfig.parse(options.config);
+  const logger = options.logger ?? createLogger({ level: config.logLevel, name: 'server' });
+  const clock = options.clock ?? systemClock;
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const store = options.store ?? new SqliteStore(join(dataDir, 'slipway.db'));
+  const vault = new SecretVault(await secretKey(dataDir, config.secretKey));
+  const auth = new Auth({ store, clock, logger });
+  const adminTokenFile = join(dataDir, ADMIN_TOKEN_FILE);
+  await ensureAdminToken(store, clock, adminTokenFile);
+  await store.ensurePool('default', { allowDockerSocket: false }, clock.now());
+
+  const notifier = new Notifier();
+  const dispatcher = new Dispatcher({ store, clock, logger });
+  const leaseTtlMs = config.leaseTtlSeconds * 1000;
+  const scheduler = new Scheduler({ store, clock, logger, auth, dispatcher, notifier, vault, leaseTtlMs });
+  await scheduler.recover();
+  scheduler.start();
+
+  const context: ServerContext = {
+    store,
+    clock,
+    logger,
+    auth,
+    limiter: new FailureLimiter(clock),
+    scheduler,
+    dispatcher,
+    notifier,
+    workspaces: new WorkspaceStore(join(dataDir, 'workspaces')),
+    pollTimeoutMs: config.pollTimeoutSeconds * 1000,
+  };
+  const app = buildApp(context);
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const socket = config.socketPath ? await listenOnSocket(app, resolve(config.socketPath)) : undefined;
+  logger.info({ url, socket: config.socketPath, dataDir }, 'server ready');
+
+  return {
+    url,
+    app,
+    context,
+    dataDir,
+    adminTokenFile,
+    socketPath: config.socketPath ? resolve(config.socketPath) : undefined,
+    async stop() {
+      scheduler.stop();
+      dispatcher.stop();
+      socket?.closeAllConnections();
+      await new Promise((r) => (socket ? socket.close(r) : r(null)));
+      await app.close();
+      await store.close();
+    },
+  };
+}
+
+/**
+ * A second listener for the same routes on a Unix socket. Anyone who can open the socket still
+ * needs a token, so it is made world-connectable for agents that run as any user.
+ */
+async function listenOnSocket(app: FastifyInstance, path: string): Promise<Server> {
+  await rm(path, { force: true });
+  const server = createServer((req, res) => app.routing(req, res));
+  await new Promise<void>((ok, fail) => server.once('error', fail).listen(path, ok));
+  await chmod(path, 0o666);
+  return server;
+}
+
+/** The admin token is made once and kept only in a 0600 file; the store has its hash. */
+async function ensureAdminToken(store: Store, clock: Clock, file: string): Promise<void> {
+  if (existsSync(file)) {
+    const token = (await readFile(file, 'utf8')).trim();
+    if (await store.findToken(hashToken(token))) return;
+  }
+  const token = newToken('adm');
+  await store.insertToken(
+    {
+      id: newId('adm_'),
+      kind: 'adm',
+      hash: hashToken(token),
+      name: 'admin',
+      scopes: ['admin'],
+      pool: null,
+      agentName: null,
+      agentId: null,
+      jobId: null,
+      epoch: null,
+      expiresAt: null,
+    },
+    clock.now(),
+  );
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+}
+
+async function secretKey(dataDir: string, configured?: string): Promise<Buffer> {
+  if (configured) {
+    const key = /^[0-9a-f]{64}$/i.test(configured) ? Buffer.from(configured, 'hex') : Buffer.from(configured, 'base64');
+    if (key.length !== 32) throw new Error('SLIPWAY_SECRET_KEY must be 32 bytes, hex or base64');
+    return key;
+  }
+  const file = join(dataDir, 'secret.key');
+  if (existsSync(file)) return Buffer.from((await readFile(file, 'utf8')).trim(), 'hex');
+  const key = randomBytes(32);
+  await writeFile(file, key.toString('hex'), { mode: 0o600 });
+  return key;
+}

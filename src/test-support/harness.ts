@@ -1,0 +1,141 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiClient } from '../protocol/client.js';
+import { type SlipwayServer, startServer } from '../server/server.js';
+import type { ServerConfigInput } from '../server/config.js';
+import { silentLogger } from '../shared/logger.js';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+
+export interface TestServer {
+  server: SlipwayServer;
+  url: string;
+  adminToken: string;
+  client: ApiClient;
+  dir: string;
+  /** A fresh PAT with scope agent:register. */
+  pat(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A real server on a free port with its own data directory. */
+export async function startTestServer(config: Partial<ServerConfigInput> = {}): Promise<TestServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-test-'));
+  const server = await startServer({
+    config: { host: '127.0.0.1', port: 0, dataDir: join(dir, 'data'), logLevel: 'silent', ...config },
+    logger: silentLogger,
+  });
+  const adminToken = (await readFile(server.adminTokenFile, 'utf8')).trim();
+  const client = new ApiClient(server.url);
+  return {
+    server,
+    url: server.url,
+    adminToken,
+    client,
+    dir,
+    async pat() {
+      const res = await client.request<{ token: string }>('tokens', {
+        token: adminToken,
+        body: { name: 'test', scopes: ['agent:register'], expiresInDays: 1 },
+      });
+      return res.body.token;
+    },
+    async stop() {
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Proc {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>;
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const started = new Set<ChildProcess>();
+
+/** Spawns the built CLI; tests end what they started with `killAll`. */
+export function spawnCli(args: string[], env: Record<string, string | undefined> = {}, cwd = ROOT): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', SLIPWAY_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.add(child);
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const l of listeners) l();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('close', (code, signal) => {
+      started.delete(child);
+      resolve(code ?? signal ?? -1);
+    }),
+  );
+  return {
+    child,
+    output: () => out,
+    exited,
+    kill: (signal = 'SIGTERM') => child.kill(signal),
+    waitFor(pattern, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(out)) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`timed out waiting for ${pattern}; output so far:\n${out}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** Starts a real agent process against `ts`. */
+export async function spawnAgent(
+  ts: TestServer,
+  name: string,
+  extra: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<Proc> {
+  const work = join(ts.dir, 'work', name);
+  const agent = spawnCli(['agent', 'run', ...(extra.args ?? [])], {
+    AZP_URL: ts.url,
+    AZP_TOKEN: await ts.pat(),
+    AZP_AGENT_NAME: name,
+    AZP_WORK: work,
+    SLIPWAY_LOG_LEVEL: 'info',
+    ...extra.env,
+  });
+  await agent.waitFor(/"msg":"registered"/);
+  return agent;
+}
+
+/** `slipway run` as a user types it, against `ts`. */
+export async function runCli(ts: TestServer, args: string[], cwd = ROOT): Promise<{ code: number | string; output: string }> {
+  const p = spawnCli(['run', ...args], { SLIPWAY_URL: ts.url, SLIPWAY_TOKEN: ts.adminToken }, cwd);
+  const code = await p.exited;
+  return { code, output: p.output() };
+}
+
+export async function killAll(): Promise<void> {
+  const waits = [...started].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('close', r))));
+  for (const c of started) c.kill('SIGKILL');
+  await Promise.all(waits);
+}
