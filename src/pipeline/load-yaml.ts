@@ -1,0 +1,116 @@
+import { Composer, CST, type Document, LineCounter, Parser } from 'yaml';
+import { FILE_START, type Issues } from './issues.js';
+import type { SourcePos } from './types.js';
+
+/** Larger files are refused before parsing: no real pipeline comes close. */
+export const MAX_PIPELINE_BYTES = 1024 * 1024;
+
+/**
+ * yaml's composer recurses once per nesting level; a few thousand levels overflow the stack, and
+ * near the limit V8 can abort the whole process (an uncatchable OOM in its RegExp compiler), so
+ * deep nesting is refused while the input is still a flat token tree.
+ */
+export const MAX_NESTING_DEPTH = 64;
+
+export interface LoadedYaml {
+  doc: Document.Parsed;
+  /** The text the offsets refer to (without a byte-order mark). */
+  text: string;
+  posAt(offset: number): SourcePos;
+}
+
+/** Text → the single YAML document it holds, or undefined with the reasons recorded. */
+export function loadYaml(rawText: string, issues: Issues): LoadedYaml | undefined {
+  if (exceedsBytes(rawText, MAX_PIPELINE_BYTES)) {
+    issues.add(FILE_START, `the pipeline file is larger than ${MAX_PIPELINE_BYTES / 1024 / 1024} MiB`);
+    return undefined;
+  }
+  // A BOM would otherwise shift every column on line 1 by one.
+  const text = rawText.startsWith('\uFEFF') ? rawText.slice(1) : rawText;
+  const lines = new LineCounter();
+  const posAt = (offset: number): SourcePos => toPos(lines, offset);
+  const tokens = Array.from(new Parser(lines.addNewLine).parse(text));
+  const deepAt = findTooDeep(tokens);
+  if (deepAt !== undefined) {
+    issues.add(posAt(deepAt), `the YAML nests deeper than ${MAX_NESTING_DEPTH} levels`);
+    return undefined;
+  }
+  // yaml's own duplicate-key check compares each key with every earlier one: quadratic, so a
+  // 1 MiB mapping of short keys would take minutes. The tree builder checks keys with a Set.
+  const composer = new Composer({ schema: 'failsafe', uniqueKeys: false, prettyErrors: false });
+  const docs = Array.from(composer.compose(tokens));
+  const doc = singleDocument(docs, posAt, issues);
+  if (doc === undefined) return undefined;
+  reportYamlErrors(doc, posAt, issues);
+  return doc.errors.length > 0 ? undefined : { doc, text, posAt };
+}
+
+function exceedsBytes(text: string, max: number): boolean {
+  if (text.length > max) return true;
+  // UTF-16 code units expand to at most 3 UTF-8 bytes each.
+  if (text.length * 3 <= max) return false;
+  return Buffer.byteLength(text, 'utf8') > max;
+}
+
+function toPos(lines: LineCounter, offset: number): SourcePos {
+  const { line, col } = lines.linePos(offset);
+  return line === 0 ? { line: 1, col: offset + 1 } : { line, col };
+}
+
+function singleDocument(
+  docs: Document.Parsed[],
+  posAt: (offset: number) => SourcePos,
+  issues: Issues,
+): Document.Parsed | undefined {
+  const [first, second] = docs;
+  if (first === undefined || (docs.length === 1 && first.contents === null && first.errors.length === 0)) {
+    issues.add(FILE_START, 'the pipeline file is empty');
+    return undefined;
+  }
+  if (second !== undefined) {
+    issues.add(posAt(second.range[0]), 'a pipeline file holds one YAML document; remove the second one');
+    return undefined;
+  }
+  return first;
+}
+
+function reportYamlErrors(doc: Document.Parsed, posAt: (offset: number) => SourcePos, issues: Issues): void {
+  for (const error of doc.errors) issues.add(posAt(error.pos[0]), `invalid YAML: ${error.message}`);
+  // Tags are checked where nodes are read; other warnings (bad indentation, ambiguous anchors) are
+  // refused because the parser guessed what the author meant.
+  for (const warning of doc.warnings) {
+    if (warning.code !== 'TAG_RESOLVE_FAILED')
+      issues.add(posAt(warning.pos[0]), `invalid YAML: ${warning.message}`);
+  }
+}
+
+function findTooDeep(tokens: CST.Token[]): number | undefined {
+  const pending: Array<{ token: CST.Token; depth: number }> = tokens.map((token) => ({ token, depth: 0 }));
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    for (const child of childTokens(next.token)) {
+      const depth = CST.isCollection(child) ? next.depth + 1 : next.depth;
+      if (depth > MAX_NESTING_DEPTH) return child.offset;
+      pending.push({ token: child, depth });
+    }
+  }
+  return undefined;
+}
+
+function childTokens(token: CST.Token): CST.Token[] {
+  switch (token.type) {
+    case 'document':
+      return token.value ? [token.value] : [];
+    case 'block-map':
+    case 'block-seq':
+    case 'flow-collection': {
+      const children: CST.Token[] = [];
+      for (const item of token.items) {
+        if (item.key) children.push(item.key);
+        if (item.value) children.push(item.value);
+      }
+      return children;
+    }
+    default:
+      return [];
+  }
+}

@@ -1,0 +1,76 @@
+import { posix } from 'node:path';
+
+export interface PredefinedVariablesInput {
+  agentName: string;
+  agentId: string | number;
+  /** Azure's `Agent.OS` spelling; Slipway agents run Linux images. Default `Linux`. */
+  agentOs?: 'Linux' | 'Darwin' | 'Windows_NT';
+  /** Node's `process.arch` (`x64`, `arm64`, …), turned into Azure's `X64`, `ARM64`. */
+  arch: string;
+  workFolder: string;
+  tempDirectory: string;
+  sourcesDirectory: string;
+  /** Where this run's folders live; default: the parent of `sourcesDirectory` (Azure's `<work>/<n>`). */
+  buildDirectory?: string;
+  buildId: string | number;
+  buildNumber: string;
+  runId: string | number;
+  jobId: string;
+  /** The job's identifier (`job:`). */
+  jobName: string;
+  jobDisplayName: string;
+  attempt: number;
+  /** The pipeline file as the user gave it. */
+  pipelineFile: string;
+  /** `Build.DefinitionName`; default: the pipeline file's name without its extension. */
+  pipelineName?: string;
+  poolName: string;
+}
+
+const ARCHITECTURES: Record<string, string> = { x64: 'X64', arm64: 'ARM64', arm: 'ARM', ia32: 'X86' };
+
+/**
+ * The variables Azure Pipelines defines for every job, under the names scripts rely on, plus
+ * a few `Slipway.*` ones for what Azure has no name for. `Agent.JobStatus` starts as
+ * `Succeeded`; the agent updates it as steps finish. `TF_BUILD` is what scripts test to know
+ * they run in CI; it passes through `toEnvName` unchanged.
+ */
+export function predefinedVariables(input: PredefinedVariablesInput): Record<string, string> {
+  const buildDirectory = input.buildDirectory ?? posix.dirname(input.sourcesDirectory);
+  const artifactStaging = posix.join(buildDirectory, 'a');
+  return {
+    'Agent.Name': input.agentName,
+    'Agent.Id': String(input.agentId),
+    'Agent.OS': input.agentOs ?? 'Linux',
+    'Agent.OSArchitecture': ARCHITECTURES[input.arch] ?? input.arch.toUpperCase(),
+    'Agent.WorkFolder': input.workFolder,
+    'Agent.TempDirectory': input.tempDirectory,
+    'Agent.BuildDirectory': buildDirectory,
+    'Agent.JobName': input.jobDisplayName,
+    'Agent.JobStatus': 'Succeeded',
+    'Build.BuildId': String(input.buildId),
+    'Build.BuildNumber': input.buildNumber,
+    'Build.SourcesDirectory': input.sourcesDirectory,
+    'Build.Repository.LocalPath': input.sourcesDirectory,
+    'Build.ArtifactStagingDirectory': artifactStaging,
+    'Build.StagingDirectory': artifactStaging,
+    'Build.BinariesDirectory': posix.join(buildDirectory, 'b'),
+    'Build.DefinitionName': input.pipelineName ?? definitionName(input.pipelineFile),
+    'System.JobId': input.jobId,
+    'System.JobName': input.jobName,
+    'System.JobDisplayName': input.jobDisplayName,
+    'System.JobAttempt': String(input.attempt),
+    'System.DefaultWorkingDirectory': input.sourcesDirectory,
+    'System.TeamProject': 'slipway',
+    'Pipeline.Workspace': buildDirectory,
+    'Slipway.RunId': String(input.runId),
+    'Slipway.PoolName': input.poolName,
+    'Slipway.PipelineFile': input.pipelineFile,
+    TF_BUILD: 'True',
+  };
+}
+
+function definitionName(pipelineFile: string): string {
+  const base = posix.basename(pipelineFile.replace(/\\/g, '/'));
+  return base.replace(/\.ya?ml$/i, '') || base;
+}

@@ -1,0 +1,145 @@
+import type { Issues } from './issues.js';
+import type { SourcePos } from './types.js';
+import { describeNode, isBroken, type YEntry, type YMap, type YNode } from './yaml-tree.js';
+
+/** What may appear in one kind of mapping. */
+export interface KeySpec {
+  /** How the mapping is named in messages: `job`, `step`, `pipeline`. */
+  context: string;
+  known: readonly string[];
+  /** Azure Pipelines keys Slipway refuses, by name, rather than calling them unknown. */
+  unsupported?: readonly string[];
+}
+
+export interface Located<T> {
+  value: T;
+  pos: SourcePos;
+}
+
+const MAX_COUNT = 1_000_000;
+const TEMPLATE_EXPRESSIONS_REFUSED = `template expressions ('\${{ }}') are not supported yet by Slipway`;
+
+export function notSupported(feature: string): string {
+  return `'${feature}' is not supported yet by Slipway`;
+}
+
+export function checkKeys(issues: Issues, map: YMap, spec: KeySpec): void {
+  for (const { key, keyPos } of map.entries) {
+    if (spec.known.includes(key)) continue;
+    if (spec.unsupported?.includes(key)) issues.add(keyPos, notSupported(key));
+    else if (key.startsWith('${{')) issues.add(keyPos, TEMPLATE_EXPRESSIONS_REFUSED);
+    else issues.add(keyPos, `unknown key '${key}' in ${spec.context}${didYouMean(key, spec.known)}`);
+  }
+}
+
+function didYouMean(key: string, known: readonly string[]): string {
+  const match = known.find((k) => k.toLowerCase() === key.toLowerCase());
+  return match === undefined ? '' : ` (did you mean '${match}'?)`;
+}
+
+export function entryOf(map: YMap, key: string): YEntry | undefined {
+  return map.entries.find((e) => e.key === key);
+}
+
+/** An empty value has no text of its own to point at; its key is the useful place. */
+export function valuePos(entry: YEntry): SourcePos {
+  return entry.value.kind === 'null' ? entry.keyPos : entry.value.pos;
+}
+
+export function mismatch(issues: Issues, entry: YEntry, expected: string): undefined {
+  if (isBroken(entry.value)) return undefined;
+  issues.add(valuePos(entry), `'${entry.key}' must be ${expected}, found ${describeNode(entry.value)}`);
+  return undefined;
+}
+
+/** A mapping where one is required; `what` names it in the message. */
+export function expectMap(issues: Issues, node: YNode, what: string): YMap | undefined {
+  if (node.kind === 'map') return node;
+  if (isBroken(node)) return undefined;
+  issues.add(node.pos, `${what} must be a mapping, found ${describeNode(node)}`);
+  return undefined;
+}
+
+export function readString(
+  issues: Issues,
+  entry: YEntry,
+  options: { allowEmpty?: boolean } = {},
+): string | undefined {
+  const { value } = entry;
+  if (value.kind !== 'scalar') return mismatch(issues, entry, 'a string');
+  if (value.value.trim() === '' && !options.allowEmpty) return mismatch(issues, entry, 'a non-empty string');
+  return checkText(issues, value.value, value.pos) ? value.value : undefined;
+}
+
+/** Like readString, but an empty value is the empty string (variables, env). */
+export function readText(issues: Issues, entry: YEntry): string | undefined {
+  return entry.value.kind === 'null' ? '' : readString(issues, entry, { allowEmpty: true });
+}
+
+export function checkText(issues: Issues, text: string, pos: SourcePos): boolean {
+  if (!text.includes('${{')) return true;
+  issues.add(pos, TEMPLATE_EXPRESSIONS_REFUSED);
+  return false;
+}
+
+export function readBoolean(issues: Issues, entry: YEntry): boolean | undefined {
+  const { value } = entry;
+  if (value.kind === 'scalar' && /^(true|false)$/i.test(value.value))
+    return value.value.toLowerCase() === 'true';
+  return mismatch(issues, entry, 'true or false');
+}
+
+export function readCount(issues: Issues, entry: YEntry): number | undefined {
+  const { value } = entry;
+  if (value.kind === 'scalar' && /^\d+$/.test(value.value) && Number(value.value) <= MAX_COUNT) {
+    return Number(value.value);
+  }
+  return mismatch(issues, entry, `a whole number from 0 to ${MAX_COUNT}`);
+}
+
+/**
+ * A duration in minutes. Azure Pipelines writes whole numbers; fractions are accepted too
+ * (`0.5` is thirty seconds), which short-lived jobs and tests want.
+ */
+export function readMinutes(issues: Issues, entry: YEntry): number | undefined {
+  const { value } = entry;
+  if (value.kind === 'scalar' && /^\d+(\.\d+)?$/.test(value.value) && Number(value.value) <= MAX_COUNT) {
+    return Number(value.value);
+  }
+  return mismatch(issues, entry, `a number of minutes from 0 to ${MAX_COUNT}`);
+}
+
+/** A string or a list of strings (`dependsOn`, `demands`); an empty value is an empty list. */
+export function readStringList(issues: Issues, entry: YEntry): Array<Located<string>> | undefined {
+  const { value } = entry;
+  if (value.kind === 'null') return [];
+  if (value.kind === 'scalar') return readString(issues, entry) === undefined ? undefined : [located(value)];
+  if (value.kind === 'map') return mismatch(issues, entry, 'a string or a list of strings');
+  const list: Array<Located<string>> = [];
+  for (const item of value.items) {
+    if (isBroken(item)) continue;
+    if (item.kind !== 'scalar' || item.value.trim() === '') {
+      issues.add(item.pos, `'${entry.key}' items must be non-empty strings, found ${describeNode(item)}`);
+    } else if (checkText(issues, item.value, item.pos)) {
+      list.push(located(item));
+    }
+  }
+  return list;
+}
+
+/** A mapping of names to strings (`env`); empty values are empty strings. */
+export function readStringMap(issues: Issues, entry: YEntry): Record<string, string> | undefined {
+  if (entry.value.kind === 'null') return {};
+  if (entry.value.kind !== 'map') return mismatch(issues, entry, 'a mapping of names to strings');
+  const pairs: Array<[string, string]> = [];
+  for (const item of entry.value.entries) {
+    const text = readText(issues, item);
+    if (text !== undefined) pairs.push([item.key, text]);
+  }
+  // fromEntries defines own properties, so a key named `__proto__` stays a plain key.
+  return Object.fromEntries(pairs);
+}
+
+function located(node: { value: string; pos: SourcePos }): Located<string> {
+  return { value: node.value, pos: node.pos };
+}
