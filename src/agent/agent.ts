@@ -1,6 +1,13 @@
 import { readFile, rm } from 'node:fs/promises';
 import { ApiClient, ConnectionError, HttpError, withRetry } from '../protocol/client.js';
-import { agentTokenResponse, jobOffer, jobSpec, openSessionResponse, registerAgentResponse } from '../protocol/schemas.js';
+import {
+  agentTokenResponse,
+  type JobSpec,
+  jobOffer,
+  jobSpec,
+  openSessionResponse,
+  registerAgentResponse,
+} from '../protocol/schemas.js';
 import { sleep } from '../shared/clock.js';
 import { ValidationError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -101,7 +108,9 @@ export class Agent {
 
   private async token(): Promise<string> {
     if (this.accessToken && Date.now() < this.accessExpiresAt - 60_000) return this.accessToken;
-    const { body } = await this.client.request('agents/token', { body: { assertion: await this.identity.assertion(this.agentId) } });
+    const { body } = await this.client.request('agents/token', {
+      body: { assertion: await this.identity.assertion(this.agentId) },
+    });
     const t = agentTokenResponse.parse(body);
     this.accessToken = t.accessToken;
     this.accessExpiresAt = Date.parse(t.expiresAt);
@@ -110,7 +119,10 @@ export class Agent {
 
   private async openSession(): Promise<void> {
     const c = this.o.config;
-    const capabilities = collectCapabilities(this.o.env, c.capabilities, { name: c.name, version: AGENT_VERSION });
+    const capabilities = collectCapabilities(this.o.env, c.capabilities, {
+      name: c.name,
+      version: AGENT_VERSION,
+    });
     const { body } = await this.call('agents/session', { capabilities, version: AGENT_VERSION });
     this.sessionId = openSessionResponse.parse(body).sessionId;
   }
@@ -120,13 +132,23 @@ export class Agent {
     return withRetry(
       async () => {
         try {
-          return await this.client.request(path, { token: await this.token(), body, timeoutMs, signal: this.shutdown.signal });
+          return await this.client.request(path, {
+            token: await this.token(),
+            body,
+            timeoutMs,
+            signal: this.shutdown.signal,
+          });
         } catch (err) {
-          if (err instanceof HttpError && err.status === 401 && /expired/.test(err.detail)) this.accessToken = '';
+          if (err instanceof HttpError && err.status === 401 && /expired/.test(err.detail))
+            this.accessToken = '';
           throw err;
         }
       },
-      { deadlineMs: RECONNECT_DEADLINE_MS, signal: this.shutdown.signal, onRetry: (err) => this.o.logger.warn({ err: (err as Error).message }, 'server unreachable; retrying') },
+      {
+        deadlineMs: RECONNECT_DEADLINE_MS,
+        signal: this.shutdown.signal,
+        onRetry: (err) => this.o.logger.warn({ err: (err as Error).message }, 'server unreachable; retrying'),
+      },
     );
   }
 
@@ -152,7 +174,7 @@ export class Agent {
   }
 
   private async claimAndRun(jobId: string): Promise<boolean> {
-    let spec;
+    let spec: JobSpec;
     try {
       const { body } = await this.call(`jobs/${jobId}/claim`, { sessionId: this.sessionId });
       spec = jobSpec.parse(body);
@@ -188,11 +210,17 @@ export class Agent {
     const until = Date.now() + this.o.config.deregisterTimeoutSeconds * 1000;
     for (;;) {
       try {
-        await this.client.request('agents/self', { method: 'DELETE', token: await this.token(), timeoutMs: 10_000 });
+        await this.client.request('agents/self', {
+          method: 'DELETE',
+          token: await this.token(),
+          timeoutMs: 10_000,
+        });
         this.o.logger.info('deregistered');
         return;
       } catch (err) {
-        const retry = (err instanceof HttpError && (err.status === 409 || err.status >= 500)) || err instanceof ConnectionError;
+        const retry =
+          (err instanceof HttpError && (err.status === 409 || err.status >= 500)) ||
+          err instanceof ConnectionError;
         if (!retry || Date.now() >= until) {
           this.o.logger.warn({ err: (err as Error).message }, 'could not deregister');
           return;

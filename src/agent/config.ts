@@ -33,9 +33,18 @@ export const agentConfig = z
   .superRefine((c, ctx) => {
     const given = [c.token, c.tokenFile, c.ticketFile].filter((v) => v !== undefined && v !== '').length;
     if (given === 0) {
-      ctx.addIssue({ code: 'custom', path: ['token'], message: 'a token is needed: --token, --token-file or --ticket-file (AZP_TOKEN / AZP_TOKEN_FILE)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['token'],
+        message: 'a token is needed: --token, --token-file or --ticket-file (AZP_TOKEN / AZP_TOKEN_FILE)',
+      });
     }
-    if (given > 1) ctx.addIssue({ code: 'custom', path: ['token'], message: 'give only one of --token, --token-file, --ticket-file' });
+    if (given > 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['token'],
+        message: 'give only one of --token, --token-file, --ticket-file',
+      });
   })
   .transform((c) => ({ ...c, url: c.url.replace(/\/+$/, ''), work: resolve(c.work) }));
 export type AgentConfig = z.infer<typeof agentConfig>;
@@ -45,7 +54,10 @@ export type AgentConfigInput = z.input<typeof agentConfig>;
  * Flags win over the environment; `AZP_*` (the familiar container contract) and `SLIPWAY_*`
  * are both read. Pure: the caller passes the environment.
  */
-export function agentConfigFromEnv(env: NodeJS.ProcessEnv, flags: Partial<AgentConfigInput>): AgentConfigInput {
+export function agentConfigFromEnv(
+  env: NodeJS.ProcessEnv,
+  flags: Partial<AgentConfigInput>,
+): AgentConfigInput {
   const pick = (...names: string[]) => names.map((n) => env[n]).find((v) => v !== undefined && v !== '');
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
   return {
@@ -62,4 +74,11 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv, flags: Partial<AgentC
 }
 
 /** Variables that carry credentials: removed from the agent's environment before any job runs. */
-export const CREDENTIAL_VARIABLES = ['AZP_TOKEN', 'AZP_TOKEN_FILE', 'SLIPWAY_TOKEN', 'SLIPWAY_AGENT_TOKEN', 'SLIPWAY_TOKEN_FILE', 'SLIPWAY_TICKET_FILE'];
+export const CREDENTIAL_VARIABLES = [
+  'AZP_TOKEN',
+  'AZP_TOKEN_FILE',
+  'SLIPWAY_TOKEN',
+  'SLIPWAY_AGENT_TOKEN',
+  'SLIPWAY_TOKEN_FILE',
+  'SLIPWAY_TICKET_FILE',
+];

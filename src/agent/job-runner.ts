@@ -72,7 +72,9 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
   const onShutdown = () => stopJob('canceled');
   o.shutdown.addEventListener('abort', onShutdown, { once: true });
   const jobTimer =
-    plan.timeoutInMinutes > 0 ? setTimeout(() => stopJob('timed out'), plan.timeoutInMinutes * 60_000) : undefined;
+    plan.timeoutInMinutes > 0
+      ? setTimeout(() => stopJob('timed out'), plan.timeoutInMinutes * 60_000)
+      : undefined;
 
   const secrets = Object.values(spec.secrets);
   const stream = (step: number) =>
@@ -95,7 +97,9 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
   try {
     await rm(jobDir, { recursive: true, force: true });
     await Promise.all(Object.values(dirs).map((d) => mkdir(d, { recursive: true })));
-    setup.write(`Agent ${o.agent.name} (pool ${o.agent.pool}) runs job ${plan.name}, attempt ${spec.attempt}\n`);
+    setup.write(
+      `Agent ${o.agent.name} (pool ${o.agent.pool}) runs job ${plan.name}, attempt ${spec.attempt}\n`,
+    );
     if (spec.hasWorkspace) {
       const res = await client.fetch(`jobs/${spec.jobId}/workspace`, { token: token(), timeoutMs: 300_000 });
       if (!res.ok || !res.body) throw new Error(`workspace download failed: ${res.status}`);
@@ -128,19 +132,35 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
     };
 
     for (const [index, step] of plan.steps.entries()) {
-      const status = cause ? 'canceled' : aggregateStatus(results.length ? results : ['succeeded']);
-      variables['Agent.JobStatus'] = status === 'succeeded' ? 'Succeeded' : status === 'failed' ? 'Failed' : status === 'canceled' ? 'Canceled' : 'SucceededWithIssues';
+      // As in Azure Pipelines, skipped steps do not change the status later conditions see.
+      const ran = results.filter((r) => r !== 'skipped');
+      const status = cause ? 'canceled' : aggregateStatus(ran.length ? ran : ['succeeded']);
+      variables['Agent.JobStatus'] =
+        status === 'succeeded'
+          ? 'Succeeded'
+          : status === 'failed'
+            ? 'Failed'
+            : status === 'canceled'
+              ? 'Canceled'
+              : 'SucceededWithIssues';
       const run = cause !== 'lease lost' && shouldRun(step, status, variables, spec);
       if (!run) {
         results.push('skipped');
-        await reportStep(o, index, 'completed', 'skipped', cause ? `the job was ${cause}` : `condition '${step.condition}' was false`);
+        await reportStep(
+          o,
+          index,
+          'completed',
+          'skipped',
+          cause ? `the job was ${cause}` : `condition '${step.condition}' was false`,
+        );
         continue;
       }
       const out = stream(index);
       await reportStep(o, index, 'running');
       const outcome = await runStep(o, step, { variables, dirs, out, stop: stop.signal, cause: () => cause });
       await out.close();
-      const result = outcome.result === 'failed' && step.continueOnError ? 'succeededWithIssues' : outcome.result;
+      const result =
+        outcome.result === 'failed' && step.continueOnError ? 'succeededWithIssues' : outcome.result;
       results.push(result);
       if (cause !== 'lease lost') await reportStep(o, index, 'completed', result, outcome.reason);
     }
@@ -160,7 +180,11 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
   if (!outcome.leaseLost) {
     try {
       await withRetry(
-        () => client.request(`jobs/${spec.jobId}/complete`, { token: token(), body: { epoch: spec.epoch, result: outcome.result, reason: outcome.reason } }),
+        () =>
+          client.request(`jobs/${spec.jobId}/complete`, {
+            token: token(),
+            body: { epoch: spec.epoch, result: outcome.result, reason: outcome.reason },
+          }),
         { deadlineMs: spec.leaseTtlMs },
       );
     } catch (err) {
@@ -173,7 +197,12 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
   return outcome;
 }
 
-function shouldRun(step: StepPlan, status: ReturnType<typeof aggregateStatus>, variables: Record<string, string>, spec: JobSpec): boolean {
+function shouldRun(
+  step: StepPlan,
+  status: ReturnType<typeof aggregateStatus>,
+  variables: Record<string, string>,
+  spec: JobSpec,
+): boolean {
   try {
     return evaluateCondition(step.condition, { status, variables, dependencies: spec.dependencies });
   } catch {
@@ -189,7 +218,11 @@ interface StepContext {
   cause: () => StopCause | undefined;
 }
 
-async function runStep(o: JobRunnerOptions, step: StepPlan, c: StepContext): Promise<{ result: TaskResult; reason?: string }> {
+async function runStep(
+  o: JobRunnerOptions,
+  step: StepPlan,
+  c: StepContext,
+): Promise<{ result: TaskResult; reason?: string }> {
   const { spec } = o;
   const plain = createVariableLookup(c.variables);
   const withSecrets = createVariableLookup({ ...c.variables, ...spec.secrets });
@@ -227,10 +260,17 @@ async function runStep(o: JobRunnerOptions, step: StepPlan, c: StepContext): Pro
     const why = c.cause();
     outcome =
       why === 'timed out'
-        ? { result: 'failed', reason: `the job timed out after ${(o.spec.plan as JobPlan).timeoutInMinutes}m` }
+        ? {
+            result: 'failed',
+            reason: `the job timed out after ${(o.spec.plan as JobPlan).timeoutInMinutes}m`,
+          }
         : { result: 'canceled', reason: why === 'lease lost' ? 'lease lost' : 'canceled' };
   } else if (res.exitCode === 0) outcome = { result: 'succeeded' };
-  else outcome = { result: 'failed', reason: res.signal ? `killed by ${res.signal}` : `exit code ${res.exitCode}` };
+  else
+    outcome = {
+      result: 'failed',
+      reason: res.signal ? `killed by ${res.signal}` : `exit code ${res.exitCode}`,
+    };
   const tail = outcome.reason ? ` (${outcome.reason})` : '';
   if (outcome.result === 'failed') c.out.write(`##[error]${step.displayName}: ${outcome.reason}\n`);
   c.out.write(`##[section]Finishing: ${step.displayName} — ${outcome.result}${tail} in ${seconds}s\n`);
@@ -254,7 +294,13 @@ function resolveIn(base: string, dir: string): string {
   return isAbsolute(dir) ? dir : resolve(base, dir);
 }
 
-async function reportStep(o: JobRunnerOptions, index: number, state: 'running' | 'completed', result?: TaskResult, reason?: string) {
+async function reportStep(
+  o: JobRunnerOptions,
+  index: number,
+  state: 'running' | 'completed',
+  result?: TaskResult,
+  reason?: string,
+) {
   try {
     await withRetry(
       () =>
@@ -269,10 +315,19 @@ async function reportStep(o: JobRunnerOptions, index: number, state: 'running' |
   }
 }
 
-function finalOutcome(results: TaskResult[], cause: StopCause | undefined, plan: JobPlan, failure?: string): JobOutcome {
+function finalOutcome(
+  results: TaskResult[],
+  cause: StopCause | undefined,
+  plan: JobPlan,
+  failure?: string,
+): JobOutcome {
   if (cause === 'lease lost') return { result: 'failed', reason: 'lease lost', leaseLost: true };
   if (cause === 'timed out') {
-    return { result: 'failed', reason: `the job timed out after ${plan.timeoutInMinutes}m`, leaseLost: false };
+    return {
+      result: 'failed',
+      reason: `the job timed out after ${plan.timeoutInMinutes}m`,
+      leaseLost: false,
+    };
   }
   if (cause === 'canceled') return { result: 'canceled', reason: 'the job was canceled', leaseLost: false };
   if (failure) return { result: 'failed', reason: failure, leaseLost: false };

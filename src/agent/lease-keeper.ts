@@ -70,7 +70,10 @@ export class LeaseKeeper {
         }
         failures++;
         this.o.logger.warn({ err: (err as Error).message, failures }, 'heartbeat failed; retrying');
-        await sleep(Math.min(5_000, 250 * 2 ** Math.min(failures, 5)) * Math.random() + 100, this.stopped.signal);
+        await sleep(
+          Math.min(5_000, 250 * 2 ** Math.min(failures, 5)) * Math.random() + 100,
+          this.stopped.signal,
+        );
       }
     }
   }

@@ -15,11 +15,28 @@ const program = new Command('slipway-agent')
   .option('--work <dir>', 'work folder (AZP_WORK)')
   .option('--once', 'run one job, then deregister and exit')
   .option('--replace', 'take over a registration of the same name')
+  // Fleets start agents with `--capability Slipway.Image=<image>` so warm agents match container jobs.
+  .option('--capability <name=value>', 'add a capability (repeatable)', collectCapability, undefined)
   .allowExcessArguments(true)
   .action(async (opts) => {
-    process.exitCode = await runAgentProcess(opts, process.env);
+    const { capability, ...flags } = opts;
+    process.exitCode = await runAgentProcess({ ...flags, capabilities: capability }, process.env);
   });
 
+function collectCapability(
+  value: string,
+  previous: Record<string, string> | undefined,
+): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new Error(`expected NAME=VALUE, got '${value}'`);
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
 // `agent run` may precede the options, as with the full CLI.
-const argv = process.argv.slice(2).filter((a, i, all) => !(i < 2 && ((a === 'agent' && all[i + 1] === 'run') || (a === 'run' && all[i - 1] === 'agent'))));
+const argv = process.argv
+  .slice(2)
+  .filter(
+    (a, i, all) =>
+      !(i < 2 && ((a === 'agent' && all[i + 1] === 'run') || (a === 'run' && all[i - 1] === 'agent'))),
+  );
 await program.parseAsync(argv, { from: 'user' });

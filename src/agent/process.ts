@@ -36,7 +36,12 @@ export function runProcess(o: RunProcessOptions): Promise<ProcessOutcome> {
     let timedOut = false;
     let aborted = false;
     let killTimer: NodeJS.Timeout | undefined;
-    const child = spawn(o.command, o.args, { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(o.command, o.args, {
+      cwd: o.cwd,
+      env: o.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.setEncoding('utf8').on('data', o.onOutput);
     child.stderr.setEncoding('utf8').on('data', o.onOutput);
 
@@ -45,8 +50,17 @@ export function runProcess(o: RunProcessOptions): Promise<ProcessOutcome> {
       killGroup(child.pid, 'SIGTERM');
       killTimer = setTimeout(() => killGroup(child.pid!, 'SIGKILL'), o.killGraceMs);
     };
-    const timeout = o.timeoutMs > 0 ? setTimeout(() => ((timedOut = true), stop()), o.timeoutMs) : undefined;
-    const onAbort = () => ((aborted = true), stop());
+    const timeout =
+      o.timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            stop();
+          }, o.timeoutMs)
+        : undefined;
+    const onAbort = () => {
+      aborted = true;
+      stop();
+    };
     if (o.signal.aborted) onAbort();
     else o.signal.addEventListener('abort', onAbort, { once: true });
 

@@ -4,7 +4,6 @@ import { ApiClient } from '../protocol/client.js';
 import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_PORT } from '../shared/data-dir.js';
 import { CliError, EXIT } from './exit-codes.js';
 
-
 export interface ClientSettings {
   url?: string;
   token?: string;

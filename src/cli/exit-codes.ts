@@ -17,7 +17,8 @@ export class CliError extends Error {
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.code;
-  if (err instanceof PipelineErrors || err instanceof PipelineError || err instanceof ValidationError) return EXIT.invalid;
+  if (err instanceof PipelineErrors || err instanceof PipelineError || err instanceof ValidationError)
+    return EXIT.invalid;
   if (err instanceof ZodError) return EXIT.invalid;
   if (err instanceof HttpError) return err.status >= 500 ? EXIT.infrastructure : EXIT.invalid;
   if (err instanceof ConnectionError) return EXIT.infrastructure;

@@ -84,7 +84,11 @@ program
   .option('--var <name=value>', 'set a variable (repeatable)', collect, {})
   .option('--secret <name=value>', 'set a secret variable (repeatable; masked in logs)', collect, {})
   .addOption(dataOption())
-  .action(act(async (pipeline, o) => runCommand({ ...client(o), pipeline, dir: o.dir, vars: o.var, secrets: o.secret, out })));
+  .action(
+    act(async (pipeline, o) =>
+      runCommand({ ...client(o), pipeline, dir: o.dir, vars: o.var, secrets: o.secret, out }),
+    ),
+  );
 
 program
   .command('validate')
@@ -125,7 +129,9 @@ pool
 const agent = program.command('agent').description('run or remove agents');
 agent
   .command('run')
-  .description('register, take jobs, stream their logs (env: AZP_URL, AZP_TOKEN, AZP_TOKEN_FILE, AZP_POOL, AZP_AGENT_NAME, AZP_WORK)')
+  .description(
+    'register, take jobs, stream their logs (env: AZP_URL, AZP_TOKEN, AZP_TOKEN_FILE, AZP_POOL, AZP_AGENT_NAME, AZP_WORK)',
+  )
   .option('--url <url>', 'server URL')
   .option('--token <token>', 'token with scope agent:register')
   .option('--token-file <file>', 'file holding that token')

@@ -46,7 +46,9 @@ export class RunRenderer {
       case 'job':
         if (d.status === 'running') {
           this.started.set(`job:${e.jobId}`, at);
-          this.write(`${bold(`▶ ${job}`)}${dim(` on ${d.agent}${e.attempt && e.attempt > 1 ? `, attempt ${e.attempt}` : ''}`)}\n`);
+          this.write(
+            `${bold(`▶ ${job}`)}${dim(` on ${d.agent}${e.attempt && e.attempt > 1 ? `, attempt ${e.attempt}` : ''}`)}\n`,
+          );
         } else if (d.status === 'completed') {
           this.flush(e);
           const began = this.started.get(`job:${e.jobId}`);
@@ -110,12 +112,17 @@ export class RunRenderer {
 
 export function summaryTable(run: RunView): string {
   const rows = run.jobs.map((j) => {
-    const took = j.startedAt && j.finishedAt ? formatDuration(Date.parse(j.finishedAt) - Date.parse(j.startedAt)) : '';
+    const took =
+      j.startedAt && j.finishedAt ? formatDuration(Date.parse(j.finishedAt) - Date.parse(j.startedAt)) : '';
     return [j.name, j.result ?? j.status, took, j.agentName ?? '', j.reason ?? ''];
   });
   const head = ['JOB', 'RESULT', 'TIME', 'AGENT', 'REASON'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const total = run.finishedAt ? formatDuration(Date.parse(run.finishedAt) - Date.parse(run.createdAt)) : '';
   const icon = ICON[run.result ?? ''] ?? '?';
   return [

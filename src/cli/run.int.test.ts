@@ -1,9 +1,18 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runView } from '../protocol/schemas.js';
-import { killAll, type Proc, ROOT, runCli, spawnAgent, spawnCli, startTestServer, type TestServer } from '../test-support/harness.js';
+import {
+  killAll,
+  type Proc,
+  ROOT,
+  runCli,
+  spawnAgent,
+  spawnCli,
+  startTestServer,
+  type TestServer,
+} from '../test-support/harness.js';
 
 /** A workspace directory holding `azure-pipelines.yml` with `yaml`, plus any extra files. */
 async function workspace(yaml: string, files: Record<string, string> = {}): Promise<string> {
@@ -23,11 +32,11 @@ async function lastRun(ts: TestServer) {
 
 describe('slipway run against a real server and real agent processes', () => {
   let ts: TestServer;
-  let agent: Proc;
+  let _agent: Proc;
 
   beforeAll(async () => {
     ts = await startTestServer();
-    agent = await spawnAgent(ts, 'agent-1', { args: ['--capability', 'gpu=none'] });
+    _agent = await spawnAgent(ts, 'agent-1', { args: ['--capability', 'gpu=none'] });
   });
   afterAll(async () => {
     await killAll();
@@ -122,7 +131,14 @@ steps:
   env:
     MAPPED: $(DB_PASSWORD)
 `);
-    const { code, output } = await runCli(ts, ['--dir', dir, '--var', 'FROM_CLI=yes', '--secret', 'DB_PASSWORD=hunter2-hunter2']);
+    const { code, output } = await runCli(ts, [
+      '--dir',
+      dir,
+      '--var',
+      'FROM_CLI=yes',
+      '--secret',
+      'DB_PASSWORD=hunter2-hunter2',
+    ]);
     expect(code).toBe(0);
     expect(output).toContain('setting=from-pipeline cli=yes');
     expect(output).toMatch(/work=\S+work\/agent-1 sources=\S+\/s job=job os=Linux/);

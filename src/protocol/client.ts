@@ -52,7 +52,11 @@ export class ApiClient {
     const body = text ? safeJson(text) : undefined;
     if (!res.ok) {
       const err = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new HttpError(res.status, err?.code ?? 'error', err?.message ?? (text.slice(0, 200) || res.statusText));
+      throw new HttpError(
+        res.status,
+        err?.code ?? 'error',
+        err?.message ?? (text.slice(0, 200) || res.statusText),
+      );
     }
     return { status: res.status, body: body as T };
   }
@@ -70,9 +74,15 @@ export class ApiClient {
     }
     const signals = [AbortSignal.timeout(o.timeoutMs ?? 30_000), ...(o.signal ? [o.signal] : [])];
     const url = `${this.origin}${path.startsWith('/') ? path : `${API_PREFIX}/${path}`}`;
-    const init = { method: o.method ?? (body === undefined ? 'GET' : 'POST'), headers, body, signal: AbortSignal.any(signals) };
+    const init = {
+      method: o.method ?? (body === undefined ? 'GET' : 'POST'),
+      headers,
+      body,
+      signal: AbortSignal.any(signals),
+    };
     try {
-      if (this.socket) return (await undiciFetch(url, { ...init, dispatcher: this.socket })) as unknown as Response;
+      if (this.socket)
+        return (await undiciFetch(url, { ...init, dispatcher: this.socket })) as unknown as Response;
       return await fetch(url, init);
     } catch (err) {
       if (o.signal?.aborted) throw err;
@@ -106,7 +116,13 @@ export function isTransient(err: unknown): boolean {
  */
 export async function withRetry<T>(
   fn: () => Promise<T>,
-  o: { deadlineMs: number; signal?: AbortSignal; baseMs?: number; maxMs?: number; onRetry?: (err: unknown, attempt: number) => void },
+  o: {
+    deadlineMs: number;
+    signal?: AbortSignal;
+    baseMs?: number;
+    maxMs?: number;
+    onRetry?: (err: unknown, attempt: number) => void;
+  },
 ): Promise<T> {
   const until = Date.now() + o.deadlineMs;
   for (let attempt = 1; ; attempt++) {

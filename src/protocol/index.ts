@@ -1,2 +1,2 @@
-export * from './schemas.js';
 export * from './client.js';
+export * from './schemas.js';

@@ -37,7 +37,10 @@ export const poolSettings = z.object({
   /** Image for container jobs that name none. */
   defaultImage: z.string().optional(),
 });
-export const createPoolRequest = z.object({ name, settings: poolSettings.default({ allowDockerSocket: false }) });
+export const createPoolRequest = z.object({
+  name,
+  settings: poolSettings.default({ allowDockerSocket: false }),
+});
 export const poolView = z.object({
   name: z.string(),
   settings: poolSettings,
@@ -135,7 +138,10 @@ export const completeJobRequest = z.object({
 // ── runs ───────────────────────────────────────────────────────────────────────
 export const createRunRequest = z.object({
   pipeline: z.object({ file: z.string().min(1).max(500), content: z.string().max(1024 * 1024) }),
-  workspaceId: z.string().regex(/^[a-f0-9]{64}$/).optional(),
+  workspaceId: z
+    .string()
+    .regex(/^[a-f0-9]{64}$/)
+    .optional(),
   variables: z.record(z.string(), z.string()).default({}),
   secrets: z.record(z.string(), secretValue).default({}),
 });
@@ -219,7 +225,10 @@ export const queuedJobView = z.object({
   name: z.string(),
   /** The job's own image, or null for the pool's default. */
   image: z.string().nullable(),
-  services: z.record(z.string(), z.object({ image: z.string(), env: z.record(z.string(), z.string()), ports: z.array(z.string()) })),
+  services: z.record(
+    z.string(),
+    z.object({ image: z.string(), env: z.record(z.string(), z.string()), ports: z.array(z.string()) }),
+  ),
   docker: z.enum(['none', 'dind', 'socket']),
   queuedAt: z.string().nullable(),
 });

@@ -22,7 +22,9 @@ export const MAX_JSON_BYTES = 4 * 1024 * 1024;
 
 export function buildApp(ctx: ServerContext): FastifyInstance {
   const app = Fastify({ bodyLimit: MAX_JSON_BYTES, logger: false, forceCloseConnections: true });
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) =>
+    done(null, body),
+  );
   app.addContentTypeParser('application/gzip', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((err, req, reply) => {

@@ -94,7 +94,11 @@ export class Auth {
     if (!payload.jti || !payload.exp) throw new AuthError('assertion needs jti and exp');
     const fresh = await this.o.store.recordAssertion(payload.jti, payload.exp * 1000, this.o.clock.now());
     if (!fresh) throw new AuthError('assertion replayed');
-    const issued = await this.issue('agt', { agentId: agent.id, name: agent.name, ttlMs: ACCESS_TOKEN_TTL_MS });
+    const issued = await this.issue('agt', {
+      agentId: agent.id,
+      name: agent.name,
+      ttlMs: ACCESS_TOKEN_TTL_MS,
+    });
     return { token: issued.token, expiresAt: issued.expiresAt!, agentId: agent.id };
   }
 }

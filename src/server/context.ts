@@ -26,14 +26,22 @@ export interface ServerContext {
 }
 
 /** Authenticates the request's bearer token; failures count against the source's limit. */
-export async function authenticate(ctx: ServerContext, req: FastifyRequest, kinds: TokenKind[]): Promise<TokenRow> {
-  if (ctx.limiter.blocked(req.ip)) throw new RateLimitError('too many failed authentications; try again later');
+export async function authenticate(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  kinds: TokenKind[],
+): Promise<TokenRow> {
+  if (ctx.limiter.blocked(req.ip))
+    throw new RateLimitError('too many failed authentications; try again later');
   try {
     return await ctx.auth.authenticate(req.headers.authorization, kinds);
   } catch (err) {
     if (err instanceof AuthError) {
       ctx.limiter.fail(req.ip);
-      ctx.logger.warn({ source: req.ip, route: req.routeOptions.url, reason: err.reason }, 'authentication failed');
+      ctx.logger.warn(
+        { source: req.ip, route: req.routeOptions.url, reason: err.reason },
+        'authentication failed',
+      );
     }
     throw err;
   }

@@ -48,7 +48,11 @@ function runsInImage(agent: AgentRow, job: JobRow): boolean {
 
 /** Jobs with their own image or services run only in containers a fleet starts for them. */
 export function needsContainerRuntime(job: JobRow): boolean {
-  return job.plan.container !== undefined || Object.keys(job.plan.services).length > 0 || job.plan.docker !== 'none';
+  return (
+    job.plan.container !== undefined ||
+    Object.keys(job.plan.services).length > 0 ||
+    job.plan.docker !== 'none'
+  );
 }
 
 /**
@@ -92,7 +96,9 @@ export class Dispatcher {
 
   /** Looks for queued work for every waiting agent. Serialised so two kicks never race. */
   kick(): Promise<void> {
-    this.kicking = this.kicking.then(() => this.match()).catch((err) => this.o.logger.error({ err }, 'dispatch failed'));
+    this.kicking = this.kicking
+      .then(() => this.match())
+      .catch((err) => this.o.logger.error({ err }, 'dispatch failed'));
     return this.kicking;
   }
 

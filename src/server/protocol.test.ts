@@ -1,11 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentIdentity } from '../agent/identity.js';
 import { silentLogger } from '../shared/logger.js';
 import { type SlipwayServer, startServer } from './server.js';
-import { readFile } from 'node:fs/promises';
 
 /** The wire protocol, exercised in-process against the real server and a real SQLite store. */
 let server: SlipwayServer;
@@ -14,7 +13,10 @@ let admin: string;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'slipway-proto-'));
-  server = await startServer({ config: { port: 0, dataDir: dir, logLevel: 'silent', leaseTtlSeconds: 2 }, logger: silentLogger });
+  server = await startServer({
+    config: { port: 0, dataDir: dir, logLevel: 'silent', leaseTtlSeconds: 2 },
+    logger: silentLogger,
+  });
   admin = (await readFile(server.adminTokenFile, 'utf8')).trim();
 });
 afterEach(async () => {
@@ -22,7 +24,12 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, token?: string, payload?: unknown) {
+async function call(
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  token?: string,
+  payload?: unknown,
+) {
   const res = await server.app.inject({
     method,
     url: `/api/v1/${url}`,
@@ -39,7 +46,11 @@ async function pat(scopes = ['agent:register']) {
 /** Registers an agent the way the real one does and opens its session. */
 async function agent(name: string, capabilities: Record<string, string> = {}) {
   const identity = new AgentIdentity();
-  const reg = await call('POST', 'agents/register', await pat(), { pool: 'default', name, publicKey: identity.publicKeyPem });
+  const reg = await call('POST', 'agents/register', await pat(), {
+    pool: 'default',
+    name,
+    publicKey: identity.publicKeyPem,
+  });
   expect(reg.status).toBe(201);
   const agentId = reg.body.agentId as string;
   const tok = await call('POST', 'agents/token', undefined, { assertion: await identity.assertion(agentId) });
@@ -51,7 +62,10 @@ async function agent(name: string, capabilities: Record<string, string> = {}) {
 async function queue(yaml: string) {
   const res = await call('POST', 'runs', admin, { pipeline: { file: 'p.yml', content: yaml } });
   expect(res.status).toBe(201);
-  return res.body as { id: string; jobs: { id: string; name: string; status: string; result: string | null; reason: string | null }[] };
+  return res.body as {
+    id: string;
+    jobs: { id: string; name: string; status: string; result: string | null; reason: string | null }[];
+  };
 }
 
 const ONE_JOB = 'steps:\n- script: echo hi\n';
@@ -61,15 +75,23 @@ describe('credentials', () => {
     expect((await call('GET', 'pools')).body.error.message).toBe('missing bearer token');
     expect((await call('GET', 'pools', 'nope')).body.error.message).toBe('malformed token');
     const fake = `slw_pat_${'A'.repeat(43)}`;
-    expect(await call('GET', 'pools', fake)).toMatchObject({ status: 401, body: { error: { message: 'unknown token' } } });
+    expect(await call('GET', 'pools', fake)).toMatchObject({
+      status: 401,
+      body: { error: { message: 'unknown token' } },
+    });
     const created = await call('POST', 'tokens', admin, { scopes: ['runs:read'], expiresInDays: 1 });
     await call('DELETE', `tokens/${created.body.id}`, admin);
-    expect(await call('GET', 'pools', created.body.token)).toMatchObject({ status: 401, body: { error: { message: 'token revoked' } } });
+    expect(await call('GET', 'pools', created.body.token)).toMatchObject({
+      status: 401,
+      body: { error: { message: 'token revoked' } },
+    });
   });
 
   it('keeps tokens apart by scope: a registration PAT cannot queue runs or make tokens', async () => {
     const p = await pat();
-    expect((await call('POST', 'runs', p, { pipeline: { file: 'p.yml', content: ONE_JOB } })).status).toBe(403);
+    expect((await call('POST', 'runs', p, { pipeline: { file: 'p.yml', content: ONE_JOB } })).status).toBe(
+      403,
+    );
     expect((await call('POST', 'tokens', p, { scopes: ['admin'] })).status).toBe(403);
   });
 
@@ -88,7 +110,11 @@ describe('credentials', () => {
   it('refuses a taken name unless replace, which revokes the old key and tokens', async () => {
     const old = await agent('same');
     const fresh = new AgentIdentity();
-    const dup = await call('POST', 'agents/register', await pat(), { pool: 'default', name: 'same', publicKey: fresh.publicKeyPem });
+    const dup = await call('POST', 'agents/register', await pat(), {
+      pool: 'default',
+      name: 'same',
+      publicKey: fresh.publicKeyPem,
+    });
     expect(dup.status).toBe(409);
     const replaced = await call('POST', 'agents/register', await pat(), {
       pool: 'default',
@@ -129,7 +155,9 @@ describe('dispatch', () => {
     const plain = await agent('plain');
     const gpu = await agent('gpu', { gpu: 'a100' });
     const run = await queue('pool: { name: default, demands: [gpu -equals A100] }\nsteps:\n- script: echo\n');
-    const claimPlain = await call('POST', `jobs/${run.jobs[0]!.id}/claim`, plain.access, { sessionId: plain.sessionId });
+    const claimPlain = await call('POST', `jobs/${run.jobs[0]!.id}/claim`, plain.access, {
+      sessionId: plain.sessionId,
+    });
     expect(claimPlain.status).toBe(403);
     const offer = await call('POST', 'agents/poll', gpu.access, { sessionId: gpu.sessionId });
     expect(offer.body.jobId).toBe(run.jobs[0]!.id);
@@ -147,22 +175,34 @@ describe('leases, logs and completion', () => {
 
   it('appends logs by offset: a resent chunk is stored once, a gap is refused', async () => {
     const { jobId, lease, epoch } = await claimed();
-    const send = (offset: number, data: string) => call('POST', `jobs/${jobId}/logs`, lease, { epoch, step: 0, offset, data });
+    const send = (offset: number, data: string) =>
+      call('POST', `jobs/${jobId}/logs`, lease, { epoch, step: 0, offset, data });
     expect((await send(0, 'hello ')).body.length).toBe(6);
     expect((await send(0, 'hello ')).body.length).toBe(6);
     expect((await send(6, 'wörld\n')).body.length).toBe(13);
     expect((await send(20, 'x')).status).toBe(409);
-    const log = await server.app.inject({ url: `/api/v1/jobs/${jobId}/log`, headers: { authorization: `Bearer ${admin}` } });
+    const log = await server.app.inject({
+      url: `/api/v1/jobs/${jobId}/log`,
+      headers: { authorization: `Bearer ${admin}` },
+    });
     expect(log.body).toBe('hello wörld\n');
   });
 
   it('takes the same result twice but not a different one, and refuses the lease token afterwards', async () => {
     const { jobId, lease, epoch } = await claimed();
-    expect((await call('POST', `jobs/${jobId}/complete`, lease, { epoch, result: 'succeeded' })).status).toBe(200);
-    expect((await call('POST', `jobs/${jobId}/complete`, lease, { epoch, result: 'succeeded' })).status).toBe(200);
-    expect((await call('POST', `jobs/${jobId}/complete`, lease, { epoch, result: 'failed' })).status).toBe(409);
+    expect((await call('POST', `jobs/${jobId}/complete`, lease, { epoch, result: 'succeeded' })).status).toBe(
+      200,
+    );
+    expect((await call('POST', `jobs/${jobId}/complete`, lease, { epoch, result: 'succeeded' })).status).toBe(
+      200,
+    );
+    expect((await call('POST', `jobs/${jobId}/complete`, lease, { epoch, result: 'failed' })).status).toBe(
+      409,
+    );
     expect((await call('POST', `jobs/${jobId}/heartbeat`, lease, { epoch })).status).toBe(409);
-    expect((await call('POST', `jobs/${jobId}/logs`, lease, { epoch, step: 0, offset: 0, data: 'x' })).status).toBe(409);
+    expect(
+      (await call('POST', `jobs/${jobId}/logs`, lease, { epoch, step: 0, offset: 0, data: 'x' })).status,
+    ).toBe(409);
   });
 
   it('fails an attempt whose agent stops heartbeating as "agent lost", and fences its late writes', async () => {
@@ -173,9 +213,17 @@ describe('leases, logs and completion', () => {
     expect(view.jobs[0].result).toBe('failed');
     expect(view.jobs[0].reason).toMatch(/agent lost/);
     expect(view.status).toBe('completed');
-    const late = await call('POST', `jobs/${jobId}/logs`, lease, { epoch, step: 0, offset: 16, data: 'late\n' });
+    const late = await call('POST', `jobs/${jobId}/logs`, lease, {
+      epoch,
+      step: 0,
+      offset: 16,
+      data: 'late\n',
+    });
     expect([401, 409]).toContain(late.status);
-    const log = await server.app.inject({ url: `/api/v1/jobs/${jobId}/log`, headers: { authorization: `Bearer ${admin}` } });
+    const log = await server.app.inject({
+      url: `/api/v1/jobs/${jobId}/log`,
+      headers: { authorization: `Bearer ${admin}` },
+    });
     expect(log.body).toBe('before the loss\n');
   });
 
@@ -195,12 +243,16 @@ describe('input limits', () => {
     const bad = await call('POST', 'runs', admin, { pipeline: { file: 'p.yml' } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/pipeline\.content/);
-    const huge = await call('POST', 'runs', admin, { pipeline: { file: 'p.yml', content: 'x'.repeat(5 * 1024 * 1024) } });
+    const huge = await call('POST', 'runs', admin, {
+      pipeline: { file: 'p.yml', content: 'x'.repeat(5 * 1024 * 1024) },
+    });
     expect(huge.status).toBe(413);
   });
 
   it('refuses a pipeline error with its file:line:col and stores no run', async () => {
-    const res = await call('POST', 'runs', admin, { pipeline: { file: 'p.yml', content: 'steps:\n- scrpt: echo\n' } });
+    const res = await call('POST', 'runs', admin, {
+      pipeline: { file: 'p.yml', content: 'steps:\n- scrpt: echo\n' },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(/^p\.yml:2:3: /);
     expect((await call('GET', 'runs', admin)).body).toEqual([]);

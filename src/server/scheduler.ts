@@ -56,11 +56,15 @@ export class Scheduler {
     if (n > 0) this.o.logger.info({ jobs: n }, 'extended leases of running jobs after start');
   }
 
-  async createRun(req: CreateRunRequest & { variables: Record<string, string>; secrets: Record<string, string> }) {
+  async createRun(
+    req: CreateRunRequest & { variables: Record<string, string>; secrets: Record<string, string> },
+  ) {
     const plan = parsePipeline(req.pipeline.content, req.pipeline.file);
     for (const job of plan.jobs) {
       if (!(await this.o.store.getPool(job.pool.name))) {
-        throw new ValidationError(`${plan.file}: job '${job.name}' uses pool '${job.pool.name}', which does not exist`);
+        throw new ValidationError(
+          `${plan.file}: job '${job.name}' uses pool '${job.pool.name}', which does not exist`,
+        );
       }
     }
     if (req.workspaceId && !(await this.o.store.getWorkspace(req.workspaceId))) {
@@ -106,7 +110,14 @@ export class Scheduler {
       },
       jobs,
     );
-    await this.event(run.id, { kind: 'run', jobId: null, jobName: null, attempt: null, step: null, data: { status: 'queued', number: run.number } });
+    await this.event(run.id, {
+      kind: 'run',
+      jobId: null,
+      jobName: null,
+      attempt: null,
+      step: null,
+      data: { status: 'queued', number: run.number },
+    });
     await this.advance(run.id);
     return run;
   }
@@ -149,7 +160,12 @@ export class Scheduler {
           dependencies,
         });
       } catch (err) {
-        await this.finishJob(job, ['pending'], 'failed', `condition failed to evaluate: ${(err as Error).message}`);
+        await this.finishJob(
+          job,
+          ['pending'],
+          'failed',
+          `condition failed to evaluate: ${(err as Error).message}`,
+        );
         continue;
       }
       if (run_it) await this.queueJob(job);
@@ -157,9 +173,19 @@ export class Scheduler {
     }
     if (changed) return this.advanceNow(runId);
     if (jobs.every((j) => j.status === 'completed')) await this.finishRun(run, jobs);
-    else if (run.status === 'queued' && jobs.some((j) => j.status === 'running' || j.status === 'completed')) {
+    else if (
+      run.status === 'queued' &&
+      jobs.some((j) => j.status === 'running' || j.status === 'completed')
+    ) {
       await this.o.store.updateRun(run.id, { status: 'running', startedAt: this.o.clock.now() });
-      await this.event(run.id, { kind: 'run', jobId: null, jobName: null, attempt: null, step: null, data: { status: 'running' } });
+      await this.event(run.id, {
+        kind: 'run',
+        jobId: null,
+        jobName: null,
+        attempt: null,
+        step: null,
+        data: { status: 'running' },
+      });
     }
   }
 
@@ -187,7 +213,8 @@ export class Scheduler {
     }
     const fleets = await this.o.store.listFleets(job.pool, this.o.clock.now() - FLEET_PRESENCE_MS);
     if (needsContainerRuntime(job)) {
-      if (job.plan.docker === 'dind') return `job '${job.name}' asks for 'docker: dind', which Slipway does not support yet`;
+      if (job.plan.docker === 'dind')
+        return `job '${job.name}' asks for 'docker: dind', which Slipway does not support yet`;
       if (fleets.length > 0) return null;
       return `job '${job.name}' runs in a container (${job.plan.container?.image ?? 'services'}), and no fleet serves pool '${job.pool}': start one with 'slipway up' or 'slipway fleet'`;
     }
@@ -205,7 +232,12 @@ export class Scheduler {
     const job = await this.o.store.getJob(jobId);
     if (!job) throw new NotFoundError('job', jobId);
     const now = this.o.clock.now();
-    const outcome = await this.o.store.claimJob(jobId, { id: agent.id, name: agent.name }, now + this.o.leaseTtlMs, now);
+    const outcome = await this.o.store.claimJob(
+      jobId,
+      { id: agent.id, name: agent.name },
+      now + this.o.leaseTtlMs,
+      now,
+    );
     if (!outcome.ok) throw new ConflictError(`job ${jobId} is no longer queued`);
     const claimed = outcome.job;
     const run = (await this.o.store.getRun(claimed.runId))!;
@@ -233,7 +265,9 @@ export class Scheduler {
     if (run.status === 'queued') await this.advance(run.id);
     const jobs = await this.o.store.listJobs(run.id);
     const dependencies = Object.fromEntries(
-      jobs.filter((j) => claimed.dependsOn.some((d) => d.toLowerCase() === j.name.toLowerCase())).map((j) => [j.name, { result: j.result! }]),
+      jobs
+        .filter((j) => claimed.dependsOn.some((d) => d.toLowerCase() === j.name.toLowerCase()))
+        .map((j) => [j.name, { result: j.result! }]),
     );
     return {
       jobId,
@@ -297,11 +331,20 @@ export class Scheduler {
   async reapExpiredLeases(): Promise<void> {
     try {
       for (const job of await this.o.store.listExpiredLeases(this.o.clock.now())) {
-        this.o.logger.warn({ jobId: job.id, attempt: job.attempt, agent: job.agentName }, 'lease expired: agent lost');
+        this.o.logger.warn(
+          { jobId: job.id, attempt: job.attempt, agent: job.agentName },
+          'lease expired: agent lost',
+        );
         const reason = `agent lost: ${job.agentName ?? 'the agent'} stopped renewing its lease`;
         for (const s of await this.o.store.listSteps(job.id, job.attempt)) {
           if (s.state !== 'running') continue;
-          await this.o.store.upsertStep({ ...s, state: 'completed', result: 'failed', reason: 'agent lost', finishedAt: this.o.clock.now() });
+          await this.o.store.upsertStep({
+            ...s,
+            state: 'completed',
+            result: 'failed',
+            reason: 'agent lost',
+            finishedAt: this.o.clock.now(),
+          });
         }
         await this.finishJob(job, ['running'], 'failed', reason);
         await this.advance(job.runId);
@@ -327,7 +370,14 @@ export class Scheduler {
   private async finishRun(run: RunRow, jobs: JobRow[]): Promise<void> {
     const result = run.cancelRequested ? 'canceled' : worst(jobs.map((j) => j.result!));
     await this.o.store.updateRun(run.id, { status: 'completed', result, finishedAt: this.o.clock.now() });
-    await this.event(run.id, { kind: 'run', jobId: null, jobName: null, attempt: null, step: null, data: { status: 'completed', result } });
+    await this.event(run.id, {
+      kind: 'run',
+      jobId: null,
+      jobName: null,
+      attempt: null,
+      step: null,
+      data: { status: 'completed', result },
+    });
   }
 
   async jobEvent(job: JobRow, data: Record<string, unknown>, step: number | null = null): Promise<void> {

@@ -38,6 +38,7 @@ export interface StartServerOptions {
 }
 
 import { ADMIN_TOKEN_FILE } from '../shared/data-dir.js';
+
 export { ADMIN_TOKEN_FILE };
 
 /** Starts the coordinator: opens the store, prepares the data directory, listens. */
@@ -141,7 +142,9 @@ async function ensureAdminToken(store: Store, clock: Clock, file: string): Promi
 
 async function secretKey(dataDir: string, configured?: string): Promise<Buffer> {
   if (configured) {
-    const key = /^[0-9a-f]{64}$/i.test(configured) ? Buffer.from(configured, 'hex') : Buffer.from(configured, 'base64');
+    const key = /^[0-9a-f]{64}$/i.test(configured)
+      ? Buffer.from(configured, 'hex')
+      : Buffer.from(configured, 'base64');
     if (key.length !== 32) throw new Error('SLIPWAY_SECRET_KEY must be 32 bytes, hex or base64');
     return key;
   }

@@ -9,7 +9,10 @@ import { startServer } from './server.js';
 it('serves the same API on a Unix socket, still behind tokens', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-sock-'));
   const socketPath = join(dir, 'agent.sock');
-  const server = await startServer({ config: { port: 0, dataDir: dir, logLevel: 'silent', socketPath }, logger: silentLogger });
+  const server = await startServer({
+    config: { port: 0, dataDir: dir, logLevel: 'silent', socketPath },
+    logger: silentLogger,
+  });
   try {
     const client = new ApiClient(`unix://${socketPath}`);
     expect((await client.request('/healthz')).body).toEqual({ ok: true });

@@ -9,7 +9,14 @@ export function createLogger(options: { level?: string; name?: string } = {}): L
       name: options.name ?? 'slipway',
       level: options.level ?? 'info',
       redact: {
-        paths: ['token', '*.token', 'secrets', '*.secrets', 'headers.authorization', 'req.headers.authorization'],
+        paths: [
+          'token',
+          '*.token',
+          'secrets',
+          '*.secrets',
+          'headers.authorization',
+          'req.headers.authorization',
+        ],
         censor: '[redacted]',
       },
     },

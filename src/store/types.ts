@@ -120,9 +120,7 @@ export interface EventRow {
 }
 export type NewEvent = Omit<EventRow, 'seq' | 'runId' | 'at'>;
 
-export type ClaimOutcome =
-  | { ok: true; job: JobRow }
-  | { ok: false; reason: 'not-queued' | 'not-found' };
+export type ClaimOutcome = { ok: true; job: JobRow } | { ok: false; reason: 'not-queued' | 'not-found' };
 
 export type AppendLogOutcome =
   | { ok: true; length: number; appended: boolean }
@@ -155,7 +153,12 @@ export interface Store {
   listAgents(pool?: string): Promise<AgentRow[]>;
   openSession(
     agentId: string,
-    s: { sessionId: string; capabilities: Record<string, string>; version: string; boundJobId: string | null },
+    s: {
+      sessionId: string;
+      capabilities: Record<string, string>;
+      version: string;
+      boundJobId: string | null;
+    },
     now: number,
   ): Promise<void>;
   touchAgent(agentId: string, now: number): Promise<void>;
@@ -192,7 +195,12 @@ export interface Store {
   /** Flags a job for cancellation (the agent learns it from its heartbeat); false when it has finished. */
   requestJobCancel(id: string): Promise<boolean>;
   /** Compare-and-set: queued → running for exactly one claimant, with a new attempt (epoch). */
-  claimJob(id: string, agent: { id: string; name: string }, leaseExpiresAt: number, now: number): Promise<ClaimOutcome>;
+  claimJob(
+    id: string,
+    agent: { id: string; name: string },
+    leaseExpiresAt: number,
+    now: number,
+  ): Promise<ClaimOutcome>;
   /** Extends the lease of the attempt `epoch`; false when that attempt no longer runs. */
   renewLease(id: string, epoch: number, leaseExpiresAt: number): Promise<boolean>;
   listExpiredLeases(now: number): Promise<JobRow[]>;

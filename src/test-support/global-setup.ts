@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Integration tests spawn the built CLI and agent: build once when the build is missing or stale. */
@@ -8,7 +7,11 @@ export default function setup(): void {
   const root = join(import.meta.dirname, '..', '..');
   const built = join(root, 'dist', 'cli', 'main.js');
   const bundle = join(root, 'dist', 'agent', 'slipway-agent.mjs');
-  if (!existsSync(built) || !existsSync(bundle) || newestSource(join(root, 'src')) > statSync(built).mtimeMs) {
+  if (
+    !existsSync(built) ||
+    !existsSync(bundle) ||
+    newestSource(join(root, 'src')) > statSync(built).mtimeMs
+  ) {
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
   }
 }
@@ -18,7 +21,8 @@ function newestSource(dir: string): number {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts'))
+      newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
 }

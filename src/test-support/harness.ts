@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../protocol/client.js';
-import { type SlipwayServer, startServer } from '../server/server.js';
 import type { ServerConfigInput } from '../server/config.js';
+import { type SlipwayServer, startServer } from '../server/server.js';
 import { silentLogger } from '../shared/logger.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -128,14 +128,20 @@ export async function spawnAgent(
 }
 
 /** `slipway run` as a user types it, against `ts`. */
-export async function runCli(ts: TestServer, args: string[], cwd = ROOT): Promise<{ code: number | string; output: string }> {
+export async function runCli(
+  ts: TestServer,
+  args: string[],
+  cwd = ROOT,
+): Promise<{ code: number | string; output: string }> {
   const p = spawnCli(['run', ...args], { SLIPWAY_URL: ts.url, SLIPWAY_TOKEN: ts.adminToken }, cwd);
   const code = await p.exited;
   return { code, output: p.output() };
 }
 
 export async function killAll(): Promise<void> {
-  const waits = [...started].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('close', r))));
+  const waits = [...started].map(
+    (c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('close', r))),
+  );
   for (const c of started) c.kill('SIGKILL');
   await Promise.all(waits);
 }

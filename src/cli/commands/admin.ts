@@ -1,11 +1,21 @@
-import { createPoolRequest, createTokenRequest, poolView, runView, type TokenScope } from '../../protocol/schemas.js';
+import {
+  createPoolRequest,
+  createTokenRequest,
+  poolView,
+  runView,
+  type TokenScope,
+} from '../../protocol/schemas.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
 
 type Out = (s: string) => void;
 
 /** `slipway token create`: prints only the token on stdout, so `$(slipway token create …)` works. */
-export async function tokenCreate(s: ClientSettings, o: { scope: string[]; expires: string; name?: string }, out: Out) {
+export async function tokenCreate(
+  s: ClientSettings,
+  o: { scope: string[]; expires: string; name?: string },
+  out: Out,
+) {
   const { client, token } = resolveClient(s);
   const body = createTokenRequest.parse({
     name: o.name ?? 'cli',
@@ -23,9 +33,17 @@ function parseDays(text: string): number {
   return Number(m[1]);
 }
 
-export async function poolCreate(s: ClientSettings, name: string, o: { allowDockerSocket?: boolean; defaultImage?: string }, out: Out) {
+export async function poolCreate(
+  s: ClientSettings,
+  name: string,
+  o: { allowDockerSocket?: boolean; defaultImage?: string },
+  out: Out,
+) {
   const { client, token } = resolveClient(s);
-  const body = createPoolRequest.parse({ name, settings: { allowDockerSocket: o.allowDockerSocket ?? false, defaultImage: o.defaultImage } });
+  const body = createPoolRequest.parse({
+    name,
+    settings: { allowDockerSocket: o.allowDockerSocket ?? false, defaultImage: o.defaultImage },
+  });
   await client.request('pools', { token, body });
   out(`pool '${name}' created\n`);
   return EXIT.ok;
@@ -35,20 +53,26 @@ export async function poolList(s: ClientSettings, out: Out) {
   const { client, token } = resolveClient(s);
   const pools = poolView.array().parse((await client.request('pools', { token })).body);
   out(`${['POOL', 'ONLINE', 'BUSY', 'OFFLINE', 'QUEUED'].join('\t')}\n`);
-  for (const p of pools) out(`${[p.name, p.agents.online, p.agents.busy, p.agents.offline, p.queued].join('\t')}\n`);
+  for (const p of pools)
+    out(`${[p.name, p.agents.online, p.agents.busy, p.agents.offline, p.queued].join('\t')}\n`);
   return EXIT.ok;
 }
 
 export async function agentRemove(s: ClientSettings, o: { pool: string; name: string }, out: Out) {
   const { client, token } = resolveClient(s);
-  await client.request(`pools/${encodeURIComponent(o.pool)}/agents/${encodeURIComponent(o.name)}`, { method: 'DELETE', token });
+  await client.request(`pools/${encodeURIComponent(o.pool)}/agents/${encodeURIComponent(o.name)}`, {
+    method: 'DELETE',
+    token,
+  });
   out(`agent '${o.name}' removed from pool '${o.pool}'\n`);
   return EXIT.ok;
 }
 
 export async function cancelRun(s: ClientSettings, run: string, out: Out) {
   const { client, token } = resolveClient(s);
-  const view = runView.parse((await client.request(`runs/${encodeURIComponent(run)}/cancel`, { method: 'POST', token })).body);
+  const view = runView.parse(
+    (await client.request(`runs/${encodeURIComponent(run)}/cancel`, { method: 'POST', token })).body,
+  );
   out(`run #${view.number}: cancel requested (${view.status})\n`);
   return EXIT.ok;
 }

@@ -7,7 +7,7 @@ import { type RunView, runEventsResponse, runView, uploadWorkspaceResponse } fro
 import { packWorkspace } from '../../shared/workspace-archive.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { RunRenderer, dim, summaryTable } from '../render.js';
+import { dim, RunRenderer, summaryTable } from '../render.js';
 
 export interface RunCommandOptions extends ClientSettings {
   pipeline?: string;
@@ -29,7 +29,11 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const shown = inDir && !inDir.startsWith('..') ? inDir : relative(process.cwd(), file) || basename(file);
   const plan = parsePipeline(content, shown); // invalid input exits 2 before anything is queued
   for (const [name, value] of Object.entries(o.secrets)) {
-    if (value.length < 4) throw new CliError(`secret '${name}' is shorter than 4 characters; it could not be masked reliably`, EXIT.invalid);
+    if (value.length < 4)
+      throw new CliError(
+        `secret '${name}' is shorter than 4 characters; it could not be masked reliably`,
+        EXIT.invalid,
+      );
   }
   const { client, token, url } = resolveClient(o);
 
@@ -41,11 +45,18 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     (
       await client.request('runs', {
         token,
-        body: { pipeline: { file: shown, content }, workspaceId: uploaded.id, variables: o.vars, secrets: o.secrets },
+        body: {
+          pipeline: { file: shown, content },
+          workspaceId: uploaded.id,
+          variables: o.vars,
+          secrets: o.secrets,
+        },
       })
     ).body,
   );
-  o.out(`${dim(`Run #${created.number} of ${shown} queued on ${url} (workspace ${formatBytes(uploaded.size)})`)}\n`);
+  o.out(
+    `${dim(`Run #${created.number} of ${shown} queued on ${url} (workspace ${formatBytes(uploaded.size)})`)}\n`,
+  );
   return follow(client, token, created, plan.jobs.length > 1, o.out);
 }
 
@@ -56,7 +67,11 @@ function findPipeline(given: string | undefined, dir: string): string {
     return file;
   }
   const found = DEFAULT_PIPELINES.map((f) => join(dir, f)).find((f) => existsSync(f));
-  if (!found) throw new CliError(`no pipeline given and none of ${DEFAULT_PIPELINES.join(', ')} in ${dir}`, EXIT.invalid);
+  if (!found)
+    throw new CliError(
+      `no pipeline given and none of ${DEFAULT_PIPELINES.join(', ')} in ${dir}`,
+      EXIT.invalid,
+    );
   return found;
 }
 
@@ -64,7 +79,13 @@ function findPipeline(given: string | undefined, dir: string): string {
  * Follows the run's feed until it completes. The first Ctrl-C asks the server to cancel the
  * run (and keeps showing it stop); a second one leaves at once. A lost connection is retried.
  */
-export async function follow(client: ApiClient, token: string, run: RunView, multiJob: boolean, out: (s: string) => void) {
+export async function follow(
+  client: ApiClient,
+  token: string,
+  run: RunView,
+  multiJob: boolean,
+  out: (s: string) => void,
+) {
   const renderer = new RunRenderer(out, multiJob);
   let interrupts = 0;
   const onInterrupt = () => {
@@ -80,7 +101,12 @@ export async function follow(client: ApiClient, token: string, run: RunView, mul
       const page = await withRetry(
         async () =>
           runEventsResponse.parse(
-            (await client.request(`runs/${run.id}/events?after=${after}&waitMs=25000`, { token, timeoutMs: 40_000 })).body,
+            (
+              await client.request(`runs/${run.id}/events?after=${after}&waitMs=25000`, {
+                token,
+                timeoutMs: 40_000,
+              })
+            ).body,
           ),
         { deadlineMs: 5 * 60_000, onRetry: () => out(`${dim('connection lost; reconnecting…')}\n`) },
       );
@@ -92,7 +118,8 @@ export async function follow(client: ApiClient, token: string, run: RunView, mul
     out(summaryTable(final));
     return final.result === 'succeeded' || final.result === 'succeededWithIssues' ? EXIT.ok : EXIT.runFailed;
   } catch (err) {
-    if (err instanceof ConnectionError) throw new CliError(`${err.message} (the run goes on: #${run.number})`, EXIT.infrastructure);
+    if (err instanceof ConnectionError)
+      throw new CliError(`${err.message} (the run goes on: #${run.number})`, EXIT.infrastructure);
     throw err;
   } finally {
     process.off('SIGINT', onInterrupt);

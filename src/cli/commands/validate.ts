@@ -3,12 +3,19 @@ import { validatePipeline } from '../../pipeline/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
 
 /** `slipway validate FILE`: prints each error as `file:line:col: message`; exit 2 when any. */
-export async function validateCommand(file: string, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+export async function validateCommand(
+  file: string,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new CliError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, EXIT.invalid);
+    throw new CliError(
+      `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+      EXIT.invalid,
+    );
   }
   const errors = validatePipeline(text, file);
   for (const e of errors) err(`${e.message}\n`);

@@ -60,15 +60,18 @@ export function adminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }));
   });
 
-  app.delete<{ Params: { pool: string; name: string } }>(`${API_PREFIX}/pools/:pool/agents/:name`, async (req, reply) => {
-    await admin(req);
-    const agent = await ctx.store.findAgent(req.params.pool, req.params.name);
-    if (!agent) throw new NotFoundError('agent', `${req.params.pool}/${req.params.name}`);
-    if (!(await ctx.store.deleteAgent(agent.id, ctx.clock.now()))) {
-      throw new ConflictError(`agent '${agent.name}' is running a job; cancel it or wait`);
-    }
-    return reply.code(204).send();
-  });
+  app.delete<{ Params: { pool: string; name: string } }>(
+    `${API_PREFIX}/pools/:pool/agents/:name`,
+    async (req, reply) => {
+      await admin(req);
+      const agent = await ctx.store.findAgent(req.params.pool, req.params.name);
+      if (!agent) throw new NotFoundError('agent', `${req.params.pool}/${req.params.name}`);
+      if (!(await ctx.store.deleteAgent(agent.id, ctx.clock.now()))) {
+        throw new ConflictError(`agent '${agent.name}' is running a job; cancel it or wait`);
+      }
+      return reply.code(204).send();
+    },
+  );
 }
 
 async function poolSummary(ctx: ServerContext, name: string) {

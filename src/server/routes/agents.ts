@@ -21,12 +21,22 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (cred.kind === 'jit') await useTicket(ctx, cred, body.pool, body.name);
     else ctx.auth.requireScope(cred, 'agent:register');
     const agent = await ctx.store.registerAgent(
-      { id: newId('agent_'), pool: body.pool, name: body.name, publicKey: body.publicKey, replace: body.replace || cred.kind === 'jit' },
+      {
+        id: newId('agent_'),
+        pool: body.pool,
+        name: body.name,
+        publicKey: body.publicKey,
+        replace: body.replace || cred.kind === 'jit',
+      },
       ctx.clock.now(),
     );
     // A fleet agent exists for one job: it may see that job and nothing else.
     if (cred.jobId) {
-      await ctx.store.openSession(agent.id, { sessionId: '', capabilities: {}, version: '', boundJobId: cred.jobId }, ctx.clock.now());
+      await ctx.store.openSession(
+        agent.id,
+        { sessionId: '', capabilities: {}, version: '', boundJobId: cred.jobId },
+        ctx.clock.now(),
+      );
     }
     ctx.logger.info({ agent: agent.name, pool: agent.pool, via: cred.kind }, 'agent registered');
     void ctx.dispatcher.kick();
@@ -68,7 +78,9 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       // An agent started for one job has nothing to wait for once that job is gone.
       const job = await ctx.store.getJob(agent.boundJobId);
       if (!job || job.status === 'completed' || (job.status === 'running' && job.agentId !== agent.id)) {
-        throw new GoneError(`job ${agent.boundJobId}, which this agent was started for, is no longer waiting`);
+        throw new GoneError(
+          `job ${agent.boundJobId}, which this agent was started for, is no longer waiting`,
+        );
       }
     }
     const offer = await ctx.dispatcher.poll(agent, sessionId, ctx.pollTimeoutMs, clientGone(reply));

@@ -29,7 +29,8 @@ export function fleetRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const body = createTicketRequest.parse(req.body);
     if (body.jobId) {
       const job = await ctx.store.getJob(body.jobId);
-      if (!job || job.pool !== req.params.pool) throw new ValidationError(`job ${body.jobId} is not in pool '${req.params.pool}'`);
+      if (!job || job.pool !== req.params.pool)
+        throw new ValidationError(`job ${body.jobId} is not in pool '${req.params.pool}'`);
     }
     const issued = await ctx.auth.issue('jit', {
       name: `ticket ${body.name}`,
@@ -46,32 +47,45 @@ export function fleetRoutes(app: FastifyInstance, ctx: ServerContext): void {
     await admin(req);
     await pool(req.params.pool);
     const body = fleetHeartbeatRequest.parse(req.body);
-    await ctx.store.upsertFleet({ pool: req.params.pool, id: body.id, capabilities: body.capabilities, lastSeenAt: ctx.clock.now() });
+    await ctx.store.upsertFleet({
+      pool: req.params.pool,
+      id: body.id,
+      capabilities: body.capabilities,
+      lastSeenAt: ctx.clock.now(),
+    });
     return { ok: true };
   });
 
   // Long-polled with `waitMs`: answers at once when work is queued, else when some arrives.
-  app.get<PoolReq & { Querystring: { waitMs?: string } }>(`${API_PREFIX}/pools/:pool/demand`, async (req, reply) => {
-    await admin(req);
-    await pool(req.params.pool);
-    const waitMs = Math.min(Math.max(Number(req.query.waitMs ?? 0) || 0, 0), 30_000);
-    let demand = await poolDemand(ctx, req.params.pool);
-    if (demand.queued.length === 0 && waitMs > 0) {
-      await ctx.notifier.wait(`pool:${req.params.pool}`, waitMs, clientGone(reply));
-      demand = await poolDemand(ctx, req.params.pool);
-    }
-    return demand;
-  });
+  app.get<PoolReq & { Querystring: { waitMs?: string } }>(
+    `${API_PREFIX}/pools/:pool/demand`,
+    async (req, reply) => {
+      await admin(req);
+      await pool(req.params.pool);
+      const waitMs = Math.min(Math.max(Number(req.query.waitMs ?? 0) || 0, 0), 30_000);
+      let demand = await poolDemand(ctx, req.params.pool);
+      if (demand.queued.length === 0 && waitMs > 0) {
+        await ctx.notifier.wait(`pool:${req.params.pool}`, waitMs, clientGone(reply));
+        demand = await poolDemand(ctx, req.params.pool);
+      }
+      return demand;
+    },
+  );
 
-  app.post<{ Params: { pool: string; name: string } }>(`${API_PREFIX}/pools/:pool/agents/:name/drain`, async (req) => {
-    await admin(req);
-    const agent = await ctx.store.findAgent(req.params.pool, req.params.name);
-    if (!agent) throw new NotFoundError('agent', `${req.params.pool}/${req.params.name}`);
-    await ctx.store.setAgentDraining(agent.id, true);
-    ctx.dispatcher.release(agent.id);
-    const busy = (await ctx.store.listJobsByStatus('running', req.params.pool)).some((j) => j.agentId === agent.id);
-    return { busy };
-  });
+  app.post<{ Params: { pool: string; name: string } }>(
+    `${API_PREFIX}/pools/:pool/agents/:name/drain`,
+    async (req) => {
+      await admin(req);
+      const agent = await ctx.store.findAgent(req.params.pool, req.params.name);
+      if (!agent) throw new NotFoundError('agent', `${req.params.pool}/${req.params.name}`);
+      await ctx.store.setAgentDraining(agent.id, true);
+      ctx.dispatcher.release(agent.id);
+      const busy = (await ctx.store.listJobsByStatus('running', req.params.pool)).some(
+        (j) => j.agentId === agent.id,
+      );
+      return { busy };
+    },
+  );
 }
 
 async function poolDemand(ctx: ServerContext, pool: string): Promise<PoolDemand> {

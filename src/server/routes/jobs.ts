@@ -20,7 +20,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const until = await ctx.scheduler.heartbeat(job.id, epoch);
     if (until === null) throw new ConflictError(`attempt ${epoch} no longer holds the lease`);
     // Held open so that a cancel reaches the agent the moment it is asked for.
-    if (!job.cancelRequested && waitMs > 0) await ctx.notifier.wait(`job:${job.id}`, waitMs, clientGone(reply));
+    if (!job.cancelRequested && waitMs > 0)
+      await ctx.notifier.wait(`job:${job.id}`, waitMs, clientGone(reply));
     const cancel = await ctx.scheduler.isCancelRequested(job.id);
     return { cancel, leaseExpiresAt: new Date(until).toISOString() };
   });
@@ -46,7 +47,12 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
     });
     await ctx.scheduler.jobEvent(
       job,
-      { status: body.state, name: step.displayName, result: body.result ?? null, reason: body.reason ?? null },
+      {
+        status: body.state,
+        name: step.displayName,
+        result: body.result ?? null,
+        reason: body.reason ?? null,
+      },
       body.index,
     );
     return { ok: true };
@@ -65,7 +71,9 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
     );
     if (!out.ok) {
       throw new ConflictError(
-        out.reason === 'gap' ? `log offset ${body.offset} is past the stored length ${out.length}` : 'stale epoch',
+        out.reason === 'gap'
+          ? `log offset ${body.offset} is past the stored length ${out.length}`
+          : 'stale epoch',
       );
     }
     if (out.appended) ctx.notifier.notify(`run:${job.runId}`);

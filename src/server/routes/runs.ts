@@ -62,7 +62,10 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
         }
       }
       const last = events.at(-1)?.seq ?? after;
-      const done = (await ctx.store.getRun(run.id))?.status === 'completed' && events.length < 1000 && (await ctx.store.listEvents(run.id, last, 1)).length === 0;
+      const done =
+        (await ctx.store.getRun(run.id))?.status === 'completed' &&
+        events.length < 1000 &&
+        (await ctx.store.listEvents(run.id, last, 1)).length === 0;
       return {
         events: events.map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
         next: last,

@@ -56,11 +56,14 @@ export function registerAgent(
   now: number,
 ): AgentRow {
   return db.transaction(() => {
-    if (!db.prepare('SELECT 1 FROM pools WHERE name = ?').get(a.pool)) throw new NotFoundError('pool', a.pool);
+    if (!db.prepare('SELECT 1 FROM pools WHERE name = ?').get(a.pool))
+      throw new NotFoundError('pool', a.pool);
     const old = findAgent(db, a.pool, a.name);
     if (old) {
       if (!a.replace) {
-        throw new ConflictError(`an agent named '${a.name}' is registered in pool '${a.pool}' already (use --replace)`);
+        throw new ConflictError(
+          `an agent named '${a.name}' is registered in pool '${a.pool}' already (use --replace)`,
+        );
       }
       // The old key and every token issued to it die here, so a stolen old key is worthless.
       revokeTokens(db, { agentId: old.id }, now);

@@ -14,7 +14,9 @@ interface Raw {
 }
 
 export function appendEvent(db: Db, runId: string, e: NewEvent, now: number): number {
-  const { seq } = db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM run_events WHERE run_id = ?').get(runId) as {
+  const { seq } = db
+    .prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM run_events WHERE run_id = ?')
+    .get(runId) as {
     seq: number;
   };
   db.prepare(
@@ -75,7 +77,14 @@ export function appendLog(
     appendEvent(
       db,
       job.runId,
-      { kind: 'log', jobId: job.id, jobName: job.name, attempt: epoch, step, data: { text: fresh.toString('utf8') } },
+      {
+        kind: 'log',
+        jobId: job.id,
+        jobName: job.name,
+        attempt: epoch,
+        step,
+        data: { text: fresh.toString('utf8') },
+      },
       now,
     );
     return { ok: true, length: newLength, appended: true };
@@ -86,7 +95,9 @@ export function readLog(db: Db, jobId: string, attempt: number, step?: number): 
   const rows = (
     step === undefined
       ? db
-          .prepare("SELECT data FROM run_events WHERE job_id = ? AND attempt = ? AND kind = 'log' ORDER BY seq")
+          .prepare(
+            "SELECT data FROM run_events WHERE job_id = ? AND attempt = ? AND kind = 'log' ORDER BY seq",
+          )
           .all(jobId, attempt)
       : db
           .prepare(

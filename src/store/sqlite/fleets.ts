@@ -15,5 +15,10 @@ export function listFleets(db: Db, pool: string, since: number): FleetRow[] {
     capabilities: string;
     last_seen_at: number;
   }[];
-  return rows.map((r) => ({ pool: r.pool, id: r.id, capabilities: json.parse(r.capabilities), lastSeenAt: r.last_seen_at }));
+  return rows.map((r) => ({
+    pool: r.pool,
+    id: r.id,
+    capabilities: json.parse(r.capabilities),
+    lastSeenAt: r.last_seen_at,
+  }));
 }

@@ -7,7 +7,11 @@ interface Raw {
   settings: string;
   created_at: number;
 }
-const toRow = (r: Raw): PoolRow => ({ name: r.name, settings: json.parse(r.settings), createdAt: r.created_at });
+const toRow = (r: Raw): PoolRow => ({
+  name: r.name,
+  settings: json.parse(r.settings),
+  createdAt: r.created_at,
+});
 
 export function getPool(db: Db, name: string): PoolRow | undefined {
   const r = db.prepare('SELECT * FROM pools WHERE name = ?').get(name) as Raw | undefined;
@@ -15,11 +19,9 @@ export function getPool(db: Db, name: string): PoolRow | undefined {
 }
 
 export function createPool(db: Db, name: string, settings: PoolSettings, now: number): PoolRow {
-  const r = db.prepare('INSERT OR IGNORE INTO pools (name, settings, created_at) VALUES (?, ?, ?)').run(
-    name,
-    json.str(settings),
-    now,
-  );
+  const r = db
+    .prepare('INSERT OR IGNORE INTO pools (name, settings, created_at) VALUES (?, ?, ?)')
+    .run(name, json.str(settings), now);
   if (r.changes === 0) throw new ConflictError(`pool '${name}' exists already`);
   return getPool(db, name)!;
 }

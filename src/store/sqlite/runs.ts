@@ -146,7 +146,17 @@ export function createRun(db: Db, run: Omit<RunRow, 'number'>, jobs: JobRow[]): 
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
     );
     for (const j of jobs) {
-      insert.run(j.id, run.id, j.idx, j.name, j.displayName, json.str(j.plan), j.pool, json.str(j.dependsOn), j.status);
+      insert.run(
+        j.id,
+        run.id,
+        j.idx,
+        j.name,
+        j.displayName,
+        json.str(j.plan),
+        j.pool,
+        json.str(j.dependsOn),
+        j.status,
+      );
     }
     return { ...run, number: n };
   })();
@@ -200,11 +210,17 @@ export function transitionJob(
   }
   const [sets, args] = assignments(patch, JOB_COLUMNS);
   const marks = from.map(() => '?').join(', ');
-  return db.prepare(`UPDATE jobs SET ${sets} WHERE id = ? AND status IN (${marks})`).run(...args, id, ...from).changes === 1;
+  return (
+    db.prepare(`UPDATE jobs SET ${sets} WHERE id = ? AND status IN (${marks})`).run(...args, id, ...from)
+      .changes === 1
+  );
 }
 
 export function requestJobCancel(db: Db, id: string): boolean {
-  return db.prepare("UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status != 'completed'").run(id).changes === 1;
+  return (
+    db.prepare("UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status != 'completed'").run(id)
+      .changes === 1
+  );
 }
 
 export function claimJob(
@@ -271,7 +287,9 @@ export function upsertStep(db: Db, s: StepRow): void {
 
 export function listSteps(db: Db, jobId: string, attempt: number): StepRow[] {
   return (
-    db.prepare('SELECT * FROM steps WHERE job_id = ? AND attempt = ? ORDER BY idx').all(jobId, attempt) as RawStep[]
+    db
+      .prepare('SELECT * FROM steps WHERE job_id = ? AND attempt = ? ORDER BY idx')
+      .all(jobId, attempt) as RawStep[]
   ).map((r) => ({
     jobId: r.job_id,
     attempt: r.attempt,

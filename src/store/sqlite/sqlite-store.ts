@@ -1,5 +1,15 @@
 import type { JobStatus } from '../../protocol/schemas.js';
-import type { AgentRow, FleetRow, JobRow, NewEvent, NewToken, PoolSettings, RunRow, StepRow, Store } from '../types.js';
+import type {
+  AgentRow,
+  FleetRow,
+  JobRow,
+  NewEvent,
+  NewToken,
+  PoolSettings,
+  RunRow,
+  StepRow,
+  Store,
+} from '../types.js';
 import * as agents from './agents.js';
 import { type Db, openDb } from './db.js';
 import * as events from './events.js';
@@ -32,27 +42,39 @@ export class SqliteStore implements Store {
   getPool = async (name: string) => pools.getPool(this.db, name);
   listPools = async () => pools.listPools(this.db);
 
-  registerAgent = async (a: { id: string; pool: string; name: string; publicKey: string; replace: boolean }, now: number) =>
-    agents.registerAgent(this.db, a, now);
+  registerAgent = async (
+    a: { id: string; pool: string; name: string; publicKey: string; replace: boolean },
+    now: number,
+  ) => agents.registerAgent(this.db, a, now);
   getAgent = async (id: string) => agents.getAgent(this.db, id);
   findAgent = async (pool: string, name: string) => agents.findAgent(this.db, pool, name);
   listAgents = async (pool?: string): Promise<AgentRow[]> => agents.listAgents(this.db, pool);
   openSession = async (
     agentId: string,
-    s: { sessionId: string; capabilities: Record<string, string>; version: string; boundJobId: string | null },
+    s: {
+      sessionId: string;
+      capabilities: Record<string, string>;
+      version: string;
+      boundJobId: string | null;
+    },
     now: number,
   ) => agents.openSession(this.db, agentId, s, now);
-  setAgentDraining = async (agentId: string, draining: boolean) => agents.setAgentDraining(this.db, agentId, draining);
+  setAgentDraining = async (agentId: string, draining: boolean) =>
+    agents.setAgentDraining(this.db, agentId, draining);
   upsertFleet = async (f: FleetRow) => fleets.upsertFleet(this.db, f);
   listFleets = async (pool: string, since: number) => fleets.listFleets(this.db, pool, since);
   touchAgent = async (agentId: string, now: number) => agents.touchAgent(this.db, agentId, now);
   deleteAgent = async (agentId: string, now: number) => agents.deleteAgent(this.db, agentId, now);
 
   insertWorkspace = async (id: string, size: number, now: number) => {
-    this.db.prepare('INSERT OR IGNORE INTO workspaces (id, size, created_at) VALUES (?, ?, ?)').run(id, size, now);
+    this.db
+      .prepare('INSERT OR IGNORE INTO workspaces (id, size, created_at) VALUES (?, ?, ?)')
+      .run(id, size, now);
   };
   getWorkspace = async (id: string) =>
-    this.db.prepare('SELECT id, size FROM workspaces WHERE id = ?').get(id) as { id: string; size: number } | undefined;
+    this.db.prepare('SELECT id, size FROM workspaces WHERE id = ?').get(id) as
+      | { id: string; size: number }
+      | undefined;
 
   createRun = async (run: Omit<RunRow, 'number'>, jobs: JobRow[]) => runs.createRun(this.db, run, jobs);
   getRun = async (id: string) => runs.getRun(this.db, id);
@@ -76,7 +98,8 @@ export class SqliteStore implements Store {
   listSteps = async (jobId: string, attempt: number) => runs.listSteps(this.db, jobId, attempt);
 
   appendEvent = async (runId: string, e: NewEvent, now: number) => events.appendEvent(this.db, runId, e, now);
-  listEvents = async (runId: string, after: number, limit: number) => events.listEvents(this.db, runId, after, limit);
+  listEvents = async (runId: string, after: number, limit: number) =>
+    events.listEvents(this.db, runId, after, limit);
   appendLog = async (
     job: { id: string; runId: string; name: string },
     epoch: number,
@@ -85,7 +108,8 @@ export class SqliteStore implements Store {
     data: Buffer,
     now: number,
   ) => events.appendLog(this.db, job, epoch, step, offset, data, now);
-  readLog = async (jobId: string, attempt: number, step?: number) => events.readLog(this.db, jobId, attempt, step);
+  readLog = async (jobId: string, attempt: number, step?: number) =>
+    events.readLog(this.db, jobId, attempt, step);
 
   close = async () => {
     this.db.close();

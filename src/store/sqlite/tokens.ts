@@ -61,21 +61,33 @@ export function findToken(db: Db, hash: string): TokenRow | undefined {
 }
 
 export function consumeToken(db: Db, id: string, now: number): boolean {
-  return db.prepare('UPDATE tokens SET used_at = ? WHERE id = ? AND used_at IS NULL').run(now, id).changes === 1;
+  return (
+    db.prepare('UPDATE tokens SET used_at = ? WHERE id = ? AND used_at IS NULL').run(now, id).changes === 1
+  );
 }
 
-export function revokeTokens(db: Db, f: { id?: string; agentId?: string; jobId?: string }, now: number): number {
-  const where: string[] = [];
-  const args: unknown[] = [now];
-  if (f.id) (where.push('id = ?'), args.push(f.id));
-  if (f.agentId) (where.push('agent_id = ?'), args.push(f.agentId));
-  if (f.jobId) (where.push('job_id = ?'), args.push(f.jobId));
+export function revokeTokens(
+  db: Db,
+  f: { id?: string; agentId?: string; jobId?: string },
+  now: number,
+): number {
+  const filters: [string, string | undefined][] = [
+    ['id = ?', f.id],
+    ['agent_id = ?', f.agentId],
+    ['job_id = ?', f.jobId],
+  ];
+  const where = filters.filter(([, v]) => v).map(([clause]) => clause);
+  const args = [now, ...filters.map(([, v]) => v).filter((v) => v)];
   if (where.length === 0) throw new Error('revokeTokens needs a filter');
-  return db.prepare(`UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND ${where.join(' AND ')}`).run(...args)
-    .changes;
+  return db
+    .prepare(`UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND ${where.join(' AND ')}`)
+    .run(...args).changes;
 }
 
 export function recordAssertion(db: Db, jti: string, expiresAt: number, now: number): boolean {
   db.prepare('DELETE FROM assertions WHERE expires_at < ?').run(now);
-  return db.prepare('INSERT OR IGNORE INTO assertions (jti, expires_at) VALUES (?, ?)').run(jti, expiresAt).changes === 1;
+  return (
+    db.prepare('INSERT OR IGNORE INTO assertions (jti, expires_at) VALUES (?, ?)').run(jti, expiresAt)
+      .changes === 1
+  );
 }
