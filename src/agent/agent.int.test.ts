@@ -96,7 +96,7 @@ describe('agent process lifecycle', () => {
       "steps:\n- bash: |\n    echo started\n    trap 'echo stopping; exit 143' TERM\n    sleep 60 & wait\n",
     );
     const run = spawnCli(['run', '--dir', dir], { SLIPWAY_URL: ts.url, SLIPWAY_TOKEN: ts.adminToken });
-    await run.waitFor(/started/);
+    await run.waitFor(/│ started/);
     agent.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
     expect(await run.exited).toBe(1);
@@ -112,7 +112,7 @@ describe('agent process lifecycle', () => {
       "steps:\n- bash: |\n    trap 'echo got TERM; exit 143' TERM\n    echo waiting\n    sleep 60 & wait\n",
     );
     const run = spawnCli(['run', '--dir', dir], { SLIPWAY_URL: ts.url, SLIPWAY_TOKEN: ts.adminToken });
-    await run.waitFor(/waiting/);
+    await run.waitFor(/│ waiting/);
     const [latest] = await runs(ts);
     const cancel = spawnCli(['cancel', String(latest!.number)], {
       SLIPWAY_URL: ts.url,

@@ -44,6 +44,7 @@ export class Agent {
   private accessExpiresAt = 0;
   private sessionId = '';
   private running = false;
+  private exitCode = 0;
 
   constructor(private readonly o: AgentOptions) {
     this.client = new ApiClient(o.config.url);
@@ -71,7 +72,7 @@ export class Agent {
       await this.deregister();
       this.state = 'stopped';
     }
-    return 0;
+    return this.exitCode;
   }
 
   /** Stops polling; a running job is canceled (its steps get SIGTERM, then SIGKILL). */
@@ -197,6 +198,13 @@ export class Agent {
         shutdown: this.shutdown.signal,
       });
       log.info({ result: outcome.result, reason: outcome.reason }, 'job finished');
+      if (outcome.leaseLost) {
+        // The server has failed this attempt already; what this agent knows is stale. Leave,
+        // and let whoever runs agents (a fleet, a supervisor) start a fresh one.
+        log.error('lease lost: the job was stopped; exiting');
+        this.exitCode = 3;
+        this.shutdown.abort();
+      }
     } finally {
       this.running = false;
       this.jobsRun++;

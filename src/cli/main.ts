@@ -119,6 +119,7 @@ pool
   .argument('<name>')
   .option('--allow-docker-socket', "let this pool's jobs use the host Docker socket (root on the host!)")
   .option('--default-image <image>', 'image for container jobs that name none')
+  .option('--retry-on-agent-loss <n>', 'new attempts for a job whose agent is lost mid-job', Number)
   .addOption(dataOption())
   .action(act(async (name, o) => poolCreate(client(o), name, o, out)));
 pool
@@ -142,10 +143,11 @@ agent
   .option('--once', 'take one job, then deregister and exit')
   .option('--replace', 'take over a registration of the same name')
   .option('--capability <name=value>', 'add a capability (repeatable)', collect, undefined)
+  .option('--kill-grace <seconds>', 'time a canceled step gets between SIGTERM and SIGKILL', Number)
   .action(
     act(async (o) => {
-      const { capability, ...flags } = o;
-      return runAgentProcess({ ...flags, capabilities: capability }, env);
+      const { capability, killGrace, ...flags } = o;
+      return runAgentProcess({ ...flags, capabilities: capability, killGraceSeconds: killGrace }, env);
     }),
   );
 agent

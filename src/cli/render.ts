@@ -44,7 +44,10 @@ export class RunRenderer {
         if (d.status === 'completed') this.flushAll();
         return;
       case 'job':
-        if (d.status === 'running') {
+        if (d.status === 'queued' && d.retry) {
+          this.flush(e);
+          this.write(`${yellow('↻')} ${bold(job)} ${dim(`${d.reason}; queued again`)}\n`);
+        } else if (d.status === 'running') {
           this.started.set(`job:${e.jobId}`, at);
           this.write(
             `${bold(`▶ ${job}`)}${dim(` on ${d.agent}${e.attempt && e.attempt > 1 ? `, attempt ${e.attempt}` : ''}`)}\n`,

@@ -65,6 +65,8 @@ export interface JobPlan {
   /** Time the job's steps get to stop after a cancel before they are killed. Default 1. */
   cancelTimeoutInMinutes: number;
   continueOnError: boolean;
+  /** New attempts after the agent is lost mid-job (killed, OOM, cut off); default: the pool's. */
+  retryCountOnAgentLoss?: number;
   container?: ContainerRef;
   /** Service containers by the hostname the job reaches them at. */
   services: Record<string, ContainerRef>;

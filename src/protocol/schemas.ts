@@ -34,6 +34,8 @@ export const createTokenResponse = z.object({ id: z.string(), token: z.string(),
 export const poolSettings = z.object({
   /** Allow `docker: socket` jobs (root on the host: an explicit, loud opt-in). */
   allowDockerSocket: z.boolean().default(false),
+  /** New attempts for a job whose agent is lost mid-job, unless the job says otherwise. */
+  retryCountOnAgentLoss: z.number().int().min(0).max(10).optional(),
   /** Image for container jobs that name none. */
   defaultImage: z.string().optional(),
 });

@@ -36,7 +36,17 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}` } });
   });
 
+  app.addHook('onRequest', async () => {
+    ctx.metrics.inFlight.inc();
+  });
+  app.addHook('onResponse', async () => {
+    ctx.metrics.inFlight.dec();
+  });
   app.get('/healthz', async () => ({ ok: true }));
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', ctx.metrics.registry.contentType);
+    return ctx.metrics.registry.metrics();
+  });
   agentRoutes(app, ctx);
   jobRoutes(app, ctx);
   runRoutes(app, ctx);

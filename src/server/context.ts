@@ -6,6 +6,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Store, TokenRow } from '../store/types.js';
 import type { Auth, FailureLimiter } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
+import type { ServerMetrics } from './metrics.js';
 import type { Notifier } from './notifier.js';
 import type { Scheduler } from './scheduler.js';
 import type { WorkspaceStore } from './workspace-store.js';
@@ -21,6 +22,7 @@ export interface ServerContext {
   dispatcher: Dispatcher;
   notifier: Notifier;
   workspaces: WorkspaceStore;
+  metrics: ServerMetrics;
   /** Longest a poll is held open. Default 50 s. */
   pollTimeoutMs: number;
 }

@@ -102,6 +102,10 @@ export class Dispatcher {
     return this.kicking;
   }
 
+  waitingTotal(): number {
+    return this.waiters.size;
+  }
+
   isPolling(agentId: string): boolean {
     return [...this.waiters.values()].some((w) => w.agent.id === agentId);
   }

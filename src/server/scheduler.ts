@@ -36,6 +36,8 @@ const SEVERITY: TaskResult[] = ['skipped', 'succeeded', 'succeededWithIssues', '
  */
 export class Scheduler {
   private reaper?: NodeJS.Timeout;
+  /** Told of every job that reaches a result (metrics). */
+  onJobFinished: (result: TaskResult, reason: string | null) => void = () => {};
   private readonly advancing = new Map<string, Promise<void>>();
 
   constructor(private readonly o: SchedulerOptions) {}
@@ -346,12 +348,38 @@ export class Scheduler {
             finishedAt: this.o.clock.now(),
           });
         }
+        if (!job.cancelRequested && job.attempt <= (await this.retriesOnAgentLoss(job))) {
+          await this.retry(job, reason);
+          continue;
+        }
         await this.finishJob(job, ['running'], 'failed', reason);
         await this.advance(job.runId);
       }
     } catch (err) {
       this.o.logger.error({ err }, 'lease reaper failed');
     }
+  }
+
+  private async retriesOnAgentLoss(job: JobRow): Promise<number> {
+    if (job.plan.retryCountOnAgentLoss !== undefined) return job.plan.retryCountOnAgentLoss;
+    return (await this.o.store.getPool(job.pool))?.settings.retryCountOnAgentLoss ?? 0;
+  }
+
+  /** Puts a lost attempt's job back in the queue; the next claim starts a new attempt (epoch). */
+  private async retry(job: JobRow, reason: string): Promise<void> {
+    const ok = await this.o.store.transitionJob(job.id, ['running'], {
+      status: 'queued',
+      reason,
+      agentId: null,
+      agentName: null,
+      leaseExpiresAt: null,
+      queuedAt: this.o.clock.now(),
+    });
+    if (!ok) return;
+    await this.jobEvent(job, { status: 'queued', retry: true, reason });
+    this.o.notifier.notify(`job:${job.id}`);
+    this.o.notifier.notify(`pool:${job.pool}`);
+    void this.o.dispatcher.kick();
   }
 
   private async finishJob(job: JobRow, from: JobRow['status'][], result: TaskResult, reason: string | null) {
@@ -363,6 +391,7 @@ export class Scheduler {
       leaseExpiresAt: null,
     });
     if (!ok) return;
+    this.onJobFinished(result, reason);
     await this.jobEvent(job, { status: 'completed', result, reason });
     this.o.notifier.notify(`job:${job.id}`);
   }

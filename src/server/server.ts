@@ -14,6 +14,7 @@ import { Auth, FailureLimiter } from './auth.js';
 import { type ServerConfigInput, serverConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { Dispatcher } from './dispatcher.js';
+import { ServerMetrics } from './metrics.js';
 import { Notifier } from './notifier.js';
 import { Scheduler } from './scheduler.js';
 import { SecretVault } from './secret-vault.js';
@@ -62,7 +63,13 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
   await scheduler.recover();
   scheduler.start();
 
+  const metrics = new ServerMetrics(store, dispatcher);
+  scheduler.onJobFinished = (result, reason) => {
+    metrics.jobsCompleted.inc({ result });
+    if (reason?.startsWith('agent lost')) metrics.agentsLost.inc();
+  };
   const context: ServerContext = {
+    metrics,
     store,
     clock,
     logger,

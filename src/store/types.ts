@@ -26,6 +26,8 @@ export type NewToken = Omit<TokenRow, 'createdAt' | 'usedAt' | 'revokedAt'> & { 
 
 export interface PoolSettings {
   allowDockerSocket: boolean;
+  /** Default for jobs that do not say: new attempts after an agent is lost mid-job. */
+  retryCountOnAgentLoss?: number;
   defaultImage?: string;
 }
 export interface PoolRow {

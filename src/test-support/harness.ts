@@ -114,10 +114,20 @@ export async function spawnAgent(
   name: string,
   extra: { args?: string[]; env?: Record<string, string> } = {},
 ): Promise<Proc> {
-  const work = join(ts.dir, 'work', name);
+  return spawnAgentAt(ts.url, await ts.pat(), name, join(ts.dir, 'work', name), extra);
+}
+
+/** Starts a real agent process against any server URL with a registration token. */
+export async function spawnAgentAt(
+  url: string,
+  token: string,
+  name: string,
+  work: string,
+  extra: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<Proc> {
   const agent = spawnCli(['agent', 'run', ...(extra.args ?? [])], {
-    AZP_URL: ts.url,
-    AZP_TOKEN: await ts.pat(),
+    AZP_URL: url,
+    AZP_TOKEN: token,
     AZP_AGENT_NAME: name,
     AZP_WORK: work,
     SLIPWAY_LOG_LEVEL: 'info',
@@ -144,4 +154,30 @@ export async function killAll(): Promise<void> {
   );
   for (const c of started) c.kill('SIGKILL');
   await Promise.all(waits);
+}
+
+/** A free TCP port on loopback (for servers that must come back on the same port). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const addr = s.address();
+  await new Promise((r) => s.close(r));
+  return typeof addr === 'object' && addr ? addr.port : 0;
+}
+
+/** The server as its own process (so a test can `kill -9` it), on a fixed port and data dir. */
+export async function spawnServer(dataDir: string, port: number, extra: string[] = []): Promise<Proc> {
+  const server = spawnCli([
+    'server',
+    '--port',
+    String(port),
+    '--data',
+    dataDir,
+    '--log-level',
+    'warn',
+    ...extra,
+  ]);
+  await server.waitFor(/listening on/);
+  return server;
 }

@@ -36,13 +36,17 @@ function parseDays(text: string): number {
 export async function poolCreate(
   s: ClientSettings,
   name: string,
-  o: { allowDockerSocket?: boolean; defaultImage?: string },
+  o: { allowDockerSocket?: boolean; defaultImage?: string; retryOnAgentLoss?: number },
   out: Out,
 ) {
   const { client, token } = resolveClient(s);
   const body = createPoolRequest.parse({
     name,
-    settings: { allowDockerSocket: o.allowDockerSocket ?? false, defaultImage: o.defaultImage },
+    settings: {
+      allowDockerSocket: o.allowDockerSocket ?? false,
+      defaultImage: o.defaultImage,
+      retryCountOnAgentLoss: o.retryOnAgentLoss,
+    },
   });
   await client.request('pools', { token, body });
   out(`pool '${name}' created\n`);

@@ -1,0 +1,123 @@
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type Docker from 'dockerode';
+import {
+  DockerDriver,
+  defaultFleetId,
+  FleetManager,
+  PoolNotFoundError,
+  parseResourceLimits,
+} from '../../fleet/index.js';
+import type { ApiClient } from '../../protocol/client.js';
+import { DEFAULT_DATA_DIR } from '../../shared/data-dir.js';
+import type { Logger } from '../../shared/logger.js';
+import { type ClientSettings, resolveClient } from '../client-config.js';
+import { CliError, EXIT } from '../exit-codes.js';
+import { checkSocketPath, connectDocker, untilSignal } from './docker-host.js';
+
+/** Fleet flags shared by `slipway fleet` and `slipway up`, as commander parses them. */
+export interface FleetFlags {
+  pool: string;
+  minIdle: number;
+  max: number;
+  image?: string;
+  cpus?: string;
+  memory?: string;
+  pids?: string;
+  /** Seconds running jobs may go on when the fleet stops. */
+  drainTimeout: number;
+  /** Extra labels on everything the fleet makes. */
+  label?: Record<string, string>;
+  fleetId?: string;
+}
+
+export const SOCKET_FILE = 'agent.sock';
+
+export interface LaunchFleetOptions {
+  docker: Docker;
+  client: ApiClient;
+  adminToken: string;
+  /** Host path of the server's Unix socket. */
+  serverSocket: string;
+  /** What identifies the server for the default fleet id (its URL or data directory). */
+  serverId: string;
+  flags: FleetFlags;
+  logger: Logger;
+}
+
+/** Builds and starts a Docker fleet from flags: the composition both commands share. */
+export async function launchFleet(o: LaunchFleetOptions): Promise<FleetManager> {
+  const { flags } = o;
+  if (!(flags.minIdle >= 0) || !(flags.max >= 1) || flags.minIdle > flags.max) {
+    throw new CliError(
+      `--min-idle ${flags.minIdle} and --max ${flags.max}: need 0 ≤ min-idle ≤ max and max ≥ 1`,
+      EXIT.invalid,
+    );
+  }
+  const driver = new DockerDriver({
+    docker: o.docker,
+    serverSocket: o.serverSocket,
+    resources: parseResourceLimits(flags),
+    labels: flags.label ?? {},
+    logger: o.logger,
+  });
+  const fleet = new FleetManager({
+    client: o.client,
+    adminToken: o.adminToken,
+    driver,
+    fleetId: flags.fleetId ?? defaultFleetId({ pool: flags.pool, server: o.serverId }),
+    pool: flags.pool,
+    minIdle: flags.minIdle,
+    max: flags.max,
+    ...(flags.image ? { image: flags.image } : {}),
+    drainTimeoutMs: flags.drainTimeout * 1000,
+    logger: o.logger,
+  });
+  try {
+    await fleet.start();
+  } catch (error) {
+    await fleet.stop().catch(() => undefined);
+    if (error instanceof PoolNotFoundError) {
+      throw new CliError(
+        `pool '${flags.pool}' does not exist: create it with 'slipway pool create ${flags.pool}'`,
+        EXIT.invalid,
+      );
+    }
+    throw error;
+  }
+  return fleet;
+}
+
+export function describeFleet(fleet: FleetManager, flags: FleetFlags): string {
+  return `Fleet ${fleet.fleetId}: pool '${fleet.pool}', image ${fleet.defaultImage}, ${flags.minIdle} idle, at most ${flags.max} agents`;
+}
+
+/** `slipway fleet`: one-job agent containers for a pool of a running server, until SIGINT/SIGTERM. */
+export async function fleetCommand(
+  o: ClientSettings & FleetFlags & { socket?: string; logger: Logger; out: (s: string) => void },
+): Promise<number> {
+  const { client, token, url } = resolveClient(o);
+  const socket = checkSocketPath(o.socket ?? join(resolve(o.dataDir ?? DEFAULT_DATA_DIR), SOCKET_FILE));
+  if (!existsSync(socket) || !statSync(socket).isSocket()) {
+    throw new CliError(
+      `no server socket at ${socket}: agents reach the server through it; pass --socket, or run the server with one (slipway server and slipway up make <data>/${SOCKET_FILE})`,
+      EXIT.invalid,
+    );
+  }
+  const docker = await connectDocker();
+  const fleet = await launchFleet({
+    docker,
+    client,
+    adminToken: token,
+    serverSocket: socket,
+    serverId: url,
+    flags: o,
+    logger: o.logger,
+  });
+  o.out(`${describeFleet(fleet, o)}\nServing ${url}; Ctrl-C drains and stops it.\n`);
+  await untilSignal(() => process.exit(EXIT.infrastructure));
+  o.out('Stopping: running jobs finish, then every agent container is removed…\n');
+  await fleet.stop();
+  o.out('Fleet stopped.\n');
+  return EXIT.ok;
+}
