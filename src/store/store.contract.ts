@@ -1,0 +1,177 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { JobPlan, PipelinePlan } from '../pipeline/types.js';
+import type { JobStatus } from '../protocol/schemas.js';
+import { ConflictError } from '../shared/errors.js';
+import { JOB_TRANSITIONS, type JobRow, type Store } from './types.js';
+
+const plan: JobPlan = {
+  name: 'build',
+  displayName: 'build',
+  dependsOn: [],
+  condition: 'succeeded()',
+  pool: { name: 'default', demands: [] },
+  variables: {},
+  timeoutInMinutes: 60,
+  cancelTimeoutInMinutes: 1,
+  continueOnError: false,
+  services: {},
+  docker: 'none',
+  steps: [],
+  pos: { line: 1, col: 1 },
+};
+
+function job(id: string, runId: string, status: JobStatus = 'pending'): JobRow {
+  return {
+    id,
+    runId,
+    idx: 0,
+    name: id,
+    displayName: id,
+    plan,
+    pool: 'default',
+    dependsOn: [],
+    status,
+    result: null,
+    reason: null,
+    attempt: 0,
+    agentId: null,
+    agentName: null,
+    leaseExpiresAt: null,
+    cancelRequested: false,
+    queuedAt: null,
+    startedAt: null,
+    finishedAt: null,
+  };
+}
+
+/** The behaviour every Store must have, run against each implementation. */
+export function storeContract(name: string, open: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    const pipeline: PipelinePlan = { file: 'p.yml', variables: {}, jobs: [plan] };
+    const newRun = async (runId: string, jobs: JobRow[]) =>
+      store.createRun(
+        {
+          id: runId,
+          pipelineFile: 'p.yml',
+          plan: pipeline,
+          variables: {},
+          secrets: null,
+          workspaceId: null,
+          status: 'queued',
+          result: null,
+          cancelRequested: false,
+          createdAt: 1,
+          startedAt: null,
+          finishedAt: null,
+        },
+        jobs,
+      );
+
+    beforeEach(async () => {
+      store = await open();
+      await store.ensurePool('default', { allowDockerSocket: false }, 0);
+    });
+
+    it('numbers runs one after another and stores their jobs with them', async () => {
+      const a = await newRun('r1', [job('j1', 'r1')]);
+      const b = await newRun('r2', [job('j2', 'r2'), { ...job('j3', 'r2'), idx: 1 }]);
+      expect([a.number, b.number]).toEqual([1, 2]);
+      expect((await store.listJobs('r2')).map((j) => j.id)).toEqual(['j2', 'j3']);
+    });
+
+    it('refuses every job transition the state machine does not allow, changing nothing', async () => {
+      const statuses: JobStatus[] = ['pending', 'queued', 'running', 'completed'];
+      for (const from of statuses) {
+        for (const to of statuses) {
+          if (JOB_TRANSITIONS[from].includes(to)) continue;
+          const id = `${from}-${to}`;
+          await newRun(`run-${id}`, [job(id, `run-${id}`, from)]);
+          await expect(store.transitionJob(id, [from], { status: to })).rejects.toThrow(ConflictError);
+          expect((await store.getJob(id))!.status).toBe(from);
+        }
+      }
+    });
+
+    it('moves a job only from the state the caller expects', async () => {
+      await newRun('r', [job('j', 'r', 'pending')]);
+      expect(await store.transitionJob('j', ['queued'], { status: 'running' })).toBe(false);
+      expect(await store.transitionJob('j', ['pending'], { status: 'queued', queuedAt: 5 })).toBe(true);
+      expect((await store.getJob('j'))!).toMatchObject({ status: 'queued', queuedAt: 5 });
+    });
+
+    it('lets exactly one claimant win a queued job and starts a new attempt each time', async () => {
+      await newRun('r', [job('j', 'r', 'queued')]);
+      const [a, b] = await Promise.all([
+        store.claimJob('j', { id: 'a1', name: 'a' }, 100, 1),
+        store.claimJob('j', { id: 'a2', name: 'b' }, 100, 1),
+      ]);
+      expect([a.ok, b.ok].filter(Boolean)).toHaveLength(1);
+      expect((await store.getJob('j'))!.attempt).toBe(1);
+      expect(await store.renewLease('j', 0, 200)).toBe(false);
+      expect(await store.renewLease('j', 1, 200)).toBe(true);
+    });
+
+    it('appends logs by offset idempotently and refuses gaps and stale epochs', async () => {
+      await newRun('r', [job('j', 'r', 'queued')]);
+      await store.claimJob('j', { id: 'a', name: 'a' }, 100, 1);
+      const ref = { id: 'j', runId: 'r', name: 'j' };
+      expect(await store.appendLog(ref, 1, 0, 0, Buffer.from('abc'), 1)).toEqual({
+        ok: true,
+        length: 3,
+        appended: true,
+      });
+      expect(await store.appendLog(ref, 1, 0, 0, Buffer.from('abc'), 1)).toEqual({
+        ok: true,
+        length: 3,
+        appended: false,
+      });
+      expect(await store.appendLog(ref, 1, 0, 1, Buffer.from('bcd'), 1)).toEqual({
+        ok: true,
+        length: 4,
+        appended: true,
+      });
+      expect(await store.appendLog(ref, 1, 0, 9, Buffer.from('x'), 1)).toMatchObject({
+        ok: false,
+        reason: 'gap',
+      });
+      expect(await store.appendLog(ref, 2, 0, 4, Buffer.from('x'), 1)).toMatchObject({
+        ok: false,
+        reason: 'stale-epoch',
+      });
+      expect(await store.readLog('j', 1, 0)).toBe('abcd');
+    });
+
+    it('uses a one-use token once and remembers assertion ids until they expire', async () => {
+      await store.insertToken(
+        {
+          id: 't',
+          kind: 'jit',
+          hash: 'h',
+          name: 't',
+          scopes: [],
+          pool: 'default',
+          agentName: 'a',
+          agentId: null,
+          jobId: null,
+          epoch: null,
+          expiresAt: 10,
+        },
+        0,
+      );
+      expect(await store.consumeToken('t', 1)).toBe(true);
+      expect(await store.consumeToken('t', 2)).toBe(false);
+      expect(await store.recordAssertion('jti', 100, 1)).toBe(true);
+      expect(await store.recordAssertion('jti', 100, 2)).toBe(false);
+    });
+
+    it('keeps an agent running a job from being deleted', async () => {
+      await store.registerAgent({ id: 'a', pool: 'default', name: 'a', publicKey: 'k', replace: false }, 0);
+      await newRun('r', [job('j', 'r', 'queued')]);
+      await store.claimJob('j', { id: 'a', name: 'a' }, 100, 1);
+      expect(await store.deleteAgent('a', 2)).toBe(false);
+      await store.transitionJob('j', ['running'], { status: 'completed', result: 'succeeded' });
+      expect(await store.deleteAgent('a', 3)).toBe(true);
+    });
+  });
+}
