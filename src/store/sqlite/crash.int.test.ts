@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect, it } from 'vitest';
 import { ROOT } from '../../test-support/harness.js';
+import { seededRandom } from '../../test-support/seeded-random.js';
 
 /** A writer that creates runs with jobs and appends logs as fast as it can, until killed. */
 const WRITER = `
