@@ -33,8 +33,7 @@ for (let i = 0; ; i++) {
 
 it('survives kill -9 of a writer at any point: no corruption, no run without its jobs, no log out of step with its length', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'slipway-crash-')), 'db.sqlite');
-  let seed = 42;
-  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const random = seededRandom(42);
   for (let round = 0; round < 6; round++) {
     const child = spawn(process.execPath, ['--input-type=module', '-e', WRITER, file], {
       stdio: ['ignore', 'pipe', 'inherit'],
