@@ -86,6 +86,8 @@ export class Auth {
         audience: 'slipway',
         subject: agent.id,
         maxTokenAge: ASSERTION_MAX_AGE_S,
+        // Agents' clocks drift; half a minute either way is tolerated, replay is stopped by jti.
+        clockTolerance: 30,
         currentDate: new Date(this.o.clock.now()),
       }));
     } catch (err) {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 
 /** Integration tests spawn the built CLI and agent: build once when the build is missing or stale. */
 export default function setup(): void {
+  // For a quick loop on in-process tests while other code is mid-edit.
+  if (process.env.SLIPWAY_TEST_NO_BUILD) return;
   const root = join(import.meta.dirname, '..', '..');
   const built = join(root, 'dist', 'cli', 'main.js');
   const bundle = join(root, 'dist', 'agent', 'slipway-agent.mjs');
