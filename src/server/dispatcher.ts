@@ -63,7 +63,8 @@ export class Dispatcher {
   private readonly waiters = new Map<string, Waiter>();
   private readonly offered = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
-  private kicking = Promise.resolve();
+  private matching?: Promise<void>;
+  private again = false;
 
   constructor(private readonly o: DispatcherOptions) {
     this.timer = setInterval(() => this.kick(), RECHECK_MS);
@@ -96,10 +97,17 @@ export class Dispatcher {
 
   /** Looks for queued work for every waiting agent. Serialised so two kicks never race. */
   kick(): Promise<void> {
-    this.kicking = this.kicking
-      .then(() => this.match())
-      .catch((err) => this.o.logger.error({ err }, 'dispatch failed'));
-    return this.kicking;
+    // Kicks that arrive while a match runs collapse into one more pass, not one pass each.
+    this.again = true;
+    if (!this.matching) this.matching = this.matchUntilQuiet().finally(() => (this.matching = undefined));
+    return this.matching;
+  }
+
+  private async matchUntilQuiet(): Promise<void> {
+    while (this.again) {
+      this.again = false;
+      await this.match().catch((err) => this.o.logger.error({ err }, 'dispatch failed'));
+    }
   }
 
   waitingTotal(): number {
@@ -126,12 +134,17 @@ export class Dispatcher {
     for (const [jobId, until] of this.offered) if (until <= now) this.offered.delete(jobId);
     const pools = new Set([...this.waiters.values()].map((w) => w.agent.pool));
     for (const pool of pools) {
-      for (const job of await this.o.store.listJobsByStatus('queued', pool)) {
+      // The head of the queue is enough: each waiter takes one job, and jobs whose demands no
+      // waiter meets are passed over within a bounded window.
+      const waiting = [...this.waiters.values()].filter((w) => w.agent.pool === pool).length;
+      const window = this.offered.size + waiting * 4 + 50;
+      for (const job of await this.o.store.listJobsByStatus('queued', pool, window)) {
         if (this.offered.has(job.id) || job.cancelRequested) continue;
         const waiter = [...this.waiters.values()].find((w) => agentFits(w.agent, job));
         if (!waiter) continue;
         this.offered.set(job.id, now + OFFER_HOLD_MS);
         waiter.resolve({ jobId: job.id, runId: job.runId, name: job.name });
+        if (this.waiters.size === 0) return;
       }
     }
   }

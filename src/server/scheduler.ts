@@ -265,7 +265,7 @@ export class Scheduler {
     }
     await this.jobEvent(claimed, { status: 'running', agent: agent.name });
     if (run.status === 'queued') await this.advance(run.id);
-    const jobs = await this.o.store.listJobs(run.id);
+    const jobs = claimed.dependsOn.length > 0 ? await this.o.store.listJobs(run.id) : [];
     const dependencies = Object.fromEntries(
       jobs
         .filter((j) => claimed.dependsOn.some((d) => d.toLowerCase() === j.name.toLowerCase()))

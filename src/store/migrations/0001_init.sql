@@ -88,7 +88,8 @@ CREATE TABLE jobs (
   started_at        INTEGER,
   finished_at       INTEGER
 );
-CREATE INDEX jobs_queue ON jobs(pool, status, queued_at);
+CREATE INDEX jobs_queue ON jobs(pool, status, queued_at, idx);
+CREATE INDEX jobs_status ON jobs(status, queued_at, idx);
 CREATE INDEX jobs_run ON jobs(run_id, idx);
 CREATE INDEX jobs_lease ON jobs(status, lease_expires_at);
 

@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError } from '../../shared/errors.js';
 import type { AgentRow } from '../types.js';
-import { type Db, json } from './db.js';
+import { type Db, json, sql } from './db.js';
 import { revokeTokens } from './tokens.js';
 
 interface Raw {
@@ -34,19 +34,19 @@ function toRow(r: Raw): AgentRow {
 }
 
 export function getAgent(db: Db, id: string): AgentRow | undefined {
-  const r = db.prepare('SELECT * FROM agents WHERE id = ?').get(id) as Raw | undefined;
+  const r = sql(db, 'SELECT * FROM agents WHERE id = ?').get(id) as Raw | undefined;
   return r && toRow(r);
 }
 
 export function findAgent(db: Db, pool: string, name: string): AgentRow | undefined {
-  const r = db.prepare('SELECT * FROM agents WHERE pool = ? AND name = ?').get(pool, name) as Raw | undefined;
+  const r = sql(db, 'SELECT * FROM agents WHERE pool = ? AND name = ?').get(pool, name) as Raw | undefined;
   return r && toRow(r);
 }
 
 export function listAgents(db: Db, pool?: string): AgentRow[] {
   const rows = pool
-    ? db.prepare('SELECT * FROM agents WHERE pool = ? ORDER BY name').all(pool)
-    : db.prepare('SELECT * FROM agents ORDER BY pool, name').all();
+    ? sql(db, 'SELECT * FROM agents WHERE pool = ? ORDER BY name').all(pool)
+    : sql(db, 'SELECT * FROM agents ORDER BY pool, name').all();
   return (rows as Raw[]).map(toRow);
 }
 
@@ -56,8 +56,7 @@ export function registerAgent(
   now: number,
 ): AgentRow {
   return db.transaction(() => {
-    if (!db.prepare('SELECT 1 FROM pools WHERE name = ?').get(a.pool))
-      throw new NotFoundError('pool', a.pool);
+    if (!sql(db, 'SELECT 1 FROM pools WHERE name = ?').get(a.pool)) throw new NotFoundError('pool', a.pool);
     const old = findAgent(db, a.pool, a.name);
     if (old) {
       if (!a.replace) {
@@ -67,9 +66,9 @@ export function registerAgent(
       }
       // The old key and every token issued to it die here, so a stolen old key is worthless.
       revokeTokens(db, { agentId: old.id }, now);
-      db.prepare('DELETE FROM agents WHERE id = ?').run(old.id);
+      sql(db, 'DELETE FROM agents WHERE id = ?').run(old.id);
     }
-    db.prepare('INSERT INTO agents (id, pool, name, public_key, created_at) VALUES (?, ?, ?, ?, ?)').run(
+    sql(db, 'INSERT INTO agents (id, pool, name, public_key, created_at) VALUES (?, ?, ?, ?, ?)').run(
       a.id,
       a.pool,
       a.name,
@@ -86,25 +85,26 @@ export function openSession(
   s: { sessionId: string; capabilities: Record<string, string>; version: string; boundJobId: string | null },
   now: number,
 ): void {
-  db.prepare(
+  sql(
+    db,
     'UPDATE agents SET session_id = ?, capabilities = ?, version = ?, bound_job_id = ?, last_seen_at = ? WHERE id = ?',
   ).run(s.sessionId, json.str(s.capabilities), s.version, s.boundJobId, now, agentId);
 }
 
 export function touchAgent(db: Db, agentId: string, now: number): void {
-  db.prepare('UPDATE agents SET last_seen_at = ? WHERE id = ?').run(now, agentId);
+  sql(db, 'UPDATE agents SET last_seen_at = ? WHERE id = ?').run(now, agentId);
 }
 
 export function deleteAgent(db: Db, agentId: string, now: number): boolean {
   return db.transaction(() => {
-    const busy = db.prepare("SELECT 1 FROM jobs WHERE agent_id = ? AND status = 'running'").get(agentId);
+    const busy = sql(db, "SELECT 1 FROM jobs WHERE agent_id = ? AND status = 'running'").get(agentId);
     if (busy) return false;
     revokeTokens(db, { agentId }, now);
-    db.prepare('DELETE FROM agents WHERE id = ?').run(agentId);
+    sql(db, 'DELETE FROM agents WHERE id = ?').run(agentId);
     return true;
   })();
 }
 
 export function setAgentDraining(db: Db, agentId: string, draining: boolean): void {
-  db.prepare('UPDATE agents SET draining = ? WHERE id = ?').run(Number(draining), agentId);
+  sql(db, 'UPDATE agents SET draining = ? WHERE id = ?').run(Number(draining), agentId);
 }

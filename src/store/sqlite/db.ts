@@ -51,6 +51,17 @@ export function migrate(db: Db, dir = migrationsDir()): void {
   }
 }
 
+const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/** A prepared statement, compiled once per database: preparing costs more than most queries. */
+export function sql(db: Db, text: string): Database.Statement {
+  let cache = statements.get(db);
+  if (!cache) statements.set(db, (cache = new Map()));
+  let stmt = cache.get(text);
+  if (!stmt) cache.set(text, (stmt = db.prepare(text)));
+  return stmt;
+}
+
 export const json = {
   parse<T>(s: string | null): T {
     return (s === null ? null : JSON.parse(s)) as T;

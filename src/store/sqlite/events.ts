@@ -1,5 +1,5 @@
 import type { AppendLogOutcome, EventRow, NewEvent } from '../types.js';
-import { type Db, json } from './db.js';
+import { type Db, json, sql } from './db.js';
 
 interface Raw {
   run_id: string;
@@ -19,7 +19,8 @@ export function appendEvent(db: Db, runId: string, e: NewEvent, now: number): nu
     .get(runId) as {
     seq: number;
   };
-  db.prepare(
+  sql(
+    db,
     'INSERT INTO run_events (run_id, seq, at, kind, job_id, job_name, attempt, step, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   ).run(runId, seq, now, e.kind, e.jobId, e.jobName, e.attempt, e.step, json.str(e.data));
   return seq;
@@ -56,7 +57,7 @@ export function appendLog(
   now: number,
 ): AppendLogOutcome {
   return db.transaction((): AppendLogOutcome => {
-    const current = db.prepare('SELECT attempt, status FROM jobs WHERE id = ?').get(job.id) as
+    const current = sql(db, 'SELECT attempt, status FROM jobs WHERE id = ?').get(job.id) as
       | { attempt: number; status: string }
       | undefined;
     const row = db
@@ -70,7 +71,8 @@ export function appendLog(
     const fresh = data.subarray(length - offset);
     if (fresh.length === 0) return { ok: true, length, appended: false };
     const newLength = length + fresh.length;
-    db.prepare(
+    sql(
+      db,
       `INSERT INTO log_streams (job_id, attempt, step, length) VALUES (?, ?, ?, ?)
        ON CONFLICT (job_id, attempt, step) DO UPDATE SET length = excluded.length`,
     ).run(job.id, epoch, step, newLength);

@@ -1,15 +1,16 @@
 import type { FleetRow } from '../types.js';
-import { type Db, json } from './db.js';
+import { type Db, json, sql } from './db.js';
 
 export function upsertFleet(db: Db, f: FleetRow): void {
-  db.prepare(
+  sql(
+    db,
     `INSERT INTO fleets (pool, id, capabilities, last_seen_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (pool, id) DO UPDATE SET capabilities = excluded.capabilities, last_seen_at = excluded.last_seen_at`,
   ).run(f.pool, f.id, json.str(f.capabilities), f.lastSeenAt);
 }
 
 export function listFleets(db: Db, pool: string, since: number): FleetRow[] {
-  const rows = db.prepare('SELECT * FROM fleets WHERE pool = ? AND last_seen_at >= ?').all(pool, since) as {
+  const rows = sql(db, 'SELECT * FROM fleets WHERE pool = ? AND last_seen_at >= ?').all(pool, since) as {
     pool: string;
     id: string;
     capabilities: string;

@@ -1,6 +1,6 @@
 import { ConflictError } from '../../shared/errors.js';
 import type { PoolRow, PoolSettings } from '../types.js';
-import { type Db, json } from './db.js';
+import { type Db, json, sql } from './db.js';
 
 interface Raw {
   name: string;
@@ -14,7 +14,7 @@ const toRow = (r: Raw): PoolRow => ({
 });
 
 export function getPool(db: Db, name: string): PoolRow | undefined {
-  const r = db.prepare('SELECT * FROM pools WHERE name = ?').get(name) as Raw | undefined;
+  const r = sql(db, 'SELECT * FROM pools WHERE name = ?').get(name) as Raw | undefined;
   return r && toRow(r);
 }
 
@@ -31,5 +31,5 @@ export function ensurePool(db: Db, name: string, settings: PoolSettings, now: nu
 }
 
 export function listPools(db: Db): PoolRow[] {
-  return (db.prepare('SELECT * FROM pools ORDER BY name').all() as Raw[]).map(toRow);
+  return (sql(db, 'SELECT * FROM pools ORDER BY name').all() as Raw[]).map(toRow);
 }

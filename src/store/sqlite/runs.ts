@@ -1,13 +1,13 @@
+import type { JobPlan, PipelinePlan } from '../../pipeline/types.js';
 import type { JobStatus } from '../../protocol/schemas.js';
 import { ConflictError } from '../../shared/errors.js';
 import { type ClaimOutcome, JOB_TRANSITIONS, type JobRow, type RunRow, type StepRow } from '../types.js';
-import { type Db, json } from './db.js';
+import { type Db, json, sql } from './db.js';
 
 interface RawRun {
   id: string;
   number: number;
   pipeline_file: string;
-  plan: string;
   variables: string;
   secrets: string | null;
   workspace_id: string | null;
@@ -19,12 +19,12 @@ interface RawRun {
   finished_at: number | null;
 }
 
-function toRun(r: RawRun): RunRow {
+function toRun(db: Db, r: RawRun): RunRow {
   return {
     id: r.id,
     number: r.number,
     pipelineFile: r.pipeline_file,
-    plan: json.parse(r.plan),
+    plan: runPlanOf(db, r.id),
     variables: json.parse(r.variables),
     secrets: r.secrets,
     workspaceId: r.workspace_id,
@@ -43,7 +43,6 @@ interface RawJob {
   idx: number;
   name: string;
   display_name: string;
-  plan: string;
   pool: string;
   depends_on: string;
   status: string;
@@ -59,14 +58,53 @@ interface RawJob {
   finished_at: number | null;
 }
 
-function toJob(r: RawJob): JobRow {
+/**
+ * A job's plan never changes after the run is queued, and parsing it dominated dispatch: keep
+ * the most recently read ones parsed.
+ */
+const plans = new Map<string, JobPlan>();
+const PLAN_CACHE_SIZE = 20_000;
+
+function cached<T>(cache: Map<string, T>, id: string, load: () => T): T {
+  let value = cache.get(id);
+  if (value === undefined) {
+    value = load();
+    if (cache.size >= PLAN_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(id, value);
+  }
+  return value;
+}
+
+function planOf(db: Db, id: string): JobPlan {
+  return cached(plans, id, () =>
+    json.parse<JobPlan>((sql(db, 'SELECT plan FROM jobs WHERE id = ?').get(id) as { plan: string }).plan),
+  );
+}
+
+const runPlans = new Map<string, PipelinePlan>();
+
+function runPlanOf(db: Db, id: string): PipelinePlan {
+  return cached(runPlans, id, () =>
+    json.parse<PipelinePlan>(
+      (sql(db, 'SELECT plan FROM runs WHERE id = ?').get(id) as { plan: string }).plan,
+    ),
+  );
+}
+
+/** Every column but the plan, which is read once and then served from memory. */
+const JOB = `SELECT id, run_id, idx, name, display_name, pool, depends_on, status, result, reason, attempt, agent_id,
+  agent_name, lease_expires_at, cancel_requested, queued_at, started_at, finished_at FROM jobs`;
+const RUN = `SELECT id, number, pipeline_file, variables, secrets, workspace_id, status, result, cancel_requested,
+  created_at, started_at, finished_at FROM runs`;
+
+function toJob(db: Db, r: RawJob): JobRow {
   return {
     id: r.id,
     runId: r.run_id,
     idx: r.idx,
     name: r.name,
     displayName: r.display_name,
-    plan: json.parse(r.plan),
+    plan: planOf(db, r.id),
     pool: r.pool,
     dependsOn: json.parse(r.depends_on),
     status: r.status as JobStatus,
@@ -122,8 +160,9 @@ function assignments(patch: Record<string, unknown>, columns: Record<string, str
 
 export function createRun(db: Db, run: Omit<RunRow, 'number'>, jobs: JobRow[]): RunRow {
   return db.transaction(() => {
-    const { n } = db.prepare('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM runs').get() as { n: number };
-    db.prepare(
+    const { n } = sql(db, 'SELECT COALESCE(MAX(number), 0) + 1 AS n FROM runs').get() as { n: number };
+    sql(
+      db,
       `INSERT INTO runs (id, number, pipeline_file, plan, variables, secrets, workspace_id, status, result,
          cancel_requested, created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
@@ -141,7 +180,8 @@ export function createRun(db: Db, run: Omit<RunRow, 'number'>, jobs: JobRow[]): 
       run.startedAt,
       run.finishedAt,
     );
-    const insert = db.prepare(
+    const insert = sql(
+      db,
       `INSERT INTO jobs (id, run_id, idx, name, display_name, plan, pool, depends_on, status, attempt)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
     );
@@ -163,38 +203,38 @@ export function createRun(db: Db, run: Omit<RunRow, 'number'>, jobs: JobRow[]): 
 }
 
 export function getRun(db: Db, id: string): RunRow | undefined {
-  const r = db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RawRun | undefined;
-  return r && toRun(r);
+  const r = sql(db, `${RUN} WHERE id = ?`).get(id) as RawRun | undefined;
+  return r && toRun(db, r);
 }
 
 export function getRunByNumber(db: Db, n: number): RunRow | undefined {
-  const r = db.prepare('SELECT * FROM runs WHERE number = ?').get(n) as RawRun | undefined;
-  return r && toRun(r);
+  const r = sql(db, `${RUN} WHERE number = ?`).get(n) as RawRun | undefined;
+  return r && toRun(db, r);
 }
 
 export function listRuns(db: Db, limit: number): RunRow[] {
-  return (db.prepare('SELECT * FROM runs ORDER BY number DESC LIMIT ?').all(limit) as RawRun[]).map(toRun);
+  return (sql(db, `${RUN} ORDER BY number DESC LIMIT ?`).all(limit) as RawRun[]).map((r) => toRun(db, r));
 }
 
 export function updateRun(db: Db, id: string, patch: Partial<RunRow>): void {
   const [sets, args] = assignments(patch, RUN_COLUMNS);
-  if (sets) db.prepare(`UPDATE runs SET ${sets} WHERE id = ?`).run(...args, id);
+  if (sets) sql(db, `UPDATE runs SET ${sets} WHERE id = ?`).run(...args, id);
 }
 
 export function getJob(db: Db, id: string): JobRow | undefined {
-  const r = db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as RawJob | undefined;
-  return r && toJob(r);
+  const r = sql(db, `${JOB} WHERE id = ?`).get(id) as RawJob | undefined;
+  return r && toJob(db, r);
 }
 
 export function listJobs(db: Db, runId: string): JobRow[] {
-  return (db.prepare('SELECT * FROM jobs WHERE run_id = ? ORDER BY idx').all(runId) as RawJob[]).map(toJob);
+  return (sql(db, `${JOB} WHERE run_id = ? ORDER BY idx`).all(runId) as RawJob[]).map((r) => toJob(db, r));
 }
 
-export function listJobsByStatus(db: Db, status: JobStatus, pool?: string): JobRow[] {
+export function listJobsByStatus(db: Db, status: JobStatus, pool?: string, limit = -1): JobRow[] {
   const rows = pool
-    ? db.prepare('SELECT * FROM jobs WHERE status = ? AND pool = ? ORDER BY queued_at, idx').all(status, pool)
-    : db.prepare('SELECT * FROM jobs WHERE status = ? ORDER BY queued_at, idx').all(status);
-  return (rows as RawJob[]).map(toJob);
+    ? sql(db, `${JOB} WHERE status = ? AND pool = ? ORDER BY queued_at, idx LIMIT ?`).all(status, pool, limit)
+    : sql(db, `${JOB} WHERE status = ? ORDER BY queued_at, idx LIMIT ?`).all(status, limit);
+  return (rows as RawJob[]).map((r) => toJob(db, r));
 }
 
 export function transitionJob(
@@ -211,15 +251,15 @@ export function transitionJob(
   const [sets, args] = assignments(patch, JOB_COLUMNS);
   const marks = from.map(() => '?').join(', ');
   return (
-    db.prepare(`UPDATE jobs SET ${sets} WHERE id = ? AND status IN (${marks})`).run(...args, id, ...from)
+    sql(db, `UPDATE jobs SET ${sets} WHERE id = ? AND status IN (${marks})`).run(...args, id, ...from)
       .changes === 1
   );
 }
 
 export function requestJobCancel(db: Db, id: string): boolean {
   return (
-    db.prepare("UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status != 'completed'").run(id)
-      .changes === 1
+    sql(db, "UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND status != 'completed'").run(id).changes ===
+    1
   );
 }
 
@@ -252,9 +292,9 @@ export function renewLease(db: Db, id: string, epoch: number, leaseExpiresAt: nu
 }
 
 export function listExpiredLeases(db: Db, now: number): JobRow[] {
-  return (
-    db.prepare("SELECT * FROM jobs WHERE status = 'running' AND lease_expires_at < ?").all(now) as RawJob[]
-  ).map(toJob);
+  return (sql(db, `${JOB} WHERE status = 'running' AND lease_expires_at < ?`).all(now) as RawJob[]).map((r) =>
+    toJob(db, r),
+  );
 }
 
 export function extendAllLeases(db: Db, leaseExpiresAt: number): number {
@@ -276,7 +316,8 @@ interface RawStep {
 }
 
 export function upsertStep(db: Db, s: StepRow): void {
-  db.prepare(
+  sql(
+    db,
     `INSERT INTO steps (job_id, attempt, idx, name, state, result, reason, started_at, finished_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (job_id, attempt, idx) DO UPDATE SET name = excluded.name, state = excluded.state,

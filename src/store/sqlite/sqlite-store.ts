@@ -11,7 +11,7 @@ import type {
   Store,
 } from '../types.js';
 import * as agents from './agents.js';
-import { type Db, openDb } from './db.js';
+import { type Db, openDb, sql } from './db.js';
 import * as events from './events.js';
 import * as fleets from './fleets.js';
 import * as pools from './pools.js';
@@ -72,7 +72,7 @@ export class SqliteStore implements Store {
       .run(id, size, now);
   };
   getWorkspace = async (id: string) =>
-    this.db.prepare('SELECT id, size FROM workspaces WHERE id = ?').get(id) as
+    sql(this.db, 'SELECT id, size FROM workspaces WHERE id = ?').get(id) as
       | { id: string; size: number }
       | undefined;
 
@@ -83,7 +83,8 @@ export class SqliteStore implements Store {
   updateRun = async (id: string, patch: Partial<RunRow>) => runs.updateRun(this.db, id, patch);
   getJob = async (id: string) => runs.getJob(this.db, id);
   listJobs = async (runId: string) => runs.listJobs(this.db, runId);
-  listJobsByStatus = async (status: JobStatus, pool?: string) => runs.listJobsByStatus(this.db, status, pool);
+  listJobsByStatus = async (status: JobStatus, pool?: string, limit?: number) =>
+    runs.listJobsByStatus(this.db, status, pool, limit);
   transitionJob = async (id: string, from: JobStatus[], patch: Partial<JobRow> & { status: JobStatus }) =>
     runs.transitionJob(this.db, id, from, patch);
   requestJobCancel = async (id: string) => runs.requestJobCancel(this.db, id);

@@ -1,5 +1,5 @@
 import type { NewToken, TokenRow } from '../types.js';
-import { type Db, json } from './db.js';
+import { type Db, json, sql } from './db.js';
 
 interface Raw {
   id: string;
@@ -36,7 +36,8 @@ function toRow(r: Raw): TokenRow {
 }
 
 export function insertToken(db: Db, t: NewToken, now: number): void {
-  db.prepare(
+  sql(
+    db,
     `INSERT INTO tokens (id, kind, hash, name, scopes, pool, agent_name, agent_id, job_id, epoch, created_at, expires_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
@@ -56,14 +57,12 @@ export function insertToken(db: Db, t: NewToken, now: number): void {
 }
 
 export function findToken(db: Db, hash: string): TokenRow | undefined {
-  const r = db.prepare('SELECT * FROM tokens WHERE hash = ?').get(hash) as Raw | undefined;
+  const r = sql(db, 'SELECT * FROM tokens WHERE hash = ?').get(hash) as Raw | undefined;
   return r && toRow(r);
 }
 
 export function consumeToken(db: Db, id: string, now: number): boolean {
-  return (
-    db.prepare('UPDATE tokens SET used_at = ? WHERE id = ? AND used_at IS NULL').run(now, id).changes === 1
-  );
+  return sql(db, 'UPDATE tokens SET used_at = ? WHERE id = ? AND used_at IS NULL').run(now, id).changes === 1;
 }
 
 export function revokeTokens(
@@ -85,9 +84,9 @@ export function revokeTokens(
 }
 
 export function recordAssertion(db: Db, jti: string, expiresAt: number, now: number): boolean {
-  db.prepare('DELETE FROM assertions WHERE expires_at < ?').run(now);
+  sql(db, 'DELETE FROM assertions WHERE expires_at < ?').run(now);
   return (
-    db.prepare('INSERT OR IGNORE INTO assertions (jti, expires_at) VALUES (?, ?)').run(jti, expiresAt)
+    sql(db, 'INSERT OR IGNORE INTO assertions (jti, expires_at) VALUES (?, ?)').run(jti, expiresAt)
       .changes === 1
   );
 }
