@@ -56,9 +56,15 @@ const statements = new WeakMap<Db, Map<string, Database.Statement>>();
 /** A prepared statement, compiled once per database: preparing costs more than most queries. */
 export function sql(db: Db, text: string): Database.Statement {
   let cache = statements.get(db);
-  if (!cache) statements.set(db, (cache = new Map()));
+  if (!cache) {
+    cache = new Map();
+    statements.set(db, cache);
+  }
   let stmt = cache.get(text);
-  if (!stmt) cache.set(text, (stmt = db.prepare(text)));
+  if (!stmt) {
+    stmt = db.prepare(text);
+    cache.set(text, stmt);
+  }
   return stmt;
 }
 
