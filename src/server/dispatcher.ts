@@ -6,6 +6,8 @@ import { unmetDemands } from './demands.js';
 
 /** How long an offered job is kept from other pollers while its agent claims it. */
 const OFFER_HOLD_MS = 5_000;
+/** How far down the queue the periodic pass looks for jobs that fit a waiting agent. */
+const DEEP_WINDOW = 1_000;
 /** Safety net: waiting polls re-check the queue this often (other replicas, expired offers). */
 const RECHECK_MS = 1_000;
 
@@ -65,9 +67,10 @@ export class Dispatcher {
   private readonly timer: NodeJS.Timeout;
   private matching?: Promise<void>;
   private again = false;
+  private deep = false;
 
   constructor(private readonly o: DispatcherOptions) {
-    this.timer = setInterval(() => this.kick(), RECHECK_MS);
+    this.timer = setInterval(() => this.kick(true), RECHECK_MS);
     this.timer.unref();
   }
 
@@ -96,7 +99,8 @@ export class Dispatcher {
   }
 
   /** Looks for queued work for every waiting agent. Serialised so two kicks never race. */
-  kick(): Promise<void> {
+  kick(deep = false): Promise<void> {
+    this.deep ||= deep;
     // Kicks that arrive while a match runs collapse into one more pass, not one pass each.
     this.again = true;
     if (!this.matching) this.matching = this.matchUntilQuiet().finally(() => (this.matching = undefined));
@@ -106,8 +110,15 @@ export class Dispatcher {
   private async matchUntilQuiet(): Promise<void> {
     while (this.again) {
       this.again = false;
-      await this.match().catch((err) => this.o.logger.error({ err }, 'dispatch failed'));
+      const deep = this.deep;
+      this.deep = false;
+      await this.match(deep).catch((err) => this.o.logger.error({ err }, 'dispatch failed'));
     }
+  }
+
+  /** A claimed job needs no hold any more; dropping it keeps the next look at the queue short. */
+  claimed(jobId: string): void {
+    this.offered.delete(jobId);
   }
 
   waitingTotal(): number {
@@ -128,16 +139,16 @@ export class Dispatcher {
     for (const w of [...this.waiters.values()]) w.resolve(null);
   }
 
-  private async match(): Promise<void> {
+  private async match(deep: boolean): Promise<void> {
     if (this.waiters.size === 0) return;
     const now = this.o.clock.now();
     for (const [jobId, until] of this.offered) if (until <= now) this.offered.delete(jobId);
     const pools = new Set([...this.waiters.values()].map((w) => w.agent.pool));
     for (const pool of pools) {
-      // The head of the queue is enough: each waiter takes one job, and jobs whose demands no
-      // waiter meets are passed over within a bounded window.
+      // The head of the queue is enough: each waiter takes one job. Jobs whose demands no waiter
+      // meets can block the head, so the periodic pass looks much further down.
       const waiting = [...this.waiters.values()].filter((w) => w.agent.pool === pool).length;
-      const window = this.offered.size + waiting * 4 + 50;
+      const window = this.offered.size + waiting + (deep ? DEEP_WINDOW : 8);
       for (const job of await this.o.store.listJobsByStatus('queued', pool, window)) {
         if (this.offered.has(job.id) || job.cancelRequested) continue;
         const waiter = [...this.waiters.values()].find((w) => agentFits(w.agent, job));

@@ -140,7 +140,28 @@ export class Scheduler {
   private async advanceNow(runId: string): Promise<void> {
     const run = await this.o.store.getRun(runId);
     if (!run || run.status === 'completed') return;
-    const jobs = await this.o.store.listJobs(runId);
+    // Most calls find nothing pending (independent jobs are all queued at once): counting is
+    // enough then, instead of reading every job of the run.
+    const counts = await this.o.store.countRunJobs(runId);
+    if (counts.pending > 0 && (await this.releasePending(run))) return this.advanceNow(runId);
+    if (counts.pending + counts.queued + counts.running === 0) {
+      await this.finishRun(run, await this.o.store.listJobs(runId));
+    } else if (run.status === 'queued' && counts.running + counts.completed > 0) {
+      await this.o.store.updateRun(run.id, { status: 'running', startedAt: this.o.clock.now() });
+      await this.event(run.id, {
+        kind: 'run',
+        jobId: null,
+        jobName: null,
+        attempt: null,
+        step: null,
+        data: { status: 'running' },
+      });
+    }
+  }
+
+  /** Queues or skips each pending job whose dependencies have finished; true when any moved. */
+  private async releasePending(run: RunRow): Promise<boolean> {
+    const jobs = await this.o.store.listJobs(run.id);
     const byName = new Map(jobs.map((j) => [j.name.toLowerCase(), j]));
     let changed = false;
     for (const job of jobs) {
@@ -154,9 +175,9 @@ export class Scheduler {
       }
       const dependencies = Object.fromEntries(deps.map((d) => [d.name, { result: d.result! }]));
       const status = aggregateStatus(deps.map((d) => d.result!));
-      let run_it: boolean;
+      let shouldRun: boolean;
       try {
-        run_it = evaluateCondition(job.plan.condition, {
+        shouldRun = evaluateCondition(job.plan.condition, {
           status,
           variables: { ...run.plan.variables, ...job.plan.variables, ...run.variables },
           dependencies,
@@ -170,25 +191,10 @@ export class Scheduler {
         );
         continue;
       }
-      if (run_it) await this.queueJob(job);
+      if (shouldRun) await this.queueJob(job);
       else await this.finishJob(job, ['pending'], 'skipped', `condition '${job.plan.condition}' was false`);
     }
-    if (changed) return this.advanceNow(runId);
-    if (jobs.every((j) => j.status === 'completed')) await this.finishRun(run, jobs);
-    else if (
-      run.status === 'queued' &&
-      jobs.some((j) => j.status === 'running' || j.status === 'completed')
-    ) {
-      await this.o.store.updateRun(run.id, { status: 'running', startedAt: this.o.clock.now() });
-      await this.event(run.id, {
-        kind: 'run',
-        jobId: null,
-        jobName: null,
-        attempt: null,
-        step: null,
-        data: { status: 'running' },
-      });
-    }
+    return changed;
   }
 
   private async queueJob(job: JobRow): Promise<void> {
@@ -220,6 +226,7 @@ export class Scheduler {
       if (fleets.length > 0) return null;
       return `job '${job.name}' runs in a container (${job.plan.container?.image ?? 'services'}), and no fleet serves pool '${job.pool}': start one with 'slipway up' or 'slipway fleet'`;
     }
+    if (job.plan.pool.demands.length === 0) return null;
     const agents = (await this.o.store.listAgents(job.pool)).filter((a) => a.boundJobId === null);
     const candidates = [...agents.map((a) => a.capabilities), ...fleets.map((f) => f.capabilities)];
     if (candidates.length === 0) return null;
@@ -240,6 +247,7 @@ export class Scheduler {
       now + this.o.leaseTtlMs,
       now,
     );
+    this.o.dispatcher.claimed(jobId);
     if (!outcome.ok) throw new ConflictError(`job ${jobId} is no longer queued`);
     const claimed = outcome.job;
     const run = (await this.o.store.getRun(claimed.runId))!;

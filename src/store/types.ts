@@ -187,6 +187,7 @@ export interface Store {
   ): Promise<void>;
   getJob(id: string): Promise<JobRow | undefined>;
   listJobs(runId: string): Promise<JobRow[]>;
+  countRunJobs(runId: string): Promise<Record<JobStatus, number>>;
   /** Jobs in `status`, oldest queued first; at most `limit` of them when given. */
   listJobsByStatus(status: JobStatus, pool?: string, limit?: number): Promise<JobRow[]>;
   /** Moves a job between states only along allowed transitions; false when `from` did not hold. */

@@ -91,6 +91,7 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_queue ON jobs(pool, status, queued_at, idx);
 CREATE INDEX jobs_status ON jobs(status, queued_at, idx);
 CREATE INDEX jobs_run ON jobs(run_id, idx);
+CREATE INDEX jobs_run_status ON jobs(run_id, status);
 CREATE INDEX jobs_lease ON jobs(status, lease_expires_at);
 
 CREATE TABLE steps (

@@ -230,6 +230,18 @@ export function listJobs(db: Db, runId: string): JobRow[] {
   return (sql(db, `${JOB} WHERE run_id = ? ORDER BY idx`).all(runId) as RawJob[]).map((r) => toJob(db, r));
 }
 
+export function countRunJobs(db: Db, runId: string): Record<JobStatus, number> {
+  const counts: Record<JobStatus, number> = { pending: 0, queued: 0, running: 0, completed: 0 };
+  const rows = sql(db, 'SELECT status, COUNT(*) AS n FROM jobs WHERE run_id = ? GROUP BY status').all(
+    runId,
+  ) as {
+    status: JobStatus;
+    n: number;
+  }[];
+  for (const r of rows) counts[r.status] = r.n;
+  return counts;
+}
+
 export function listJobsByStatus(db: Db, status: JobStatus, pool?: string, limit = -1): JobRow[] {
   const rows = pool
     ? sql(db, `${JOB} WHERE status = ? AND pool = ? ORDER BY queued_at, idx LIMIT ?`).all(status, pool, limit)

@@ -83,6 +83,7 @@ export class SqliteStore implements Store {
   updateRun = async (id: string, patch: Partial<RunRow>) => runs.updateRun(this.db, id, patch);
   getJob = async (id: string) => runs.getJob(this.db, id);
   listJobs = async (runId: string) => runs.listJobs(this.db, runId);
+  countRunJobs = async (runId: string) => runs.countRunJobs(this.db, runId);
   listJobsByStatus = async (status: JobStatus, pool?: string, limit?: number) =>
     runs.listJobsByStatus(this.db, status, pool, limit);
   transitionJob = async (id: string, from: JobStatus[], patch: Partial<JobRow> & { status: JobStatus }) =>
