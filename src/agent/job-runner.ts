@@ -76,7 +76,8 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
       ? setTimeout(() => stopJob('timed out'), plan.timeoutInMinutes * 60_000)
       : undefined;
 
-  const secrets = Object.values(spec.secrets);
+  // The step token is masked like a secret: a script that prints it leaks nothing to the log.
+  const secrets = [...Object.values(spec.secrets), spec.stepToken];
   const stream = (step: number) =>
     new LogStream({
       client,
@@ -229,7 +230,14 @@ async function runStep(
   const expand = (text: string) => expandMacros(text, withSecrets);
 
   // Variables become environment variables; secrets only where a step maps them in `env`.
-  const env: Record<string, string> = { ...o.baseEnv, TF_BUILD: 'True' };
+  const env: Record<string, string> = {
+    ...o.baseEnv,
+    TF_BUILD: 'True',
+    // The narrow credential scripts may use (this run's workspace), and where to use it.
+    SLIPWAY_API_URL: o.client.baseUrl,
+    SLIPWAY_JOB_ID: spec.jobId,
+    SLIPWAY_JOB_TOKEN: spec.stepToken,
+  };
   for (const [name, value] of Object.entries(c.variables)) env[toEnvName(name)] = expandMacros(value, plain);
   for (const [name, value] of Object.entries(step.env)) env[name] = expand(value);
 

@@ -189,3 +189,34 @@ steps:
     expect(run.jobs[0]!.steps[1]!.reason).toMatch(/timed out/);
   });
 });
+
+describe('the step token', () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    ts = await startTestServer();
+    await spawnAgent(ts, 'step-token-agent');
+  });
+  afterAll(async () => {
+    await killAll();
+    await ts.stop();
+  });
+
+  it('reads its own run’s workspace and nothing else, and is masked in the log', async () => {
+    const dir = await workspace(
+      `steps:
+- bash: |
+    code() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SLIPWAY_JOB_TOKEN" "$SLIPWAY_API_URL/api/v1/$1"; }
+    echo "own-workspace=$(code jobs/$SLIPWAY_JOB_ID/workspace)"
+    echo "runs=$(code runs) pools=$(code pools) agents=$(code agents)"
+    echo "token=$SLIPWAY_JOB_TOKEN"
+`,
+      { 'data.txt': 'x' },
+    );
+    const { code, output } = await runCli(ts, ['--dir', dir]);
+    expect(code).toBe(0);
+    expect(output).toContain('own-workspace=200');
+    expect(output).toContain('runs=401 pools=401 agents=401');
+    expect(output).toContain('token=***');
+    expect(output).not.toMatch(/slw_stp_/);
+  });
+});

@@ -91,6 +91,8 @@ export const jobSpec = z.object({
   attempt: z.number(),
   epoch: z.number(),
   leaseToken: z.string(),
+  /** What the job's scripts get as SLIPWAY_JOB_TOKEN: enough to read this run's workspace, nothing more. */
+  stepToken: z.string(),
   leaseTtlMs: z.number(),
   pipelineFile: z.string(),
   /** The JobPlan (validated by the server when the run was queued). */

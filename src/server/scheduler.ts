@@ -258,6 +258,12 @@ export class Scheduler {
       // Bounded by the job's own limit; completion and lease loss revoke it sooner.
       ttlMs: (claimed.plan.timeoutInMinutes || 360) * 60_000 + 30 * 60_000,
     });
+    const stepToken = await this.o.auth.issue('stp', {
+      jobId,
+      epoch: claimed.attempt,
+      name: `steps of ${claimed.name}#${claimed.attempt}`,
+      ttlMs: (claimed.plan.timeoutInMinutes || 360) * 60_000 + 30 * 60_000,
+    });
     for (const [idx, step] of claimed.plan.steps.entries()) {
       await this.o.store.upsertStep({
         jobId,
@@ -286,6 +292,7 @@ export class Scheduler {
       attempt: claimed.attempt,
       epoch: claimed.attempt,
       leaseToken: lease.token,
+      stepToken: stepToken.token,
       leaseTtlMs: this.o.leaseTtlMs,
       pipelineFile: run.pipelineFile,
       plan: claimed.plan,

@@ -88,8 +88,9 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { ok: true };
   });
 
+  // The one route a step token opens: the run's own workspace, while the attempt runs.
   app.get<JobReq>(`${API_PREFIX}/jobs/:id/workspace`, async (req, reply) => {
-    const job = await leasedJob(ctx, await authenticate(ctx, req, ['job']), req.params.id);
+    const job = await leasedJob(ctx, await authenticate(ctx, req, ['job', 'stp']), req.params.id);
     const run = await ctx.store.getRun(job.runId);
     if (!run?.workspaceId) throw new NotFoundError('workspace of run', job.runId);
     reply.header('content-type', 'application/gzip');
