@@ -62,9 +62,15 @@ export interface Proc {
 const started = new Set<ChildProcess>();
 
 /** Spawns the built CLI; tests end what they started with `killAll`. */
-export function spawnCli(args: string[], env: Record<string, string | undefined> = {}, cwd = ROOT): Proc {
+export function spawnCli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  cwd = ROOT,
+  user?: { uid: number; gid: number },
+): Proc {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd,
+    ...user,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', SLIPWAY_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
