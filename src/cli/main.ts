@@ -4,9 +4,13 @@ import { runAgentProcess } from '../agent/run-agent.js';
 import { AGENT_VERSION } from '../agent/version.js';
 import { startServer } from '../server/server.js';
 import { DEFAULT_DATA_DIR, DEFAULT_PORT } from '../shared/data-dir.js';
+import { createLogger } from '../shared/logger.js';
 import type { ClientSettings } from './client-config.js';
 import { agentRemove, cancelRun, poolCreate, poolList, tokenCreate } from './commands/admin.js';
+import { type FleetFlags, fleetCommand } from './commands/fleet.js';
+import { imageBuildCommand } from './commands/image.js';
 import { runCommand } from './commands/run.js';
+import { upCommand } from './commands/up.js';
 import { validateCommand } from './commands/validate.js';
 import { describeError, EXIT, exitCodeFor } from './exit-codes.js';
 
@@ -54,6 +58,10 @@ program
   .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
   .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
   .option('--log-level <level>', 'log level', env.SLIPWAY_LOG_LEVEL ?? 'info')
+  .option(
+    '--socket <path>',
+    'also serve the API on this Unix socket, for `slipway fleet` (e.g. <data>/agent.sock)',
+  )
   .action(
     act(async (o) => {
       const server = await startServer({
@@ -61,6 +69,7 @@ program
           host: o.host,
           port: o.port,
           dataDir: o.data,
+          socketPath: o.socket,
           leaseTtlSeconds: o.leaseTtl,
           logLevel: o.logLevel,
           secretKey: env.SLIPWAY_SECRET_KEY,
@@ -156,5 +165,74 @@ agent
   .option('--pool <pool>', 'pool', 'default')
   .addOption(dataOption())
   .action(act(async (o) => agentRemove(client(o), o, out)));
+
+/** Options of a Docker fleet, shared by `fleet` and `up`. */
+function fleetOptions(command: Command, defaults: { minIdle: number; max: number }): Command {
+  return command
+    .option('--min-idle <n>', 'idle agents kept running', Number, defaults.minIdle)
+    .option('--max <n>', 'most agent containers at once', Number, defaults.max)
+    .option(
+      '--image <image>',
+      "default job image (default: the pool's defaultImage, else slipway/base:latest)",
+    )
+    .option('--cpus <n>', 'CPUs per container, e.g. 1.5')
+    .option('--memory <size>', 'memory per container, e.g. 2g')
+    .option('--pids <n>', 'processes per container', '4096')
+    .option('--drain-timeout <seconds>', 'how long running jobs may finish when stopping', Number, 300)
+    .option(
+      '--label <name=value>',
+      'extra label on every container, network and volume (repeatable)',
+      collect,
+      {},
+    )
+    .option('--fleet-id <id>', 'id labelling what this fleet makes (default: from host, server and pool)');
+}
+const fleetFlags = (o: FleetFlags & { pool?: string }): FleetFlags => ({ ...o, pool: o.pool ?? 'default' });
+const logger = (name: string) => createLogger({ level: env.SLIPWAY_LOG_LEVEL ?? 'info', name });
+
+fleetOptions(
+  program
+    .command('fleet')
+    .description('run one-job agent containers for a pool (env: SLIPWAY_URL, SLIPWAY_TOKEN)')
+    .option('--pool <pool>', 'pool to serve', 'default')
+    .option('--socket <path>', "host path of the server's Unix socket (default: <data>/agent.sock)")
+    .addOption(dataOption()),
+  { minIdle: 1, max: 4 },
+).action(
+  act(async (o) =>
+    fleetCommand({ ...client(o), ...fleetFlags(o), socket: o.socket, logger: logger('fleet'), out }),
+  ),
+);
+
+fleetOptions(
+  program
+    .command('up')
+    .description('server, images and a fleet for pool default, all local; Ctrl-C stops it cleanly')
+    .option('--host <host>', 'address to listen on', env.SLIPWAY_HOST ?? '127.0.0.1')
+    .option('--port <port>', 'port', (v) => Number(v), Number(env.SLIPWAY_PORT ?? DEFAULT_PORT))
+    .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR),
+  { minIdle: 1, max: 4 },
+).action(
+  act(async (o) =>
+    upCommand({
+      host: o.host,
+      port: o.port,
+      data: o.data,
+      logLevel: env.SLIPWAY_LOG_LEVEL ?? 'info',
+      secretKey: env.SLIPWAY_SECRET_KEY,
+      fleet: fleetFlags(o),
+      logger: logger('up'),
+      out,
+    }),
+  ),
+);
+
+program
+  .command('image')
+  .description('the images fleets run')
+  .command('build')
+  .description('build slipway/agent and slipway/base from this host, without a registry')
+  .option('--force', 'rebuild even when up to date')
+  .action(act(async (o) => imageBuildCommand({ force: o.force, logger: logger('image'), out })));
 
 await program.parseAsync(process.argv);

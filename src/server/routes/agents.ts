@@ -98,6 +98,12 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       throw new ForbiddenError('this agent was started for another job');
     }
     if (job && !agentFits(agent, job)) throw new ForbiddenError("this agent does not meet the job's demands");
+    // One job at a time: a job's steps run as the agent's user and can read its token from its
+    // memory; with a second claim they would get another job's secrets.
+    const running = await ctx.store.listJobsByStatus('running', agent.pool);
+    if (running.some((j) => j.agentId === agent.id && j.id !== req.params.id)) {
+      throw new ConflictError('this agent is running another job');
+    }
     return ctx.scheduler.claim(req.params.id, agent);
   });
 

@@ -1,0 +1,91 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { FleetManager } from '../../fleet/index.js';
+import { buildImages } from '../../images/index.js';
+import { ApiClient } from '../../protocol/client.js';
+import { type ServerConfigInput, type SlipwayServer, startServer } from '../../server/index.js';
+import type { Logger } from '../../shared/logger.js';
+import { EXIT } from '../exit-codes.js';
+import { formatDuration } from '../render.js';
+import { AGENT_BUNDLE_PATH, checkSocketPath, connectDocker, untilSignal } from './docker-host.js';
+import { describeFleet, type FleetFlags, launchFleet, SOCKET_FILE } from './fleet.js';
+
+export interface UpOptions {
+  host: string;
+  port: number;
+  data: string;
+  logLevel: string;
+  secretKey?: string;
+  fleet: FleetFlags;
+  logger: Logger;
+  out: (s: string) => void;
+}
+
+/**
+ * `slipway up`: the server, the images (built when missing or stale) and a fleet for pool
+ * `default`, in one process. SIGINT/SIGTERM drain the fleet, remove its containers, then
+ * stop the server.
+ */
+export async function upCommand(o: UpOptions): Promise<number> {
+  const dataDir = resolve(o.data);
+  const socketPath = checkSocketPath(join(dataDir, SOCKET_FILE));
+  // Before the server binds its port: without an engine there is nothing to serve jobs with.
+  const docker = await connectDocker();
+  const images = await buildImages({ docker, agentBundlePath: AGENT_BUNDLE_PATH, logger: o.logger });
+  for (const image of [images.agent, images.base]) {
+    o.out(
+      `Image ${image.ref}: ${image.built ? `built in ${formatDuration(image.durationMs)}` : 'up to date'}\n`,
+    );
+  }
+  const server = await startServer({
+    config: {
+      host: o.host,
+      port: o.port,
+      dataDir,
+      socketPath,
+      logLevel: o.logLevel as ServerConfigInput['logLevel'],
+      secretKey: o.secretKey,
+    },
+  });
+  let fleet: FleetManager;
+  try {
+    const adminToken = (await readFile(server.adminTokenFile, 'utf8')).trim();
+    fleet = await launchFleet({
+      docker,
+      client: new ApiClient(`unix://${socketPath}`),
+      adminToken,
+      serverSocket: socketPath,
+      serverId: dataDir,
+      flags: o.fleet,
+      logger: o.logger,
+    });
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  o.out(
+    [
+      `Slipway is up: ${server.url}`,
+      `Admin token: ${server.adminTokenFile} (the CLI uses it from this directory; elsewhere set SLIPWAY_URL and SLIPWAY_TOKEN)`,
+      describeFleet(fleet, o.fleet),
+      'Ctrl-C (or SIGTERM) stops it: running jobs finish, agent containers are removed, then the server stops.',
+      '',
+    ].join('\n'),
+  );
+  await untilSignal(() => {
+    o.out('Second signal: exiting now; the next `slipway up` removes what is left.\n');
+    process.exit(EXIT.infrastructure);
+  });
+  o.out('Stopping: draining the fleet…\n');
+  await stopAll(fleet, server);
+  o.out('Stopped.\n');
+  return EXIT.ok;
+}
+
+async function stopAll(fleet: FleetManager, server: SlipwayServer): Promise<void> {
+  try {
+    await fleet.stop();
+  } finally {
+    await server.stop();
+  }
+}

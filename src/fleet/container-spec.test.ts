@@ -1,0 +1,274 @@
+import { Parser, type ReadEntry } from 'tar';
+import { describe, expect, it } from 'vitest';
+import { agentCommand } from '../images/index.js';
+import {
+  AGENT_URL,
+  buildContainerSpec,
+  type ContainerSpec,
+  type ContainerSpecInput,
+  DROPPED_CAPABILITIES,
+  fleetNetworkSpec,
+  TICKET_PATH,
+  WORK_DIR,
+} from './container-spec.js';
+import { ticketArchive } from './ticket-archive.js';
+
+const base: ContainerSpecInput = {
+  unit: {
+    unitId: 'u1',
+    fleetId: 'fleet-a',
+    pool: 'default',
+    agentName: 'default-1',
+    image: 'slipway/base:latest',
+    services: {},
+  },
+  image: { env: ['PATH=/usr/bin:/bin', 'HOME=/root'], user: '' },
+  agentVolume: 'slipway-agent-abc',
+  serverSocket: '/data/agent.sock',
+  arch: 'x64',
+};
+
+function spec(change: (input: ContainerSpecInput) => void = () => undefined): ContainerSpec {
+  const input = structuredClone(base);
+  change(input);
+  return buildContainerSpec(input);
+}
+
+const withServices = (input: ContainerSpecInput) => {
+  input.unit.jobId = 'job_1';
+  input.unit.image = 'busybox-only:1';
+  input.unit.services = {
+    cache: { image: 'redis:7', env: { MODE: 'test' }, ports: ['6379'] },
+    web: { image: 'nginx', env: {}, ports: [] },
+  };
+};
+
+describe('buildContainerSpec', () => {
+  it.each<[string, (i: ContainerSpecInput) => void, (s: ContainerSpec) => void]>([
+    [
+      'runs the injected agent in the job image with a ticket file, over the socket',
+      () => undefined,
+      (s) => {
+        expect(s.agent.Image).toBe('slipway/base:latest');
+        expect(s.agent.Entrypoint).toEqual(
+          agentCommand(
+            [
+              'agent',
+              'run',
+              '--url',
+              AGENT_URL,
+              '--ticket-file',
+              TICKET_PATH,
+              '--pool',
+              'default',
+              '--name',
+              'default-1',
+              '--work',
+              WORK_DIR,
+              '--capability',
+              'Slipway.Image=slipway/base:latest',
+            ],
+            'x64',
+          ),
+        );
+        expect(s.agent.Cmd).toBeUndefined();
+        expect(AGENT_URL).toBe('unix:///run/slipway/agent.sock');
+      },
+    ],
+    [
+      'mounts the runtime read-only, the server socket read-only, and a work volume',
+      () => undefined,
+      (s) => {
+        expect(s.agent.HostConfig?.Mounts).toEqual([
+          {
+            Type: 'volume',
+            Source: 'slipway-agent-abc',
+            Target: '/slipway',
+            ReadOnly: true,
+            VolumeOptions: { NoCopy: true },
+          },
+          { Type: 'bind', Source: '/data/agent.sock', Target: '/run/slipway/agent.sock', ReadOnly: true },
+          expect.objectContaining({ Type: 'volume', Target: '/slipway-work' }),
+        ]);
+        expect(s.agent.HostConfig?.Mounts?.[2]?.Source).toBeUndefined();
+        expect(s.agent.HostConfig?.PortBindings).toBeUndefined();
+        expect(s.agent.ExposedPorts).toBeUndefined();
+      },
+    ],
+    [
+      'confines every container: no privileges, dropped capabilities, no-new-privileges, init',
+      withServices,
+      (s) => {
+        for (const c of [s.agent, ...s.services]) {
+          expect(c.HostConfig).toMatchObject({
+            Privileged: false,
+            CapDrop: DROPPED_CAPABILITIES,
+            SecurityOpt: ['no-new-privileges'],
+            Init: true,
+            RestartPolicy: { Name: 'no' },
+          });
+          expect(c.HostConfig?.CapAdd).toBeUndefined();
+          expect(JSON.stringify(c)).not.toContain('docker.sock');
+        }
+        expect(DROPPED_CAPABILITIES).toContain('NET_RAW');
+      },
+    ],
+    [
+      'labels the agent with fleet, pool, agent, unit and role; no job label when unbound',
+      (i) => {
+        i.labels = { 'slipway.test': 'run-1' };
+      },
+      (s) => {
+        expect(s.agent.Labels).toEqual({
+          'slipway.test': 'run-1',
+          'slipway.managed': 'true',
+          'slipway.fleet': 'fleet-a',
+          'slipway.pool': 'default',
+          'slipway.agent': 'default-1',
+          'slipway.unit': 'u1',
+          'slipway.role': 'agent',
+        });
+        expect(s.agent.name).toBe('slipway-default-1-u1');
+        expect(s.network).toBeUndefined();
+        expect(s.agent.HostConfig?.NetworkMode).toBe('bridge');
+      },
+    ],
+    [
+      'puts units without services on the fleet network, where containers cannot reach each other',
+      (i) => {
+        i.fleetNetwork = 'slipway-fleet-fleet-a';
+      },
+      (s) => {
+        expect(s.agent.HostConfig?.NetworkMode).toBe('slipway-fleet-fleet-a');
+        expect(s.network).toBeUndefined();
+        expect(s.agent.NetworkingConfig).toBeUndefined();
+      },
+    ],
+    [
+      'sets only non-secret env, and only what the image does not set itself',
+      () => undefined,
+      (s) => expect(s.agent.Env).toEqual(['NODE_EXTRA_CA_CERTS=/slipway/certs/ca-certificates.crt']),
+    ],
+    [
+      'gives a non-root image without HOME a writable one',
+      (i) => {
+        i.image = { env: ['PATH=/bin', 'NODE_EXTRA_CA_CERTS=/etc/ca.pem'], user: '1000:1000' };
+      },
+      (s) => expect(s.agent.Env).toEqual(['HOME=/slipway-work/home']),
+    ],
+    [
+      'leaves a root image without HOME to the engine',
+      (i) => {
+        i.image = { env: [], user: 'root' };
+      },
+      (s) => expect(s.agent.Env).toEqual(['NODE_EXTRA_CA_CERTS=/slipway/certs/ca-certificates.crt']),
+    ],
+    [
+      'puts services on a private labelled network, reachable by their names',
+      (i) => {
+        withServices(i);
+        i.fleetNetwork = 'slipway-fleet-fleet-a';
+      },
+      (s) => {
+        const net = 'slipway-default-1-u1';
+        expect(s.network).toEqual({
+          Name: net,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Labels: expect.objectContaining({
+            'slipway.role': 'network',
+            'slipway.job': 'job_1',
+            'slipway.unit': 'u1',
+          }),
+        });
+        expect(s.agent.HostConfig?.NetworkMode).toBe(net);
+        expect(s.agent.NetworkingConfig).toEqual({ EndpointsConfig: { [net]: { Aliases: [] } } });
+        expect(s.agent.Labels).toMatchObject({ 'slipway.job': 'job_1', 'slipway.role': 'agent' });
+        expect(s.services.map((c) => [c.name, c.Image, c.Env, c.HostConfig?.NetworkMode])).toEqual([
+          [`${net}-cache`, 'redis:7', ['MODE=test'], net],
+          [`${net}-web`, 'nginx', [], net],
+        ]);
+        expect(s.services[0]!.NetworkingConfig).toEqual({
+          EndpointsConfig: { [net]: { Aliases: ['cache'] } },
+        });
+        expect(s.services[0]!.Labels).toMatchObject({
+          'slipway.role': 'service',
+          'slipway.service': 'cache',
+        });
+        expect(s.services[0]!.Entrypoint).toBeUndefined();
+        expect(s.agent.Entrypoint).toContain('Slipway.Image=busybox-only:1');
+      },
+    ],
+    [
+      'applies the resource limits to every container, with swap off',
+      (i) => {
+        withServices(i);
+        i.resources = { cpus: 1.5, memoryBytes: 512 * 1024 ** 2, pids: 256 };
+      },
+      (s) => {
+        for (const c of [s.agent, ...s.services]) {
+          expect(c.HostConfig).toMatchObject({
+            NanoCpus: 1_500_000_000,
+            Memory: 536_870_912,
+            MemorySwap: 536_870_912,
+            PidsLimit: 256,
+          });
+        }
+      },
+    ],
+    [
+      'sets no limits that were not asked for',
+      () => undefined,
+      (s) => {
+        expect(s.agent.HostConfig?.NanoCpus).toBeUndefined();
+        expect(s.agent.HostConfig?.Memory).toBeUndefined();
+        expect(s.agent.HostConfig?.PidsLimit).toBeUndefined();
+      },
+    ],
+  ])('%s', (_name, change, check) => check(spec(change)));
+});
+
+describe('fleetNetworkSpec', () => {
+  it('is a labelled bridge with inter-container traffic off', () => {
+    expect(fleetNetworkSpec('host:1-default', { 'slipway.test': 'x' })).toEqual({
+      Name: 'slipway-fleet-host-1-default',
+      Driver: 'bridge',
+      CheckDuplicate: true,
+      Options: { 'com.docker.network.bridge.enable_icc': 'false' },
+      Labels: {
+        'slipway.test': 'x',
+        'slipway.managed': 'true',
+        'slipway.fleet': 'host:1-default',
+        'slipway.role': 'fleet-network',
+      },
+    });
+  });
+});
+
+describe('ticketArchive', () => {
+  it('carries the ticket in a file the agent can read and delete, and opens the work volume', async () => {
+    const entries = new Map<string, { type: string; mode: number; content: string }>();
+    const parser = new Parser({
+      onReadEntry: (entry: ReadEntry) => {
+        let content = '';
+        entry.on('data', (d: Buffer) => {
+          content += d.toString();
+        });
+        entry.on('end', () => entries.set(entry.path, { type: entry.type, mode: entry.mode ?? -1, content }));
+      },
+    });
+    await new Promise<void>((resolve) => {
+      parser.on('end', resolve);
+      parser.end(ticketArchive('slw_jit_example'));
+    });
+    expect(entries.get('run/slipway-ticket/')).toMatchObject({ type: 'Directory', mode: 0o777 });
+    expect(entries.get('run/slipway-ticket/ticket')).toEqual({
+      type: 'File',
+      mode: 0o444,
+      content: 'slw_jit_example\n',
+    });
+    expect(entries.get('slipway-work/')).toMatchObject({ type: 'Directory', mode: 0o1777 });
+    // `run/` itself is not in it: the image's /run keeps its own mode.
+    expect(entries.has('run/')).toBe(false);
+  });
+});

@@ -1,0 +1,137 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../test-support/harness.js';
+import type { FleetDriver, GcReport, UnitExit, UnitRequest } from './driver.js';
+import { FleetManager, type FleetManagerOptions } from './fleet-manager.js';
+import { queueRun, waitFor } from './fleet-test-support.js';
+
+/** A driver whose units never run an agent: what the manager asks for, nothing more. */
+class FakeDriver implements FleetDriver {
+  readonly started: UnitRequest[] = [];
+  readonly removed = new Set<string>();
+  readonly calls: string[] = [];
+  readonly #exits = new Map<string, (exit: UnitExit) => void>();
+  constructor(private readonly failFor: (image: string) => boolean = () => false) {}
+
+  async prepare(fleetId: string) {
+    this.calls.push(`prepare ${fleetId}`);
+  }
+  async teardown(fleetId: string) {
+    this.calls.push(`teardown ${fleetId}`);
+  }
+  async start(request: UnitRequest) {
+    await request.ticket;
+    if (this.failFor(request.image)) throw new Error(`no such image ${request.image}`);
+    this.started.push(request);
+  }
+  wait(unitId: string) {
+    return new Promise<UnitExit>((resolve) => this.#exits.set(unitId, resolve));
+  }
+  async stop(unitId: string) {
+    this.#exits.get(unitId)?.({ exitCode: 0, oomKilled: false, vanished: false });
+  }
+  async remove(unitId: string) {
+    this.removed.add(unitId);
+    await this.stop(unitId);
+  }
+  async list() {
+    return [];
+  }
+  async gc(): Promise<GcReport> {
+    return { units: [], containers: 0, networks: 0, volumes: 0 };
+  }
+  async logs() {
+    return '';
+  }
+}
+
+let ts: TestServer | undefined;
+let fleet: FleetManager | undefined;
+
+afterEach(async () => {
+  await fleet?.stop();
+  await ts?.stop();
+  fleet = undefined;
+  ts = undefined;
+});
+
+async function startFleet(driver: FakeDriver, o: Partial<FleetManagerOptions> = {}) {
+  ts = await startTestServer();
+  fleet = new FleetManager({
+    client: ts.client,
+    adminToken: ts.adminToken,
+    driver,
+    fleetId: 'fake',
+    minIdle: 0,
+    max: 4,
+    demandWaitMs: 500,
+    drainTimeoutMs: 1_000,
+    ...o,
+  });
+  await fleet.start();
+  return { ts, fleet };
+}
+
+describe('FleetManager', () => {
+  it('keeps min-idle warm agents, each with a one-use ticket, and stop removes them all', async () => {
+    const driver = new FakeDriver();
+    const { fleet } = await startFleet(driver, { minIdle: 2 });
+    await waitFor(async () => driver.started.length === 2, 'two warm agents');
+    expect(driver.started.map((u) => [u.agentName, u.image, u.jobId])).toEqual([
+      ['default-1', 'slipway/base:latest', undefined],
+      ['default-2', 'slipway/base:latest', undefined],
+    ]);
+    expect(await driver.started[0]!.ticket).toMatch(/^slw_jit_/);
+    await fleet.stop();
+    expect(fleet.state).toBe('stopped');
+    expect([...driver.removed].sort()).toEqual(driver.started.map((u) => u.unitId).sort());
+    expect(driver.calls).toEqual(['prepare fake', 'teardown fake']);
+  });
+
+  it('gives up on a job whose agent cannot be started, after the last attempt', async () => {
+    const driver = new FakeDriver((image) => image === 'missing:1');
+    const { ts, fleet } = await startFleet(driver, { maxStartAttempts: 2 });
+    const failures: string[] = [];
+    fleet.on('startFailed', (u) => failures.push(u.error));
+    const run = await queueRun(
+      ts.client,
+      ts.adminToken,
+      'jobs:\n- job: a\n  container: missing:1\n  steps:\n  - script: echo\n',
+    );
+    await waitFor(async () => failures.length === 2, 'two failed starts');
+    await new Promise((r) => setTimeout(r, 800));
+    expect(failures).toEqual(['no such image missing:1', 'no such image missing:1']);
+    const view = (
+      await ts.client.request<{ jobs: Array<{ status: string }> }>(`runs/${run.id}`, { token: ts.adminToken })
+    ).body;
+    expect(view.jobs[0]!.status).toBe('queued');
+  });
+
+  it('refuses docker: socket jobs, even on a pool that allows them, and says why', async () => {
+    const driver = new FakeDriver();
+    ts = await startTestServer();
+    await ts.client.request('pools', {
+      token: ts.adminToken,
+      body: { name: 'sock', settings: { allowDockerSocket: true } },
+    });
+    fleet = new FleetManager({
+      client: ts.client,
+      adminToken: ts.adminToken,
+      driver,
+      fleetId: 'fake',
+      pool: 'sock',
+      minIdle: 0,
+      demandWaitMs: 500,
+    });
+    const refused: string[] = [];
+    fleet.on('jobRefused', (j) => refused.push(j.reason));
+    await fleet.start();
+    await queueRun(
+      ts.client,
+      ts.adminToken,
+      'pool: sock\njobs:\n- job: a\n  docker: socket\n  steps:\n  - script: echo\n',
+    );
+    await waitFor(async () => refused.length === 1, 'the refusal');
+    expect(refused[0]).toContain("asks for 'docker: socket', which the Docker fleet does not support yet");
+    expect(driver.started).toEqual([]);
+  });
+});

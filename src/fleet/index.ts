@@ -1,0 +1,31 @@
+export {
+  AGENT_URL,
+  buildContainerSpec,
+  type ContainerSpec,
+  type ContainerSpecInput,
+  DROPPED_CAPABILITIES,
+  fleetNetworkSpec,
+  type ResourceLimits,
+  SOCKET_IN_CONTAINER,
+  TICKET_PATH,
+  WORK_DIR,
+} from './container-spec.js';
+export type { FleetDriver, GcReport, ServiceRequest, UnitExit, UnitInfo, UnitRequest } from './driver.js';
+export {
+  DockerDriver,
+  type DockerDriverOptions,
+  ImageUnavailableError,
+  UnitStartError,
+} from './drivers/docker.js';
+export { defaultFleetId } from './fleet-id.js';
+export {
+  type FleetEvents,
+  FleetManager,
+  type FleetManagerOptions,
+  type FleetState,
+  PoolNotFoundError,
+  type UnitEvent,
+} from './fleet-manager.js';
+export { FLEET_ROLE, fleetFilter, LABEL } from './labels.js';
+export { allocateNames, isWarmJob, type Plan, type PlanInput, planFleet, refusal } from './plan.js';
+export { parseByteSize, parseResourceLimits } from './resources.js';

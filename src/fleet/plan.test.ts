@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest';
+import type { PoolDemand, QueuedJobView } from '../protocol/schemas.js';
+import { allocateNames, type PlanInput, type PlannedUnit, planFleet } from './plan.js';
+
+const IMAGE = 'slipway/base:latest';
+const NOW = 100_000;
+
+function job(id: string, o: Partial<QueuedJobView> = {}): QueuedJobView {
+  return { jobId: id, runId: 'r', name: id, image: null, services: {}, docker: 'none', queuedAt: null, ...o };
+}
+type Agent = PoolDemand['agents'][number];
+const idleAgent = (name: string): Agent => ({
+  name,
+  busy: false,
+  draining: false,
+  boundJobId: null,
+  polling: true,
+});
+const busyAgent = (name: string): Agent => ({ ...idleAgent(name), busy: true, polling: false });
+function unit(name: string, o: Partial<PlannedUnit> = {}): PlannedUnit {
+  return { name, phase: 'running', startedAt: 0, registeredAt: 1, idleSince: 0, spent: false, ...o };
+}
+
+function plan(o: {
+  queued?: QueuedJobView[];
+  agents?: Agent[];
+  units?: PlannedUnit[];
+  minIdle?: number;
+  max?: number;
+  accepting?: boolean;
+  skip?: string[];
+}) {
+  const input: PlanInput = {
+    demand: { queued: o.queued ?? [], agents: o.agents ?? [], running: [] },
+    units: o.units ?? [],
+    defaultImage: IMAGE,
+    minIdle: o.minIdle ?? 1,
+    max: o.max ?? 4,
+    accepting: o.accepting ?? true,
+    skip: new Set(o.skip ?? []),
+    now: NOW,
+    scaleDownDelayMs: 30_000,
+    registerTimeoutMs: 60_000,
+  };
+  const p = planFleet(input);
+  return {
+    warm: p.warm,
+    cold: p.cold.map((j) => j.jobId),
+    drain: p.drain,
+    stale: p.stale,
+    refuse: p.refuse.map((r) => r.jobId),
+  };
+}
+
+const none = { warm: 0, cold: [], drain: [], stale: [], refuse: [] };
+
+describe('planFleet', () => {
+  it.each<[string, Parameters<typeof plan>[0], Partial<ReturnType<typeof plan>>]>([
+    ['an empty fleet starts min-idle warm agents', {}, { warm: 1 }],
+    ['min-idle 0 starts nothing without work', { minIdle: 0 }, {}],
+    ['one idle agent is enough for min-idle 1', { units: [unit('p-1')], agents: [idleAgent('p-1')] }, {}],
+    ['a starting agent counts as idle capacity', { units: [unit('p-1', { phase: 'starting' })] }, {}],
+    [
+      'a queued job takes the idle agent; another starts to keep min-idle',
+      { queued: [job('a')], units: [unit('p-1')], agents: [idleAgent('p-1')] },
+      { warm: 1 },
+    ],
+    [
+      'jobs beyond idle capacity start more, up to max in all',
+      {
+        queued: [job('a'), job('b'), job('c'), job('d'), job('e')],
+        units: [unit('p-1')],
+        agents: [idleAgent('p-1')],
+      },
+      { warm: 3 },
+    ],
+    [
+      'busy agents count toward max',
+      {
+        queued: [job('a'), job('b')],
+        max: 2,
+        units: [unit('p-1'), unit('p-2')],
+        agents: [busyAgent('p-1'), busyAgent('p-2')],
+      },
+      {},
+    ],
+    [
+      'a spent agent (took its one job) is not idle capacity',
+      { units: [unit('p-1', { spent: true })], agents: [] },
+      { warm: 1 },
+    ],
+    [
+      'a container job of the default image is warm work',
+      { queued: [job('a', { image: IMAGE })], minIdle: 0 },
+      { warm: 1 },
+    ],
+    [
+      'another image gets its own cold agent, bound to the job',
+      { queued: [job('a', { image: 'busybox' })], units: [unit('p-1')], agents: [idleAgent('p-1')] },
+      { cold: ['a'] },
+    ],
+    [
+      'services get a cold agent even in the default image',
+      {
+        queued: [job('a', { services: { db: { image: 'pg', env: {}, ports: [] } } })],
+        units: [unit('p-1')],
+        agents: [idleAgent('p-1')],
+      },
+      { cold: ['a'] },
+    ],
+    [
+      'a job that has its cold agent already gets no second one',
+      {
+        queued: [job('a', { image: 'busybox' })],
+        units: [unit('p-1'), unit('p-2', { jobId: 'a', phase: 'starting' })],
+        agents: [idleAgent('p-1')],
+      },
+      {},
+    ],
+    [
+      'queue order decides who gets the last slot',
+      { queued: [job('a', { image: 'busybox' }), job('b')], max: 1, minIdle: 0 },
+      { cold: ['a'] },
+    ],
+    [
+      'docker: dind and socket are refused, nothing starts for them',
+      {
+        queued: [job('a', { docker: 'socket' }), job('b', { docker: 'dind', image: 'x' })],
+        units: [unit('p-1')],
+        agents: [idleAgent('p-1')],
+      },
+      { refuse: ['a', 'b'] },
+    ],
+    [
+      'refused or given-up jobs are skipped',
+      { queued: [job('a', { image: 'x' })], skip: ['a'], units: [unit('p-1')], agents: [idleAgent('p-1')] },
+      {},
+    ],
+    [
+      'idle agents above min-idle go after the delay, highest name first',
+      {
+        units: [unit('p-1'), unit('p-2'), unit('p-3')],
+        agents: [idleAgent('p-1'), idleAgent('p-2'), idleAgent('p-3')],
+      },
+      { drain: ['p-3', 'p-2'] },
+    ],
+    [
+      'idle agents above min-idle stay until the delay passed',
+      {
+        units: [unit('p-1', { idleSince: NOW - 2_000 }), unit('p-2', { idleSince: NOW - 1_000 })],
+        agents: [idleAgent('p-1'), idleAgent('p-2')],
+      },
+      {},
+    ],
+    [
+      'busy agents are never drained',
+      { minIdle: 0, units: [unit('p-1'), unit('p-2')], agents: [busyAgent('p-1'), idleAgent('p-2')] },
+      { drain: ['p-2'] },
+    ],
+    [
+      'draining: nothing starts, every idle agent goes, busy ones stay',
+      {
+        accepting: false,
+        queued: [job('a'), job('b', { image: 'x' })],
+        units: [unit('p-1'), unit('p-2'), unit('p-3', { phase: 'starting' })],
+        agents: [idleAgent('p-1'), busyAgent('p-2')],
+      },
+      { drain: ['p-1'] },
+    ],
+    [
+      'an agent that never registered is stale after the timeout',
+      { units: [unit('p-1', { registeredAt: undefined, startedAt: NOW - 61_000 })] },
+      { warm: 1, stale: ['p-1'] },
+    ],
+  ])('%s', (_name, input, expected) => {
+    expect(plan(input)).toEqual({ ...none, ...expected });
+  });
+});
+
+describe('allocateNames', () => {
+  it('takes the lowest free numbers', () => {
+    expect(allocateNames('default', 3, new Set(['default-1', 'default-3']))).toEqual([
+      'default-2',
+      'default-4',
+      'default-5',
+    ]);
+    expect(allocateNames('gpu', 0, new Set())).toEqual([]);
+  });
+});
