@@ -5,7 +5,7 @@ import { AGENT_VERSION } from '../agent/version.js';
 import { startServer } from '../server/server.js';
 import { DEFAULT_DATA_DIR, DEFAULT_PORT } from '../shared/data-dir.js';
 import type { ClientSettings } from './client-config.js';
-import { agentRemove, cancelRun, poolCreate, poolList, tokenCreate } from './commands/admin.js';
+import { agentRemove, agentTicket, cancelRun, poolCreate, poolList, tokenCreate } from './commands/admin.js';
 import { runCommand } from './commands/run.js';
 import { validateCommand } from './commands/validate.js';
 import { describeError, EXIT, exitCodeFor } from './exit-codes.js';
@@ -150,6 +150,14 @@ agent
       return runAgentProcess({ ...flags, capabilities: capability, killGraceSeconds: killGrace }, env);
     }),
   );
+agent
+  .command('ticket')
+  .description('make a one-use registration ticket for one agent name; prints only the ticket')
+  .requiredOption('--name <name>')
+  .option('--pool <pool>', 'pool', 'default')
+  .option('--expires <duration>', 'how long it may wait to be used, e.g. 10m', '10m')
+  .addOption(dataOption())
+  .action(act(async (o) => agentTicket(client(o), o, out)));
 agent
   .command('remove')
   .requiredOption('--name <name>')
