@@ -18,6 +18,7 @@ import { extractWorkspace } from '../shared/workspace-archive.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { LogStream } from './log-stream.js';
 import { findOnPath, killLeftoverProcesses, runProcess } from './process.js';
+import { JobState, StepOutput } from './step-output.js';
 
 export interface JobRunnerOptions {
   client: ApiClient;
@@ -77,18 +78,21 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
       : undefined;
 
   // The step token is masked like a secret: a script that prints it leaks nothing to the log.
-  const secrets = [...Object.values(spec.secrets), spec.stepToken];
-  const stream = (step: number) =>
-    new LogStream({
+  const state = new JobState({}, [...Object.values(spec.secrets), spec.stepToken]);
+  const stream = (step: number) => {
+    const s = new LogStream({
       client,
       jobId: spec.jobId,
       epoch: spec.epoch,
       step,
       leaseToken: token,
-      secrets,
+      secrets: state.secrets,
       retryForMs: spec.leaseTtlMs,
       onLeaseLost: () => stopJob('lease lost'),
     });
+    state.track(s);
+    return s;
+  };
 
   const jobDir = join(o.work, spec.jobId.replace(/[^A-Za-z0-9_-]/g, ''));
   const dirs = { s: join(jobDir, 's'), a: join(jobDir, 'a'), b: join(jobDir, 'b'), tmp: join(jobDir, 'tmp') };
@@ -109,7 +113,7 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
     }
     await setup.sync();
 
-    const variables: Record<string, string> = {
+    const variables = Object.assign(state.variables, {
       ...predefinedVariables({
         agentName: o.agent.name,
         agentId: o.agent.id,
@@ -130,7 +134,7 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
         poolName: o.agent.pool,
       }),
       ...spec.variables,
-    };
+    });
 
     for (const [index, step] of plan.steps.entries()) {
       // As in Azure Pipelines, skipped steps do not change the status later conditions see.
@@ -158,7 +162,7 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
       }
       const out = stream(index);
       await reportStep(o, index, 'running');
-      const outcome = await runStep(o, step, { variables, dirs, out, stop: stop.signal, cause: () => cause });
+      const outcome = await runStep(o, step, { state, dirs, out, stop: stop.signal, cause: () => cause });
       await out.close();
       const result =
         outcome.result === 'failed' && step.continueOnError ? 'succeededWithIssues' : outcome.result;
@@ -184,7 +188,14 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
         () =>
           client.request(`jobs/${spec.jobId}/complete`, {
             token: token(),
-            body: { epoch: spec.epoch, result: outcome.result, reason: outcome.reason },
+            body: {
+              epoch: spec.epoch,
+              result: outcome.result,
+              reason: outcome.reason,
+              outputs: state.outputs,
+              buildNumber: state.buildNumber,
+              tags: state.tags,
+            },
           }),
         { deadlineMs: spec.leaseTtlMs },
       );
@@ -212,7 +223,7 @@ function shouldRun(
 }
 
 interface StepContext {
-  variables: Record<string, string>;
+  state: JobState;
   dirs: { s: string; tmp: string };
   out: LogStream;
   stop: AbortSignal;
@@ -225,8 +236,9 @@ async function runStep(
   c: StepContext,
 ): Promise<{ result: TaskResult; reason?: string }> {
   const { spec } = o;
-  const plain = createVariableLookup(c.variables);
-  const withSecrets = createVariableLookup({ ...c.variables, ...spec.secrets });
+  const { variables } = c.state;
+  const plain = createVariableLookup(variables);
+  const withSecrets = createVariableLookup({ ...variables, ...spec.secrets, ...c.state.secretVariables });
   const expand = (text: string) => expandMacros(text, withSecrets);
 
   // Variables become environment variables; secrets only where a step maps them in `env`.
@@ -238,8 +250,9 @@ async function runStep(
     SLIPWAY_JOB_ID: spec.jobId,
     SLIPWAY_JOB_TOKEN: spec.stepToken,
   };
-  for (const [name, value] of Object.entries(c.variables)) env[toEnvName(name)] = expandMacros(value, plain);
+  for (const [name, value] of Object.entries(variables)) env[toEnvName(name)] = expandMacros(value, plain);
   for (const [name, value] of Object.entries(step.env)) env[name] = expand(value);
+  if (c.state.pathPrefixes.length > 0) env.PATH = [...c.state.pathPrefixes, env.PATH ?? ''].join(':');
 
   const script = expand(step.script);
   const file = join(c.dirs.tmp, `step-${Math.random().toString(36).slice(2)}.sh`);
@@ -248,17 +261,19 @@ async function runStep(
   const cwd = step.workingDirectory ? resolveIn(c.dirs.s, expand(step.workingDirectory)) : c.dirs.s;
   c.out.write(`##[section]Starting: ${step.displayName}\n`);
 
+  const output = new StepOutput(c.out, c.state, step);
   const started = Date.now();
   const res = await runProcess({
     command: shell,
     args,
     cwd,
     env,
-    onOutput: (text) => c.out.write(text),
+    onOutput: (text) => output.write(text),
     timeoutMs: step.timeoutInMinutes * 60_000,
     signal: c.stop,
     killGraceMs: o.killGraceMs,
   });
+  output.end();
   await rm(file, { force: true });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   let outcome: { result: TaskResult; reason?: string };
@@ -273,6 +288,9 @@ async function runStep(
             reason: `the job timed out after ${(o.spec.plan as JobPlan).timeoutInMinutes}m`,
           }
         : { result: 'canceled', reason: why === 'lease lost' ? 'lease lost' : 'canceled' };
+  } else if (output.forcedResult) {
+    // `##vso[task.complete result=…]` decides, whatever the exit code.
+    outcome = { result: output.forcedResult, reason: 'set by task.complete' };
   } else if (res.exitCode === 0) outcome = { result: 'succeeded' };
   else
     outcome = {

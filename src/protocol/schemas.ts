@@ -103,7 +103,10 @@ export const jobSpec = z.object({
   secrets: z.record(z.string(), z.string()),
   hasWorkspace: z.boolean(),
   /** Results of the jobs this one depends on, for conditions like `succeeded('build')`. */
-  dependencies: z.record(z.string(), z.object({ result: taskResult })),
+  dependencies: z.record(
+    z.string(),
+    z.object({ result: taskResult, outputs: z.record(z.string(), z.string()).default({}) }),
+  ),
 });
 export type JobSpec = z.infer<typeof jobSpec>;
 
@@ -137,6 +140,12 @@ export const completeJobRequest = z.object({
   epoch: z.number().int(),
   result: taskResult,
   reason: z.string().max(2000).optional(),
+  /** Output variables (`<step>.<name>`) set with `##vso[task.setvariable …;isOutput=true]`. */
+  outputs: z.record(z.string().max(200), z.string().max(64 * 1024)).default({}),
+  /** `##vso[build.updatebuildnumber]`. */
+  buildNumber: z.string().max(255).optional(),
+  /** `##vso[build.addbuildtag]`. */
+  tags: z.array(z.string().max(255)).max(100).default([]),
 });
 
 // ── runs ───────────────────────────────────────────────────────────────────────
@@ -171,6 +180,7 @@ export const jobView = z.object({
   attempt: z.number(),
   agentName: z.string().nullable(),
   dependsOn: z.array(z.string()),
+  outputs: z.record(z.string(), z.string()),
   queuedAt: z.string().nullable(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
@@ -183,6 +193,9 @@ export const runView = z.object({
   pipelineFile: z.string(),
   status: runStatus,
   result: taskResult.nullable(),
+  /** `##vso[build.updatebuildnumber]`, or the run number. */
+  buildNumber: z.string(),
+  tags: z.array(z.string()),
   createdAt: z.string(),
   finishedAt: z.string().nullable(),
   jobs: z.array(jobView),

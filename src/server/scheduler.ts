@@ -91,6 +91,7 @@ export class Scheduler {
       agentName: null,
       leaseExpiresAt: null,
       cancelRequested: false,
+      outputs: {},
       queuedAt: null,
       startedAt: null,
       finishedAt: null,
@@ -106,6 +107,8 @@ export class Scheduler {
         status: 'queued',
         result: null,
         cancelRequested: false,
+        buildNumber: null,
+        tags: [],
         createdAt: now,
         startedAt: null,
         finishedAt: null,
@@ -173,7 +176,9 @@ export class Scheduler {
         await this.finishJob(job, ['pending'], 'canceled', 'the run was canceled');
         continue;
       }
-      const dependencies = Object.fromEntries(deps.map((d) => [d.name, { result: d.result! }]));
+      const dependencies = Object.fromEntries(
+        deps.map((d) => [d.name, { result: d.result!, outputs: d.outputs }]),
+      );
       const status = aggregateStatus(deps.map((d) => d.result!));
       let shouldRun: boolean;
       try {
@@ -283,7 +288,7 @@ export class Scheduler {
     const dependencies = Object.fromEntries(
       jobs
         .filter((j) => claimed.dependsOn.some((d) => d.toLowerCase() === j.name.toLowerCase()))
-        .map((j) => [j.name, { result: j.result! }]),
+        .map((j) => [j.name, { result: j.result!, outputs: j.outputs }]),
     );
     return {
       jobId,
@@ -304,7 +309,13 @@ export class Scheduler {
   }
 
   /** Records the agent's result. Sending the same result again is fine; a different one is a conflict. */
-  async complete(jobId: string, epoch: number, result: TaskResult, reason?: string): Promise<void> {
+  async complete(
+    jobId: string,
+    epoch: number,
+    result: TaskResult,
+    reason?: string,
+    extras: { outputs?: Record<string, string>; buildNumber?: string; tags?: string[] } = {},
+  ): Promise<void> {
     const job = await this.o.store.getJob(jobId);
     if (!job) throw new NotFoundError('job', jobId);
     const final = effectiveResult(job.plan, result);
@@ -315,8 +326,17 @@ export class Scheduler {
     if (job.status !== 'running' || job.attempt !== epoch) {
       throw new ConflictError(`attempt ${epoch} of job ${jobId} no longer holds the lease`);
     }
-    await this.finishJob(job, ['running'], final, reason ?? null);
+    await this.recordRunInfo(job, extras);
+    await this.finishJob(job, ['running'], final, reason ?? null, extras.outputs ?? {});
     await this.advance(job.runId);
+  }
+
+  /** What the job's logging commands said about the run: its build number and tags. */
+  private async recordRunInfo(job: JobRow, extras: { buildNumber?: string; tags?: string[] }): Promise<void> {
+    if (!extras.buildNumber && !extras.tags?.length) return;
+    const run = (await this.o.store.getRun(job.runId))!;
+    const tags = [...new Set([...run.tags, ...(extras.tags ?? [])])];
+    await this.o.store.updateRun(run.id, { buildNumber: extras.buildNumber ?? run.buildNumber, tags });
   }
 
   async cancelRun(runId: string): Promise<void> {
@@ -397,11 +417,18 @@ export class Scheduler {
     void this.o.dispatcher.kick();
   }
 
-  private async finishJob(job: JobRow, from: JobRow['status'][], result: TaskResult, reason: string | null) {
+  private async finishJob(
+    job: JobRow,
+    from: JobRow['status'][],
+    result: TaskResult,
+    reason: string | null,
+    outputs: Record<string, string> = {},
+  ) {
     const ok = await this.o.store.transitionJob(job.id, from, {
       status: 'completed',
       result,
       reason,
+      outputs,
       finishedAt: this.o.clock.now(),
       leaseExpiresAt: null,
     });

@@ -69,6 +69,9 @@ export interface RunRow {
   status: RunStatus;
   result: TaskResult | null;
   cancelRequested: boolean;
+  /** Set by `##vso[build.updatebuildnumber]`; the run number when null. */
+  buildNumber: string | null;
+  tags: string[];
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
@@ -92,6 +95,8 @@ export interface JobRow {
   agentName: string | null;
   leaseExpiresAt: number | null;
   cancelRequested: boolean;
+  /** Output variables of the finished attempt, `<step>.<name>` → value. */
+  outputs: Record<string, string>;
   queuedAt: number | null;
   startedAt: number | null;
   finishedAt: number | null;
@@ -183,7 +188,12 @@ export interface Store {
   listRuns(limit: number): Promise<RunRow[]>;
   updateRun(
     id: string,
-    patch: Partial<Pick<RunRow, 'status' | 'result' | 'startedAt' | 'finishedAt' | 'cancelRequested'>>,
+    patch: Partial<
+      Pick<
+        RunRow,
+        'status' | 'result' | 'startedAt' | 'finishedAt' | 'cancelRequested' | 'buildNumber' | 'tags'
+      >
+    >,
   ): Promise<void>;
   getJob(id: string): Promise<JobRow | undefined>;
   listJobs(runId: string): Promise<JobRow[]>;

@@ -73,7 +73,11 @@ export async function agentRemove(s: ClientSettings, o: { pool: string; name: st
 }
 
 /** A one-use registration ticket for one agent name: prints only the ticket. */
-export async function agentTicket(s: ClientSettings, o: { pool: string; name: string; expires: string }, out: Out) {
+export async function agentTicket(
+  s: ClientSettings,
+  o: { pool: string; name: string; expires: string },
+  out: Out,
+) {
   const { client, token } = resolveClient(s);
   const m = /^(\d+)(s|m)?$/.exec(o.expires.trim());
   if (!m) throw new CliError(`--expires: '${o.expires}' is not a duration like 10m or 90s`, EXIT.invalid);

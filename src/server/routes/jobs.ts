@@ -84,7 +84,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const cred = await authenticate(ctx, req, ['job']);
     const job = await boundJob(ctx, cred, req.params.id);
     const body = completeJobRequest.parse(req.body);
-    await ctx.scheduler.complete(job.id, body.epoch, body.result, body.reason);
+    await ctx.scheduler.complete(job.id, body.epoch, body.result, body.reason, body);
     return { ok: true };
   });
 
