@@ -58,11 +58,32 @@ describe('parseExpression', () => {
     });
   });
 
+  it('indexes call results and reads the named values it is given', () => {
+    expect(parseExpression("split('a b', ' ')[0]")).toMatchObject({
+      kind: 'index',
+      target: { kind: 'call', name: 'split' },
+      index: { value: 0 },
+    });
+    expect(parseExpression('Parameters.list', { names: ['parameters', 'item'] })).toMatchObject({
+      kind: 'index',
+      target: { kind: 'named', name: 'parameters' },
+    });
+    expect(parseExpression('ITEM', { names: ['parameters', 'item'] })).toEqual({
+      kind: 'named',
+      name: 'item',
+      offset: 0,
+    });
+    expect(parseExpression("stageDependencies.a.b.outputs['s.v']")).toMatchObject({ kind: 'index' });
+    expect(() =>
+      parseExpression('dependencies.a', { names: ['parameters'], unavailable: { dependencies: 'not here' } }),
+    ).toThrow(expect.objectContaining({ offset: 0, detail: 'not here' }));
+  });
+
   const errors: Array<[string, number, string]> = [
     ['', 0, 'expected a value, found end of expression'],
     ['   ', 3, 'expected a value, found end of expression'],
     ['suceeded()', 0, "unknown function 'suceeded'"],
-    ["and(true, lower('x'))", 10, "function 'lower' is not supported yet by Slipway"],
+    ["and(true, counter('x', 0))", 10, "function 'counter' is not supported yet by Slipway"],
     ['eq(1)', 0, "'eq' takes 2 arguments, found 1"],
     ['and(true)', 0, "'and' takes at least 2, found 1"],
     ['always(1)', 0, "'always' takes 0 arguments, found 1"],

@@ -12,8 +12,8 @@ export class ExpressionError extends SlipwayError {
 
 export type Literal = string | number | boolean | null;
 
-/** The dictionaries a runtime condition can read. */
-export type NamedValue = 'variables' | 'dependencies';
+/** The dictionaries a runtime condition or variable (`$[ ]`) can read. */
+export const RUNTIME_NAMES = ['variables', 'dependencies', 'stageDependencies'] as const;
 
 export type FunctionName =
   | 'succeeded'
@@ -36,12 +36,33 @@ export type FunctionName =
   | 'startsWith'
   | 'endsWith'
   | 'coalesce'
-  | 'format';
+  | 'format'
+  | 'iif'
+  | 'xor'
+  | 'length'
+  | 'lower'
+  | 'upper'
+  | 'trim'
+  | 'join'
+  | 'split'
+  | 'replace'
+  | 'convertToJson'
+  | 'containsValue';
+
+/** The functions that read the run's state; only runtime conditions may call them. */
+export const STATUS_FUNCTIONS: readonly FunctionName[] = [
+  'succeeded',
+  'failed',
+  'succeededOrFailed',
+  'always',
+  'canceled',
+];
 
 export type Expr =
   | { kind: 'literal'; value: Literal; offset: number }
-  | { kind: 'named'; name: NamedValue; offset: number }
-  /** `x['key']` and `x.key` (the latter with a string literal index). */
+  /** A dictionary by name (`variables`, `parameters`, an `each` loop's variable), as declared. */
+  | { kind: 'named'; name: string; offset: number }
+  /** `x['key']`, `x[0]` and `x.key` (the latter with a string literal index). */
   | { kind: 'index'; target: Expr; index: Expr; offset: number }
   | { kind: 'call'; name: FunctionName; args: Expr[]; offset: number };
 
@@ -70,42 +91,52 @@ export const FUNCTION_ARITY: Readonly<Record<FunctionName, readonly [min: number
   endsWith: [2, 2],
   coalesce: [1, MANY],
   format: [1, MANY],
+  iif: [3, 3],
+  xor: [2, 2],
+  length: [1, 1],
+  lower: [1, 1],
+  upper: [1, 1],
+  trim: [1, 1],
+  join: [2, 2],
+  split: [2, 2],
+  replace: [3, 3],
+  convertToJson: [1, 1],
+  containsValue: [2, 2],
 };
 
 /** Azure functions refused by name, so a user knows the gap is Slipway's, not a typo. */
-const UNSUPPORTED_FUNCTIONS = [
-  'containsValue',
-  'convertToJson',
-  'counter',
-  'iif',
-  'join',
-  'length',
-  'lower',
-  'replace',
-  'split',
-  'trim',
-  'upper',
-  'xor',
-];
+const UNSUPPORTED_FUNCTIONS = ['counter'];
 
 const FUNCTIONS_BY_LOWER = new Map(
   (Object.keys(FUNCTION_ARITY) as FunctionName[]).map((name) => [name.toLowerCase(), name]),
 );
-const NAMED_VALUES: readonly NamedValue[] = ['variables', 'dependencies'];
 /** Deeper nesting than any real condition; bounds recursion on hostile input. */
 const MAX_DEPTH = 50;
 
 const IDENTIFIER = /[A-Za-z_][A-Za-z0-9_]*/y;
 const NUMBER = /-?(?:\d+(?:\.\d+)?|\.\d+)/y;
 
-export function parseExpression(src: string): Expr {
-  return new ExpressionParser(src).parseAll();
+export interface ParseOptions {
+  /** The named values the expression may read; default RUNTIME_NAMES. Matched case-insensitively. */
+  names?: readonly string[];
+  /** Names that exist elsewhere (runtime vs template), with the message a use of one gets. */
+  unavailable?: Readonly<Record<string, string>>;
+}
+
+export function parseExpression(src: string, options: ParseOptions = {}): Expr {
+  return new ExpressionParser(src, options).parseAll();
 }
 
 class ExpressionParser {
   private at = 0;
+  private readonly names: Map<string, string>;
 
-  constructor(private readonly src: string) {}
+  constructor(
+    private readonly src: string,
+    private readonly options: ParseOptions,
+  ) {
+    this.names = new Map((options.names ?? RUNTIME_NAMES).map((n) => [n.toLowerCase(), n]));
+  }
 
   parseAll(): Expr {
     const expr = this.value(0);
@@ -162,8 +193,11 @@ class ExpressionParser {
     if (this.src[this.at] === '(') return this.call(word, offset, depth);
     if (lower === 'true' || lower === 'false') return { kind: 'literal', value: lower === 'true', offset };
     if (lower === 'null') return { kind: 'literal', value: null, offset };
-    const named = NAMED_VALUES.find((n) => n === lower);
-    if (named === undefined) throw new ExpressionError(offset, `unrecognized value '${word}'`);
+    const named = this.names.get(lower);
+    if (named === undefined) {
+      const elsewhere = this.options.unavailable?.[lower];
+      throw new ExpressionError(offset, elsewhere ?? `unrecognized value '${word}'`);
+    }
     return this.accessors({ kind: 'named', name: named, offset }, depth);
   }
 
@@ -179,7 +213,7 @@ class ExpressionParser {
     this.at++;
     const args = this.args(depth);
     checkArity(name, args.length, offset);
-    return { kind: 'call', name, args, offset };
+    return this.accessors({ kind: 'call', name, args, offset }, depth);
   }
 
   private args(depth: number): Expr[] {

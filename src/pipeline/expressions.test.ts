@@ -5,6 +5,7 @@ import {
   type ConditionStatus,
   ExpressionError,
   evaluateCondition,
+  evaluateRuntimeValue,
   parseExpression,
 } from './expressions.js';
 
@@ -142,6 +143,32 @@ describe('evaluateCondition', () => {
     expect(() => evaluateCondition("succeeded('build')", { status: 'succeeded', variables: {} })).toThrow(
       "'build' is not a dependency of this job",
     );
+  });
+});
+
+describe('stageDependencies and runtime values', () => {
+  const stageCtx: ConditionContext = {
+    status: 'succeeded',
+    variables: { who: 'me' },
+    stageDependencies: { Build: { compile: { result: 'succeeded', outputs: { 'setver.version': '1.2' } } } },
+  };
+
+  it.each([
+    ["eq(stageDependencies.build.compile.outputs['setver.version'], '1.2')", true],
+    ["eq(stageDependencies.Build.Compile.result, 'Succeeded')", true],
+    ["eq(stageDependencies.nope.compile.result, '')", true],
+  ])('%s is %s', (src, expected) => {
+    expect(evaluateCondition(src, stageCtx)).toBe(expected);
+  });
+
+  it.each([
+    ["stageDependencies.Build.compile.outputs['setver.version']", '1.2'],
+    ["format('{0}-{1}', variables.who, 2)", 'me-2'],
+    ['eq(1, 1)', 'True'],
+    ['variables.nope', ''],
+    ["split('a,b', ',')", '["a","b"]'],
+  ])('$[ %s ] is %j', (src, expected) => {
+    expect(evaluateRuntimeValue(src, stageCtx)).toBe(expected);
   });
 });
 

@@ -1,4 +1,11 @@
 export {
+  type BuildNumberInput,
+  buildNumberRevisionKey,
+  DEFAULT_BUILD_NUMBER_FORMAT,
+  formatBuildNumber,
+  MAX_BUILD_NUMBER,
+} from './build-number.js';
+export {
   aggregateStatus,
   type ConditionContext,
   type ConditionStatus,
@@ -6,27 +13,44 @@ export {
   type Expr,
   ExpressionError,
   evaluateCondition,
+  evaluateRuntimeValue,
   type FunctionName,
   type Literal,
   parseExpression,
 } from './expressions.js';
+export { type FinishedJob, type JobStart, type JobStartInput, prepareJobStart } from './job-start.js';
 export { MAX_NESTING_DEPTH, MAX_PIPELINE_BYTES } from './load-yaml.js';
 export { createVariableLookup, expandMacros, toEnvName } from './macros.js';
-export { parsePipeline, SHORTHAND_JOB_NAME, validatePipeline } from './parse-pipeline.js';
+export {
+  collectTemplateFiles,
+  type ParseOptions,
+  parsePipeline,
+  SHORTHAND_JOB_NAME,
+  validatePipeline,
+} from './parse-pipeline.js';
 export { type PredefinedVariablesInput, predefinedVariables } from './predefined-variables.js';
 export { DEFAULT_CONDITION } from './read-condition.js';
 export { DEFAULT_CANCEL_TIMEOUT, DEFAULT_JOB_TIMEOUT, MAX_JOBS } from './read-job.js';
 export { DEFAULT_POOL, parseDemand } from './read-pool.js';
-export { defaultDisplayName, MAX_STEPS } from './read-steps.js';
+export { MAX_STAGES } from './read-stages.js';
+export { defaultDisplayName, MAX_STEP_RETRIES, MAX_STEPS } from './read-steps.js';
 export { MAX_VARIABLES } from './read-variables.js';
+export { MAX_EXPANSION, MAX_TEMPLATE_DEPTH } from './template-expander.js';
+export { MAX_TEMPLATE_FILES, type ReadFile, resolveTemplatePath } from './template-files.js';
 export type {
+  CheckoutOptions,
   ContainerRef,
   Demand,
   DockerMode,
+  DownloadOptions,
   JobPlan,
+  JsonValue,
   PipelinePlan,
   PoolRef,
+  PublishOptions,
+  RepositoryResource,
   SourcePos,
+  StagePlan,
   StepKind,
   StepPlan,
   TaskResult,

@@ -1,5 +1,5 @@
 import { Composer, CST, type Document, LineCounter, Parser } from 'yaml';
-import { FILE_START, type Issues } from './issues.js';
+import { fileStart, type Issues } from './issues.js';
 import type { SourcePos } from './types.js';
 
 /** Larger files are refused before parsing: no real pipeline comes close. */
@@ -19,16 +19,21 @@ export interface LoadedYaml {
   posAt(offset: number): SourcePos;
 }
 
-/** Text → the single YAML document it holds, or undefined with the reasons recorded. */
-export function loadYaml(rawText: string, issues: Issues): LoadedYaml | undefined {
+/**
+ * Text → the single YAML document it holds, or undefined with the reasons recorded. `file` names
+ * a template file in positions; leave it out for the pipeline file itself.
+ */
+export function loadYaml(rawText: string, issues: Issues, file?: string): LoadedYaml | undefined {
+  const start = fileStart(file);
+  const what = file === undefined ? 'the pipeline file' : 'the template file';
   if (exceedsBytes(rawText, MAX_PIPELINE_BYTES)) {
-    issues.add(FILE_START, `the pipeline file is larger than ${MAX_PIPELINE_BYTES / 1024 / 1024} MiB`);
+    issues.add(start, `${what} is larger than ${MAX_PIPELINE_BYTES / 1024 / 1024} MiB`);
     return undefined;
   }
   // A BOM would otherwise shift every column on line 1 by one.
   const text = rawText.startsWith('\uFEFF') ? rawText.slice(1) : rawText;
   const lines = new LineCounter();
-  const posAt = (offset: number): SourcePos => toPos(lines, offset);
+  const posAt = (offset: number): SourcePos => toPos(lines, offset, file);
   const tokens = Array.from(new Parser(lines.addNewLine).parse(text));
   const deepAt = findTooDeep(tokens);
   if (deepAt !== undefined) {
@@ -39,7 +44,7 @@ export function loadYaml(rawText: string, issues: Issues): LoadedYaml | undefine
   // 1 MiB mapping of short keys would take minutes. The tree builder checks keys with a Set.
   const composer = new Composer({ schema: 'failsafe', uniqueKeys: false, prettyErrors: false });
   const docs = Array.from(composer.compose(tokens));
-  const doc = singleDocument(docs, posAt, issues);
+  const doc = singleDocument(docs, posAt, issues, start, what);
   if (doc === undefined) return undefined;
   reportYamlErrors(doc, posAt, issues);
   return doc.errors.length > 0 ? undefined : { doc, text, posAt };
@@ -52,23 +57,29 @@ function exceedsBytes(text: string, max: number): boolean {
   return Buffer.byteLength(text, 'utf8') > max;
 }
 
-function toPos(lines: LineCounter, offset: number): SourcePos {
+function toPos(lines: LineCounter, offset: number, file: string | undefined): SourcePos {
   const { line, col } = lines.linePos(offset);
-  return line === 0 ? { line: 1, col: offset + 1 } : { line, col };
+  const pos = line === 0 ? { line: 1, col: offset + 1 } : { line, col };
+  return file === undefined ? pos : { ...pos, file };
 }
 
 function singleDocument(
   docs: Document.Parsed[],
   posAt: (offset: number) => SourcePos,
   issues: Issues,
+  start: SourcePos,
+  what: string,
 ): Document.Parsed | undefined {
   const [first, second] = docs;
   if (first === undefined || (docs.length === 1 && first.contents === null && first.errors.length === 0)) {
-    issues.add(FILE_START, 'the pipeline file is empty');
+    issues.add(start, `${what} is empty`);
     return undefined;
   }
   if (second !== undefined) {
-    issues.add(posAt(second.range[0]), 'a pipeline file holds one YAML document; remove the second one');
+    issues.add(
+      posAt(second.range[0]),
+      `${what.replace('the ', 'a ')} holds one YAML document; remove the second one`,
+    );
     return undefined;
   }
   return first;

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: pipeline YAML writes ${{ }} expressions in plain strings
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -31,6 +32,30 @@ const KEYS = [
   'readonly',
   'task',
   'stages',
+  'stage',
+  'deployment',
+  'environment',
+  'strategy',
+  'matrix',
+  'parallel',
+  'runOnce',
+  'deploy',
+  'template',
+  'parameters',
+  'extends',
+  'type',
+  'default',
+  'resources',
+  'containers',
+  'checkout',
+  'publish',
+  'download',
+  'pwsh',
+  '${{ if true }}',
+  '${{ else }}',
+  '${{ each x in parameters }}',
+  '${{ insert }}',
+  '${{ x }}',
   'a',
 ];
 const SCALARS = fc.oneof(
@@ -49,6 +74,20 @@ const SCALARS = fc.oneof(
     '8080:80',
   ),
   fc.constantFrom("eq(variables.a, 'x')", 'succeeded(', "and(always(), in('a'))", `\${{ x }}`, '$[ y ]'),
+  fc.constantFrom(
+    't.yml',
+    'u.yml',
+    `\${{ parameters }}`,
+    `\${{ parameters.a }}`,
+    `a\${{ x }}b`,
+    '$[ variables.a ]',
+    '$(x)',
+    'stepList',
+    'object',
+    'self',
+    'none',
+    'current',
+  ),
   fc.string({ maxLength: 12 }),
   fc.integer(),
   fc.boolean(),
@@ -62,8 +101,8 @@ const { tree } = fc.letrec((tie) => ({
 const VALID =
   'jobs:\n- job: a\n  steps:\n  - script: echo $(x)\n    condition: succeeded()\n- job: b\n  dependsOn: a\n  steps: [{ bash: b }]\n';
 
-function expectOnlyErrors(text: string): void {
-  const errors = validatePipeline(text, 'p.yml');
+function expectOnlyErrors(text: string, readFile?: (path: string) => string | undefined): void {
+  const errors = validatePipeline(text, 'p.yml', readFile ? { readFile } : {});
   for (const error of errors) {
     expect(error).toBeInstanceOf(PipelineError);
     expect(error.line).toBeGreaterThanOrEqual(1);
@@ -75,7 +114,10 @@ describe('validatePipeline never throws, whatever it is given', () => {
   const options = { numRuns: 200 };
 
   it('on arbitrary text', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 200, unit: 'binary' }), expectOnlyErrors), options);
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200, unit: 'binary' }), (text) => expectOnlyErrors(text)),
+      options,
+    );
   });
 
   it('on text made of YAML punctuation', () => {
@@ -83,12 +125,30 @@ describe('validatePipeline never throws, whatever it is given', () => {
       maxLength: 120,
       unit: fc.constantFrom(...'-:[]{}&*!|>?#,\'" \n\tab1'.split('')),
     });
-    fc.assert(fc.property(yamlish, expectOnlyErrors), options);
+    fc.assert(
+      fc.property(yamlish, (text) => expectOnlyErrors(text)),
+      options,
+    );
   });
 
   it('on arbitrary pipeline-shaped structures', () => {
     fc.assert(
       fc.property(tree, (value) => expectOnlyErrors(stringify(value))),
+      options,
+    );
+  });
+
+  it('on pipelines whose templates are themselves arbitrary (and may include each other)', () => {
+    const files = fc.dictionary(
+      fc.constantFrom('t.yml', 'u.yml'),
+      tree.map((v) => stringify(v)),
+    );
+    fc.assert(
+      fc.property(tree, files, (value, templates) => {
+        const started = performance.now();
+        expectOnlyErrors(stringify(value), (path) => templates[path]);
+        expect(performance.now() - started).toBeLessThan(2000);
+      }),
       options,
     );
   });

@@ -45,6 +45,8 @@ describe('predefinedVariables', () => {
       'System.JobDisplayName': 'Build it',
       'System.JobAttempt': '2',
       'System.DefaultWorkingDirectory': '/work/1/s',
+      'System.StageName': '__default',
+      'System.StageDisplayName': '__default',
       'System.TeamProject': 'slipway',
       'Pipeline.Workspace': '/work/1',
       'Slipway.RunId': 'run_12',
@@ -61,6 +63,7 @@ describe('predefinedVariables', () => {
       buildDirectory: '/b',
       pipelineName: 'CI',
       agentOs: 'Darwin',
+      stageName: 'Build',
     });
     expect(vars).toMatchObject({
       'Agent.OSArchitecture': 'ARM64',
@@ -68,6 +71,8 @@ describe('predefinedVariables', () => {
       'Agent.BuildDirectory': '/b',
       'Build.ArtifactStagingDirectory': '/b/a',
       'Build.DefinitionName': 'CI',
+      'System.StageName': 'Build',
+      'System.StageDisplayName': 'Build',
     });
     expect(predefinedVariables({ ...input, arch: 'riscv64' })['Agent.OSArchitecture']).toBe('RISCV64');
   });

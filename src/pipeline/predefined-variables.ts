@@ -25,6 +25,10 @@ export interface PredefinedVariablesInput {
   /** `Build.DefinitionName`; default: the pipeline file's name without its extension. */
   pipelineName?: string;
   poolName: string;
+  /** The job's stage (`JobPlan.stage`); Azure's `__default` without stages. */
+  stageName?: string;
+  /** `JobPlan.stageDisplayName`; default the stage name. */
+  stageDisplayName?: string;
 }
 
 const ARCHITECTURES: Record<string, string> = { x64: 'X64', arm64: 'ARM64', arm: 'ARM', ia32: 'X86' };
@@ -61,6 +65,8 @@ export function predefinedVariables(input: PredefinedVariablesInput): Record<str
     'System.JobDisplayName': input.jobDisplayName,
     'System.JobAttempt': String(input.attempt),
     'System.DefaultWorkingDirectory': input.sourcesDirectory,
+    'System.StageName': input.stageName ?? '__default',
+    'System.StageDisplayName': input.stageDisplayName ?? input.stageName ?? '__default',
     'System.TeamProject': 'slipway',
     'Pipeline.Workspace': buildDirectory,
     'Slipway.RunId': String(input.runId),

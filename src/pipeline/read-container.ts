@@ -1,9 +1,17 @@
 import type { Issues } from './issues.js';
 import { checkKeys, entryOf, mismatch, readString, readStringList, readStringMap } from './reader.js';
-import type { ContainerRef } from './types.js';
-import type { YEntry } from './yaml-tree.js';
+import type { ContainerRef, SourcePos } from './types.js';
+import type { YEntry, YMap } from './yaml-tree.js';
 
-const CONTAINER_KEYS = {
+/** A `container:` as written; a bare name may be the alias of a `resources.containers` item. */
+export interface ContainerSpec {
+  ref: ContainerRef;
+  /** Written as a bare name, so it is looked up as a container resource alias first. */
+  bare: boolean;
+  pos: SourcePos;
+}
+
+export const CONTAINER_KEYS = {
   known: ['image', 'env', 'ports'],
   unsupported: ['options', 'endpoint', 'volumes', 'mapDockerSocket', 'mountReadOnly', 'localImage'],
 };
@@ -12,20 +20,28 @@ const PORT = /^(?:(\d{1,5}):)?(\d{1,5})(?:\/(?:tcp|udp))?$/;
 /** Services are reached by their name, so it must be a DNS label. */
 const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
-/** `container:` as an image name or `{ image, env, ports }`. */
+/** `container:` as an image name (or resource alias) or `{ image, env, ports }`. */
 export function readContainer(
   issues: Issues,
   entry: YEntry,
   context = 'container',
-): ContainerRef | undefined {
+): ContainerSpec | undefined {
   const { value } = entry;
   if (value.kind === 'scalar') {
     const image = readImage(issues, entry);
-    return image === undefined ? undefined : { image, env: {}, ports: [] };
+    return image === undefined
+      ? undefined
+      : { ref: { image, env: {}, ports: [] }, bare: true, pos: value.pos };
   }
   if (value.kind !== 'map')
     return mismatch(issues, entry, 'an image name or a mapping with image, env and ports');
   checkKeys(issues, value, { context, ...CONTAINER_KEYS });
+  const ref = readContainerFields(issues, value, context);
+  return ref && { ref, bare: false, pos: value.pos };
+}
+
+/** `image`, `env` and `ports` of a container mapping whose keys were checked by the caller. */
+export function readContainerFields(issues: Issues, value: YMap, context: string): ContainerRef | undefined {
   const imageEntry = entryOf(value, 'image');
   const envEntry = entryOf(value, 'env');
   const portsEntry = entryOf(value, 'ports');
@@ -55,14 +71,14 @@ function readPorts(issues: Issues, entry: YEntry): string[] {
 }
 
 /** `services:` maps the hostname a job reaches a service at to its container. */
-export function readServices(issues: Issues, entry: YEntry): Record<string, ContainerRef> {
+export function readServices(issues: Issues, entry: YEntry): Record<string, ContainerSpec> {
   const { value } = entry;
   if (value.kind === 'null') return {};
   if (value.kind !== 'map') {
     mismatch(issues, entry, 'a mapping of service names to containers');
     return {};
   }
-  const services: Array<[string, ContainerRef]> = [];
+  const services: Array<[string, ContainerSpec]> = [];
   for (const service of value.entries) {
     if (!HOSTNAME.test(service.key)) {
       issues.add(
@@ -74,4 +90,20 @@ export function readServices(issues: Issues, entry: YEntry): Record<string, Cont
     if (container) services.push([service.key, container]);
   }
   return Object.fromEntries(services);
+}
+
+/**
+ * The container a job uses once its variables are known: `$(macros)` in the image and env are
+ * expanded, and a bare name that is a container resource's alias becomes that resource.
+ */
+export function resolveContainer(
+  spec: ContainerSpec,
+  resources: Readonly<Record<string, ContainerRef>>,
+  expand: (text: string) => string,
+): ContainerRef {
+  const image = expand(spec.ref.image);
+  const resource = spec.bare && Object.hasOwn(resources, image) ? resources[image] : undefined;
+  const ref = resource ?? { ...spec.ref, image };
+  const env = Object.fromEntries(Object.entries(ref.env).map(([k, v]) => [k, expand(v)]));
+  return { image: expand(ref.image), env, ports: ref.ports };
 }

@@ -1,36 +1,43 @@
+import type { GraphNode } from './dependency-graph.js';
 import { identifierProblem } from './identifiers.js';
 import type { Issues } from './issues.js';
 import { DEFAULT_CONDITION, readCondition } from './read-condition.js';
-import { readContainer, readServices } from './read-container.js';
-import { type PoolSpec, readPool, resolvePool } from './read-pool.js';
-import { readSteps } from './read-steps.js';
-import { overlayVariables, readVariables, type Variable, variableRecord } from './read-variables.js';
+import { type ContainerSpec, readContainer, readServices } from './read-container.js';
+import { type PoolSpec, readPool } from './read-pool.js';
+import { readSteps, type StepList } from './read-steps.js';
+import { readStrategy, type Strategy } from './read-strategy.js';
+import { readVariables, type Variable } from './read-variables.js';
 import {
   checkKeys,
   entryOf,
   expectMap,
-  type Located,
   mismatch,
-  notSupported,
   readBoolean,
   readMinutes,
   readString,
   readStringList,
 } from './reader.js';
-import type { DockerMode, JobPlan, SourcePos } from './types.js';
+import type { DockerMode, JobPlan, SourcePos, StepPlan } from './types.js';
 import type { YEntry, YMap, YNode } from './yaml-tree.js';
 
-/** A job as read, before the job graph (names, dependencies) is checked across jobs. */
-export interface JobDraft {
-  plan: JobPlan;
-  namePos: SourcePos;
-  dependsOn: Array<Located<string>>;
-}
-
-/** What a job inherits from the pipeline's top level. */
-export interface JobDefaults {
+/** A job as written, before strategies make legs of it and stages name it. */
+export interface JobDraft extends GraphNode {
+  displayName: string;
+  condition: string;
   pool?: PoolSpec;
+  /** The job's own variables (the pipeline's and stage's are overlaid later). */
   variables: Variable[];
+  timeoutInMinutes: number;
+  cancelTimeoutInMinutes: number;
+  continueOnError: boolean;
+  container?: ContainerSpec;
+  services: Record<string, ContainerSpec>;
+  docker: DockerMode;
+  steps: StepPlan[];
+  checkout?: 'self' | 'none';
+  strategy?: Strategy;
+  deployment?: { environment?: string };
+  workspace?: JobPlan['workspace'];
 }
 
 export const DEFAULT_JOB_TIMEOUT = 60;
@@ -38,30 +45,36 @@ export const DEFAULT_CANCEL_TIMEOUT = 1;
 /** Each job carries its own copy of the variables, so jobs × variables must stay bounded. */
 export const MAX_JOBS = 256;
 
-const JOB_KEYS = {
-  context: 'job',
-  known: [
-    'job',
-    'displayName',
-    'dependsOn',
-    'condition',
-    'pool',
-    'variables',
-    'timeoutInMinutes',
-    'cancelTimeoutInMinutes',
-    'continueOnError',
-    'container',
-    'services',
-    'docker',
-    'steps',
-  ],
-  unsupported: ['strategy', 'workspace', 'uses', 'templateContext'],
+/** Keys every kind of job has. */
+const SHARED_JOB_KEYS = [
+  'displayName',
+  'dependsOn',
+  'condition',
+  'pool',
+  'variables',
+  'timeoutInMinutes',
+  'cancelTimeoutInMinutes',
+  'continueOnError',
+  'container',
+  'services',
+  'docker',
+  'workspace',
+  'strategy',
+  // Data for templates; it means nothing once they are expanded.
+  'templateContext',
+];
+const JOB_KEYS = { context: 'job', known: ['job', 'steps', ...SHARED_JOB_KEYS], unsupported: ['uses'] };
+const DEPLOYMENT_KEYS = {
+  context: 'deployment job',
+  known: ['deployment', 'environment', ...SHARED_JOB_KEYS],
+  unsupported: ['uses'],
 };
-/** Azure `jobs:` items that are not plain jobs. */
-const UNSUPPORTED_JOB_KINDS = ['deployment', 'template'];
+const RUN_ONCE_HOOKS = ['preDeploy', 'deploy', 'routeTraffic', 'postRouteTraffic'];
+const HOOK_KEYS = { context: 'deployment hook', known: ['steps'], unsupported: ['pool'] };
 const DOCKER_MODES: readonly DockerMode[] = ['none', 'dind', 'socket'];
+const WORKSPACE_CLEAN = ['outputs', 'resources', 'all'] as const;
 
-export function readJobs(issues: Issues, entry: YEntry, defaults: JobDefaults): JobDraft[] {
+export function readJobs(issues: Issues, entry: YEntry): JobDraft[] {
   const { value } = entry;
   if (value.kind !== 'seq') {
     mismatch(issues, entry, 'a list of jobs');
@@ -73,29 +86,35 @@ export function readJobs(issues: Issues, entry: YEntry, defaults: JobDefaults): 
     issues.add(extra.pos, `a pipeline may have at most ${MAX_JOBS} jobs`);
     return [];
   }
-  return value.items.flatMap((item) => readJobItem(issues, item, defaults) ?? []);
+  return value.items.flatMap((item) => readJobItem(issues, item) ?? []);
 }
 
-function readJobItem(issues: Issues, node: YNode, defaults: JobDefaults): JobDraft | undefined {
+function readJobItem(issues: Issues, node: YNode): JobDraft | undefined {
   const map = expectMap(issues, node, 'a job');
   if (!map) return undefined;
-  const refused = map.entries.find((e) => UNSUPPORTED_JOB_KINDS.includes(e.key));
-  if (refused) {
-    issues.add(refused.keyPos, notSupported(refused.key));
+  const template = entryOf(map, 'template');
+  if (template) {
+    issues.add(template.keyPos, "a job 'template' can only be included in a list under 'jobs'");
     return undefined;
   }
-  checkKeys(issues, map, JOB_KEYS);
-  const nameEntry = entryOf(map, 'job');
+  const deployment = entryOf(map, 'deployment');
+  const job = entryOf(map, 'job');
+  if (deployment && job) {
+    issues.add(job.keyPos, "an item of 'jobs' is either a 'job' or a 'deployment', not both");
+    return undefined;
+  }
+  checkKeys(issues, map, deployment ? DEPLOYMENT_KEYS : JOB_KEYS);
+  const nameEntry = deployment ?? job;
   if (!nameEntry) {
-    issues.add(map.pos, "a job needs a name: 'job: <name>'");
+    issues.add(map.pos, "a job needs a name: 'job: <name>' (or 'deployment: <name>')");
     return undefined;
   }
   const name = readString(issues, nameEntry);
   const problem = name === undefined ? undefined : identifierProblem('job', name);
   if (problem) issues.add(nameEntry.value.pos, problem);
-
+  if (name === undefined) return undefined;
   // A job with errors still takes part in the graph checks, so its name is not reported unknown.
-  return name === undefined ? undefined : readJobBody(issues, map, name, nameEntry.value.pos, defaults);
+  return readJobBody(issues, map, name, nameEntry.value.pos, { deployment: deployment !== undefined });
 }
 
 /** The fields of a job; also used for a top-level `steps:` with the keys allowed there. */
@@ -104,48 +123,137 @@ export function readJobBody(
   map: YMap,
   name: string,
   namePos: SourcePos,
-  defaults: JobDefaults,
+  options: { deployment?: boolean } = {},
 ): JobDraft {
   const read = <T>(key: string, reader: (entry: YEntry) => T | undefined): T | undefined => {
     const entry = entryOf(map, key);
     return entry === undefined ? undefined : reader(entry);
   };
-  const stepsEntry = entryOf(map, 'steps');
-  if (!stepsEntry) issues.add(map.pos, `job '${name}' needs 'steps'`);
-  const steps = stepsEntry && readSteps(issues, stepsEntry);
-  const variables = overlayVariables(
-    defaults.variables,
-    read('variables', (e) => readVariables(issues, e)) ?? [],
-  );
-  const plan: JobPlan = {
+  const strategyEntry = entryOf(map, 'strategy');
+  let stepList: StepList | undefined;
+  let strategy: Strategy | undefined;
+  if (options.deployment) {
+    if (!strategyEntry)
+      issues.add(map.pos, `deployment job '${name}' needs 'strategy: { runOnce: { deploy: { steps } } }'`);
+    else stepList = readDeploymentStrategy(issues, strategyEntry);
+  } else {
+    const stepsEntry = entryOf(map, 'steps');
+    if (!stepsEntry) issues.add(map.pos, `job '${name}' needs 'steps'`);
+    stepList = stepsEntry && readSteps(issues, stepsEntry);
+    strategy = strategyEntry && readStrategy(issues, strategyEntry);
+  }
+  const draft: JobDraft = {
     name,
+    namePos,
+    pos: map.pos,
+    dependsOn: read('dependsOn', (e) => readStringList(issues, e)) ?? [],
+    resolved: [],
     displayName: read('displayName', (e) => readString(issues, e)) ?? name,
-    dependsOn: [],
     condition: read('condition', (e) => readCondition(issues, e)) ?? DEFAULT_CONDITION,
-    pool: resolvePool(
-      read('pool', (e) => readPool(issues, e)),
-      defaults.pool,
-    ),
-    variables: variableRecord(variables),
+    variables: read('variables', (e) => readVariables(issues, e)) ?? [],
     timeoutInMinutes: read('timeoutInMinutes', (e) => readMinutes(issues, e)) ?? DEFAULT_JOB_TIMEOUT,
     cancelTimeoutInMinutes:
       read('cancelTimeoutInMinutes', (e) => readMinutes(issues, e)) ?? DEFAULT_CANCEL_TIMEOUT,
     continueOnError: read('continueOnError', (e) => readBoolean(issues, e)) ?? false,
     services: read('services', (e) => readServices(issues, e)) ?? {},
     docker: read('docker', (e) => readDocker(issues, e)) ?? 'none',
-    steps: steps ?? [],
-    pos: map.pos,
+    steps: stepList?.steps ?? [],
   };
+  const pool = read('pool', (e) => readPool(issues, e));
   const container = read('container', (e) => readContainer(issues, e));
-  if (container) plan.container = container;
-  const readonly = variables.filter((v) => v.readonly).map((v) => v.name);
-  if (readonly.length > 0) plan.readonlyVariables = readonly;
-  const dependsOn = read('dependsOn', (e) => readStringList(issues, e)) ?? [];
-  return { plan, namePos, dependsOn };
+  const workspace = read('workspace', (e) => readWorkspace(issues, e));
+  if (pool) draft.pool = pool;
+  if (container) draft.container = container;
+  if (workspace) draft.workspace = workspace;
+  if (strategy) draft.strategy = strategy;
+  // Azure's deployment jobs check nothing out unless a step says `checkout: self`.
+  const checkout = stepList?.checkout ?? (options.deployment ? 'none' : undefined);
+  if (checkout) draft.checkout = checkout;
+  if (options.deployment) {
+    const environment = read('environment', (e) => readEnvironment(issues, e));
+    draft.deployment = environment === undefined ? {} : { environment };
+  }
+  return draft;
 }
 
 function readDocker(issues: Issues, entry: YEntry): DockerMode | undefined {
   const { value } = entry;
   const mode = DOCKER_MODES.find((m) => value.kind === 'scalar' && m === value.value);
   return mode ?? mismatch(issues, entry, `one of ${DOCKER_MODES.join(', ')}`);
+}
+
+function readWorkspace(issues: Issues, entry: YEntry): JobPlan['workspace'] | undefined {
+  const map = expectMap(issues, entry.value, "'workspace'");
+  if (!map) return undefined;
+  checkKeys(issues, map, { context: 'workspace', known: ['clean'] });
+  const clean = entryOf(map, 'clean');
+  if (!clean) return undefined;
+  const value = clean.value.kind === 'scalar' ? clean.value.value.toLowerCase() : '';
+  const found = WORKSPACE_CLEAN.find((c) => c === value);
+  return found ? { clean: found } : mismatch(issues, clean, `one of ${WORKSPACE_CLEAN.join(', ')}`);
+}
+
+/** `environment: name` or `{ name }`; resources of an environment (VMs, Kubernetes) are refused. */
+function readEnvironment(issues: Issues, entry: YEntry): string | undefined {
+  const { value } = entry;
+  let name: string | undefined;
+  if (value.kind === 'map') {
+    checkKeys(issues, value, {
+      context: 'environment',
+      known: ['name'],
+      unsupported: ['resourceName', 'resourceId', 'resourceType', 'tags'],
+    });
+    const nameEntry = entryOf(value, 'name');
+    if (!nameEntry) issues.add(value.pos, "an environment needs a 'name'");
+    name = nameEntry && readString(issues, nameEntry);
+  } else {
+    name = readString(issues, entry);
+  }
+  if (name === undefined) return undefined;
+  if (name.includes('.')) {
+    issues.add(
+      value.pos,
+      `environment resources ('${name}') are not supported yet by Slipway: name only the environment`,
+    );
+    return undefined;
+  }
+  return name;
+}
+
+/** `strategy: { runOnce: { preDeploy, deploy, routeTraffic, postRouteTraffic } }` → steps in order. */
+function readDeploymentStrategy(issues: Issues, entry: YEntry): StepList | undefined {
+  const map = expectMap(issues, entry.value, "a deployment job's 'strategy'");
+  if (!map) return undefined;
+  checkKeys(issues, map, {
+    context: 'deployment strategy',
+    known: ['runOnce'],
+    unsupported: ['rolling', 'canary'],
+  });
+  const runOnceEntry = entryOf(map, 'runOnce');
+  if (!runOnceEntry) {
+    if (!entryOf(map, 'rolling') && !entryOf(map, 'canary'))
+      issues.add(map.pos, "a deployment strategy needs 'runOnce'");
+    return undefined;
+  }
+  const runOnce = expectMap(issues, runOnceEntry.value, "'runOnce'");
+  if (!runOnce) return undefined;
+  checkKeys(issues, runOnce, { context: 'runOnce', known: RUN_ONCE_HOOKS, unsupported: ['on'] });
+  if (!entryOf(runOnce, 'deploy')) issues.add(runOnce.pos, "'runOnce' needs 'deploy' with 'steps'");
+  const list: StepList = { steps: [] };
+  for (const hook of RUN_ONCE_HOOKS) {
+    const hookEntry = entryOf(runOnce, hook);
+    const hookMap = hookEntry && expectMap(issues, hookEntry.value, `'${hook}'`);
+    if (!hookMap) continue;
+    checkKeys(issues, hookMap, HOOK_KEYS);
+    const steps = entryOf(hookMap, 'steps');
+    if (!steps) {
+      issues.add(hookMap.pos, `'${hook}' needs 'steps'`);
+      continue;
+    }
+    const read = readSteps(issues, steps);
+    if (!read) continue;
+    list.steps.push(...read.steps);
+    if (read.checkout && list.checkout !== 'self') list.checkout = read.checkout;
+  }
+  return list;
 }

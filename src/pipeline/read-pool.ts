@@ -1,31 +1,49 @@
 import type { Issues } from './issues.js';
-import { checkKeys, entryOf, mismatch, readString, readStringList } from './reader.js';
-import type { Demand, PoolRef } from './types.js';
+import { checkKeys, entryOf, type Located, mismatch, readString, readStringList } from './reader.js';
+import type { Demand, PoolRef, SourcePos } from './types.js';
 import type { YEntry } from './yaml-tree.js';
 
 export const DEFAULT_POOL = 'default';
+/** Azure's hosted pool: with it, `vmImage` chooses the machine. */
+const HOSTED_POOL = 'azure pipelines';
 
-/** A `pool:` as written: the name may be left to the pipeline's pool or the default. */
+/** A `pool:` as written: the name may be left to the enclosing pool or the default. */
 export interface PoolSpec {
   name?: string;
   demands: Demand[];
+  /** `vmImage`, mapped to a Slipway pool once macros (matrix values) are known. */
+  vmImage?: Located<string>;
+  pos?: SourcePos;
 }
 
-const POOL_KEYS = { context: 'pool', known: ['name', 'demands'], unsupported: ['vmImage'] } as const;
+const POOL_KEYS = { context: 'pool', known: ['name', 'demands', 'vmImage'] } as const;
 
 export function readPool(issues: Issues, entry: YEntry): PoolSpec | undefined {
   const { value } = entry;
   if (value.kind === 'scalar') {
     const name = readString(issues, entry);
-    return name === undefined ? undefined : { name, demands: [] };
+    return name === undefined ? undefined : { name, demands: [], pos: value.pos };
   }
-  if (value.kind !== 'map') return mismatch(issues, entry, 'a pool name or a mapping with name and demands');
+  if (value.kind !== 'map')
+    return mismatch(issues, entry, 'a pool name or a mapping with name, demands or vmImage');
   checkKeys(issues, value, POOL_KEYS);
   const nameEntry = entryOf(value, 'name');
   const demandsEntry = entryOf(value, 'demands');
+  const imageEntry = entryOf(value, 'vmImage');
   const name = nameEntry && readString(issues, nameEntry);
   const demands = demandsEntry ? readDemands(issues, demandsEntry) : [];
-  return name === undefined ? { demands } : { name, demands };
+  const spec: PoolSpec = { demands, pos: value.pos };
+  const vmImage = imageEntry && readString(issues, imageEntry);
+  if (imageEntry && vmImage !== undefined) {
+    if (name !== undefined && name.toLowerCase() !== HOSTED_POOL) {
+      issues.add(imageEntry.keyPos, `a pool has either 'name' or 'vmImage', not both (pool '${name}')`);
+      return undefined;
+    }
+    spec.vmImage = { value: vmImage, pos: imageEntry.value.pos };
+    return spec;
+  }
+  if (name !== undefined) spec.name = name;
+  return spec;
 }
 
 function readDemands(issues: Issues, entry: YEntry): Demand[] {
@@ -49,10 +67,46 @@ export function parseDemand(text: string): Demand | undefined {
 }
 
 /**
- * A job's pool replaces the pipeline's, except that a job naming only demands stays in the
- * pipeline's pool: that is what someone adding `demands: docker` to one job means.
+ * A job's (or stage's) pool replaces the enclosing one, except that a pool naming only demands
+ * stays in the enclosing pool: that is what someone adding `demands: docker` to one job means.
  */
-export function resolvePool(job: PoolSpec | undefined, pipeline: PoolSpec | undefined): PoolRef {
-  const name = job?.name ?? pipeline?.name ?? DEFAULT_POOL;
-  return { name, demands: job ? job.demands : (pipeline?.demands ?? []) };
+export function overlayPool(inner: PoolSpec | undefined, outer: PoolSpec | undefined): PoolSpec | undefined {
+  if (inner === undefined) return outer;
+  if (inner.name !== undefined || inner.vmImage !== undefined || outer === undefined) return inner;
+  return { ...outer, demands: inner.demands };
+}
+
+/** How `vmImage` names and `$(macros)` in a pool become a Slipway pool. */
+export interface PoolResolution {
+  vmImagePools: Readonly<Record<string, string>>;
+  expand: (text: string) => string;
+}
+
+/** The pool a job runs in; undefined when its vmImage maps to no pool (reported). */
+export function resolvePool(
+  issues: Issues,
+  spec: PoolSpec | undefined,
+  how: PoolResolution,
+): PoolRef | undefined {
+  const demands = (spec?.demands ?? []).map((d) => expandDemand(d, how.expand));
+  if (spec?.vmImage === undefined) return { name: how.expand(spec?.name ?? DEFAULT_POOL), demands };
+  const image = how.expand(spec.vmImage.value);
+  const pool = lookup(how.vmImagePools, image);
+  if (pool !== undefined) return { name: pool, demands };
+  issues.add(
+    spec.vmImage.pos,
+    `pool.vmImage '${image}' is a hosted image; map it to a Slipway pool with the vmImagePools ` +
+      `setting ('${image}': <pool>), or write 'pool: <name>' instead`,
+  );
+  return undefined;
+}
+
+function lookup(map: Readonly<Record<string, string>>, key: string): string | undefined {
+  const found = Object.entries(map).find(([k]) => k.toLowerCase() === key.toLowerCase());
+  return found?.[1];
+}
+
+function expandDemand(demand: Demand, expand: (text: string) => string): Demand {
+  if (demand.op === 'exists') return { name: expand(demand.name), op: 'exists' };
+  return { name: expand(demand.name), op: 'equals', value: expand(demand.value) };
 }

@@ -8,47 +8,69 @@ import {
   mismatch,
   notSupported,
   readBoolean,
+  readCount,
   readMinutes,
   readString,
   readStringMap,
 } from './reader.js';
-import type { StepKind, StepPlan } from './types.js';
+import type { CheckoutOptions, DownloadOptions, PublishOptions, StepKind, StepPlan } from './types.js';
 import type { YEntry, YMap, YNode } from './yaml-tree.js';
 
-const KINDS: readonly StepKind[] = ['script', 'bash'];
+/** The keys that say what a step does; `powershell` runs as `pwsh`, as Azure does on Linux. */
+const KIND_KEYS = ['script', 'bash', 'pwsh', 'powershell', 'checkout', 'publish', 'download'] as const;
+type KindKey = (typeof KIND_KEYS)[number];
 /** Azure step types Slipway cannot run yet; a step of one of them is refused as a whole. */
-const UNSUPPORTED_KINDS = [
-  'task',
-  'checkout',
-  'pwsh',
-  'powershell',
-  'template',
-  'download',
-  'downloadBuild',
-  'getPackage',
-  'publish',
-  'reviewApp',
+const UNSUPPORTED_KINDS = ['template', 'downloadBuild', 'getPackage', 'reviewApp'];
+const COMMON_KEYS = [
+  'displayName',
+  'name',
+  'env',
+  'continueOnError',
+  'timeoutInMinutes',
+  'condition',
+  'enabled',
+  'retryCountOnTaskFailure',
 ];
-const STEP_KEYS = {
-  context: 'step',
-  known: [
-    ...KINDS,
-    'displayName',
-    'name',
-    'env',
-    'workingDirectory',
-    'continueOnError',
-    'timeoutInMinutes',
-    'condition',
-    'enabled',
-  ],
-  unsupported: ['failOnStderr', 'noProfile', 'noRc', 'retryCountOnTaskFailure', 'target', 'inputs'],
+const KEYS_BY_KIND: Record<KindKey, readonly string[]> = {
+  script: ['workingDirectory', 'failOnStderr'],
+  bash: ['workingDirectory', 'failOnStderr'],
+  pwsh: ['workingDirectory', 'failOnStderr', 'errorActionPreference', 'ignoreLASTEXITCODE'],
+  powershell: ['workingDirectory', 'failOnStderr', 'errorActionPreference', 'ignoreLASTEXITCODE'],
+  checkout: ['clean', 'fetchDepth', 'fetchTags', 'lfs', 'submodules', 'persistCredentials', 'path'],
+  publish: ['artifact', 'publishLocation'],
+  download: ['artifact', 'patterns', 'path'],
 };
+const UNSUPPORTED_KEYS = [
+  'target',
+  'inputs',
+  'noProfile',
+  'noRc',
+  'warningPreference',
+  'informationPreference',
+  'verbosePreference',
+  'debugPreference',
+  'progressPreference',
+  'sparseCheckoutDirectories',
+  'sparseCheckoutPatterns',
+  'workspaceRepo',
+  'fileSharePath',
+  'parallel',
+  'parallelCount',
+];
+const ERROR_ACTIONS = { stop: 'stop', continue: 'continue', silentlycontinue: 'silentlyContinue' } as const;
 const DISPLAY_NAME_MAX = 60;
 export const MAX_STEPS = 1000;
+/** Azure's limit for retryCountOnTaskFailure. */
+export const MAX_STEP_RETRIES = 10;
+
+export interface StepList {
+  steps: StepPlan[];
+  /** What the job's `checkout:` steps say about its sources, when any is written. */
+  checkout?: 'self' | 'none';
+}
 
 /** `steps:` of one job; steps with `enabled: false` are checked, then left out. */
-export function readSteps(issues: Issues, entry: YEntry): StepPlan[] | undefined {
+export function readSteps(issues: Issues, entry: YEntry): StepList | undefined {
   const { value } = entry;
   if (value.kind !== 'seq') return mismatch(issues, entry, 'a list of steps');
   if (value.items.length === 0) {
@@ -60,14 +82,17 @@ export function readSteps(issues: Issues, entry: YEntry): StepPlan[] | undefined
     issues.add(extra.pos, `a job may have at most ${MAX_STEPS} steps`);
     return undefined;
   }
-  const steps: StepPlan[] = [];
+  const list: StepList = { steps: [] };
   const names = new Map<string, string>();
   for (const item of value.items) {
     const read = readStep(issues, item);
-    if (read?.step.name !== undefined) checkUnique(issues, names, read.step);
-    if (read?.enabled) steps.push(read.step);
+    if (read === undefined) continue;
+    if (read.step?.name !== undefined) checkUnique(issues, names, read.step);
+    if (!read.enabled) continue;
+    if (read.checkout !== undefined && list.checkout !== 'self') list.checkout = read.checkout;
+    if (read.step) list.steps.push(read.step);
   }
-  return steps;
+  return list;
 }
 
 function checkUnique(issues: Issues, names: Map<string, string>, step: StepPlan): void {
@@ -78,47 +103,211 @@ function checkUnique(issues: Issues, names: Map<string, string>, step: StepPlan)
   else names.set(name.toLowerCase(), `${step.pos.line}:${step.pos.col}`);
 }
 
-function readStep(issues: Issues, node: YNode): { step: StepPlan; enabled: boolean } | undefined {
+interface ReadStep {
+  /** Absent for steps that only switch something off (`checkout: none`, `download: none`). */
+  step?: StepPlan;
+  enabled: boolean;
+  checkout?: 'self' | 'none';
+}
+
+function readStep(issues: Issues, node: YNode): ReadStep | undefined {
   const map = expectMap(issues, node, 'a step');
   if (!map) return undefined;
+  const task = entryOf(map, 'task');
+  if (task) {
+    const name = task.value.kind === 'scalar' ? task.value.value : '';
+    issues.add(
+      task.keyPos,
+      `task '${name}' is not supported by Slipway: Slipway runs no Azure tasks; write a script, bash or pwsh step instead`,
+    );
+    return undefined;
+  }
   const refused = map.entries.filter((e) => UNSUPPORTED_KINDS.includes(e.key));
   if (refused.length > 0) {
     for (const e of refused) issues.add(e.keyPos, notSupported(e.key));
     return undefined;
   }
-  checkKeys(issues, map, STEP_KEYS);
   const kindEntry = readKind(issues, map);
+  const kindKey = kindEntry?.key as KindKey | undefined;
+  const known = [...KIND_KEYS, ...COMMON_KEYS, ...(kindKey ? KEYS_BY_KIND[kindKey] : [])];
+  checkKeys(issues, map, {
+    context: kindKey ? `${kindKey} step` : 'step',
+    known,
+    unsupported: UNSUPPORTED_KEYS,
+  });
   const field = (key: string) => entryOf(map, key);
-  const script = kindEntry && readString(issues, kindEntry);
+  const enabled = optional(field('enabled'), (e) => readBoolean(issues, e)) ?? true;
+  const common = readCommon(issues, map);
+  if (kindEntry === undefined || kindKey === undefined || common === undefined) return undefined;
+  const body = readBody(issues, map, kindEntry, kindKey);
+  if (body === undefined) return undefined;
+  if ('off' in body) return { enabled, checkout: body.off === 'checkout' ? 'none' : undefined };
+  const step: StepPlan = {
+    kind: body.kind,
+    script: body.script,
+    displayName: common.displayName ?? body.displayName,
+    env: common.env,
+    continueOnError: common.continueOnError,
+    timeoutInMinutes: common.timeoutInMinutes,
+    condition: common.condition,
+    pos: map.pos,
+    ...body.extra,
+  };
+  if (common.name !== undefined) step.name = common.name;
+  if (common.retries !== undefined) step.retryCountOnTaskFailure = common.retries;
+  return body.kind === 'checkout' ? { step, enabled, checkout: 'self' } : { step, enabled };
+}
+
+interface Common {
+  name?: string;
+  displayName?: string;
+  env: Record<string, string>;
+  continueOnError: boolean;
+  timeoutInMinutes: number;
+  condition: string;
+  retries?: number;
+}
+
+function readCommon(issues: Issues, map: YMap): Common | undefined {
+  const field = (key: string) => entryOf(map, key);
   const name = optional(field('name'), (e) => readName(issues, e));
   const displayName = optional(field('displayName'), (e) => readString(issues, e));
   const env = optional(field('env'), (e) => readStringMap(issues, e)) ?? {};
-  const workingDirectory = optional(field('workingDirectory'), (e) => readString(issues, e));
   const continueOnError = optional(field('continueOnError'), (e) => readBoolean(issues, e)) ?? false;
   const timeoutInMinutes = optional(field('timeoutInMinutes'), (e) => readMinutes(issues, e)) ?? 0;
   const condition = optional(field('condition'), (e) => readCondition(issues, e)) ?? DEFAULT_CONDITION;
-  const enabled = optional(field('enabled'), (e) => readBoolean(issues, e)) ?? true;
-  if (kindEntry === undefined || script === undefined) return undefined;
-  const step: StepPlan = {
-    kind: kindEntry.key as StepKind,
-    script,
-    displayName: displayName ?? defaultDisplayName(script),
-    env,
-    continueOnError,
-    timeoutInMinutes,
-    condition,
-    pos: map.pos,
-  };
-  if (name !== undefined) step.name = name;
-  if (workingDirectory !== undefined) step.workingDirectory = workingDirectory;
-  return { step, enabled };
+  const retries = optional(field('retryCountOnTaskFailure'), (e) => readRetries(issues, e));
+  const common: Common = { env, continueOnError, timeoutInMinutes, condition };
+  if (name !== undefined) common.name = name;
+  if (displayName !== undefined) common.displayName = displayName;
+  if (retries !== undefined) common.retries = retries;
+  return common;
+}
+
+type Body =
+  | { kind: StepKind; script: string; displayName: string; extra: Partial<StepPlan> }
+  | { off: 'checkout' | 'download' };
+
+function readBody(issues: Issues, map: YMap, kindEntry: YEntry, kindKey: KindKey): Body | undefined {
+  switch (kindKey) {
+    case 'script':
+    case 'bash':
+    case 'pwsh':
+    case 'powershell':
+      return readScript(issues, map, kindEntry, kindKey);
+    case 'checkout':
+      return readCheckout(issues, map, kindEntry);
+    case 'publish':
+      return readPublish(issues, map, kindEntry);
+    case 'download':
+      return readDownload(issues, map, kindEntry);
+    default:
+      return kindKey satisfies never;
+  }
+}
+
+function readScript(issues: Issues, map: YMap, kindEntry: YEntry, kindKey: KindKey): Body | undefined {
+  const field = (key: string) => entryOf(map, key);
+  const script = readString(issues, kindEntry);
+  const extra: Partial<StepPlan> = {};
+  const workingDirectory = optional(field('workingDirectory'), (e) => readString(issues, e));
+  const failOnStderr = optional(field('failOnStderr'), (e) => readBoolean(issues, e));
+  const errorAction = optional(field('errorActionPreference'), (e) => readErrorAction(issues, e));
+  const ignoreExit = optional(field('ignoreLASTEXITCODE'), (e) => readBoolean(issues, e));
+  if (workingDirectory !== undefined) extra.workingDirectory = workingDirectory;
+  if (failOnStderr !== undefined) extra.failOnStderr = failOnStderr;
+  const kind: StepKind = kindKey === 'powershell' ? 'pwsh' : (kindKey as StepKind);
+  if (kind === 'pwsh') {
+    extra.errorActionPreference = errorAction ?? 'stop';
+    if (ignoreExit !== undefined) extra.ignoreLASTEXITCODE = ignoreExit;
+  }
+  return script === undefined ? undefined : { kind, script, displayName: defaultDisplayName(script), extra };
+}
+
+function readCheckout(issues: Issues, map: YMap, kindEntry: YEntry): Body | undefined {
+  const repository = readString(issues, kindEntry);
+  if (repository === undefined) return undefined;
+  const field = (key: string) => entryOf(map, key);
+  const options: CheckoutOptions = {};
+  const clean = optional(field('clean'), (e) => readBoolean(issues, e));
+  const fetchDepth = optional(field('fetchDepth'), (e) => readCount(issues, e));
+  const fetchTags = optional(field('fetchTags'), (e) => readBoolean(issues, e));
+  const lfs = optional(field('lfs'), (e) => readBoolean(issues, e));
+  const submodules = optional(field('submodules'), (e) => readSubmodules(issues, e));
+  const persistCredentials = optional(field('persistCredentials'), (e) => readBoolean(issues, e));
+  const path = optional(field('path'), (e) => readString(issues, e));
+  if (repository === 'none') return { off: 'checkout' };
+  if (repository !== 'self') {
+    issues.add(
+      kindEntry.value.pos,
+      `checking out repository '${repository}' is not supported yet by Slipway (only 'self', the run's workspace, and 'none')`,
+    );
+    return undefined;
+  }
+  if (clean !== undefined) options.clean = clean;
+  if (fetchDepth !== undefined) options.fetchDepth = fetchDepth;
+  if (fetchTags !== undefined) options.fetchTags = fetchTags;
+  if (lfs !== undefined) options.lfs = lfs;
+  if (submodules !== undefined) options.submodules = submodules;
+  if (persistCredentials !== undefined) options.persistCredentials = persistCredentials;
+  if (path !== undefined) options.path = path;
+  return { kind: 'checkout', script: '', displayName: 'Checkout self', extra: { checkout: options } };
+}
+
+function readPublish(issues: Issues, map: YMap, kindEntry: YEntry): Body | undefined {
+  const path = readString(issues, kindEntry);
+  const artifactEntry = entryOf(map, 'artifact');
+  const artifact = artifactEntry && readString(issues, artifactEntry);
+  const location = entryOf(map, 'publishLocation');
+  if (location) {
+    const where = readString(issues, location);
+    if (where !== undefined && where.toLowerCase() !== 'pipeline') {
+      issues.add(
+        location.value.pos,
+        `publishLocation '${where}' is not supported yet by Slipway (only 'pipeline')`,
+      );
+      return undefined;
+    }
+  }
+  if (path === undefined || (artifactEntry && artifact === undefined)) return undefined;
+  // An empty artifact name is filled with the job's name once the job is named.
+  const publish: PublishOptions = { path, artifact: artifact ?? '' };
+  const displayName = artifact === undefined ? `Publish ${path}` : `Publish artifact '${artifact}'`;
+  return { kind: 'publish', script: '', displayName, extra: { publish } };
+}
+
+function readDownload(issues: Issues, map: YMap, kindEntry: YEntry): Body | undefined {
+  const source = readString(issues, kindEntry);
+  const field = (key: string) => entryOf(map, key);
+  const artifact = optional(field('artifact'), (e) => readString(issues, e));
+  const patterns = optional(field('patterns'), (e) => readString(issues, e));
+  const path = optional(field('path'), (e) => readString(issues, e));
+  if (source === undefined) return undefined;
+  if (source === 'none') return { off: 'download' };
+  if (source !== 'current') {
+    issues.add(
+      kindEntry.value.pos,
+      `downloading artifacts of pipeline resource '${source}' is not supported yet by Slipway (only 'current')`,
+    );
+    return undefined;
+  }
+  const download: DownloadOptions = { patterns: patterns ?? '**' };
+  if (artifact !== undefined) download.artifact = artifact;
+  if (path !== undefined) download.path = path;
+  const displayName = artifact === undefined ? 'Download artifacts' : `Download artifact '${artifact}'`;
+  return { kind: 'download', script: '', displayName, extra: { download } };
 }
 
 function readKind(issues: Issues, map: YMap): YEntry | undefined {
-  const kinds = map.entries.filter((e) => (KINDS as readonly string[]).includes(e.key));
+  const kinds = map.entries.filter((e) => (KIND_KEYS as readonly string[]).includes(e.key));
   const [first, second] = kinds;
-  if (first === undefined) issues.add(map.pos, "a step needs 'script' or 'bash'");
-  if (second !== undefined) issues.add(second.keyPos, "a step has one of 'script' or 'bash', not both");
+  if (first === undefined)
+    issues.add(
+      map.pos,
+      `a step needs one of ${KIND_KEYS.map((k) => `'${k}'`).join(', ')} (or 'task', which Slipway does not run)`,
+    );
+  if (first !== undefined && second !== undefined)
+    issues.add(second.keyPos, `a step does one thing: found both '${first.key}' and '${second.key}'`);
   return kinds.length === 1 ? first : undefined;
 }
 
@@ -127,6 +316,28 @@ function readName(issues: Issues, entry: YEntry): string | undefined {
   const problem = name === undefined ? undefined : identifierProblem('step', name);
   if (problem) issues.add(entry.value.pos, problem);
   return problem ? undefined : name;
+}
+
+function readRetries(issues: Issues, entry: YEntry): number | undefined {
+  const { value } = entry;
+  if (value.kind === 'scalar' && /^\d+$/.test(value.value) && Number(value.value) <= MAX_STEP_RETRIES)
+    return Number(value.value);
+  return mismatch(issues, entry, `a whole number from 0 to ${MAX_STEP_RETRIES}`);
+}
+
+function readErrorAction(issues: Issues, entry: YEntry): StepPlan['errorActionPreference'] {
+  const { value } = entry;
+  const key = value.kind === 'scalar' ? value.value.toLowerCase() : '';
+  if (Object.hasOwn(ERROR_ACTIONS, key)) return ERROR_ACTIONS[key as keyof typeof ERROR_ACTIONS];
+  return mismatch(issues, entry, 'one of stop, continue, silentlyContinue');
+}
+
+function readSubmodules(issues: Issues, entry: YEntry): boolean | 'recursive' | undefined {
+  const { value } = entry;
+  if (value.kind === 'scalar' && value.value.toLowerCase() === 'recursive') return 'recursive';
+  if (value.kind === 'scalar' && /^(true|false)$/i.test(value.value))
+    return value.value.toLowerCase() === 'true';
+  return mismatch(issues, entry, 'true, false or recursive');
 }
 
 function optional<T>(entry: YEntry | undefined, read: (entry: YEntry) => T | undefined): T | undefined {

@@ -1,3 +1,4 @@
+import { ExpressionError, parseExpression } from './expression-parser.js';
 import type { Issues } from './issues.js';
 import { checkKeys, entryOf, expectMap, mismatch, readBoolean, readString, readText } from './reader.js';
 import type { SourcePos } from './types.js';
@@ -5,8 +6,11 @@ import type { YEntry, YNode } from './yaml-tree.js';
 
 export interface Variable {
   name: string;
+  /** The value, or for a runtime variable the expression inside `$[ ]`. */
   value: string;
   readonly: boolean;
+  /** Defined by a runtime expression (`$[ … ]`), evaluated when the job starts. */
+  runtime?: true;
 }
 
 /** Copied into every job of the plan; see MAX_JOBS. */
@@ -14,7 +18,6 @@ export const MAX_VARIABLES = 1000;
 const ITEM_KEYS = {
   context: 'variable',
   known: ['name', 'value', 'readonly'],
-  unsupported: ['group', 'template'],
 };
 const NAME = /^[A-Za-z0-9_.-]+$/;
 /** Azure reserves these prefixes for the agent's own variables. */
@@ -48,8 +51,21 @@ function beyondLimit(node: YNode): SourcePos | undefined {
 function readListItem(issues: Issues, node: YNode): Variable | undefined {
   const map = expectMap(issues, node, 'a variables item');
   if (!map) return undefined;
+  const group = entryOf(map, 'group');
+  if (group) {
+    const name = group.value.kind === 'scalar' ? `: ${group.value.value}` : '';
+    issues.add(
+      group.keyPos,
+      `variable groups ('group${name}') are not supported yet by Slipway: define the variables in the pipeline or pass them with --var`,
+    );
+    return undefined;
+  }
+  const template = entryOf(map, 'template');
+  if (template) {
+    issues.add(template.keyPos, "a variables 'template' can only be included in a list under 'variables'");
+    return undefined;
+  }
   checkKeys(issues, map, ITEM_KEYS);
-  if (entryOf(map, 'group') || entryOf(map, 'template')) return undefined;
   const nameEntry = entryOf(map, 'name');
   if (!nameEntry) {
     issues.add(map.pos, "a variables item needs a 'name'");
@@ -63,20 +79,53 @@ function readListItem(issues: Issues, node: YNode): Variable | undefined {
   return readVariable(issues, name, nameEntry.value.pos, valueEntry, readonly ?? false);
 }
 
-function readVariable(
+export function readVariable(
   issues: Issues,
   name: string,
   namePos: SourcePos,
   valueEntry: YEntry | undefined,
   readonly: boolean,
+  options: { runtime: boolean } = { runtime: true },
 ): Variable | undefined {
   const nameOk = checkName(issues, name, namePos);
   const value = valueEntry ? readText(issues, valueEntry) : '';
-  if (value?.trimStart().startsWith('$[') && valueEntry) {
-    issues.add(valueEntry.value.pos, "runtime expressions ('$[ ]') are not supported yet by Slipway");
+  if (value === undefined || !nameOk) return undefined;
+  if (!valueEntry || !isRuntimeExpression(value)) return { name, value, readonly };
+  if (!options.runtime) {
+    issues.add(valueEntry.value.pos, "a runtime expression ('$[ ]') cannot be used here");
     return undefined;
   }
-  return nameOk && value !== undefined ? { name, value, readonly } : undefined;
+  const source = readRuntimeExpression(issues, valueEntry, value);
+  return source === undefined ? undefined : { name, value: source, readonly, runtime: true };
+}
+
+/** `$[ … ]` taking the whole value, as Azure requires for runtime expressions. */
+export function isRuntimeExpression(value: string): boolean {
+  return value.trimStart().startsWith('$[');
+}
+
+/** The expression inside `$[ ]`, checked now so a typo fails the pipeline, not the job. */
+function readRuntimeExpression(issues: Issues, entry: YEntry, value: string): string | undefined {
+  const node = entry.value;
+  const start = value.indexOf('$[') + 2;
+  const end = value.trimEnd().endsWith(']') ? value.trimEnd().length - 1 : -1;
+  const at = (offset: number): SourcePos =>
+    node.kind === 'scalar' && node.valueCol !== undefined
+      ? { ...node.pos, col: node.valueCol + offset }
+      : node.pos;
+  if (end < start) {
+    issues.add(at(0), "a runtime expression must be written '$[ <expression> ]', taking the whole value");
+    return undefined;
+  }
+  const source = value.slice(start, end);
+  try {
+    parseExpression(source);
+    return source.trim();
+  } catch (error) {
+    if (!(error instanceof ExpressionError)) throw error;
+    issues.add(at(start + error.offset), `invalid runtime expression: ${error.detail}`);
+    return undefined;
+  }
 }
 
 function checkName(issues: Issues, name: string, pos: SourcePos): boolean {
@@ -100,6 +149,12 @@ export function overlayVariables(base: readonly Variable[], over: readonly Varia
   return [...byName.values()];
 }
 
+/** The variables with values known now. */
 export function variableRecord(variables: readonly Variable[]): Record<string, string> {
-  return Object.fromEntries(variables.map((v) => [v.name, v.value]));
+  return Object.fromEntries(variables.filter((v) => !v.runtime).map((v) => [v.name, v.value]));
+}
+
+/** Runtime variables, name → expression source, in definition order. */
+export function runtimeRecord(variables: readonly Variable[]): Record<string, string> {
+  return Object.fromEntries(variables.filter((v) => v.runtime).map((v) => [v.name, v.value]));
 }

@@ -17,7 +17,6 @@ export interface Located<T> {
 }
 
 const MAX_COUNT = 1_000_000;
-const TEMPLATE_EXPRESSIONS_REFUSED = `template expressions ('\${{ }}') are not supported yet by Slipway`;
 
 export function notSupported(feature: string): string {
   return `'${feature}' is not supported yet by Slipway`;
@@ -27,7 +26,6 @@ export function checkKeys(issues: Issues, map: YMap, spec: KeySpec): void {
   for (const { key, keyPos } of map.entries) {
     if (spec.known.includes(key)) continue;
     if (spec.unsupported?.includes(key)) issues.add(keyPos, notSupported(key));
-    else if (key.startsWith('${{')) issues.add(keyPos, TEMPLATE_EXPRESSIONS_REFUSED);
     else issues.add(keyPos, `unknown key '${key}' in ${spec.context}${didYouMean(key, spec.known)}`);
   }
 }
@@ -68,18 +66,12 @@ export function readString(
   const { value } = entry;
   if (value.kind !== 'scalar') return mismatch(issues, entry, 'a string');
   if (value.value.trim() === '' && !options.allowEmpty) return mismatch(issues, entry, 'a non-empty string');
-  return checkText(issues, value.value, value.pos) ? value.value : undefined;
+  return value.value;
 }
 
 /** Like readString, but an empty value is the empty string (variables, env). */
 export function readText(issues: Issues, entry: YEntry): string | undefined {
   return entry.value.kind === 'null' ? '' : readString(issues, entry, { allowEmpty: true });
-}
-
-export function checkText(issues: Issues, text: string, pos: SourcePos): boolean {
-  if (!text.includes('${{')) return true;
-  issues.add(pos, TEMPLATE_EXPRESSIONS_REFUSED);
-  return false;
 }
 
 export function readBoolean(issues: Issues, entry: YEntry): boolean | undefined {
@@ -120,7 +112,7 @@ export function readStringList(issues: Issues, entry: YEntry): Array<Located<str
     if (isBroken(item)) continue;
     if (item.kind !== 'scalar' || item.value.trim() === '') {
       issues.add(item.pos, `'${entry.key}' items must be non-empty strings, found ${describeNode(item)}`);
-    } else if (checkText(issues, item.value, item.pos)) {
+    } else {
       list.push(located(item));
     }
   }

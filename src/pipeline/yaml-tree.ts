@@ -38,6 +38,8 @@ export interface YEntry {
   key: string;
   keyPos: SourcePos;
   value: YNode;
+  /** Column of `key[0]` when the key is written verbatim, to point inside it. */
+  keyValueCol?: number;
 }
 
 export interface YSeq {
@@ -125,7 +127,9 @@ class TreeBuilder {
         this.issues.add(key.node.pos, `duplicate key '${key.node.value}'`);
       } else {
         seen.add(key.node.value);
-        entries.push({ key: key.node.value, keyPos: key.node.pos, value: value.node });
+        const entry: YEntry = { key: key.node.value, keyPos: key.node.pos, value: value.node };
+        if (key.node.valueCol !== undefined) entry.keyValueCol = key.node.valueCol;
+        entries.push(entry);
       }
     }
     built.node = { kind: 'map', entries, pos };
