@@ -1,15 +1,7 @@
-import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { arch } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
-import {
-  aggregateStatus,
-  createVariableLookup,
-  evaluateCondition,
-  expandMacros,
-  predefinedVariables,
-  toEnvName,
-} from '../pipeline/index.js';
+import { join } from 'node:path';
+import { aggregateStatus, evaluateCondition, predefinedVariables } from '../pipeline/index.js';
 import type { JobPlan, StepPlan, TaskResult } from '../pipeline/types.js';
 import { type ApiClient, HttpError, withRetry } from '../protocol/client.js';
 import type { JobSpec } from '../protocol/schemas.js';
@@ -17,8 +9,9 @@ import type { Logger } from '../shared/logger.js';
 import { extractWorkspace } from '../shared/workspace-archive.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { LogStream } from './log-stream.js';
-import { findOnPath, killLeftoverProcesses, runProcess } from './process.js';
-import { JobState, StepOutput } from './step-output.js';
+import { killLeftoverProcesses } from './process.js';
+import { JobState } from './step-output.js';
+import { runStep, type StopCause } from './step-runner.js';
 
 export interface JobRunnerOptions {
   client: ApiClient;
@@ -40,8 +33,6 @@ export interface JobOutcome {
   /** The lease was lost: the server has already failed this attempt, so nothing is reported. */
   leaseLost: boolean;
 }
-
-type StopCause = 'canceled' | 'timed out' | 'lease lost';
 
 /** Runs one claimed job from workspace download to completion report. */
 export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
@@ -105,7 +96,8 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
     setup.write(
       `Agent ${o.agent.name} (pool ${o.agent.pool}) runs job ${plan.name}, attempt ${spec.attempt}\n`,
     );
-    if (spec.hasWorkspace) {
+    if (plan.checkout === 'none') setup.write('checkout: none — the workspace is not unpacked\n');
+    else if (spec.hasWorkspace) {
       const res = await client.fetch(`jobs/${spec.jobId}/workspace`, { token: token(), timeoutMs: 300_000 });
       if (!res.ok || !res.body) throw new Error(`workspace download failed: ${res.status}`);
       const { files, bytes } = await extractWorkspace(Buffer.from(await res.arrayBuffer()), dirs.s);
@@ -124,7 +116,9 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
         sourcesDirectory: dirs.s,
         buildDirectory: jobDir,
         buildId: String(spec.runNumber),
-        buildNumber: String(spec.runNumber),
+        buildNumber: spec.buildNumber,
+        stageName: plan.stage,
+        stageDisplayName: plan.stageDisplayName,
         runId: spec.runId,
         jobId: spec.jobId,
         jobName: plan.name,
@@ -162,7 +156,17 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
       }
       const out = stream(index);
       await reportStep(o, index, 'running');
-      const outcome = await runStep(o, step, { state, dirs, out, stop: stop.signal, cause: () => cause });
+      const outcome = await runStep(step, {
+        client,
+        spec,
+        state,
+        dirs: { job: jobDir, s: dirs.s, tmp: dirs.tmp },
+        out,
+        stop: stop.signal,
+        cause: () => cause,
+        baseEnv: o.baseEnv,
+        killGraceMs: o.killGraceMs,
+      });
       await out.close();
       const result =
         outcome.result === 'failed' && step.continueOnError ? 'succeededWithIssues' : outcome.result;
@@ -216,108 +220,15 @@ function shouldRun(
   spec: JobSpec,
 ): boolean {
   try {
-    return evaluateCondition(step.condition, { status, variables, dependencies: spec.dependencies });
+    return evaluateCondition(step.condition, {
+      status,
+      variables,
+      dependencies: spec.dependencies,
+      stageDependencies: spec.stageDependencies,
+    });
   } catch {
     return false;
   }
-}
-
-interface StepContext {
-  state: JobState;
-  dirs: { s: string; tmp: string };
-  out: LogStream;
-  stop: AbortSignal;
-  cause: () => StopCause | undefined;
-}
-
-async function runStep(
-  o: JobRunnerOptions,
-  step: StepPlan,
-  c: StepContext,
-): Promise<{ result: TaskResult; reason?: string }> {
-  const { spec } = o;
-  const { variables } = c.state;
-  const plain = createVariableLookup(variables);
-  const withSecrets = createVariableLookup({ ...variables, ...spec.secrets, ...c.state.secretVariables });
-  const expand = (text: string) => expandMacros(text, withSecrets);
-
-  // Variables become environment variables; secrets only where a step maps them in `env`.
-  const env: Record<string, string> = {
-    ...o.baseEnv,
-    TF_BUILD: 'True',
-    // The narrow credential scripts may use (this run's workspace), and where to use it.
-    SLIPWAY_API_URL: o.client.baseUrl,
-    SLIPWAY_JOB_ID: spec.jobId,
-    SLIPWAY_JOB_TOKEN: spec.stepToken,
-  };
-  for (const [name, value] of Object.entries(variables)) env[toEnvName(name)] = expandMacros(value, plain);
-  for (const [name, value] of Object.entries(step.env)) env[name] = expand(value);
-  if (c.state.pathPrefixes.length > 0) env.PATH = [...c.state.pathPrefixes, env.PATH ?? ''].join(':');
-
-  const script = expand(step.script);
-  const file = join(c.dirs.tmp, `step-${Math.random().toString(36).slice(2)}.sh`);
-  await writeFile(file, script.endsWith('\n') ? script : `${script}\n`, { mode: 0o700 });
-  const { shell, args } = chooseShell(env.PATH, file);
-  const cwd = step.workingDirectory ? resolveIn(c.dirs.s, expand(step.workingDirectory)) : c.dirs.s;
-  c.out.write(`##[section]Starting: ${step.displayName}\n`);
-
-  const output = new StepOutput(c.out, c.state, step);
-  const started = Date.now();
-  const res = await runProcess({
-    command: shell,
-    args,
-    cwd,
-    env,
-    onOutput: (text) => output.write(text),
-    timeoutMs: step.timeoutInMinutes * 60_000,
-    signal: c.stop,
-    killGraceMs: o.killGraceMs,
-  });
-  output.end();
-  await rm(file, { force: true });
-  const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  let outcome: { result: TaskResult; reason?: string };
-  if (res.spawnError) outcome = { result: 'failed', reason: `could not start ${shell}: ${res.spawnError}` };
-  else if (res.timedOut) outcome = { result: 'failed', reason: `timed out after ${step.timeoutInMinutes}m` };
-  else if (res.aborted) {
-    const why = c.cause();
-    outcome =
-      why === 'timed out'
-        ? {
-            result: 'failed',
-            reason: `the job timed out after ${(o.spec.plan as JobPlan).timeoutInMinutes}m`,
-          }
-        : { result: 'canceled', reason: why === 'lease lost' ? 'lease lost' : 'canceled' };
-  } else if (output.forcedResult) {
-    // `##vso[task.complete result=…]` decides, whatever the exit code.
-    outcome = { result: output.forcedResult, reason: 'set by task.complete' };
-  } else if (res.exitCode === 0) outcome = { result: 'succeeded' };
-  else
-    outcome = {
-      result: 'failed',
-      reason: res.signal ? `killed by ${res.signal}` : `exit code ${res.exitCode}`,
-    };
-  const tail = outcome.reason ? ` (${outcome.reason})` : '';
-  if (outcome.result === 'failed') c.out.write(`##[error]${step.displayName}: ${outcome.reason}\n`);
-  c.out.write(`##[section]Finishing: ${step.displayName} — ${outcome.result}${tail} in ${seconds}s\n`);
-  return outcome;
-}
-
-/** Bash as Azure Pipelines runs it; else the image's sh; else the busybox the agent brings along. */
-function chooseShell(path: string | undefined, file: string): { shell: string; args: string[] } {
-  const bash = findOnPath(['bash'], path);
-  if (bash) return { shell: bash, args: ['--noprofile', '--norc', file] };
-  const sh = findOnPath(['sh'], path);
-  if (sh) return { shell: sh, args: [file] };
-  if (existsSync(INJECTED_BUSYBOX)) return { shell: INJECTED_BUSYBOX, args: ['sh', file] };
-  return { shell: '/bin/sh', args: [file] };
-}
-
-/** Where the fleet's injected agent runtime keeps a static busybox (images/ builds it). */
-const INJECTED_BUSYBOX = '/slipway/bin/busybox';
-
-function resolveIn(base: string, dir: string): string {
-  return isAbsolute(dir) ? dir : resolve(base, dir);
 }
 
 async function reportStep(

@@ -53,6 +53,12 @@ program
   .option('--port <port>', 'port', (v) => Number(v), Number(env.SLIPWAY_PORT ?? DEFAULT_PORT))
   .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
   .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
+  .option(
+    '--vm-image-pool <image=pool>',
+    'run `pool: { vmImage: image }` jobs on a pool (repeatable)',
+    collect,
+    {},
+  )
   .option('--log-level <level>', 'log level', env.SLIPWAY_LOG_LEVEL ?? 'info')
   .action(
     act(async (o) => {
@@ -62,6 +68,7 @@ program
           port: o.port,
           dataDir: o.data,
           leaseTtlSeconds: o.leaseTtl,
+          vmImagePools: o.vmImagePool,
           logLevel: o.logLevel,
           secretKey: env.SLIPWAY_SECRET_KEY,
         },
@@ -83,10 +90,19 @@ program
   .option('--dir <dir>', 'workspace directory', '.')
   .option('--var <name=value>', 'set a variable (repeatable)', collect, {})
   .option('--secret <name=value>', 'set a secret variable (repeatable; masked in logs)', collect, {})
+  .option('--param <name=value>', "set one of the pipeline's parameters (repeatable)", collect, {})
   .addOption(dataOption())
   .action(
     act(async (pipeline, o) =>
-      runCommand({ ...client(o), pipeline, dir: o.dir, vars: o.var, secrets: o.secret, out }),
+      runCommand({
+        ...client(o),
+        pipeline,
+        dir: o.dir,
+        vars: o.var,
+        secrets: o.secret,
+        params: o.param,
+        out,
+      }),
     ),
   );
 

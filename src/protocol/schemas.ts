@@ -83,6 +83,11 @@ export const claimRequest = z.object({ sessionId: z.string() });
 
 export const secretValue = z.string().min(4, 'secrets must be at least 4 characters');
 
+const dependencyState = z.object({
+  result: z.enum(['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped']),
+  outputs: z.record(z.string(), z.string()).optional(),
+});
+
 // The job the agent runs: the plan of one job plus everything it needs and nothing more.
 export const jobSpec = z.object({
   jobId: z.string(),
@@ -103,10 +108,11 @@ export const jobSpec = z.object({
   secrets: z.record(z.string(), z.string()),
   hasWorkspace: z.boolean(),
   /** Results of the jobs this one depends on, for conditions like `succeeded('build')`. */
-  dependencies: z.record(
-    z.string(),
-    z.object({ result: taskResult, outputs: z.record(z.string(), z.string()).default({}) }),
-  ),
+  dependencies: z.record(z.string(), dependencyState),
+  /** Jobs of the stages this job's stage depends on: `stageDependencies.<stage>.<job>`. */
+  stageDependencies: z.record(z.string(), z.record(z.string(), dependencyState)).default({}),
+  /** `name:` formatted (`$(Date:yyyyMMdd)$(Rev:.r)` by default); Build.BuildNumber. */
+  buildNumber: z.string(),
 });
 export type JobSpec = z.infer<typeof jobSpec>;
 
@@ -157,8 +163,13 @@ export const createRunRequest = z.object({
     .optional(),
   variables: z.record(z.string(), z.string()).default({}),
   secrets: z.record(z.string(), secretValue).default({}),
+  /** Values for the pipeline's `parameters`. */
+  parameters: z.record(z.string(), z.string().max(64 * 1024)).default({}),
+  /** Template files the pipeline includes, by path relative to the workspace root. */
+  templates: z.record(z.string().max(500), z.string().max(1024 * 1024)).default({}),
 });
 export type CreateRunRequest = z.input<typeof createRunRequest>;
+export type CreateRunBody = z.output<typeof createRunRequest>;
 export const uploadWorkspaceResponse = z.object({ id: z.string(), size: z.number() });
 
 export const stepView = z.object({

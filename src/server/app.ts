@@ -13,6 +13,7 @@ import {
 import type { ServerContext } from './context.js';
 import { adminRoutes } from './routes/admin.js';
 import { agentRoutes } from './routes/agents.js';
+import { artifactRoutes } from './routes/artifacts.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
@@ -52,6 +53,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   runRoutes(app, ctx);
   adminRoutes(app, ctx);
   fleetRoutes(app, ctx);
+  artifactRoutes(app, ctx);
   return app;
 }
 

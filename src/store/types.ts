@@ -181,8 +181,15 @@ export interface Store {
   getWorkspace(id: string): Promise<{ id: string; size: number } | undefined>;
 
   // runs and jobs
-  /** Creates a run and its jobs (all `pending`) in one step and numbers the run. */
-  createRun(run: Omit<RunRow, 'number'>, jobs: JobRow[]): Promise<RunRow>;
+  /**
+   * Creates a run and its jobs (all `pending`) in one step and numbers the run. With `build`,
+   * the build number is rendered with the next revision among runs of the same revision key.
+   */
+  createRun(
+    run: Omit<RunRow, 'number'>,
+    jobs: JobRow[],
+    build?: { revisionKey: string; render: (rev: number) => string },
+  ): Promise<RunRow>;
   getRun(id: string): Promise<RunRow | undefined>;
   getRunByNumber(n: number): Promise<RunRow | undefined>;
   listRuns(limit: number): Promise<RunRow[]>;

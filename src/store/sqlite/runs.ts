@@ -167,13 +167,28 @@ function assignments(patch: Record<string, unknown>, columns: Record<string, str
   return [sets.join(', '), args];
 }
 
-export function createRun(db: Db, run: Omit<RunRow, 'number'>, jobs: JobRow[]): RunRow {
+export function createRun(
+  db: Db,
+  run: Omit<RunRow, 'number'>,
+  jobs: JobRow[],
+  build?: { revisionKey: string; render: (rev: number) => string },
+): RunRow {
   return db.transaction(() => {
     const { n } = sql(db, 'SELECT COALESCE(MAX(number), 0) + 1 AS n FROM runs').get() as { n: number };
+    let buildNumber = run.buildNumber;
+    if (build) {
+      const { same } = sql(db, 'SELECT COUNT(*) AS same FROM runs WHERE build_rev_key = ?').get(
+        build.revisionKey,
+      ) as {
+        same: number;
+      };
+      buildNumber = build.render(same + 1);
+    }
     sql(
       db,
       `INSERT INTO runs (id, number, pipeline_file, plan, variables, secrets, workspace_id, status, result,
-         cancel_requested, created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         cancel_requested, created_at, started_at, finished_at, build_number, build_rev_key)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       run.id,
       n,
@@ -188,6 +203,8 @@ export function createRun(db: Db, run: Omit<RunRow, 'number'>, jobs: JobRow[]): 
       run.createdAt,
       run.startedAt,
       run.finishedAt,
+      buildNumber,
+      build?.revisionKey ?? null,
     );
     const insert = sql(
       db,
@@ -207,7 +224,7 @@ export function createRun(db: Db, run: Omit<RunRow, 'number'>, jobs: JobRow[]): 
         j.status,
       );
     }
-    return { ...run, number: n };
+    return { ...run, number: n, buildNumber };
   })();
 }
 
