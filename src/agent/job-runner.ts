@@ -1,7 +1,13 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { arch } from 'node:os';
 import { join } from 'node:path';
-import { aggregateStatus, evaluateCondition, predefinedVariables } from '../pipeline/index.js';
+import {
+  aggregateStatus,
+  createVariableLookup,
+  evaluateCondition,
+  expandMacros,
+  predefinedVariables,
+} from '../pipeline/index.js';
 import type { JobPlan, StepPlan, TaskResult } from '../pipeline/types.js';
 import { type ApiClient, HttpError, withRetry } from '../protocol/client.js';
 import type { JobSpec } from '../protocol/schemas.js';
@@ -155,7 +161,9 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
         continue;
       }
       const out = stream(index);
-      await reportStep(o, index, 'running');
+      // Display names may use macros (`Build $(platform)`), shown expanded as Azure does.
+      const name = expandMacros(step.displayName, createVariableLookup(state.variables));
+      await reportStep(o, index, 'running', undefined, undefined, name);
       const outcome = await runStep(step, {
         client,
         spec,
@@ -237,13 +245,14 @@ async function reportStep(
   state: 'running' | 'completed',
   result?: TaskResult,
   reason?: string,
+  name?: string,
 ) {
   try {
     await withRetry(
       () =>
         o.client.request(`jobs/${o.spec.jobId}/steps`, {
           token: o.spec.leaseToken,
-          body: { epoch: o.spec.epoch, index, state, result, reason },
+          body: { epoch: o.spec.epoch, index, state, result, reason, name },
         }),
       { deadlineMs: o.spec.leaseTtlMs },
     );

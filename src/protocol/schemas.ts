@@ -130,6 +130,8 @@ export const stepUpdateRequest = z.object({
   result: taskResult.optional(),
   /** Why the result is what it is: `exit code 2`, `timed out after 1m`, … */
   reason: z.string().max(1000).optional(),
+  /** The display name with its macros expanded, sent when the step starts. */
+  name: z.string().max(500).optional(),
 });
 
 export const appendLogRequest = z.object({

@@ -38,7 +38,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
       jobId: job.id,
       attempt: job.attempt,
       idx: body.index,
-      name: step.displayName,
+      name: body.name ?? existing?.name ?? step.displayName,
       state: body.state,
       result: body.result ?? null,
       reason: body.reason ?? null,
@@ -49,7 +49,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
       job,
       {
         status: body.state,
-        name: step.displayName,
+        name: body.name ?? existing?.name ?? step.displayName,
         result: body.result ?? null,
         reason: body.reason ?? null,
       },
