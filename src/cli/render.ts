@@ -1,4 +1,6 @@
+import { type FormatName, parseLoggingCommand } from '../agent/logging-commands.js';
 import type { RunEvent, RunView } from '../protocol/schemas.js';
+import { assertNever } from '../shared/errors.js';
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code: string) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -90,11 +92,15 @@ export class RunRenderer {
 
   private line(e: RunEvent, line: string): void {
     const prefix = this.multiJob ? dim(`${e.jobName} │ `) : dim('│ ');
-    if (line.startsWith('##[section]')) return;
-    if (line.startsWith('##[error]')) this.write(`  ${prefix}${red(line.slice(9))}\n`);
-    else if (line.startsWith('##[warning]')) this.write(`  ${prefix}${yellow(line.slice(11))}\n`);
-    else if (e.step === -1) this.write(`  ${prefix}${dim(line)}\n`);
-    else this.write(`  ${prefix}${line}\n`);
+    const show = (text: string) => this.write(`  ${prefix}${text}\n`);
+    const command = parseLoggingCommand(line);
+    if (command?.kind === 'vso') return; // applied by the agent; the stored log keeps it
+    if (command?.kind === 'format') {
+      const text = formatLine(command.name, command.message);
+      if (text !== null) show(text);
+      return;
+    }
+    show(e.step === -1 ? dim(line) : line);
   }
 
   private flush(e: RunEvent): void {
@@ -110,6 +116,27 @@ export class RunRenderer {
       if (rest) this.write(`  ${rest}\n`);
       this.partial.set(key, '');
     }
+  }
+}
+
+/** How the CLI shows `##[group]`, `##[warning]`, …; null hides the line. */
+function formatLine(name: FormatName, message: string): string | null {
+  switch (name) {
+    case 'section':
+    case 'endgroup':
+      return null;
+    case 'group':
+      return bold(`▾ ${message}`);
+    case 'error':
+      return red(`error: ${message}`);
+    case 'warning':
+      return yellow(`warning: ${message}`);
+    case 'debug':
+      return dim(`debug: ${message}`);
+    case 'command':
+      return dim(`$ ${message}`);
+    default:
+      return assertNever(name);
   }
 }
 
@@ -133,7 +160,9 @@ export function summaryTable(run: RunView): string {
     bold(fmt(head)),
     ...rows.map(fmt),
     '',
-    `${icon} ${bold(`Run #${run.number} ${run.result ?? run.status}`)}${total ? dim(` in ${total}`) : ''}`,
+    `${icon} ${bold(`Run #${run.number} ${run.result ?? run.status}`)}${total ? dim(` in ${total}`) : ''}${
+      run.buildNumber !== String(run.number) ? dim(` · build ${run.buildNumber}`) : ''
+    }${run.tags.length ? dim(` · tags: ${run.tags.join(', ')}`) : ''}`,
     '',
   ].join('\n');
 }

@@ -220,3 +220,64 @@ describe('the step token', () => {
     expect(output).not.toMatch(/slw_stp_/);
   });
 });
+
+describe('logging commands', () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    ts = await startTestServer();
+    await spawnAgent(ts, 'logging-agent');
+  });
+  afterAll(async () => {
+    await killAll();
+    await ts.stop();
+  });
+
+  it('sets variables, secrets, outputs, PATH, build number and tags, and forces step results', async () => {
+    const dir = await workspace(`
+jobs:
+- job: producer
+  steps:
+  - bash: |
+      echo "##vso[task.setvariable variable=color]blue"
+      echo "##vso[task.setvariable variable=apiToken;isSecret=true]s3cr3t-value-9"
+      echo "##vso[task.setvariable variable=version;isOutput=true]1.2.3"
+      echo "##vso[task.prependpath]/opt/mytools"
+      echo "##vso[build.updatebuildnumber]1.2.3-ci"
+      echo "##vso[build.addbuildtag]nightly"
+      echo "##vso[task.logissue type=warning]careful now"
+      echo "##[group]Details"
+      echo "inside the group"
+      echo "##[endgroup]"
+    name: setvars
+  - bash: |
+      echo "color=$COLOR path-first=\${PATH%%:*}"
+      echo "macro sees $(apiToken); env sees \${APITOKEN:-nothing}"
+      echo "output as variable: $(setvars.version)"
+  - bash: |
+      echo "##vso[task.complete result=SucceededWithIssues;]partly done"
+- job: consumer
+  dependsOn: producer
+  condition: eq(dependencies.producer.outputs['setvars.version'], '1.2.3')
+  steps:
+  - bash: echo consumer ran
+`);
+    const { code, output } = await runCli(ts, ['--dir', dir]);
+    expect(output).toContain('color=blue path-first=/opt/mytools');
+    expect(output).toContain('macro sees ***; env sees nothing');
+    expect(output).not.toContain('s3cr3t-value-9');
+    expect(output).toContain('output as variable: 1.2.3');
+    expect(output).toContain('warning: careful now');
+    expect(output).toContain('▾ Details');
+    expect(output).not.toMatch(/│ ##vso\[/);
+    expect(output).toContain('consumer ran');
+    expect(output).toMatch(/build 1\.2\.3-ci · tags: nightly/);
+    expect(code).toBe(0);
+    const { body } = await ts.client.request<unknown[]>('runs?limit=1', { token: ts.adminToken });
+    const run = runView.parse(body[0]);
+    expect(run.jobs[0]!.outputs).toEqual({ 'setvars.version': '1.2.3' });
+    expect(run.jobs[0]!.steps[2]!.result).toBe('succeededWithIssues');
+    expect(run.jobs[0]!.result).toBe('succeededWithIssues');
+    const log = await (await ts.client.fetch(`jobs/${run.jobs[0]!.id}/log`, { token: ts.adminToken })).text();
+    expect(log).not.toContain('s3cr3t-value-9');
+  });
+});

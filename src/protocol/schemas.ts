@@ -83,6 +83,11 @@ export const claimRequest = z.object({ sessionId: z.string() });
 
 export const secretValue = z.string().min(4, 'secrets must be at least 4 characters');
 
+const dependencyState = z.object({
+  result: z.enum(['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped']),
+  outputs: z.record(z.string(), z.string()).optional(),
+});
+
 // The job the agent runs: the plan of one job plus everything it needs and nothing more.
 export const jobSpec = z.object({
   jobId: z.string(),
@@ -103,7 +108,11 @@ export const jobSpec = z.object({
   secrets: z.record(z.string(), z.string()),
   hasWorkspace: z.boolean(),
   /** Results of the jobs this one depends on, for conditions like `succeeded('build')`. */
-  dependencies: z.record(z.string(), z.object({ result: taskResult })),
+  dependencies: z.record(z.string(), dependencyState),
+  /** Jobs of the stages this job's stage depends on: `stageDependencies.<stage>.<job>`. */
+  stageDependencies: z.record(z.string(), z.record(z.string(), dependencyState)).default({}),
+  /** `name:` formatted (`$(Date:yyyyMMdd)$(Rev:.r)` by default); Build.BuildNumber. */
+  buildNumber: z.string(),
 });
 export type JobSpec = z.infer<typeof jobSpec>;
 
@@ -121,6 +130,8 @@ export const stepUpdateRequest = z.object({
   result: taskResult.optional(),
   /** Why the result is what it is: `exit code 2`, `timed out after 1m`, … */
   reason: z.string().max(1000).optional(),
+  /** The display name with its macros expanded, sent when the step starts. */
+  name: z.string().max(500).optional(),
 });
 
 export const appendLogRequest = z.object({
@@ -137,6 +148,12 @@ export const completeJobRequest = z.object({
   epoch: z.number().int(),
   result: taskResult,
   reason: z.string().max(2000).optional(),
+  /** Output variables (`<step>.<name>`) set with `##vso[task.setvariable …;isOutput=true]`. */
+  outputs: z.record(z.string().max(200), z.string().max(64 * 1024)).default({}),
+  /** `##vso[build.updatebuildnumber]`. */
+  buildNumber: z.string().max(255).optional(),
+  /** `##vso[build.addbuildtag]`. */
+  tags: z.array(z.string().max(255)).max(100).default([]),
 });
 
 // ── runs ───────────────────────────────────────────────────────────────────────
@@ -148,8 +165,13 @@ export const createRunRequest = z.object({
     .optional(),
   variables: z.record(z.string(), z.string()).default({}),
   secrets: z.record(z.string(), secretValue).default({}),
+  /** Values for the pipeline's `parameters`. */
+  parameters: z.record(z.string(), z.string().max(64 * 1024)).default({}),
+  /** Template files the pipeline includes, by path relative to the workspace root. */
+  templates: z.record(z.string().max(500), z.string().max(1024 * 1024)).default({}),
 });
 export type CreateRunRequest = z.input<typeof createRunRequest>;
+export type CreateRunBody = z.output<typeof createRunRequest>;
 export const uploadWorkspaceResponse = z.object({ id: z.string(), size: z.number() });
 
 export const stepView = z.object({
@@ -171,6 +193,7 @@ export const jobView = z.object({
   attempt: z.number(),
   agentName: z.string().nullable(),
   dependsOn: z.array(z.string()),
+  outputs: z.record(z.string(), z.string()),
   queuedAt: z.string().nullable(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
@@ -183,6 +206,9 @@ export const runView = z.object({
   pipelineFile: z.string(),
   status: runStatus,
   result: taskResult.nullable(),
+  /** `##vso[build.updatebuildnumber]`, or the run number. */
+  buildNumber: z.string(),
+  tags: z.array(z.string()),
   createdAt: z.string(),
   finishedAt: z.string().nullable(),
   jobs: z.array(jobView),

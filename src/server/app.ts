@@ -13,6 +13,7 @@ import {
 import type { ServerContext } from './context.js';
 import { adminRoutes } from './routes/admin.js';
 import { agentRoutes } from './routes/agents.js';
+import { artifactRoutes } from './routes/artifacts.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
@@ -36,11 +37,11 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}` } });
   });
 
-  app.addHook('onRequest', async () => {
+  // Counted down on the response's 'close', which fires also when the client hung up mid-request
+  // (a killed agent's long poll) — onResponse does not, and the gauge would leak.
+  app.addHook('onRequest', async (_req, reply) => {
     ctx.metrics.inFlight.inc();
-  });
-  app.addHook('onResponse', async () => {
-    ctx.metrics.inFlight.dec();
+    reply.raw.once('close', () => ctx.metrics.inFlight.dec());
   });
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/metrics', async (_req, reply) => {
@@ -52,6 +53,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   runRoutes(app, ctx);
   adminRoutes(app, ctx);
   fleetRoutes(app, ctx);
+  artifactRoutes(app, ctx);
   return app;
 }
 

@@ -4,6 +4,7 @@ import { AuthError, RateLimitError } from '../shared/errors.js';
 import type { TokenKind } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store, TokenRow } from '../store/types.js';
+import type { ArtifactStore } from './artifact-store.js';
 import type { Auth, FailureLimiter } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { ServerMetrics } from './metrics.js';
@@ -22,6 +23,7 @@ export interface ServerContext {
   dispatcher: Dispatcher;
   notifier: Notifier;
   workspaces: WorkspaceStore;
+  artifacts: ArtifactStore;
   metrics: ServerMetrics;
   /** Longest a poll is held open. Default 50 s. */
   pollTimeoutMs: number;

@@ -149,14 +149,54 @@ export class Dispatcher {
       // meets can block the head, so the periodic pass looks much further down.
       const waiting = [...this.waiters.values()].filter((w) => w.agent.pool === pool).length;
       const window = this.offered.size + waiting + (deep ? DEEP_WINDOW : 8);
+      const limits = new ParallelLimits(this.o.store, this.offered);
       for (const job of await this.o.store.listJobsByStatus('queued', pool, window)) {
         if (this.offered.has(job.id) || job.cancelRequested) continue;
+        if (await limits.full(job)) continue;
         const waiter = [...this.waiters.values()].find((w) => agentFits(w.agent, job));
         if (!waiter) continue;
         this.offered.set(job.id, now + OFFER_HOLD_MS);
+        limits.started(job);
         waiter.resolve({ jobId: job.id, runId: job.runId, name: job.name });
         if (this.waiters.size === 0) return;
       }
     }
+  }
+}
+
+/**
+ * `strategy: maxParallel`: legs of one matrix or parallel job share a group, and only so many
+ * of a group may run (or be on offer) at once. Read once per pass, per run.
+ */
+class ParallelLimits {
+  private readonly busy = new Map<string, number>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly offered: ReadonlyMap<string, number>,
+  ) {}
+
+  async full(job: JobRow): Promise<boolean> {
+    const { parallelGroup, maxParallel } = job.plan;
+    if (!parallelGroup || !maxParallel) return false;
+    const key = `${job.runId}\u0000${parallelGroup}`;
+    let busy = this.busy.get(key);
+    if (busy === undefined) {
+      const siblings = (await this.store.listJobs(job.runId)).filter(
+        (j) => j.plan.parallelGroup === parallelGroup,
+      );
+      busy = siblings.filter(
+        (j) => j.status === 'running' || (j.status === 'queued' && this.offered.has(j.id)),
+      ).length;
+      this.busy.set(key, busy);
+    }
+    return busy >= maxParallel;
+  }
+
+  started(job: JobRow): void {
+    const { parallelGroup } = job.plan;
+    if (!parallelGroup) return;
+    const key = `${job.runId}\u0000${parallelGroup}`;
+    this.busy.set(key, (this.busy.get(key) ?? 0) + 1);
   }
 }

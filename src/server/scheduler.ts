@@ -1,6 +1,13 @@
-import { aggregateStatus, evaluateCondition, parsePipeline } from '../pipeline/index.js';
-import type { JobPlan, TaskResult } from '../pipeline/types.js';
-import type { CreateRunRequest, JobSpec } from '../protocol/schemas.js';
+import {
+  buildNumberRevisionKey,
+  DEFAULT_BUILD_NUMBER_FORMAT,
+  formatBuildNumber,
+  type JobStart,
+  parsePipeline,
+  prepareJobStart,
+} from '../pipeline/index.js';
+import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/types.js';
+import type { CreateRunBody, JobSpec } from '../protocol/schemas.js';
 import type { Clock } from '../shared/clock.js';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
@@ -22,6 +29,8 @@ export interface SchedulerOptions {
   vault: SecretVault;
   /** How long a job's lease lives without a heartbeat. Default 90 s. */
   leaseTtlMs: number;
+  /** `pool: { vmImage }` names mapped to Slipway pools. */
+  vmImagePools?: Record<string, string>;
 }
 
 /** A fleet that has not announced itself for this long no longer counts as able to start agents. */
@@ -58,10 +67,14 @@ export class Scheduler {
     if (n > 0) this.o.logger.info({ jobs: n }, 'extended leases of running jobs after start');
   }
 
-  async createRun(
-    req: CreateRunRequest & { variables: Record<string, string>; secrets: Record<string, string> },
-  ) {
-    const plan = parsePipeline(req.pipeline.content, req.pipeline.file);
+  async createRun(req: CreateRunBody) {
+    // Compiled here again, with the same templates and values the CLI used: the server decides.
+    const plan = parsePipeline(req.pipeline.content, req.pipeline.file, {
+      readFile: (path) => req.templates[path],
+      parameters: req.parameters,
+      variables: req.variables,
+      vmImagePools: this.o.vmImagePools ?? {},
+    });
     for (const job of plan.jobs) {
       if (!(await this.o.store.getPool(job.pool.name))) {
         throw new ValidationError(
@@ -91,6 +104,7 @@ export class Scheduler {
       agentName: null,
       leaseExpiresAt: null,
       cancelRequested: false,
+      outputs: {},
       queuedAt: null,
       startedAt: null,
       finishedAt: null,
@@ -106,11 +120,14 @@ export class Scheduler {
         status: 'queued',
         result: null,
         cancelRequested: false,
+        buildNumber: null,
+        tags: [],
         createdAt: now,
         startedAt: null,
         finishedAt: null,
       },
       jobs,
+      buildNumberOf(plan, now, req.variables),
     );
     await this.event(run.id, {
       kind: 'run',
@@ -173,26 +190,9 @@ export class Scheduler {
         await this.finishJob(job, ['pending'], 'canceled', 'the run was canceled');
         continue;
       }
-      const dependencies = Object.fromEntries(deps.map((d) => [d.name, { result: d.result! }]));
-      const status = aggregateStatus(deps.map((d) => d.result!));
-      let shouldRun: boolean;
-      try {
-        shouldRun = evaluateCondition(job.plan.condition, {
-          status,
-          variables: { ...run.plan.variables, ...job.plan.variables, ...run.variables },
-          dependencies,
-        });
-      } catch (err) {
-        await this.finishJob(
-          job,
-          ['pending'],
-          'failed',
-          `condition failed to evaluate: ${(err as Error).message}`,
-        );
-        continue;
-      }
-      if (shouldRun) await this.queueJob(job);
-      else await this.finishJob(job, ['pending'], 'skipped', `condition '${job.plan.condition}' was false`);
+      const start = jobStart(run, job, deps);
+      if (start.run) await this.queueJob(job);
+      else await this.finishJob(job, ['pending'], start.result, start.reason);
     }
     return changed;
   }
@@ -279,12 +279,12 @@ export class Scheduler {
     }
     await this.jobEvent(claimed, { status: 'running', agent: agent.name });
     if (run.status === 'queued') await this.advance(run.id);
-    const jobs = claimed.dependsOn.length > 0 ? await this.o.store.listJobs(run.id) : [];
-    const dependencies = Object.fromEntries(
-      jobs
-        .filter((j) => claimed.dependsOn.some((d) => d.toLowerCase() === j.name.toLowerCase()))
-        .map((j) => [j.name, { result: j.result! }]),
-    );
+    const wanted = new Set(claimed.dependsOn.map((d) => d.toLowerCase()));
+    const deps =
+      wanted.size > 0
+        ? (await this.o.store.listJobs(run.id)).filter((j) => wanted.has(j.name.toLowerCase()))
+        : [];
+    const start = jobStart(run, claimed, deps);
     return {
       jobId,
       runId: run.id,
@@ -296,15 +296,28 @@ export class Scheduler {
       leaseTtlMs: this.o.leaseTtlMs,
       pipelineFile: run.pipelineFile,
       plan: claimed.plan,
-      variables: { ...run.plan.variables, ...claimed.plan.variables, ...run.variables },
+      variables: {
+        ...run.plan.variables,
+        ...claimed.plan.variables,
+        ...run.variables,
+        ...(start.run ? start.variables : {}),
+      },
+      buildNumber: run.buildNumber ?? String(run.number),
       secrets: run.secrets ? this.o.vault.open(run.secrets) : {},
       hasWorkspace: run.workspaceId !== null,
-      dependencies,
+      dependencies: start.run ? start.dependencies : {},
+      stageDependencies: start.run ? start.stageDependencies : {},
     };
   }
 
   /** Records the agent's result. Sending the same result again is fine; a different one is a conflict. */
-  async complete(jobId: string, epoch: number, result: TaskResult, reason?: string): Promise<void> {
+  async complete(
+    jobId: string,
+    epoch: number,
+    result: TaskResult,
+    reason?: string,
+    extras: { outputs?: Record<string, string>; buildNumber?: string; tags?: string[] } = {},
+  ): Promise<void> {
     const job = await this.o.store.getJob(jobId);
     if (!job) throw new NotFoundError('job', jobId);
     const final = effectiveResult(job.plan, result);
@@ -315,8 +328,17 @@ export class Scheduler {
     if (job.status !== 'running' || job.attempt !== epoch) {
       throw new ConflictError(`attempt ${epoch} of job ${jobId} no longer holds the lease`);
     }
-    await this.finishJob(job, ['running'], final, reason ?? null);
+    await this.recordRunInfo(job, extras);
+    await this.finishJob(job, ['running'], final, reason ?? null, extras.outputs ?? {});
     await this.advance(job.runId);
+  }
+
+  /** What the job's logging commands said about the run: its build number and tags. */
+  private async recordRunInfo(job: JobRow, extras: { buildNumber?: string; tags?: string[] }): Promise<void> {
+    if (!extras.buildNumber && !extras.tags?.length) return;
+    const run = (await this.o.store.getRun(job.runId))!;
+    const tags = [...new Set([...run.tags, ...(extras.tags ?? [])])];
+    await this.o.store.updateRun(run.id, { buildNumber: extras.buildNumber ?? run.buildNumber, tags });
   }
 
   async cancelRun(runId: string): Promise<void> {
@@ -397,16 +419,25 @@ export class Scheduler {
     void this.o.dispatcher.kick();
   }
 
-  private async finishJob(job: JobRow, from: JobRow['status'][], result: TaskResult, reason: string | null) {
+  private async finishJob(
+    job: JobRow,
+    from: JobRow['status'][],
+    result: TaskResult,
+    reason: string | null,
+    outputs: Record<string, string> = {},
+  ) {
     const ok = await this.o.store.transitionJob(job.id, from, {
       status: 'completed',
       result,
       reason,
+      outputs,
       finishedAt: this.o.clock.now(),
       leaseExpiresAt: null,
     });
     if (!ok) return;
     this.onJobFinished(result, reason);
+    // A finished leg frees a place under its group's maxParallel for the next one.
+    if (job.plan.parallelGroup) void this.o.dispatcher.kick();
     await this.jobEvent(job, { status: 'completed', result, reason });
     this.o.notifier.notify(`job:${job.id}`);
   }
@@ -440,6 +471,35 @@ export class Scheduler {
     await this.o.store.appendEvent(runId, e, this.o.clock.now());
     this.o.notifier.notify(`run:${runId}`);
   }
+}
+
+/** `name:` (Azure's build-number format) rendered for a new run; the store supplies the revision. */
+function buildNumberOf(plan: PipelinePlan, now: number, variables: Record<string, string>) {
+  const format = plan.name ?? DEFAULT_BUILD_NUMBER_FORMAT;
+  const input = {
+    date: new Date(now),
+    variables: {
+      'Build.DefinitionName': plan.file.replace(/^.*\//, '').replace(/\.ya?ml$/i, ''),
+      ...plan.variables,
+      ...variables,
+    },
+  };
+  return {
+    revisionKey: `${plan.file}\u0000${buildNumberRevisionKey(format, input)}`,
+    render: (rev: number) => formatBuildNumber(format, { ...input, rev }),
+  };
+}
+
+/**
+ * Whether a job whose dependencies have finished runs, and with which runtime variables and
+ * dependency states: stage condition, `$[ ]` variables, then the job's condition. Pure and
+ * repeatable, so the claim recomputes it instead of storing it.
+ */
+function jobStart(run: RunRow, job: JobRow, deps: JobRow[]): JobStart {
+  return prepareJobStart(job.plan, {
+    finished: deps.map((d) => ({ plan: d.plan, result: d.result!, outputs: d.outputs })),
+    variables: { ...run.plan.variables, ...job.plan.variables, ...run.variables },
+  });
 }
 
 /** A failed job that may fail (`continueOnError`) counts as succeeded with issues, as in Azure Pipelines. */

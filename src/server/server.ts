@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../shared/logger.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/types.js';
 import { buildApp } from './app.js';
+import { ArtifactStore } from './artifact-store.js';
 import { Auth, FailureLimiter } from './auth.js';
 import { type ServerConfigInput, serverConfig } from './config.js';
 import type { ServerContext } from './context.js';
@@ -59,7 +60,17 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
   const notifier = new Notifier();
   const dispatcher = new Dispatcher({ store, clock, logger });
   const leaseTtlMs = config.leaseTtlSeconds * 1000;
-  const scheduler = new Scheduler({ store, clock, logger, auth, dispatcher, notifier, vault, leaseTtlMs });
+  const scheduler = new Scheduler({
+    store,
+    clock,
+    logger,
+    auth,
+    dispatcher,
+    notifier,
+    vault,
+    leaseTtlMs,
+    vmImagePools: config.vmImagePools,
+  });
   await scheduler.recover();
   scheduler.start();
 
@@ -79,6 +90,7 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
     dispatcher,
     notifier,
     workspaces: new WorkspaceStore(join(dataDir, 'workspaces')),
+    artifacts: new ArtifactStore(join(dataDir, 'artifacts')),
     pollTimeoutMs: config.pollTimeoutSeconds * 1000,
   };
   const app = buildApp(context);

@@ -31,6 +31,8 @@ const MAX_SYMLINK_HOPS = 40;
 export interface PackWorkspaceOptions {
   /** Largest total size of the files, uncompressed, in bytes. Default 512 MiB. */
   maxBytes?: number;
+  /** Pack exactly these files (relative POSIX paths) instead of the workspace's listing. */
+  files?: string[];
 }
 
 export interface ExtractWorkspaceOptions {
@@ -109,13 +111,22 @@ async function exists(file: string): Promise<boolean> {
   return (await stat(file).catch(() => undefined)) !== undefined;
 }
 
-async function walk(root: string, relative: string): Promise<string[]> {
+/** Every file below `dir`, nothing skipped (pipeline artifacts are what the job made). */
+export async function listAllFiles(dir: string): Promise<string[]> {
+  return (await walk(path.resolve(dir), '', new Set())).sort();
+}
+
+async function walk(
+  root: string,
+  relative: string,
+  skipped: ReadonlySet<string> = SKIPPED_WITHOUT_GIT,
+): Promise<string[]> {
   const files: string[] = [];
   const entries = await readdir(path.join(root, relative), { withFileTypes: true });
   for (const entry of entries) {
-    if (SKIPPED_WITHOUT_GIT.has(entry.name)) continue;
+    if (skipped.has(entry.name)) continue;
     const child = relative === '' ? entry.name : `${relative}/${entry.name}`;
-    if (entry.isDirectory()) files.push(...(await walk(root, child)));
+    if (entry.isDirectory()) files.push(...(await walk(root, child, skipped)));
     else if (entry.isFile() || entry.isSymbolicLink()) files.push(child);
   }
   return files;
@@ -125,7 +136,7 @@ async function walk(root: string, relative: string): Promise<string[]> {
 export async function packWorkspace(dir: string, opts: PackWorkspaceOptions = {}): Promise<Buffer> {
   const maxBytes = opts.maxBytes ?? DEFAULT_PACK_MAX_BYTES;
   const root = path.resolve(dir);
-  const files = await listWorkspaceFiles(root);
+  const files = opts.files ?? (await listWorkspaceFiles(root));
   let total = 0;
   for (const file of files) {
     const stats = await lstat(path.join(root, file));

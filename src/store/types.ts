@@ -69,6 +69,9 @@ export interface RunRow {
   status: RunStatus;
   result: TaskResult | null;
   cancelRequested: boolean;
+  /** Set by `##vso[build.updatebuildnumber]`; the run number when null. */
+  buildNumber: string | null;
+  tags: string[];
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
@@ -92,6 +95,8 @@ export interface JobRow {
   agentName: string | null;
   leaseExpiresAt: number | null;
   cancelRequested: boolean;
+  /** Output variables of the finished attempt, `<step>.<name>` → value. */
+  outputs: Record<string, string>;
   queuedAt: number | null;
   startedAt: number | null;
   finishedAt: number | null;
@@ -176,14 +181,26 @@ export interface Store {
   getWorkspace(id: string): Promise<{ id: string; size: number } | undefined>;
 
   // runs and jobs
-  /** Creates a run and its jobs (all `pending`) in one step and numbers the run. */
-  createRun(run: Omit<RunRow, 'number'>, jobs: JobRow[]): Promise<RunRow>;
+  /**
+   * Creates a run and its jobs (all `pending`) in one step and numbers the run. With `build`,
+   * the build number is rendered with the next revision among runs of the same revision key.
+   */
+  createRun(
+    run: Omit<RunRow, 'number'>,
+    jobs: JobRow[],
+    build?: { revisionKey: string; render: (rev: number) => string },
+  ): Promise<RunRow>;
   getRun(id: string): Promise<RunRow | undefined>;
   getRunByNumber(n: number): Promise<RunRow | undefined>;
   listRuns(limit: number): Promise<RunRow[]>;
   updateRun(
     id: string,
-    patch: Partial<Pick<RunRow, 'status' | 'result' | 'startedAt' | 'finishedAt' | 'cancelRequested'>>,
+    patch: Partial<
+      Pick<
+        RunRow,
+        'status' | 'result' | 'startedAt' | 'finishedAt' | 'cancelRequested' | 'buildNumber' | 'tags'
+      >
+    >,
   ): Promise<void>;
   getJob(id: string): Promise<JobRow | undefined>;
   listJobs(runId: string): Promise<JobRow[]>;

@@ -72,6 +72,24 @@ export async function agentRemove(s: ClientSettings, o: { pool: string; name: st
   return EXIT.ok;
 }
 
+/** A one-use registration ticket for one agent name: prints only the ticket. */
+export async function agentTicket(
+  s: ClientSettings,
+  o: { pool: string; name: string; expires: string },
+  out: Out,
+) {
+  const { client, token } = resolveClient(s);
+  const m = /^(\d+)(s|m)?$/.exec(o.expires.trim());
+  if (!m) throw new CliError(`--expires: '${o.expires}' is not a duration like 10m or 90s`, EXIT.invalid);
+  const ttlSeconds = Number(m[1]) * (m[2] === 's' ? 1 : 60);
+  const res = await client.request<{ ticket: string }>(`pools/${encodeURIComponent(o.pool)}/tickets`, {
+    token,
+    body: { name: o.name, ttlSeconds },
+  });
+  out(`${res.body.ticket}\n`);
+  return EXIT.ok;
+}
+
 export async function cancelRun(s: ClientSettings, run: string, out: Out) {
   const { client, token } = resolveClient(s);
   const view = runView.parse(

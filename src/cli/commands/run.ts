@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, join, relative, resolve } from 'node:path';
-import { parsePipeline } from '../../pipeline/index.js';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { collectTemplateFiles, parsePipeline } from '../../pipeline/index.js';
 import { type ApiClient, ConnectionError, withRetry } from '../../protocol/client.js';
 import { type RunView, runEventsResponse, runView, uploadWorkspaceResponse } from '../../protocol/schemas.js';
 import { packWorkspace } from '../../shared/workspace-archive.js';
@@ -14,6 +14,8 @@ export interface RunCommandOptions extends ClientSettings {
   dir: string;
   vars: Record<string, string>;
   secrets: Record<string, string>;
+  /** Values for the pipeline's `parameters`. */
+  params: Record<string, string>;
   out: (s: string) => void;
 }
 
@@ -24,10 +26,15 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const dir = resolve(o.dir);
   const file = findPipeline(o.pipeline, dir);
   const content = await readFile(file, 'utf8');
-  // Name the file as the user knows it: relative to the workspace when it lives there.
+  // Templates resolve from the workspace root when the pipeline lives there, else beside it;
+  // the file is named relative to that root, as the server will name it too.
   const inDir = relative(dir, file);
-  const shown = inDir && !inDir.startsWith('..') ? inDir : relative(process.cwd(), file) || basename(file);
-  const plan = parsePipeline(content, shown); // invalid input exits 2 before anything is queued
+  const root = inDir && !inDir.startsWith('..') ? dir : dirname(file);
+  const shown = relative(root, file);
+  const readTemplate = templateReader(root);
+  const options = { readFile: readTemplate, parameters: o.params, variables: o.vars };
+  const plan = parsePipeline(content, shown, options); // invalid input exits 2 before anything is queued
+  const templates = collectTemplateFiles(content, shown, readTemplate, options);
   for (const [name, value] of Object.entries(o.secrets)) {
     if (value.length < 4)
       throw new CliError(
@@ -50,6 +57,8 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
           workspaceId: uploaded.id,
           variables: o.vars,
           secrets: o.secrets,
+          parameters: o.params,
+          templates,
         },
       })
     ).body,
@@ -58,6 +67,19 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     `${dim(`Run #${created.number} of ${shown} queued on ${url} (workspace ${formatBytes(uploaded.size)})`)}\n`,
   );
   return follow(client, token, created, plan.jobs.length > 1, o.out);
+}
+
+/** Reads template files below `root` only: a pipeline cannot pull in files from elsewhere. */
+export function templateReader(root: string): (path: string) => string | undefined {
+  return (path) => {
+    const full = resolve(root, path);
+    if (full !== root && !full.startsWith(`${root}${sep}`)) return undefined;
+    try {
+      return readFileSync(full, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 function findPipeline(given: string | undefined, dir: string): string {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { validatePipeline } from '../../pipeline/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
+import { templateReader } from './run.js';
 
 /** `slipway validate FILE`: prints each error as `file:line:col: message`; exit 2 when any. */
 export async function validateCommand(
@@ -17,7 +18,7 @@ export async function validateCommand(
       EXIT.invalid,
     );
   }
-  const errors = validatePipeline(text, file);
+  const errors = validatePipeline(text, file, { readFile: templateReader(process.cwd()) });
   for (const e of errors) err(`${e.message}\n`);
   if (errors.length > 0) return EXIT.invalid;
   out(`${file}: valid\n`);

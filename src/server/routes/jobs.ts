@@ -38,7 +38,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
       jobId: job.id,
       attempt: job.attempt,
       idx: body.index,
-      name: step.displayName,
+      name: body.name ?? existing?.name ?? step.displayName,
       state: body.state,
       result: body.result ?? null,
       reason: body.reason ?? null,
@@ -49,7 +49,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
       job,
       {
         status: body.state,
-        name: step.displayName,
+        name: body.name ?? existing?.name ?? step.displayName,
         result: body.result ?? null,
         reason: body.reason ?? null,
       },
@@ -84,7 +84,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const cred = await authenticate(ctx, req, ['job']);
     const job = await boundJob(ctx, cred, req.params.id);
     const body = completeJobRequest.parse(req.body);
-    await ctx.scheduler.complete(job.id, body.epoch, body.result, body.reason);
+    await ctx.scheduler.complete(job.id, body.epoch, body.result, body.reason, body);
     return { ok: true };
   });
 

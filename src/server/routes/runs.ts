@@ -113,6 +113,8 @@ export async function runView(ctx: ServerContext, run: RunRow): Promise<RunView>
     pipelineFile: run.pipelineFile,
     status: run.status,
     result: run.result,
+    buildNumber: run.buildNumber ?? String(run.number),
+    tags: run.tags,
     createdAt: new Date(run.createdAt).toISOString(),
     finishedAt: iso(run.finishedAt),
     jobs: await Promise.all(
@@ -126,6 +128,7 @@ export async function runView(ctx: ServerContext, run: RunRow): Promise<RunView>
         attempt: j.attempt,
         agentName: j.agentName,
         dependsOn: j.dependsOn,
+        outputs: j.outputs,
         queuedAt: iso(j.queuedAt),
         startedAt: iso(j.startedAt),
         finishedAt: iso(j.finishedAt),

@@ -14,6 +14,8 @@ interface RawRun {
   status: string;
   result: string | null;
   cancel_requested: number;
+  build_number: string | null;
+  tags: string;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
@@ -31,6 +33,8 @@ function toRun(db: Db, r: RawRun): RunRow {
     status: r.status as RunRow['status'],
     result: r.result as RunRow['result'],
     cancelRequested: r.cancel_requested === 1,
+    buildNumber: r.build_number,
+    tags: json.parse(r.tags),
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -53,6 +57,7 @@ interface RawJob {
   agent_name: string | null;
   lease_expires_at: number | null;
   cancel_requested: number;
+  outputs: string;
   queued_at: number | null;
   started_at: number | null;
   finished_at: number | null;
@@ -93,9 +98,9 @@ function runPlanOf(db: Db, id: string): PipelinePlan {
 
 /** Every column but the plan, which is read once and then served from memory. */
 const JOB = `SELECT id, run_id, idx, name, display_name, pool, depends_on, status, result, reason, attempt, agent_id,
-  agent_name, lease_expires_at, cancel_requested, queued_at, started_at, finished_at FROM jobs`;
+  agent_name, lease_expires_at, cancel_requested, outputs, queued_at, started_at, finished_at FROM jobs`;
 const RUN = `SELECT id, number, pipeline_file, variables, secrets, workspace_id, status, result, cancel_requested,
-  created_at, started_at, finished_at FROM runs`;
+  build_number, tags, created_at, started_at, finished_at FROM runs`;
 
 function toJob(db: Db, r: RawJob): JobRow {
   return {
@@ -115,6 +120,7 @@ function toJob(db: Db, r: RawJob): JobRow {
     agentName: r.agent_name,
     leaseExpiresAt: r.lease_expires_at,
     cancelRequested: r.cancel_requested === 1,
+    outputs: json.parse(r.outputs),
     queuedAt: r.queued_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -133,6 +139,7 @@ const JOB_COLUMNS: Record<string, string> = {
   agentName: 'agent_name',
   leaseExpiresAt: 'lease_expires_at',
   cancelRequested: 'cancel_requested',
+  outputs: 'outputs',
   queuedAt: 'queued_at',
   startedAt: 'started_at',
   finishedAt: 'finished_at',
@@ -143,6 +150,8 @@ const RUN_COLUMNS: Record<string, string> = {
   startedAt: 'started_at',
   finishedAt: 'finished_at',
   cancelRequested: 'cancel_requested',
+  buildNumber: 'build_number',
+  tags: 'tags',
 };
 
 /** Turns a camelCase patch into `col = ?` assignments; booleans and arrays as SQLite stores them. */
@@ -153,18 +162,33 @@ function assignments(patch: Record<string, unknown>, columns: Record<string, str
     const col = columns[k];
     if (!col || v === undefined) continue;
     sets.push(`${col} = ?`);
-    args.push(typeof v === 'boolean' ? Number(v) : Array.isArray(v) ? json.str(v) : v);
+    args.push(typeof v === 'boolean' ? Number(v) : typeof v === 'object' && v !== null ? json.str(v) : v);
   }
   return [sets.join(', '), args];
 }
 
-export function createRun(db: Db, run: Omit<RunRow, 'number'>, jobs: JobRow[]): RunRow {
+export function createRun(
+  db: Db,
+  run: Omit<RunRow, 'number'>,
+  jobs: JobRow[],
+  build?: { revisionKey: string; render: (rev: number) => string },
+): RunRow {
   return db.transaction(() => {
     const { n } = sql(db, 'SELECT COALESCE(MAX(number), 0) + 1 AS n FROM runs').get() as { n: number };
+    let buildNumber = run.buildNumber;
+    if (build) {
+      const { same } = sql(db, 'SELECT COUNT(*) AS same FROM runs WHERE build_rev_key = ?').get(
+        build.revisionKey,
+      ) as {
+        same: number;
+      };
+      buildNumber = build.render(same + 1);
+    }
     sql(
       db,
       `INSERT INTO runs (id, number, pipeline_file, plan, variables, secrets, workspace_id, status, result,
-         cancel_requested, created_at, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         cancel_requested, created_at, started_at, finished_at, build_number, build_rev_key)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       run.id,
       n,
@@ -179,6 +203,8 @@ export function createRun(db: Db, run: Omit<RunRow, 'number'>, jobs: JobRow[]): 
       run.createdAt,
       run.startedAt,
       run.finishedAt,
+      buildNumber,
+      build?.revisionKey ?? null,
     );
     const insert = sql(
       db,
@@ -198,7 +224,7 @@ export function createRun(db: Db, run: Omit<RunRow, 'number'>, jobs: JobRow[]): 
         j.status,
       );
     }
-    return { ...run, number: n };
+    return { ...run, number: n, buildNumber };
   })();
 }
 

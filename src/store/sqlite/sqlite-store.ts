@@ -76,7 +76,11 @@ export class SqliteStore implements Store {
       | { id: string; size: number }
       | undefined;
 
-  createRun = async (run: Omit<RunRow, 'number'>, jobs: JobRow[]) => runs.createRun(this.db, run, jobs);
+  createRun = async (
+    run: Omit<RunRow, 'number'>,
+    jobs: JobRow[],
+    build?: { revisionKey: string; render: (rev: number) => string },
+  ) => runs.createRun(this.db, run, jobs, build);
   getRun = async (id: string) => runs.getRun(this.db, id);
   getRunByNumber = async (n: number) => runs.getRunByNumber(this.db, n);
   listRuns = async (limit: number) => runs.listRuns(this.db, limit);

@@ -1,0 +1,118 @@
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runView } from '../protocol/schemas.js';
+import {
+  killAll,
+  ROOT,
+  runCli,
+  spawnAgent,
+  spawnCli,
+  startTestServer,
+  type TestServer,
+} from '../test-support/harness.js';
+
+let ts: TestServer;
+beforeAll(async () => {
+  ts = await startTestServer();
+  await spawnAgent(ts, 'dialect-agent');
+});
+afterAll(async () => {
+  await killAll();
+  await ts.stop();
+});
+
+it('runs examples/azure-dialect: stages, templates, matrix with maxParallel, shards, deployment, artifacts, outputs across stages', async () => {
+  const { code, output } = await runCli(ts, ['--dir', join(ROOT, 'examples', 'azure-dialect')]);
+  expect(output).toContain('shard 1 of 2');
+  expect(output).toContain('shard 2 of 2');
+  expect(output).toContain('built for linux in release');
+  expect(output).toContain('deploying 1.2.1 (release, hello)');
+  expect(output).toMatch(/build \d{8}\.1 · tags: deployed/);
+  expect(code).toBe(0);
+  const { body } = await ts.client.request<unknown[]>('runs?limit=1', { token: ts.adminToken });
+  const run = runView.parse(body[0]);
+  expect(run.jobs.map((j) => [j.name, j.result])).toEqual([
+    ['Build.compile_linux', 'succeeded'],
+    ['Build.compile_alpine', 'succeeded'],
+    ['Build.test_1', 'succeeded'],
+    ['Build.test_2', 'succeeded'],
+    ['Deploy.web', 'succeeded'],
+  ]);
+  // maxParallel: 1 — the two legs never overlapped.
+  const [linux, alpine] = run.jobs;
+  const legs = [linux!, alpine!].sort((a, b) => Date.parse(a.startedAt!) - Date.parse(b.startedAt!));
+  expect(Date.parse(legs[1]!.startedAt!)).toBeGreaterThanOrEqual(Date.parse(legs[0]!.finishedAt!));
+  const artifacts = await ts.client.request<{ name: string }[]>(`runs/${run.id}/artifacts`, {
+    token: ts.adminToken,
+  });
+  expect(artifacts.body.map((a) => a.name)).toEqual(['bin-alpine', 'bin-linux']);
+});
+
+it('skips a stage whose condition is false, and takes --param values', async () => {
+  const { code, output } = await runCli(ts, [
+    '--dir',
+    join(ROOT, 'examples', 'azure-dialect'),
+    '--param',
+    'runTests=false',
+    '--var',
+    'Build.Reason=PullRequest',
+  ]);
+  expect(code).toBe(0);
+  expect(output).not.toContain('shard 1 of 2');
+  const { body } = await ts.client.request<unknown[]>('runs?limit=1', { token: ts.adminToken });
+  const run = runView.parse(body[0]);
+  expect(run.jobs.map((j) => j.name)).not.toContain('Build.test_1');
+  expect(run.jobs.find((j) => j.name === 'Deploy.web')).toMatchObject({ result: 'skipped' });
+});
+
+it('names the template file, line and column of an error inside a template', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-tpl-'));
+  await mkdir(join(dir, 'templates'));
+  await writeFile(join(dir, 'azure-pipelines.yml'), 'steps:\n- template: templates/steps.yml\n');
+  await writeFile(
+    join(dir, 'templates', 'steps.yml'),
+    'steps:\n- script: echo ok\n- bash: echo\n  timeoutInMinutes: soon\n',
+  );
+  const validate = spawnCli(['validate', 'azure-pipelines.yml'], {}, dir);
+  expect(await validate.exited).toBe(2);
+  expect(validate.output()).toMatch(/templates\/steps\.yml:4:21: 'timeoutInMinutes'/);
+  const { code, output } = await runCli(ts, ['--dir', dir]);
+  expect(code).toBe(2);
+  expect(output).toMatch(/templates\/steps\.yml:4:21/);
+});
+
+it('runs pwsh only where it is installed, fails on stderr when asked, and retries a failing step', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-steps-'));
+  await writeFile(
+    join(dir, 'azure-pipelines.yml'),
+    `steps:
+- pwsh: Write-Host hi
+  displayName: needs pwsh
+  continueOnError: true
+- bash: echo oops >&2
+  displayName: noisy
+  failOnStderr: true
+  continueOnError: true
+- bash: |
+    n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count
+    echo "try $n"; [ $n -ge 2 ]
+  displayName: flaky
+  retryCountOnTaskFailure: 2
+`,
+  );
+  const { code, output } = await runCli(ts, ['--dir', dir]);
+  expect(output).toMatch(/needs pwsh.*pwsh \(PowerShell\) is not installed/);
+  expect(output).toMatch(/noisy.*wrote to stderr/);
+  expect(output).toContain('try 1');
+  expect(output).toContain('try 2');
+  expect(code).toBe(0);
+  const { body } = await ts.client.request<unknown[]>('runs?limit=1', { token: ts.adminToken });
+  const run = runView.parse(body[0]);
+  expect(run.jobs[0]!.steps.map((s) => s.result)).toEqual([
+    'succeededWithIssues',
+    'succeededWithIssues',
+    'succeeded',
+  ]);
+});
