@@ -165,8 +165,10 @@ export class Agent {
         this.shutdown.abort();
         return null;
       }
-      // The server forgot our session (e.g. a newer one took over, or the store was reset).
+      // The server forgot our session (e.g. a newer one took over, or the store was reset), or
+      // still counts our last job as running: wait a moment, then start a fresh session.
       if (err instanceof HttpError && err.status === 409) {
+        await sleep(1_000, this.shutdown.signal);
         await this.openSession();
         return null;
       }

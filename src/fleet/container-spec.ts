@@ -104,7 +104,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
     Image: unit.image,
     // Replacing the entrypoint also drops the image's CMD: the image's own program never runs.
     Entrypoint: agentCommand(args, input.arch),
-    Env: agentEnv(input.image),
+    Env: [...agentEnv(input.image), ...Object.entries(unit.env ?? {}).map(([k, v]) => `${k}=${v}`)],
     Labels: labels('agent'),
     HostConfig: {
       ...hostConfig(),

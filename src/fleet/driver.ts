@@ -26,6 +26,8 @@ export interface UnitRequest {
   /** Set for a cold agent started for one job: its ticket is bound to it. */
   jobId?: string;
   services: Record<string, ServiceRequest>;
+  /** The job container's own environment (`container: { env }`); never credentials. */
+  env?: Record<string, string>;
   /**
    * One-use registration ticket, delivered as a file the agent reads and deletes. A promise, so
    * the server issues it while the containers are being made; it is awaited just before start.

@@ -45,6 +45,19 @@ export class FleetApi {
     return createTicketResponse.parse(body).ticket;
   }
 
+  /** Fails a queued job the fleet cannot start, so its run ends instead of waiting forever. */
+  async failJob(jobId: string, reason: string): Promise<void> {
+    try {
+      await this.client.request(this.path(`/jobs/${encodeURIComponent(jobId)}/fail`), {
+        token: this.token,
+        body: { reason },
+      });
+    } catch (error) {
+      // Already running or finished elsewhere: nothing to fail.
+      if (!(error instanceof HttpError && (error.status === 409 || error.status === 404))) throw error;
+    }
+  }
+
   async heartbeat(id: string, capabilities: Record<string, string>): Promise<void> {
     await this.client.request(this.path('/fleet'), {
       method: 'PUT',

@@ -296,6 +296,9 @@ export class FleetManager extends EventEmitter<FleetEvents> {
       this.#skip.add(jobId);
       this.#log.error({ jobId }, reason);
       this.emit('jobRefused', { jobId, reason });
+      await this.#api
+        .failJob(jobId, reason)
+        .catch((err) => this.#log.warn({ err, jobId }, 'could not fail the job'));
     }
     for (const name of plan.stale) {
       const unit = this.#byName(name);
@@ -354,6 +357,7 @@ export class FleetManager extends EventEmitter<FleetEvents> {
           image,
           ...(job ? { jobId: job.jobId } : {}),
           services: job?.services ?? {},
+          env: job?.env ?? {},
           ticket,
         });
       } catch (error) {
@@ -391,6 +395,10 @@ export class FleetManager extends EventEmitter<FleetEvents> {
           { err: error, attempts: failures },
           'could not start an agent for this job; giving up on it',
         );
+        const reason = `the fleet could not start an agent for this job (${failures} attempts): ${error}`;
+        void this.#api
+          .failJob(unit.jobId, reason)
+          .catch((err) => log.warn({ err }, 'could not fail the job'));
         return;
       }
     } else {

@@ -6,7 +6,18 @@ const IMAGE = 'slipway/base:latest';
 const NOW = 100_000;
 
 function job(id: string, o: Partial<QueuedJobView> = {}): QueuedJobView {
-  return { jobId: id, runId: 'r', name: id, image: null, services: {}, docker: 'none', queuedAt: null, ...o };
+  return {
+    jobId: id,
+    runId: 'r',
+    name: id,
+    image: null,
+    services: {},
+    docker: 'none',
+    env: {},
+    demands: [],
+    queuedAt: null,
+    ...o,
+  };
 }
 type Agent = PoolDemand['agents'][number];
 const idleAgent = (name: string): Agent => ({

@@ -249,6 +249,8 @@ export const fleetHeartbeatRequest = z.object({
   capabilities: z.record(z.string(), z.string()).default({}),
 });
 
+export const failJobRequest = z.object({ reason: z.string().min(1).max(2000) });
+
 export const queuedJobView = z.object({
   jobId: z.string(),
   runId: z.string(),
@@ -260,6 +262,10 @@ export const queuedJobView = z.object({
     z.object({ image: z.string(), env: z.record(z.string(), z.string()), ports: z.array(z.string()) }),
   ),
   docker: z.enum(['none', 'dind', 'socket']),
+  /** The job container's own environment (`container: { env }`). */
+  env: z.record(z.string(), z.string()).default({}),
+  /** The job's demands, as written: a fleet starts agents only for jobs its agents could meet. */
+  demands: z.array(z.string()).default([]),
   queuedAt: z.string().nullable(),
 });
 export type QueuedJobView = z.infer<typeof queuedJobView>;

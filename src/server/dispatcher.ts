@@ -1,5 +1,6 @@
 import type { JobOffer } from '../protocol/schemas.js';
 import type { Clock } from '../shared/clock.js';
+import { normalizeImageRef } from '../shared/image-ref.js';
 import type { Logger } from '../shared/logger.js';
 import type { AgentRow, JobRow, Store } from '../store/types.js';
 import { unmetDemands } from './demands.js';
@@ -44,7 +45,8 @@ function runsInImage(agent: AgentRow, job: JobRow): boolean {
     image !== undefined &&
     Object.keys(job.plan.services).length === 0 &&
     job.plan.docker === 'none' &&
-    agent.capabilities[IMAGE_CAPABILITY] === image
+    agent.capabilities[IMAGE_CAPABILITY] !== undefined &&
+    normalizeImageRef(agent.capabilities[IMAGE_CAPABILITY]) === normalizeImageRef(image)
   );
 }
 

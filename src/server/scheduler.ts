@@ -341,6 +341,15 @@ export class Scheduler {
     await this.o.store.updateRun(run.id, { buildNumber: extras.buildNumber ?? run.buildNumber, tags });
   }
 
+  /** Fails a job that is still waiting (a fleet could not start it); a job already running is left alone. */
+  async failQueued(jobId: string, reason: string): Promise<void> {
+    const job = await this.o.store.getJob(jobId);
+    if (!job) throw new NotFoundError('job', jobId);
+    if (job.status !== 'queued') throw new ConflictError(`job ${jobId} is ${job.status}, not queued`);
+    await this.finishJob(job, ['queued'], 'failed', reason);
+    await this.advance(job.runId);
+  }
+
   async cancelRun(runId: string): Promise<void> {
     const run = await this.o.store.getRun(runId);
     if (!run) throw new NotFoundError('run', runId);

@@ -205,3 +205,41 @@ describe('authentication failures', () => {
     expect(logged).not.toContain(guess);
   });
 });
+
+describe('agents whose credentials a job could steal', () => {
+  async function ticketAgent(name: string) {
+    const ticket = (await call('POST', 'pools/default/tickets', admin, { name })).body.ticket;
+    const identity = new AgentIdentity();
+    const agentId = (
+      await call('POST', 'agents/register', ticket, {
+        pool: 'default',
+        name,
+        publicKey: identity.publicKeyPem,
+      })
+    ).body.agentId;
+    const access = (
+      await call('POST', 'agents/token', undefined, { assertion: await identity.assertion(agentId) })
+    ).body.accessToken;
+    const sessionId = (await call('POST', 'agents/session', access, { capabilities: {}, version: 't' })).body
+      .sessionId;
+    return { access, sessionId };
+  }
+  const queue = async () =>
+    (await call('POST', 'runs', admin, { pipeline: { file: 'p.yml', content: 'steps:\n- script: echo\n' } }))
+      .body.jobs[0].id;
+
+  it('get no second job while one runs, and a ticket agent gets one job ever', async () => {
+    const a = await ticketAgent('default-7');
+    const first = await queue();
+    const second = await queue();
+    const spec = (await call('POST', `jobs/${first}/claim`, a.access, { sessionId: a.sessionId })).body;
+    expect((await call('POST', 'agents/poll', a.access, { sessionId: a.sessionId })).status).toBe(409);
+    expect((await call('POST', `jobs/${second}/claim`, a.access, { sessionId: a.sessionId })).status).toBe(
+      409,
+    );
+    await call('POST', `jobs/${first}/complete`, spec.leaseToken, { epoch: spec.epoch, result: 'succeeded' });
+    expect((await call('POST', `jobs/${second}/claim`, a.access, { sessionId: a.sessionId })).status).toBe(
+      403,
+    );
+  });
+});

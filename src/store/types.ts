@@ -46,6 +46,10 @@ export interface AgentRow {
   sessionId: string | null;
   boundJobId: string | null;
   draining: boolean;
+  /** Registered with a one-use ticket: it may claim one job, ever. */
+  singleJob: boolean;
+  /** Jobs it has claimed. */
+  claims: number;
   lastSeenAt: number | null;
   createdAt: number;
 }
@@ -152,7 +156,7 @@ export interface Store {
   // agents
   /** Registers `name` in `pool`; with `replace` an existing one is taken over (its tokens revoked). */
   registerAgent(
-    a: { id: string; pool: string; name: string; publicKey: string; replace: boolean },
+    a: { id: string; pool: string; name: string; publicKey: string; replace: boolean; singleJob?: boolean },
     now: number,
   ): Promise<AgentRow>;
   getAgent(id: string): Promise<AgentRow | undefined>;

@@ -26,7 +26,9 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
         pool: body.pool,
         name: body.name,
         publicKey: body.publicKey,
+        // A ticket's agent takes its name over (fleets reuse names) and runs one job, ever.
         replace: body.replace || cred.kind === 'jit',
+        singleJob: cred.kind === 'jit',
       },
       ctx.clock.now(),
     );
@@ -74,6 +76,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const { sessionId } = pollRequest.parse(req.body);
     requireSession(agent, sessionId);
     await ctx.store.touchAgent(agent.id, ctx.clock.now());
+    await refuseBusyAgent(ctx, agent);
     if (agent.boundJobId !== null) {
       // An agent started for one job has nothing to wait for once that job is gone.
       const job = await ctx.store.getJob(agent.boundJobId);
@@ -98,11 +101,11 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       throw new ForbiddenError('this agent was started for another job');
     }
     if (job && !agentFits(agent, job)) throw new ForbiddenError("this agent does not meet the job's demands");
-    // One job at a time: a job's steps run as the agent's user and can read its token from its
-    // memory; with a second claim they would get another job's secrets.
-    const running = await ctx.store.listJobsByStatus('running', agent.pool);
-    if (running.some((j) => j.agentId === agent.id && j.id !== req.params.id)) {
-      throw new ConflictError('this agent is running another job');
+    // A job's steps run as the agent's user and can read the agent's credentials from its
+    // memory: an agent may claim only while it runs nothing, and a ticket's agent only once.
+    await refuseBusyAgent(ctx, agent, req.params.id);
+    if (agent.singleJob && agent.claims > 0) {
+      throw new ForbiddenError('this agent was registered with a one-use ticket and has had its job');
     }
     return ctx.scheduler.claim(req.params.id, agent);
   });
@@ -115,6 +118,14 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     ctx.logger.info({ agent: agent.name, pool: agent.pool }, 'agent deregistered');
     return reply.code(204).send();
   });
+}
+
+/** An agent that still runs a job gets no other: its credentials may be in that job's hands. */
+async function refuseBusyAgent(ctx: ServerContext, agent: AgentRow, except?: string): Promise<void> {
+  const running = await ctx.store.listJobsByStatus('running', agent.pool);
+  if (running.some((j) => j.agentId === agent.id && j.id !== except)) {
+    throw new ConflictError('this agent is running a job and gets no other until it ends');
+  }
 }
 
 async function agentOf(ctx: ServerContext, cred: TokenRow): Promise<AgentRow> {

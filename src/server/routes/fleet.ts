@@ -2,11 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import {
   API_PREFIX,
   createTicketRequest,
+  failJobRequest,
   fleetHeartbeatRequest,
   type PoolDemand,
 } from '../../protocol/schemas.js';
 import { NotFoundError, ValidationError } from '../../shared/errors.js';
 import { authenticate, clientGone, type ServerContext } from '../context.js';
+import { formatDemand } from '../demands.js';
 import { needsContainerRuntime } from '../dispatcher.js';
 
 type PoolReq = { Params: { pool: string } };
@@ -72,6 +74,20 @@ export function fleetRoutes(app: FastifyInstance, ctx: ServerContext): void {
     },
   );
 
+  // A fleet that cannot start an agent for a job (its image will not start, or the job asks for
+  // what the fleet refuses) fails the job with the reason, instead of leaving it queued forever.
+  app.post<{ Params: { pool: string; id: string } }>(
+    `${API_PREFIX}/pools/:pool/jobs/:id/fail`,
+    async (req) => {
+      await admin(req);
+      const { reason } = failJobRequest.parse(req.body);
+      const job = await ctx.store.getJob(req.params.id);
+      if (!job || job.pool !== req.params.pool) throw new NotFoundError('job', req.params.id);
+      await ctx.scheduler.failQueued(job.id, reason);
+      return { ok: true };
+    },
+  );
+
   app.post<{ Params: { pool: string; name: string } }>(
     `${API_PREFIX}/pools/:pool/agents/:name/drain`,
     async (req) => {
@@ -103,6 +119,8 @@ async function poolDemand(ctx: ServerContext, pool: string): Promise<PoolDemand>
         image: needsContainerRuntime(j) ? (j.plan.container?.image ?? null) : null,
         services: j.plan.services,
         docker: j.plan.docker,
+        env: j.plan.container?.env ?? {},
+        demands: j.plan.pool.demands.map(formatDemand),
         queuedAt: iso(j.queuedAt),
       })),
     agents: agents.map((a) => ({

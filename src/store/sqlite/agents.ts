@@ -13,6 +13,8 @@ interface Raw {
   session_id: string | null;
   bound_job_id: string | null;
   draining: number;
+  single_job: number;
+  claims: number;
   last_seen_at: number | null;
   created_at: number;
 }
@@ -28,6 +30,8 @@ function toRow(r: Raw): AgentRow {
     sessionId: r.session_id,
     boundJobId: r.bound_job_id,
     draining: r.draining === 1,
+    singleJob: r.single_job === 1,
+    claims: r.claims,
     lastSeenAt: r.last_seen_at,
     createdAt: r.created_at,
   };
@@ -52,7 +56,7 @@ export function listAgents(db: Db, pool?: string): AgentRow[] {
 
 export function registerAgent(
   db: Db,
-  a: { id: string; pool: string; name: string; publicKey: string; replace: boolean },
+  a: { id: string; pool: string; name: string; publicKey: string; replace: boolean; singleJob?: boolean },
   now: number,
 ): AgentRow {
   return db.transaction(() => {
@@ -68,13 +72,10 @@ export function registerAgent(
       revokeTokens(db, { agentId: old.id }, now);
       sql(db, 'DELETE FROM agents WHERE id = ?').run(old.id);
     }
-    sql(db, 'INSERT INTO agents (id, pool, name, public_key, created_at) VALUES (?, ?, ?, ?, ?)').run(
-      a.id,
-      a.pool,
-      a.name,
-      a.publicKey,
-      now,
-    );
+    sql(
+      db,
+      'INSERT INTO agents (id, pool, name, public_key, created_at, single_job) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(a.id, a.pool, a.name, a.publicKey, now, Number(a.singleJob ?? false));
     return getAgent(db, a.id)!;
   })();
 }

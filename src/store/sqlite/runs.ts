@@ -308,15 +308,21 @@ export function claimJob(
   leaseExpiresAt: number,
   now: number,
 ): ClaimOutcome {
-  const r = db
-    .prepare(
-      `UPDATE jobs SET status = 'running', attempt = attempt + 1, agent_id = ?, agent_name = ?,
-         lease_expires_at = ?, started_at = COALESCE(started_at, ?)
-       WHERE id = ? AND status = 'queued' AND cancel_requested = 0`,
-    )
-    .run(agent.id, agent.name, leaseExpiresAt, now, id);
-  if (r.changes === 1) return { ok: true, job: getJob(db, id)! };
-  return { ok: false, reason: getJob(db, id) ? 'not-queued' : 'not-found' };
+  // One transaction: the claim and the agent's claim count move together.
+  return db.transaction((): ClaimOutcome => {
+    const r = db
+      .prepare(
+        `UPDATE jobs SET status = 'running', attempt = attempt + 1, agent_id = ?, agent_name = ?,
+           lease_expires_at = ?, started_at = COALESCE(started_at, ?)
+         WHERE id = ? AND status = 'queued' AND cancel_requested = 0`,
+      )
+      .run(agent.id, agent.name, leaseExpiresAt, now, id);
+    if (r.changes === 1) {
+      sql(db, 'UPDATE agents SET claims = claims + 1 WHERE id = ?').run(agent.id);
+      return { ok: true, job: getJob(db, id)! };
+    }
+    return { ok: false, reason: getJob(db, id) ? 'not-queued' : 'not-found' };
+  })();
 }
 
 export function renewLease(db: Db, id: string, epoch: number, leaseExpiresAt: number): boolean {

@@ -43,7 +43,7 @@ export class SqliteStore implements Store {
   listPools = async () => pools.listPools(this.db);
 
   registerAgent = async (
-    a: { id: string; pool: string; name: string; publicKey: string; replace: boolean },
+    a: { id: string; pool: string; name: string; publicKey: string; replace: boolean; singleJob?: boolean },
     now: number,
   ) => agents.registerAgent(this.db, a, now);
   getAgent = async (id: string) => agents.getAgent(this.db, id);
