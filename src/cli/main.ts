@@ -1,20 +1,16 @@
 // The `slipway` command: the composition root of every process the CLI starts.
 import { Command, Option } from 'commander';
-import { runAgentProcess } from '../agent/run-agent.js';
 import { AGENT_VERSION } from '../agent/version.js';
-import { startServer } from '../server/server.js';
 import { DEFAULT_DATA_DIR, DEFAULT_PORT } from '../shared/data-dir.js';
-import { createLogger } from '../shared/logger.js';
 import type { ClientSettings } from './client-config.js';
-import { agentRemove, agentTicket, cancelRun, poolCreate, poolList, tokenCreate } from './commands/admin.js';
-import { type FleetFlags, fleetCommand } from './commands/fleet.js';
-import { imageBuildCommand } from './commands/image.js';
-import { runCommand } from './commands/run.js';
-import { upCommand } from './commands/up.js';
-import { validateCommand } from './commands/validate.js';
+import type { FleetFlags } from './commands/fleet.js';
 import { describeError, EXIT, exitCodeFor } from './exit-codes.js';
 
 const env = process.env;
+
+// Commands load what they need when they run: `slipway run` never pays for the server's,
+// the fleet's or Docker's modules (startup time is part of every command's latency).
+const admin = () => import('./commands/admin.js');
 const out = (s: string) => void process.stdout.write(s);
 const err = (s: string) => void process.stderr.write(s);
 
@@ -70,6 +66,7 @@ program
   )
   .action(
     act(async (o) => {
+      const { startServer } = await import('../server/server.js');
       const server = await startServer({
         config: {
           host: o.host,
@@ -103,7 +100,7 @@ program
   .addOption(dataOption())
   .action(
     act(async (pipeline, o) =>
-      runCommand({
+      (await import('./commands/run.js')).runCommand({
         ...client(o),
         pipeline,
         dir: o.dir,
@@ -119,14 +116,14 @@ program
   .command('validate')
   .description('check a pipeline file; errors as file:line:col: message')
   .argument('<pipeline>', 'pipeline file')
-  .action(act(async (file) => validateCommand(file, out, err)));
+  .action(act(async (file) => (await import('./commands/validate.js')).validateCommand(file, out, err)));
 
 program
   .command('cancel')
   .description('cancel a run by number or id')
   .argument('<run>')
   .addOption(dataOption())
-  .action(act(async (run, o) => cancelRun(client(o), run, out)));
+  .action(act(async (run, o) => (await admin()).cancelRun(client(o), run, out)));
 
 const token = program.command('token').description('personal access tokens');
 token
@@ -136,7 +133,7 @@ token
   .option('--expires <days>', 'lifetime, e.g. 30d', '30d')
   .option('--name <name>', 'a name to recognise it by')
   .addOption(dataOption())
-  .action(act(async (o) => tokenCreate(client(o), o, out)));
+  .action(act(async (o) => (await admin()).tokenCreate(client(o), o, out)));
 
 const pool = program.command('pool').description('agent pools');
 pool
@@ -146,11 +143,11 @@ pool
   .option('--default-image <image>', 'image for container jobs that name none')
   .option('--retry-on-agent-loss <n>', 'new attempts for a job whose agent is lost mid-job', Number)
   .addOption(dataOption())
-  .action(act(async (name, o) => poolCreate(client(o), name, o, out)));
+  .action(act(async (name, o) => (await admin()).poolCreate(client(o), name, o, out)));
 pool
   .command('list')
   .addOption(dataOption())
-  .action(act(async (o) => poolList(client(o), out)));
+  .action(act(async (o) => (await admin()).poolList(client(o), out)));
 
 const agent = program.command('agent').description('run or remove agents');
 agent
@@ -172,6 +169,7 @@ agent
   .action(
     act(async (o) => {
       const { capability, killGrace, ...flags } = o;
+      const { runAgentProcess } = await import('../agent/run-agent.js');
       return runAgentProcess({ ...flags, capabilities: capability, killGraceSeconds: killGrace }, env);
     }),
   );
@@ -182,13 +180,13 @@ agent
   .option('--pool <pool>', 'pool', 'default')
   .option('--expires <duration>', 'how long it may wait to be used, e.g. 10m', '10m')
   .addOption(dataOption())
-  .action(act(async (o) => agentTicket(client(o), o, out)));
+  .action(act(async (o) => (await admin()).agentTicket(client(o), o, out)));
 agent
   .command('remove')
   .requiredOption('--name <name>')
   .option('--pool <pool>', 'pool', 'default')
   .addOption(dataOption())
-  .action(act(async (o) => agentRemove(client(o), o, out)));
+  .action(act(async (o) => (await admin()).agentRemove(client(o), o, out)));
 
 /** Options of a Docker fleet, shared by `fleet` and `up`. */
 function fleetOptions(command: Command, defaults: { minIdle: number; max: number }): Command {
@@ -212,7 +210,8 @@ function fleetOptions(command: Command, defaults: { minIdle: number; max: number
     .option('--fleet-id <id>', 'id labelling what this fleet makes (default: from host, server and pool)');
 }
 const fleetFlags = (o: FleetFlags & { pool?: string }): FleetFlags => ({ ...o, pool: o.pool ?? 'default' });
-const logger = (name: string) => createLogger({ level: env.SLIPWAY_LOG_LEVEL ?? 'info', name });
+const logger = async (name: string) =>
+  (await import('../shared/logger.js')).createLogger({ level: env.SLIPWAY_LOG_LEVEL ?? 'info', name });
 
 fleetOptions(
   program
@@ -224,7 +223,13 @@ fleetOptions(
   { minIdle: 1, max: 4 },
 ).action(
   act(async (o) =>
-    fleetCommand({ ...client(o), ...fleetFlags(o), socket: o.socket, logger: logger('fleet'), out }),
+    (await import('./commands/fleet.js')).fleetCommand({
+      ...client(o),
+      ...fleetFlags(o),
+      socket: o.socket,
+      logger: await logger('fleet'),
+      out,
+    }),
   ),
 );
 
@@ -238,14 +243,14 @@ fleetOptions(
   { minIdle: 1, max: 4 },
 ).action(
   act(async (o) =>
-    upCommand({
+    (await import('./commands/up.js')).upCommand({
       host: o.host,
       port: o.port,
       data: o.data,
       logLevel: env.SLIPWAY_LOG_LEVEL ?? 'info',
       secretKey: env.SLIPWAY_SECRET_KEY,
       fleet: fleetFlags(o),
-      logger: logger('up'),
+      logger: await logger('up'),
       out,
     }),
   ),
@@ -257,6 +262,14 @@ program
   .command('build')
   .description('build slipway/agent and slipway/base from this host, without a registry')
   .option('--force', 'rebuild even when up to date')
-  .action(act(async (o) => imageBuildCommand({ force: o.force, logger: logger('image'), out })));
+  .action(
+    act(async (o) =>
+      (await import('./commands/image.js')).imageBuildCommand({
+        force: o.force,
+        logger: await logger('image'),
+        out,
+      }),
+    ),
+  );
 
 await program.parseAsync(process.argv);

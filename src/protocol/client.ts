@@ -1,4 +1,4 @@
-import { Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
+import type { Agent as UndiciAgent } from 'undici';
 import { sleep } from '../shared/clock.js';
 import { SlipwayError } from '../shared/errors.js';
 import { API_PREFIX } from './schemas.js';
@@ -34,16 +34,22 @@ export interface RequestOptions {
  */
 export class ApiClient {
   private readonly origin: string;
-  private readonly socket?: UndiciAgent;
+  private readonly socketPath?: string;
+  private socket?: Promise<{ agent: UndiciAgent; fetch: typeof import('undici').fetch }>;
 
   constructor(readonly baseUrl: string) {
     const unix = /^unix:\/\/(\/.+)$/.exec(baseUrl);
-    if (unix) {
-      this.socket = new UndiciAgent({ connect: { socketPath: unix[1]! } });
-      this.origin = 'http://localhost';
-    } else {
-      this.origin = baseUrl.replace(/\/+$/, '');
-    }
+    this.socketPath = unix?.[1];
+    this.origin = unix ? 'http://localhost' : baseUrl.replace(/\/+$/, '');
+  }
+
+  /** undici is loaded only for Unix sockets: the CLI's common path does not pay for it. */
+  private unixSocket() {
+    this.socket ??= import('undici').then((u) => ({
+      agent: new u.Agent({ connect: { socketPath: this.socketPath! } }),
+      fetch: u.fetch,
+    }));
+    return this.socket;
   }
 
   async request<T>(path: string, o: RequestOptions = {}): Promise<{ status: number; body: T }> {
@@ -81,8 +87,10 @@ export class ApiClient {
       signal: AbortSignal.any(signals),
     };
     try {
-      if (this.socket)
-        return (await undiciFetch(url, { ...init, dispatcher: this.socket })) as unknown as Response;
+      if (this.socketPath) {
+        const unix = await this.unixSocket();
+        return (await unix.fetch(url, { ...init, dispatcher: unix.agent })) as unknown as Response;
+      }
       return await fetch(url, init);
     } catch (err) {
       if (o.signal?.aborted) throw err;
