@@ -128,6 +128,21 @@ describe('agent process lifecycle', () => {
     expect(await agent.exited).toBe(0);
   });
 
+  it('cancels the run when the user presses Ctrl-C in `slipway run`, and shows it stop', async () => {
+    await spawnAgent(ts, 'ctrlc-1');
+    const dir = await pipeline(
+      "steps:\n- bash: |\n    trap 'echo step got TERM; exit 143' TERM\n    echo waiting\n    sleep 60 & wait\n",
+    );
+    const run = spawnCli(['run', '--dir', dir], { SLIPWAY_URL: ts.url, SLIPWAY_TOKEN: ts.adminToken });
+    await run.waitFor(/│ waiting/);
+    run.kill('SIGINT');
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toContain('Canceling the run');
+    expect(run.output()).toContain('step got TERM');
+    const [after] = await runs(ts);
+    expect(after!.result).toBe('canceled');
+  });
+
   it("keeps the registration token out of every step's environment and the agent's /proc environ", async () => {
     const tokenFile = join(ts.dir, 'agent-token');
     const pat = await ts.pat();

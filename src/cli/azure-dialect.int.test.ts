@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -48,6 +48,13 @@ it('runs examples/azure-dialect: stages, templates, matrix with maxParallel, sha
     token: ts.adminToken,
   });
   expect(artifacts.body.map((a) => a.name)).toEqual(['bin-alpine', 'bin-linux']);
+  const to = await mkdtemp(join(tmpdir(), 'slipway-artifact-'));
+  const download = spawnCli(['artifact', 'download', String(run.number), 'bin-linux', '--to', to], {
+    SLIPWAY_URL: ts.url,
+    SLIPWAY_TOKEN: ts.adminToken,
+  });
+  expect(await download.exited).toBe(0);
+  expect(await readFile(join(to, 'app.txt'), 'utf8')).toBe('built for linux in release\n');
 });
 
 it('skips a stage whose condition is false, and takes --param values', async () => {

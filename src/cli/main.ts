@@ -125,6 +125,20 @@ program
   .addOption(dataOption())
   .action(act(async (run, o) => (await admin()).cancelRun(client(o), run, out)));
 
+const artifact = program.command('artifact').description("a run's pipeline artifacts");
+artifact
+  .command('list')
+  .argument('<run>', 'run number or id')
+  .addOption(dataOption())
+  .action(act(async (run, o) => (await admin()).artifactList(client(o), run, out)));
+artifact
+  .command('download')
+  .argument('<run>', 'run number or id')
+  .argument('<name>', 'artifact name')
+  .option('--to <dir>', 'where to unpack it', '.')
+  .addOption(dataOption())
+  .action(act(async (run, name, o) => (await admin()).artifactDownload(client(o), run, name, o.to, out)));
+
 const token = program.command('token').description('personal access tokens');
 token
   .command('create')

@@ -537,3 +537,17 @@ describe('validatePipeline on hostile or broken input', () => {
     ]);
   });
 });
+
+describe('retryCountOnAgentLoss (a Slipway key)', () => {
+  it('is read per job and bounded', () => {
+    const plan = parsePipeline(
+      'jobs:\n- job: a\n  retryCountOnAgentLoss: 2\n  steps:\n  - script: x\n',
+      'p.yml',
+    );
+    expect(plan.jobs[0]!.retryCountOnAgentLoss).toBe(2);
+    expect(
+      validatePipeline('jobs:\n- job: a\n  retryCountOnAgentLoss: 50\n  steps:\n  - script: x\n', 'p.yml')[0]!
+        .message,
+    ).toBe("p.yml:3:26: 'retryCountOnAgentLoss' is at most 10");
+  });
+});

@@ -156,6 +156,9 @@ function planJob(
     timeoutInMinutes: draft.timeoutInMinutes,
     cancelTimeoutInMinutes: draft.cancelTimeoutInMinutes,
     continueOnError: draft.continueOnError,
+    ...(draft.retryCountOnAgentLoss === undefined
+      ? {}
+      : { retryCountOnAgentLoss: draft.retryCountOnAgentLoss }),
     services: Object.fromEntries(
       Object.entries(draft.services).map(([host, spec]) => [
         host,

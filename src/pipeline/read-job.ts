@@ -13,9 +13,11 @@ import {
   expectMap,
   mismatch,
   readBoolean,
+  readCount,
   readMinutes,
   readString,
   readStringList,
+  valuePos,
 } from './reader.js';
 import type { DockerMode, JobPlan, SourcePos, StepPlan } from './types.js';
 import type { YEntry, YMap, YNode } from './yaml-tree.js';
@@ -30,6 +32,8 @@ export interface JobDraft extends GraphNode {
   timeoutInMinutes: number;
   cancelTimeoutInMinutes: number;
   continueOnError: boolean;
+  /** Slipway's: new attempts when the agent is lost mid-job; unset means the pool's default. */
+  retryCountOnAgentLoss?: number;
   container?: ContainerSpec;
   services: Record<string, ContainerSpec>;
   docker: DockerMode;
@@ -41,6 +45,7 @@ export interface JobDraft extends GraphNode {
 }
 
 export const DEFAULT_JOB_TIMEOUT = 60;
+export const MAX_AGENT_LOSS_RETRIES = 10;
 export const DEFAULT_CANCEL_TIMEOUT = 1;
 /** Each job carries its own copy of the variables, so jobs × variables must stay bounded. */
 export const MAX_JOBS = 256;
@@ -55,6 +60,7 @@ const SHARED_JOB_KEYS = [
   'timeoutInMinutes',
   'cancelTimeoutInMinutes',
   'continueOnError',
+  'retryCountOnAgentLoss',
   'container',
   'services',
   'docker',
@@ -162,6 +168,15 @@ export function readJobBody(
   const pool = read('pool', (e) => readPool(issues, e));
   const container = read('container', (e) => readContainer(issues, e));
   const workspace = read('workspace', (e) => readWorkspace(issues, e));
+  const retries = read('retryCountOnAgentLoss', (e) => readCount(issues, e));
+  if (retries !== undefined) {
+    if (retries > MAX_AGENT_LOSS_RETRIES) {
+      issues.add(
+        valuePos(entryOf(map, 'retryCountOnAgentLoss')!),
+        `'retryCountOnAgentLoss' is at most ${MAX_AGENT_LOSS_RETRIES}`,
+      );
+    } else draft.retryCountOnAgentLoss = retries;
+  }
   if (pool) draft.pool = pool;
   if (container) draft.container = container;
   if (workspace) draft.workspace = workspace;

@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import {
   createPoolRequest,
   createTokenRequest,
@@ -5,6 +7,7 @@ import {
   runView,
   type TokenScope,
 } from '../../protocol/schemas.js';
+import { extractWorkspace } from '../../shared/workspace-archive.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
 
@@ -96,5 +99,33 @@ export async function cancelRun(s: ClientSettings, run: string, out: Out) {
     (await client.request(`runs/${encodeURIComponent(run)}/cancel`, { method: 'POST', token })).body,
   );
   out(`run #${view.number}: cancel requested (${view.status})\n`);
+  return EXIT.ok;
+}
+
+/** `slipway artifact list RUN` and `slipway artifact download RUN NAME --to DIR`. */
+export async function artifactList(s: ClientSettings, run: string, out: Out) {
+  const { client, token } = resolveClient(s);
+  const { body } = await client.request<{ name: string; size: number }[]>(
+    `runs/${encodeURIComponent(run)}/artifacts`,
+    {
+      token,
+    },
+  );
+  for (const a of body) out(`${a.name}\t${a.size}\n`);
+  return EXIT.ok;
+}
+
+export async function artifactDownload(s: ClientSettings, run: string, name: string, to: string, out: Out) {
+  const { client, token } = resolveClient(s);
+  const res = await client.fetch(`runs/${encodeURIComponent(run)}/artifacts/${encodeURIComponent(name)}`, {
+    token,
+    timeoutMs: 600_000,
+  });
+  if (res.status === 404) throw new CliError(`run ${run} has no artifact '${name}'`, EXIT.invalid);
+  if (!res.ok) throw new CliError(`download failed: ${res.status}`, EXIT.infrastructure);
+  const target = resolve(to);
+  await mkdir(target, { recursive: true });
+  const { files } = await extractWorkspace(Buffer.from(await res.arrayBuffer()), target);
+  out(`artifact '${name}': ${files} files in ${target}\n`);
   return EXIT.ok;
 }
