@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { createVariableLookup, expandMacros, toEnvName } from '../pipeline/index.js';
@@ -112,6 +112,7 @@ async function runScript(step: StepPlan, c: StepContext, language: 'bash' | 'pws
   const cwd = step.workingDirectory ? resolveIn(c.dirs.s, expand(step.workingDirectory)) : c.dirs.s;
 
   const output = new StepOutput(c.out, c.state, step);
+  const oomBefore = oomKills();
   let stderrSeen = false;
   const res = await runProcess({
     command: interpreter.command,
@@ -143,11 +144,32 @@ async function runScript(step: StepPlan, c: StepContext, language: 'bash' | 'pws
   }
   // `##vso[task.complete result=…]` decides, whatever the exit code.
   if (output.forcedResult) return { result: output.forcedResult, reason: 'set by task.complete' };
+  // The kernel kills the biggest process: the step's shell, or a child it reports as 128 + 9.
+  const killed = res.signal === 'SIGKILL' || res.exitCode === 137;
+  if (killed && (oomKills() ?? 0) > (oomBefore ?? 0)) {
+    return { result: 'failed', reason: 'killed: out of memory (the job reached its memory limit)' };
+  }
   if (res.exitCode !== 0) {
     return { result: 'failed', reason: res.signal ? `killed by ${res.signal}` : `exit code ${res.exitCode}` };
   }
   if (step.failOnStderr && stderrSeen) return { result: 'failed', reason: 'wrote to stderr (failOnStderr)' };
   return { result: 'succeeded' };
+}
+
+/**
+ * How many processes the kernel has killed for memory in this container's cgroup (v2, then v1),
+ * so a step killed that way is reported as out of memory, not as a mysterious SIGKILL.
+ */
+function oomKills(): number | undefined {
+  for (const file of ['/sys/fs/cgroup/memory.events', '/sys/fs/cgroup/memory/memory.oom_control']) {
+    try {
+      const m = /^oom_kill (\d+)$/m.exec(readFileSync(file, 'utf8'));
+      if (m) return Number(m[1]);
+    } catch {
+      // not this cgroup version
+    }
+  }
+  return undefined;
 }
 
 /** Bash as Azure Pipelines runs it; else the image's sh; else the busybox the agent brings along. */

@@ -451,6 +451,33 @@ steps:
     );
   });
 
+  it('fails a memory hog and a fork bomb on their own, with the reason, and the next job runs normally', async () => {
+    const { run: done } = await run(`
+jobs:
+- job: hog
+  steps:
+  - script: node -e "const a = []; for (;;) a.push(Buffer.alloc(64 * 1024 * 1024, 1))"
+- job: bomb
+  timeoutInMinutes: 0.1
+  steps:
+  - bash: |
+      bomb() { bomb | bomb & }
+      bomb
+      sleep 60
+- job: after
+  dependsOn: [hog, bomb]
+  condition: always()
+  steps:
+  - script: echo still fine
+`);
+    const byName = Object.fromEntries(done.jobs.map((j) => [j.name, j]));
+    expect(byName.hog!.result).toBe('failed');
+    expect(byName.hog!.steps[0]!.reason).toMatch(/out of memory/);
+    expect(byName.bomb!.result).toBe('failed');
+    expect(byName.bomb!.reason).toMatch(/timed out/);
+    expect(byName.after!.result).toBe('succeeded');
+  });
+
   it('scales down idle agents only: a running job is left alone', async () => {
     fleet!.setLimits({ minIdle: 2 });
     await waitFor(
