@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "== installing npm packages"
-  npm ci --no-audit --no-fund
+  # Not `npm ci`: it refuses a lock file that lacks some platform's optional packages (a registry
+  # mirror may not carry them all); `npm install` keeps to the lock file all the same.
+  npm install --no-audit --no-fund
 fi
 
 # Start a Docker engine only when none answers, and stop only the one started here.
