@@ -51,6 +51,8 @@ export type ForcedResult = 'succeeded' | 'succeededWithIssues' | 'failed';
 export class StepOutput {
   private partial = '';
   forcedResult?: ForcedResult;
+  /** Files `##vso[task.uploadfile]` asked to keep with the run, uploaded when the step ends. */
+  readonly uploads: string[] = [];
   errors = 0;
   warnings = 0;
 
@@ -115,6 +117,9 @@ export class StepOutput {
         else return `task.complete: unknown result '${p.result}'`;
         return undefined;
       }
+      case 'task.uploadfile':
+        if (c.message.trim()) this.uploads.push(c.message.trim());
+        return undefined;
       case 'build.updatebuildnumber':
         if (c.message.trim()) this.state.buildNumber = c.message.trim();
         return undefined;

@@ -129,6 +129,7 @@ async function runScript(step: StepPlan, c: StepContext, language: 'bash' | 'pws
   });
   output.end();
   await rm(file, { force: true });
+  for (const path of output.uploads) await uploadFile(resolveIn(cwd, path), c);
   if (res.spawnError)
     return { result: 'failed', reason: `could not start ${interpreter.command}: ${res.spawnError}` };
   if (res.timedOut) return { result: 'failed', reason: `timed out after ${step.timeoutInMinutes}m` };
@@ -268,6 +269,29 @@ async function download(step: StepPlan, c: StepContext): Promise<StepOutcome> {
     c.out.write(`Downloaded artifact '${name}': ${files} files into ${target}\n`);
   }
   return { result: 'succeeded' };
+}
+
+/** `##vso[task.uploadfile]`: the file is kept with the run as an artifact named `<job>.<file>`. */
+async function uploadFile(path: string, c: StepContext): Promise<void> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile()) {
+    c.out.write(`##[warning]task.uploadfile: ${path} is not a file; nothing uploaded\n`);
+    return;
+  }
+  const plan = c.spec.plan as JobPlan;
+  const name = `${plan.name}.${basename(path)}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100);
+  try {
+    const archive = await packWorkspace(dirname(path), { files: [basename(path)] });
+    await c.client.request(`jobs/${c.spec.jobId}/artifacts/${name}`, {
+      method: 'PUT',
+      raw: archive,
+      token: c.spec.leaseToken,
+      timeoutMs: 600_000,
+    });
+    c.out.write(`Uploaded ${path} as artifact '${name}'\n`);
+  } catch (err) {
+    c.out.write(`##[warning]task.uploadfile: ${path} was not uploaded: ${(err as Error).message}\n`);
+  }
 }
 
 function resolveIn(base: string, dir: string): string {

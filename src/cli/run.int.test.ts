@@ -245,6 +245,8 @@ jobs:
       echo "##vso[build.updatebuildnumber]1.2.3-ci"
       echo "##vso[build.addbuildtag]nightly"
       echo "##vso[task.logissue type=warning]careful now"
+      echo "report" > report.txt
+      echo "##vso[task.uploadfile]report.txt"
       echo "##[group]Details"
       echo "inside the group"
       echo "##[endgroup]"
@@ -275,6 +277,10 @@ jobs:
     const { body } = await ts.client.request<unknown[]>('runs?limit=1', { token: ts.adminToken });
     const run = runView.parse(body[0]);
     expect(run.jobs[0]!.outputs).toEqual({ 'setvars.version': '1.2.3' });
+    const artifacts = await ts.client.request<{ name: string }[]>(`runs/${run.id}/artifacts`, {
+      token: ts.adminToken,
+    });
+    expect(artifacts.body.map((a) => a.name)).toEqual(['producer.report.txt']);
     expect(run.jobs[0]!.steps[2]!.result).toBe('succeededWithIssues');
     expect(run.jobs[0]!.result).toBe('succeededWithIssues');
     const log = await (await ts.client.fetch(`jobs/${run.jobs[0]!.id}/log`, { token: ts.adminToken })).text();
