@@ -87,7 +87,7 @@ describe('FleetManager', () => {
     expect(driver.calls).toEqual(['prepare fake', 'teardown fake']);
   });
 
-  it('gives up on a job whose agent cannot be started, after the last attempt', async () => {
+  it('gives up on a job whose agent cannot be started after the last attempt, and fails it with the reason', async () => {
     const driver = new FakeDriver((image) => image === 'missing:1');
     const { ts, fleet } = await startFleet(driver, { maxStartAttempts: 2 });
     const failures: string[] = [];
@@ -101,9 +101,17 @@ describe('FleetManager', () => {
     await new Promise((r) => setTimeout(r, 800));
     expect(failures).toEqual(['no such image missing:1', 'no such image missing:1']);
     const view = (
-      await ts.client.request<{ jobs: Array<{ status: string }> }>(`runs/${run.id}`, { token: ts.adminToken })
+      await ts.client.request<{ jobs: Array<{ status: string; result: string; reason: string }> }>(
+        `runs/${run.id}`,
+        {
+          token: ts.adminToken,
+        },
+      )
     ).body;
-    expect(view.jobs[0]!.status).toBe('queued');
+    expect(view.jobs[0]).toMatchObject({ status: 'completed', result: 'failed' });
+    expect(view.jobs[0]!.reason).toContain(
+      'could not start an agent for this job (2 attempts): no such image missing:1',
+    );
   });
 
   it('refuses docker: socket jobs, even on a pool that allows them, and says why', async () => {
@@ -125,7 +133,7 @@ describe('FleetManager', () => {
     const refused: string[] = [];
     fleet.on('jobRefused', (j) => refused.push(j.reason));
     await fleet.start();
-    await queueRun(
+    const run = await queueRun(
       ts.client,
       ts.adminToken,
       'pool: sock\njobs:\n- job: a\n  docker: socket\n  steps:\n  - script: echo\n',
@@ -133,5 +141,14 @@ describe('FleetManager', () => {
     await waitFor(async () => refused.length === 1, 'the refusal');
     expect(refused[0]).toContain("asks for 'docker: socket', which the Docker fleet does not support yet");
     expect(driver.started).toEqual([]);
+    // The job does not wait forever: it fails with the fleet's reason.
+    const job = await waitFor(async () => {
+      const { body } = await ts.client.request<{
+        jobs: Array<{ status: string; result: string; reason: string }>;
+      }>(`runs/${run.id}`, { token: ts.adminToken });
+      return body.jobs[0]?.status === 'completed' && body.jobs[0];
+    }, 'the job to be failed');
+    expect(job).toMatchObject({ result: 'failed' });
+    expect(job.reason).toContain('docker: socket');
   });
 });
