@@ -214,6 +214,7 @@ function fleetOptions(command: Command, defaults: { minIdle: number; max: number
     .option('--cpus <n>', 'CPUs per container, e.g. 1.5')
     .option('--memory <size>', 'memory per container, e.g. 2g')
     .option('--pids <n>', 'processes per container', '4096')
+    .option('--disk <size>', "size of each job's work folder and /tmp (tmpfs, counted as memory), e.g. 4g")
     .option('--drain-timeout <seconds>', 'how long running jobs may finish when stopping', Number, 300)
     .option(
       '--label <name=value>',

@@ -225,6 +225,17 @@ describe('buildContainerSpec', () => {
         expect(s.agent.HostConfig?.PidsLimit).toBeUndefined();
       },
     ],
+    [
+      'bounds the work folder and /tmp as tmpfs when a disk size is given, with no work volume',
+      (i) => {
+        i.resources = { diskBytes: 1024 ** 3 };
+      },
+      (s) => {
+        const options = `rw,exec,nosuid,nodev,size=${1024 ** 3},mode=1777`;
+        expect(s.agent.HostConfig?.Tmpfs).toEqual({ '/slipway-work': options, '/tmp': options });
+        expect(s.agent.HostConfig?.Mounts?.some((m) => m.Target === '/slipway-work')).toBe(false);
+      },
+    ],
   ])('%s', (_name, change, check) => check(spec(change)));
 });
 

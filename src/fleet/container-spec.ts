@@ -29,6 +29,11 @@ export interface ResourceLimits {
   memoryBytes?: number;
   /** Processes per container; default unlimited. */
   pids?: number;
+  /**
+   * Size of the job's work folder and /tmp, as tmpfs (counted against memory); default: a
+   * disk-backed volume without a limit. A job that fills them fails itself with ENOSPC.
+   */
+  diskBytes?: number;
 }
 
 export interface ContainerSpecInput {
@@ -118,8 +123,17 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
         },
         { Type: 'bind', Source: input.serverSocket, Target: SOCKET_IN_CONTAINER, ReadOnly: true },
         // Anonymous, so it goes with the container (`remove({ v: true })`); labelled for the GC.
-        { Type: 'volume', Target: WORK_MOUNT, VolumeOptions: { NoCopy: true, Labels: labels('work') } },
+        ...(input.resources?.diskBytes === undefined
+          ? [
+              {
+                Type: 'volume' as const,
+                Target: WORK_MOUNT,
+                VolumeOptions: { NoCopy: true, Labels: labels('work') },
+              },
+            ]
+          : []),
       ]),
+      ...(input.resources?.diskBytes === undefined ? {} : { Tmpfs: sizedTmpfs(input.resources.diskBytes) }),
     },
     ...endpoint([]),
   };
@@ -182,6 +196,12 @@ function confinement(): Dockerode.HostConfig {
     SecurityOpt: ['no-new-privileges'],
     Init: true,
   };
+}
+
+/** The work folder and /tmp as bounded tmpfs; executable, since builds run what they make there. */
+function sizedTmpfs(bytes: number): Record<string, string> {
+  const options = `rw,exec,nosuid,nodev,size=${bytes},mode=1777`;
+  return { [WORK_MOUNT]: options, '/tmp': options };
 }
 
 function limits(r: ResourceLimits = {}): Dockerode.HostConfig {

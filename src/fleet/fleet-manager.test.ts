@@ -142,10 +142,11 @@ describe('FleetManager', () => {
     expect(refused[0]).toContain("asks for 'docker: socket', which the Docker fleet does not support yet");
     expect(driver.started).toEqual([]);
     // The job does not wait forever: it fails with the fleet's reason.
+    const server = ts;
     const job = await waitFor(async () => {
-      const { body } = await ts.client.request<{
+      const { body } = await server.client.request<{
         jobs: Array<{ status: string; result: string; reason: string }>;
-      }>(`runs/${run.id}`, { token: ts.adminToken });
+      }>(`runs/${run.id}`, { token: server.adminToken });
       return body.jobs[0]?.status === 'completed' && body.jobs[0];
     }, 'the job to be failed');
     expect(job).toMatchObject({ result: 'failed' });

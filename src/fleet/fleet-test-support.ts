@@ -1,13 +1,22 @@
 // Helpers for tests and the benchmark that drive a real fleet: runs through the API, images
 // made without a registry, and removal of everything a test labelled.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 // Test support may use the image builder's parts that its public surface does not export.
 import { importRootfs } from '../images/docker-import.js';
 import { findStaticBusybox } from '../images/host.js';
 import { RootfsPlan } from '../images/rootfs.js';
-import type { ApiClient } from '../protocol/client.js';
+import { ApiClient } from '../protocol/client.js';
 import { type RunEvent, type RunView, runEventsResponse, runView } from '../protocol/schemas.js';
+import { startServer } from '../server/index.js';
 import { sleep } from '../shared/clock.js';
+import { silentLogger } from '../shared/logger.js';
+import type { ResourceLimits } from './container-spec.js';
+import { DockerDriver } from './drivers/docker.js';
+import { FleetManager } from './fleet-manager.js';
 
 export interface FinishedRun {
   run: RunView;
@@ -149,4 +158,49 @@ export async function countLabelled(docker: Dockerode, label: string) {
     networks: (await docker.listNetworks({ filters })).length,
     volumes: ((await docker.listVolumes({ filters })).Volumes ?? []).length,
   };
+}
+
+/**
+ * A server and a fleet of one warm agent, labelled for one test alone; `cleanups` gets what
+ * stops and removes them (fleet first).
+ */
+export async function startTestFleet(
+  docker: Dockerode,
+  cleanups: Array<() => Promise<void>>,
+  o: { drainTimeoutMs?: number; resources?: ResourceLimits } = {},
+) {
+  const runId = randomBytes(5).toString('hex');
+  const label = `slipway.test=${runId}`;
+  const dir = await mkdtemp(join(tmpdir(), 'slw-fleet-'));
+  const socketPath = join(dir, 'agent.sock');
+  const server = await startServer({
+    config: { port: 0, dataDir: join(dir, 'data'), socketPath, logLevel: 'silent', leaseTtlSeconds: 5 },
+    logger: silentLogger,
+  });
+  cleanups.push(async () => {
+    await server.stop();
+    await removeLabelled(docker, label);
+    await rm(dir, { recursive: true, force: true });
+  });
+  const adminToken = (await readFile(server.adminTokenFile, 'utf8')).trim();
+  const client = new ApiClient(server.url);
+  const fleet = new FleetManager({
+    client,
+    adminToken,
+    driver: new DockerDriver({
+      docker,
+      serverSocket: socketPath,
+      labels: { 'slipway.test': runId },
+      ...(o.resources ? { resources: o.resources } : {}),
+    }),
+    fleetId: `test-${runId}`,
+    minIdle: 1,
+    max: 2,
+    drainTimeoutMs: o.drainTimeoutMs ?? 30_000,
+    stopGraceSeconds: 2,
+    demandWaitMs: 1_000,
+  });
+  cleanups.unshift(async () => fleet.stop());
+  await fleet.start();
+  return { client, adminToken, fleet, label };
 }

@@ -12,7 +12,12 @@ export function parseByteSize(text: string): number {
 }
 
 /** Resource limits from command-line text; each is optional. */
-export function parseResourceLimits(o: { cpus?: string; memory?: string; pids?: string }): ResourceLimits {
+export function parseResourceLimits(o: {
+  cpus?: string;
+  memory?: string;
+  pids?: string;
+  disk?: string;
+}): ResourceLimits {
   const limits: ResourceLimits = {};
   if (o.cpus !== undefined) {
     const cpus = Number(o.cpus);
@@ -31,5 +36,6 @@ export function parseResourceLimits(o: { cpus?: string; memory?: string; pids?: 
       throw new ValidationError(`--pids: '${o.pids}' is not a positive integer`);
     limits.pids = pids;
   }
+  if (o.disk !== undefined) limits.diskBytes = parseByteSize(o.disk);
   return limits;
 }

@@ -24,6 +24,8 @@ export interface FleetFlags {
   cpus?: string;
   memory?: string;
   pids?: string;
+  /** Size of each job's work folder and /tmp (tmpfs). */
+  disk?: string;
   /** Seconds running jobs may go on when the fleet stops. */
   drainTimeout: number;
   /** Extra labels on everything the fleet makes. */
