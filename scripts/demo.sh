@@ -4,17 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "== installing npm packages"
-  # Not `npm ci`: it refuses a lock file that lacks some platform's optional packages (a registry
-  # mirror may not carry them all); `npm install` keeps to the lock file all the same.
-  npm install --no-audit --no-fund
-fi
-started_docker=0
-docker info >/dev/null 2>&1 || started_docker=1
-bash scripts/ensure-docker.sh
-echo "== build"
-npm run --silent build
+source scripts/prepare.sh
 
 # A second image for the container example: nothing but a static busybox, whose default command
 # answers on port 8080, so it serves as a job image and as a service. No registry needed.

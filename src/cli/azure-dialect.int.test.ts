@@ -1,37 +1,21 @@
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { runView } from '../protocol/schemas.js';
-import {
-  killAll,
-  ROOT,
-  runCli,
-  spawnAgent,
-  spawnCli,
-  startTestServer,
-  type TestServer,
-} from '../test-support/harness.js';
+import { ROOT, runCli, serverWithAgent, spawnCli } from '../test-support/harness.js';
 
-let ts: TestServer;
-beforeAll(async () => {
-  ts = await startTestServer();
-  await spawnAgent(ts, 'dialect-agent');
-});
-afterAll(async () => {
-  await killAll();
-  await ts.stop();
-});
+const server = serverWithAgent('dialect-agent');
 
 it('runs examples/azure-dialect: stages, templates, matrix with maxParallel, shards, deployment, artifacts, outputs across stages', async () => {
-  const { code, output } = await runCli(ts, ['--dir', join(ROOT, 'examples', 'azure-dialect')]);
+  const { code, output } = await runCli(server(), ['--dir', join(ROOT, 'examples', 'azure-dialect')]);
   expect(output).toContain('shard 1 of 2');
   expect(output).toContain('shard 2 of 2');
   expect(output).toContain('built for linux in release');
   expect(output).toContain('deploying 1.2.1 (release, hello)');
   expect(output).toMatch(/build \d{8}\.1 · tags: deployed/);
   expect(code).toBe(0);
-  const { body } = await ts.client.request<unknown[]>('runs?limit=1', { token: ts.adminToken });
+  const { body } = await server().client.request<unknown[]>('runs?limit=1', { token: server().adminToken });
   const run = runView.parse(body[0]);
   expect(run.jobs.map((j) => [j.name, j.result])).toEqual([
     ['Build.compile_linux', 'succeeded'],
@@ -44,21 +28,21 @@ it('runs examples/azure-dialect: stages, templates, matrix with maxParallel, sha
   const [linux, alpine] = run.jobs;
   const legs = [linux!, alpine!].sort((a, b) => Date.parse(a.startedAt!) - Date.parse(b.startedAt!));
   expect(Date.parse(legs[1]!.startedAt!)).toBeGreaterThanOrEqual(Date.parse(legs[0]!.finishedAt!));
-  const artifacts = await ts.client.request<{ name: string }[]>(`runs/${run.id}/artifacts`, {
-    token: ts.adminToken,
+  const artifacts = await server().client.request<{ name: string }[]>(`runs/${run.id}/artifacts`, {
+    token: server().adminToken,
   });
   expect(artifacts.body.map((a) => a.name)).toEqual(['bin-alpine', 'bin-linux']);
   const to = await mkdtemp(join(tmpdir(), 'slipway-artifact-'));
   const download = spawnCli(['artifact', 'download', String(run.number), 'bin-linux', '--to', to], {
-    SLIPWAY_URL: ts.url,
-    SLIPWAY_TOKEN: ts.adminToken,
+    SLIPWAY_URL: server().url,
+    SLIPWAY_TOKEN: server().adminToken,
   });
   expect(await download.exited).toBe(0);
   expect(await readFile(join(to, 'app.txt'), 'utf8')).toBe('built for linux in release\n');
 });
 
 it('skips a stage whose condition is false, and takes --param values', async () => {
-  const { code, output } = await runCli(ts, [
+  const { code, output } = await runCli(server(), [
     '--dir',
     join(ROOT, 'examples', 'azure-dialect'),
     '--param',
@@ -68,7 +52,7 @@ it('skips a stage whose condition is false, and takes --param values', async () 
   ]);
   expect(code).toBe(0);
   expect(output).not.toContain('shard 1 of 2');
-  const { body } = await ts.client.request<unknown[]>('runs?limit=1', { token: ts.adminToken });
+  const { body } = await server().client.request<unknown[]>('runs?limit=1', { token: server().adminToken });
   const run = runView.parse(body[0]);
   expect(run.jobs.map((j) => j.name)).not.toContain('Build.test_1');
   expect(run.jobs.find((j) => j.name === 'Deploy.web')).toMatchObject({ result: 'skipped' });
@@ -85,7 +69,7 @@ it('names the template file, line and column of an error inside a template', asy
   const validate = spawnCli(['validate', 'azure-pipelines.yml'], {}, dir);
   expect(await validate.exited).toBe(2);
   expect(validate.output()).toMatch(/templates\/steps\.yml:4:21: 'timeoutInMinutes'/);
-  const { code, output } = await runCli(ts, ['--dir', dir]);
+  const { code, output } = await runCli(server(), ['--dir', dir]);
   expect(code).toBe(2);
   expect(output).toMatch(/templates\/steps\.yml:4:21/);
 });
@@ -109,13 +93,13 @@ it('runs pwsh only where it is installed, fails on stderr when asked, and retrie
   retryCountOnTaskFailure: 2
 `,
   );
-  const { code, output } = await runCli(ts, ['--dir', dir]);
+  const { code, output } = await runCli(server(), ['--dir', dir]);
   expect(output).toMatch(/needs pwsh.*pwsh \(PowerShell\) is not installed/);
   expect(output).toMatch(/noisy.*wrote to stderr/);
   expect(output).toContain('try 1');
   expect(output).toContain('try 2');
   expect(code).toBe(0);
-  const { body } = await ts.client.request<unknown[]>('runs?limit=1', { token: ts.adminToken });
+  const { body } = await server().client.request<unknown[]>('runs?limit=1', { token: server().adminToken });
   const run = runView.parse(body[0]);
   expect(run.jobs[0]!.steps.map((s) => s.result)).toEqual([
     'succeededWithIssues',

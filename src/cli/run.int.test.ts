@@ -8,6 +8,7 @@ import {
   type Proc,
   ROOT,
   runCli,
+  serverWithAgent,
   spawnAgent,
   spawnCli,
   startTestServer,
@@ -191,15 +192,7 @@ steps:
 });
 
 describe('the step token', () => {
-  let ts: TestServer;
-  beforeAll(async () => {
-    ts = await startTestServer();
-    await spawnAgent(ts, 'step-token-agent');
-  });
-  afterAll(async () => {
-    await killAll();
-    await ts.stop();
-  });
+  const stepTokenServer = serverWithAgent('step-token-agent');
 
   it('reads its own run’s workspace and nothing else, and is masked in the log', async () => {
     const dir = await workspace(
@@ -212,7 +205,7 @@ describe('the step token', () => {
 `,
       { 'data.txt': 'x' },
     );
-    const { code, output } = await runCli(ts, ['--dir', dir]);
+    const { code, output } = await runCli(stepTokenServer(), ['--dir', dir]);
     expect(code).toBe(0);
     expect(output).toContain('own-workspace=200');
     expect(output).toContain('runs=401 pools=401 agents=401');
@@ -222,15 +215,7 @@ describe('the step token', () => {
 });
 
 describe('logging commands', () => {
-  let ts: TestServer;
-  beforeAll(async () => {
-    ts = await startTestServer();
-    await spawnAgent(ts, 'logging-agent');
-  });
-  afterAll(async () => {
-    await killAll();
-    await ts.stop();
-  });
+  const loggingServer = serverWithAgent('logging-agent');
 
   it('sets variables, secrets, outputs, PATH, build number and tags, and forces step results', async () => {
     const dir = await workspace(`
@@ -263,7 +248,7 @@ jobs:
   steps:
   - bash: echo consumer ran
 `);
-    const { code, output } = await runCli(ts, ['--dir', dir]);
+    const { code, output } = await runCli(loggingServer(), ['--dir', dir]);
     expect(output).toContain('color=blue path-first=/opt/mytools');
     expect(output).toContain('macro sees ***; env sees nothing');
     expect(output).not.toContain('s3cr3t-value-9');
@@ -274,16 +259,20 @@ jobs:
     expect(output).toContain('consumer ran');
     expect(output).toMatch(/build 1\.2\.3-ci · tags: nightly/);
     expect(code).toBe(0);
-    const { body } = await ts.client.request<unknown[]>('runs?limit=1', { token: ts.adminToken });
+    const { body } = await loggingServer().client.request<unknown[]>('runs?limit=1', {
+      token: loggingServer().adminToken,
+    });
     const run = runView.parse(body[0]);
     expect(run.jobs[0]!.outputs).toEqual({ 'setvars.version': '1.2.3' });
-    const artifacts = await ts.client.request<{ name: string }[]>(`runs/${run.id}/artifacts`, {
-      token: ts.adminToken,
+    const artifacts = await loggingServer().client.request<{ name: string }[]>(`runs/${run.id}/artifacts`, {
+      token: loggingServer().adminToken,
     });
     expect(artifacts.body.map((a) => a.name)).toEqual(['producer.report.txt']);
     expect(run.jobs[0]!.steps[2]!.result).toBe('succeededWithIssues');
     expect(run.jobs[0]!.result).toBe('succeededWithIssues');
-    const log = await (await ts.client.fetch(`jobs/${run.jobs[0]!.id}/log`, { token: ts.adminToken })).text();
+    const log = await (
+      await loggingServer().client.fetch(`jobs/${run.jobs[0]!.id}/log`, { token: loggingServer().adminToken })
+    ).text();
     expect(log).not.toContain('s3cr3t-value-9');
   });
 });

@@ -129,14 +129,7 @@ export class Scheduler {
       jobs,
       buildNumberOf(plan, now, req.variables),
     );
-    await this.event(run.id, {
-      kind: 'run',
-      jobId: null,
-      jobName: null,
-      attempt: null,
-      step: null,
-      data: { status: 'queued', number: run.number },
-    });
+    await this.runEvent(run.id, { status: 'queued', number: run.number });
     await this.advance(run.id);
     return run;
   }
@@ -165,14 +158,7 @@ export class Scheduler {
       await this.finishRun(run, await this.o.store.listJobs(runId));
     } else if (run.status === 'queued' && counts.running + counts.completed > 0) {
       await this.o.store.updateRun(run.id, { status: 'running', startedAt: this.o.clock.now() });
-      await this.event(run.id, {
-        kind: 'run',
-        jobId: null,
-        jobName: null,
-        attempt: null,
-        step: null,
-        data: { status: 'running' },
-      });
+      await this.runEvent(run.id, { status: 'running' });
     }
   }
 
@@ -454,14 +440,7 @@ export class Scheduler {
   private async finishRun(run: RunRow, jobs: JobRow[]): Promise<void> {
     const result = run.cancelRequested ? 'canceled' : worst(jobs.map((j) => j.result!));
     await this.o.store.updateRun(run.id, { status: 'completed', result, finishedAt: this.o.clock.now() });
-    await this.event(run.id, {
-      kind: 'run',
-      jobId: null,
-      jobName: null,
-      attempt: null,
-      step: null,
-      data: { status: 'completed', result },
-    });
+    await this.runEvent(run.id, { status: 'completed', result });
   }
 
   async jobEvent(job: JobRow, data: Record<string, unknown>, step: number | null = null): Promise<void> {
@@ -474,6 +453,10 @@ export class Scheduler {
       step,
       data,
     });
+  }
+
+  private runEvent(runId: string, data: Record<string, unknown>): Promise<void> {
+    return this.event(runId, { kind: 'run', jobId: null, jobName: null, attempt: null, step: null, data });
   }
 
   private async event(runId: string, e: NewEvent): Promise<void> {

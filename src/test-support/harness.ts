@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { ApiClient } from '../protocol/client.js';
 import type { ServerConfigInput } from '../server/config.js';
 import { type SlipwayServer, startServer } from '../server/server.js';
@@ -186,4 +187,24 @@ export async function spawnServer(dataDir: string, port: number, extra: string[]
   ]);
   await server.waitFor(/listening on/);
   return server;
+}
+
+/**
+ * Registers hooks that start a server with one agent before the tests of the current file or
+ * `describe`, and end both after them. Returns a getter for the server.
+ */
+export function serverWithAgent(
+  agentName: string,
+  config: Partial<ServerConfigInput> = {},
+): () => TestServer {
+  let ts: TestServer | undefined;
+  beforeAll(async () => {
+    ts = await startTestServer(config);
+    await spawnAgent(ts, agentName);
+  });
+  afterAll(async () => {
+    await killAll();
+    await ts?.stop();
+  });
+  return () => ts!;
 }
