@@ -77,16 +77,26 @@ steps:
   });
 
   it('refuses an invalid pipeline with file:line:col and exit 2, queueing nothing', async () => {
-    const before = await lastRun(ts);
+    const runCount = async () =>
+      (await ts.client.request<unknown[]>('runs', { token: ts.adminToken })).body.length;
+    const before = await runCount();
     const dir = await workspace('jobs:\n- job: a\n  stepz:\n  - script: echo\n');
     const { code, output } = await runCli(ts, ['--dir', dir]);
     expect(output).toMatch(/azure-pipelines\.yml:3:3: .*stepz/);
     expect(code).toBe(2);
-    expect((await lastRun(ts)).number).toBe(before.number);
+    expect(await runCount()).toBe(before);
 
     const v = spawnCli(['validate', join(dir, 'azure-pipelines.yml')]);
     expect(await v.exited).toBe(2);
     expect(v.output()).toMatch(/azure-pipelines\.yml:3:3: /);
+
+    await writeFile(
+      join(dir, 'azure-pipelines.yml'),
+      Buffer.from('steps:\n- script: echo caf\xe9\n', 'latin1'),
+    );
+    const latin1 = await runCli(ts, ['--dir', dir]);
+    expect(latin1.code).toBe(2);
+    expect(latin1.output).toContain('azure-pipelines.yml:2:19: the file is not valid UTF-8 text');
   });
 
   it('runs a dependency chain in order and fails at once a job whose demand no agent has', async () => {

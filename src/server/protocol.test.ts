@@ -249,6 +249,17 @@ describe('input limits', () => {
     expect(huge.status).toBe(413);
   });
 
+  it("fails at once a job that asks for the host's Docker socket on a pool that does not allow it", async () => {
+    const res = await call('POST', 'runs', admin, {
+      pipeline: {
+        file: 'p.yml',
+        content: 'jobs:\n- job: a\n  docker: socket\n  steps:\n  - script: docker ps\n',
+      },
+    });
+    expect(res.body.jobs[0]).toMatchObject({ status: 'completed', result: 'failed' });
+    expect(res.body.jobs[0].reason).toMatch(/asks for 'docker: socket', which pool 'default' does not allow/);
+  });
+
   it('refuses a pipeline error with its file:line:col and stores no run', async () => {
     const res = await call('POST', 'runs', admin, {
       pipeline: { file: 'p.yml', content: 'steps:\n- scrpt: echo\n' },

@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { collectTemplateFiles, parsePipeline } from '../../pipeline/index.js';
 import { type ApiClient, ConnectionError, withRetry } from '../../protocol/client.js';
@@ -7,6 +6,7 @@ import { type RunView, runEventsResponse, runView, uploadWorkspaceResponse } fro
 import { packWorkspace } from '../../shared/workspace-archive.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
+import { readPipelineText } from '../pipeline-file.js';
 import { dim, RunRenderer, summaryTable } from '../render.js';
 
 export interface RunCommandOptions extends ClientSettings {
@@ -25,12 +25,12 @@ const DEFAULT_PIPELINES = ['azure-pipelines.yml', '.slipway.yml'];
 export async function runCommand(o: RunCommandOptions): Promise<number> {
   const dir = resolve(o.dir);
   const file = findPipeline(o.pipeline, dir);
-  const content = await readFile(file, 'utf8');
   // Templates resolve from the workspace root when the pipeline lives there, else beside it;
   // the file is named relative to that root, as the server will name it too.
   const inDir = relative(dir, file);
   const root = inDir && !inDir.startsWith('..') ? dir : dirname(file);
   const shown = relative(root, file);
+  const content = await readPipelineText(file, shown);
   const readTemplate = templateReader(root);
   const options = { readFile: readTemplate, parameters: o.params, variables: o.vars };
   const plan = parsePipeline(content, shown, options); // invalid input exits 2 before anything is queued
