@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure a Docker engine answers, starting one on a bare Debian/Ubuntu CI machine.
-# Idempotent and quiet: one line on success. Exit 3 when this machine cannot be helped.
+# Idempotent and quiet: one line on success. Exit 3 when the machine cannot be helped.
 # The dockerd started here is recorded in a pid file so scripts/stop-docker.sh stops only that one.
 set -euo pipefail
 
@@ -64,7 +64,7 @@ if pid="$(running_pid "$PID_FILE")" || pid="$(running_pid /var/run/docker.pid)";
   started="already running (pid $pid)"
 else
   mkdir -p "$(dirname "$LOG_FILE")" "$(dirname "$PID_FILE")"
-  # No systemd on these machines; setsid keeps dockerd alive after this shell and its job group end.
+  # Without systemd, setsid keeps dockerd alive after this shell and its job group end.
   nohup setsid dockerd >"$LOG_FILE" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$PID_FILE"
