@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_VERSION } from '../agent/version.js';
+import { demuxDockerLogs } from '../shared/docker-logs.js';
 import { AGENT_LIB_DIR, AGENT_MOUNT, AGENT_NODE, agentCommand, loaderName } from './agent-command.js';
 import { AGENT_VOLUME_PREFIX, ensureAgentVolume } from './agent-volume.js';
 import { type BuiltImages, buildImages, INPUTS_HASH_LABEL } from './build.js';
@@ -41,18 +42,6 @@ interface RunOptions {
   mounts?: Docker.MountSettings[];
 }
 
-/** Splits the engine's multiplexed log stream (8-byte frame headers) into plain text. */
-function demux(buffer: Buffer): string {
-  let text = '';
-  let offset = 0;
-  while (offset + 8 <= buffer.length) {
-    const size = buffer.readUInt32BE(offset + 4);
-    text += buffer.subarray(offset + 8, offset + 8 + size).toString('utf8');
-    offset += 8 + size;
-  }
-  return text;
-}
-
 async function run(image: string, options: RunOptions): Promise<RunResult> {
   const container = await docker.createContainer({
     Image: image,
@@ -72,7 +61,7 @@ async function run(image: string, options: RunOptions): Promise<RunResult> {
     await container.start();
     const { StatusCode } = (await container.wait()) as { StatusCode: number };
     const logs = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
-    return { exitCode: StatusCode, output: demux(logs) };
+    return { exitCode: StatusCode, output: demuxDockerLogs(logs) };
   } finally {
     await container.remove({ force: true }).catch(() => undefined);
     createdContainers.delete(container.id);

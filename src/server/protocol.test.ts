@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentIdentity } from '../agent/identity.js';
 import { silentLogger } from '../shared/logger.js';
+import { apiCaller } from '../test-support/inject.js';
 import { type SlipwayServer, startServer } from './server.js';
 
 /** The wire protocol, exercised in-process against the real server and a real SQLite store. */
@@ -24,20 +25,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function call(
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-  url: string,
-  token?: string,
-  payload?: unknown,
-) {
-  const res = await server.app.inject({
-    method,
-    url: `/api/v1/${url}`,
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-    ...(payload === undefined ? {} : { payload: payload as object }),
-  });
-  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-}
+const call = apiCaller(() => server);
 
 async function pat(scopes = ['agent:register']) {
   return (await call('POST', 'tokens', admin, { scopes, expiresInDays: 1 })).body.token as string;

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentIdentity } from '../agent/identity.js';
 import type { Clock } from '../shared/clock.js';
+import { apiCaller } from '../test-support/inject.js';
 import { type SlipwayServer, startServer } from './server.js';
 
 /** A clock tests move by hand: expiry without waiting. */
@@ -44,26 +45,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function call(
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-  url: string,
-  token?: string,
-  payload?: unknown,
-  ip?: string,
-) {
-  const res = await server.app.inject({
-    method,
-    url: url.startsWith('/') ? url : `/api/v1/${url}`,
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-    ...(payload === undefined ? {} : { payload: payload as object }),
-    ...(ip ? { remoteAddress: ip } : {}),
-  });
-  return {
-    status: res.statusCode,
-    body: res.body.startsWith('{') || res.body.startsWith('[') ? JSON.parse(res.body) : res.body,
-    raw: res.body,
-  };
-}
+const call = apiCaller(() => server);
 
 async function dataFiles(): Promise<string> {
   const names = await readdir(dir);

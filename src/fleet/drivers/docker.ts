@@ -1,6 +1,7 @@
 import type Dockerode from 'dockerode';
 import { AGENT_IMAGE, ensureAgentVolume } from '../../images/index.js';
 import { sleep } from '../../shared/clock.js';
+import { demuxDockerLogs } from '../../shared/docker-logs.js';
 import { SlipwayError } from '../../shared/errors.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
 import { buildContainerSpec, fleetNetworkSpec, type ResourceLimits } from '../container-spec.js';
@@ -232,7 +233,7 @@ export class DockerDriver implements FleetDriver {
     if (!container) return '';
     try {
       const raw = (await container.logs({ stdout: true, stderr: true, tail: lines })) as unknown as Buffer;
-      return demux(raw);
+      return demuxDockerLogs(raw);
     } catch {
       return '';
     }
@@ -317,16 +318,4 @@ function facts(image: Dockerode.ImageInspectInfo): ImageFacts {
 function describe(error: unknown): string {
   const json = (error as { json?: { message?: string } }).json;
   return json?.message ?? (error as Error).message ?? String(error);
-}
-
-/** Splits the engine's multiplexed log stream (8-byte frame headers) into plain text. */
-function demux(buffer: Buffer): string {
-  let text = '';
-  let offset = 0;
-  while (offset + 8 <= buffer.length) {
-    const size = buffer.readUInt32BE(offset + 4);
-    text += buffer.subarray(offset + 8, offset + 8 + size).toString('utf8');
-    offset += 8 + size;
-  }
-  return text;
 }
