@@ -60,12 +60,27 @@ async function run(image: string, options: RunOptions): Promise<RunResult> {
   try {
     await container.start();
     const { StatusCode } = (await container.wait()) as { StatusCode: number };
-    const logs = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
-    return { exitCode: StatusCode, output: demuxDockerLogs(logs) };
+    return { exitCode: StatusCode, output: await settledLogs(container) };
   } finally {
     await container.remove({ force: true }).catch(() => undefined);
     createdContainers.delete(container.id);
   }
+}
+
+/**
+ * The container's whole output. The engine may still be copying the last of it to the log when
+ * `wait` returns, so read until two reads agree.
+ */
+async function settledLogs(container: Docker.Container): Promise<string> {
+  let previous = '';
+  for (let i = 0; i < 20; i++) {
+    const raw = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+    const text = demuxDockerLogs(raw);
+    if (i > 0 && text === previous) return text;
+    previous = text;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return previous;
 }
 
 /** The agent's CLI prints its version, with or without its name in front. */
@@ -271,6 +286,7 @@ describe('base image', () => {
       'printf "all:\\n\\t@echo made\\n" > /tmp/Makefile && make -s -C /tmp',
     ].join('\n');
     const result = await run(built.base.ref, { cmd: ['bash', '-c', script] });
+    expect(result.exitCode, result.output).toBe(0);
     expect(result.output).toMatch(/^bash 5\n/m);
     expect(result.output).toMatch(/^git version \d/m);
     expect(result.output).toMatch(/^curl\n/m);
