@@ -273,9 +273,11 @@ describe('base image', () => {
       'set -euo pipefail',
       'echo "bash $BASH_VERSINFO"',
       'git --version',
-      'curl --version | head -n1 | cut -d" " -f1',
-      'tar --version | head -n1',
-      'make --version | head -n1 | cut -d" " -f1,2',
+      // `sed -n 1p` reads all of its input: with `head`, a slow writer can die of SIGPIPE, which
+      // pipefail turns into the script's failure (seen under load).
+      'curl --version | sed -n 1p | cut -d" " -f1',
+      'tar --version | sed -n 1p',
+      'make --version | sed -n 1p | cut -d" " -f1,2',
       "node -e \"console.log('node', process.versions.node.split('.')[0])\"",
       'npm --version > /dev/null && echo npm',
       'echo xz | xz | xz -d',
