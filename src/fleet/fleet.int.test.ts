@@ -66,15 +66,6 @@ async function demand(): Promise<PoolDemand> {
 
 const run = (yaml: string) => runPipeline(client, adminToken, yaml);
 
-/** ms from a job's `queued` event to its first step's `running` event. */
-function queuedToFirstStep(events: Awaited<ReturnType<typeof run>>['events'], jobName: string): number {
-  const at = (e: (typeof events)[number]) => Date.parse(e.at);
-  const queued = events.find((e) => e.kind === 'job' && e.jobName === jobName && e.data.status === 'queued');
-  const step = events.find((e) => e.kind === 'step' && e.jobName === jobName && e.data.status === 'running');
-  if (!queued || !step) throw new Error(`no queued/running events for ${jobName}`);
-  return at(step) - at(queued);
-}
-
 beforeAll(async () => {
   if (spawnSync('docker', ['info'], { stdio: 'ignore' }).status !== 0) {
     execFileSync('bash', [join(repoRoot, 'scripts/ensure-docker.sh')], { stdio: 'inherit' });
@@ -153,11 +144,10 @@ describe('the Docker fleet', () => {
     const unit = started.find((u) => u.name === idle.name && u.jobId === undefined);
     expect(unit).toBeDefined();
     const queuedAt = Date.now();
-    const { run: done, events } = await run('steps:\n- script: echo warm on $(Agent.Name)\n');
+    const { run: done } = await run('steps:\n- script: echo warm on $(Agent.Name)\n');
     expect(done.result).toBe('succeeded');
     expect(done.jobs[0]!.agentName).toBe(idle.name);
     expect(unit!.at).toBeLessThan(queuedAt);
-    expect(queuedToFirstStep(events, done.jobs[0]!.name)).toBeLessThan(1_000);
   });
 
   it('runs container jobs: the default image warm, a busybox-only image cold with a service by name', async () => {

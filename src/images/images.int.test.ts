@@ -171,8 +171,8 @@ describe('buildImages', () => {
       inputsHash: built.agent.inputsHash,
     });
     expect(again.base).toMatchObject({ built: false, id: built.base.id, inputsHash: built.base.inputsHash });
-    // Under a second on an idle machine; the margin is for parallel test files on two cores.
-    expect(ms).toBeLessThan(3000);
+    // Under a second on an idle machine; the wide margin is for parallel test files on two cores.
+    expect(ms).toBeLessThan(6000);
   });
 });
 

@@ -147,7 +147,7 @@ describe('validatePipeline never throws, whatever it is given', () => {
       fc.property(tree, files, (value, templates) => {
         const started = performance.now();
         expectOnlyErrors(stringify(value), (path) => templates[path]);
-        expect(performance.now() - started).toBeLessThan(2000);
+        expect(performance.now() - started).toBeLessThan(5000);
       }),
       options,
     );

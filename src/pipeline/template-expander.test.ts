@@ -430,7 +430,7 @@ describe('template bombs end in an error, quickly', () => {
   const timed = (run: () => string[]): string[] => {
     const started = performance.now();
     const found = run();
-    expect(performance.now() - started).toBeLessThan(3000);
+    expect(performance.now() - started).toBeLessThan(6000);
     return found;
   };
 
