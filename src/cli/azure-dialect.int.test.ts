@@ -10,6 +10,7 @@ const server = serverWithAgent('dialect-agent');
 it('runs examples/azure-dialect: stages, templates, matrix with maxParallel, shards, deployment, artifacts, outputs across stages', async () => {
   const { code, output } = await runCli(server(), ['--dir', join(ROOT, 'examples', 'azure-dialect')]);
   expect(output).toContain('shard 1 of 2');
+  expect(output).toContain('trigger, pr: kept with the pipeline; not applicable to a local run');
   expect(output).toContain('shard 2 of 2');
   expect(output).toContain('built for linux in release');
   expect(output).toContain('deploying 1.2.1 (release, hello)');

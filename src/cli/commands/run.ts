@@ -66,6 +66,10 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   o.out(
     `${dim(`Run #${created.number} of ${shown} queued on ${url} (workspace ${formatBytes(uploaded.size)})`)}\n`,
   );
+  const triggers = Object.keys(plan.triggers ?? {});
+  if (triggers.length > 0) {
+    o.out(`${dim(`${triggers.join(', ')}: kept with the pipeline; not applicable to a local run`)}\n`);
+  }
   return follow(client, token, created, plan.jobs.length > 1, o.out);
 }
 
