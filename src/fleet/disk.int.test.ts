@@ -1,22 +1,11 @@
-import { join, resolve } from 'node:path';
-import Docker from 'dockerode';
-import { afterEach, beforeAll, expect, it } from 'vitest';
-import { buildImages } from '../images/index.js';
-import { runPipeline, startTestFleet } from './fleet-test-support.js';
+import { expect, it } from 'vitest';
+import { useTestFleets } from '../test-support/fleets.js';
+import { runPipeline } from './fleet-test-support.js';
 
-const bundlePath = join(resolve(import.meta.dirname, '../..'), 'dist/agent/slipway-agent.mjs');
-const docker = new Docker();
-const cleanups: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  await buildImages({ docker, agentBundlePath: bundlePath });
-}, 180_000);
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const fleets = useTestFleets();
 
 it('with --disk, a job that fills its work folder or /tmp fails alone, and the next job runs normally', async () => {
-  const { client, adminToken } = await startTestFleet(docker, cleanups, {
+  const { client, adminToken } = await fleets.start({
     resources: { diskBytes: 32 * 1024 ** 2, memoryBytes: 512 * 1024 ** 2 },
   });
   const { run, log } = await runPipeline(

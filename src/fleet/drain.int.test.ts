@@ -1,21 +1,11 @@
-import { join, resolve } from 'node:path';
-import Docker from 'dockerode';
-import { afterEach, beforeAll, expect, it } from 'vitest';
-import { buildImages } from '../images/index.js';
+import { expect, it } from 'vitest';
 import type { ApiClient } from '../protocol/client.js';
 import { runView } from '../protocol/schemas.js';
-import { countLabelled, finishRun, queueRun, startTestFleet, waitFor } from './fleet-test-support.js';
+import { useTestFleets } from '../test-support/fleets.js';
+import { countLabelled, finishRun, queueRun, waitFor } from './fleet-test-support.js';
 
-const bundlePath = join(resolve(import.meta.dirname, '../..'), 'dist/agent/slipway-agent.mjs');
-const docker = new Docker();
-const cleanups: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  await buildImages({ docker, agentBundlePath: bundlePath });
-}, 180_000);
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const fleets = useTestFleets();
+const { docker } = fleets;
 
 async function runningJob(client: ApiClient, token: string, runId: string) {
   await waitFor(async () => {
@@ -25,7 +15,7 @@ async function runningJob(client: ApiClient, token: string, runId: string) {
 }
 
 it('on stop lets a running job finish before it removes its containers', async () => {
-  const { client, adminToken, fleet, label } = await startTestFleet(docker, cleanups, {
+  const { client, adminToken, fleet, label } = await fleets.start({
     drainTimeoutMs: 60_000,
   });
   const run = await queueRun(client, adminToken, 'steps:\n- script: sleep 3 && echo finished\n');
@@ -40,7 +30,7 @@ it('on stop lets a running job finish before it removes its containers', async (
 }, 120_000);
 
 it('bounds the drain: a job longer than the drain timeout is stopped, and nothing is left', async () => {
-  const { client, adminToken, fleet, label } = await startTestFleet(docker, cleanups, {
+  const { client, adminToken, fleet, label } = await fleets.start({
     drainTimeoutMs: 1_000,
   });
   const run = await queueRun(client, adminToken, 'steps:\n- script: sleep 60\n');

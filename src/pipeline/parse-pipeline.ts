@@ -11,6 +11,7 @@ import { readVariables, variableRecord } from './read-variables.js';
 import { checkKeys, entryOf, mismatch, readBoolean, readString } from './reader.js';
 import { TemplateExpander } from './template-expander.js';
 import { type ReadFile, TemplateFiles } from './template-files.js';
+import { PIPELINE_KEYS, SHORTHAND_JOB_KEYS } from './top-level-keys.js';
 import type { JsonValue, PipelinePlan } from './types.js';
 import { toJson } from './values.js';
 import { buildTree, describeNode, type YEntry, type YMap, type YNode } from './yaml-tree.js';
@@ -32,35 +33,7 @@ export interface ParseOptions {
   variables?: Record<string, string>;
 }
 
-/** Job keys that may sit at the top level next to a top-level `steps:`. */
-const SHORTHAND_JOB_KEYS = [
-  'container',
-  'services',
-  'docker',
-  'timeoutInMinutes',
-  'cancelTimeoutInMinutes',
-  'continueOnError',
-  'strategy',
-  'workspace',
-];
-const TOP_LEVEL_KEYS = {
-  context: 'pipeline',
-  known: [
-    'name',
-    'pool',
-    'variables',
-    'stages',
-    'jobs',
-    'steps',
-    'trigger',
-    'pr',
-    'schedules',
-    'resources',
-    'lockBehavior',
-    'appendCommitMessageToRunName',
-    ...SHORTHAND_JOB_KEYS,
-  ],
-};
+const TOP_LEVEL_KEYS = { context: 'pipeline', known: PIPELINE_KEYS };
 const BODY_KEYS = ['stages', 'jobs', 'steps'] as const;
 const LOCK_BEHAVIORS = ['sequential', 'runLatest'] as const;
 

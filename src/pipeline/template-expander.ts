@@ -20,6 +20,7 @@ import {
   splitTemplateText,
   wholeExpression,
 } from './template-text.js';
+import { PIPELINE_KEYS } from './top-level-keys.js';
 import type { SourcePos } from './types.js';
 import { Dict, describeValue, List, toBoolean, toNode, toText, type Value } from './values.js';
 import { describeNode, type YEntry, type YMap, type YNode, type YScalar } from './yaml-tree.js';
@@ -40,30 +41,7 @@ export const MAX_CREATED_TEXT = 32 * 1024 * 1024;
 const TEMPLATE_CONTEXTS = ['steps', 'jobs', 'stages', 'variables'] as const;
 type TemplateContext = (typeof TEMPLATE_CONTEXTS)[number];
 /** What an `extends` template may hold beside its body. */
-const EXTENDS_KEYS = [
-  'parameters',
-  'extends',
-  'name',
-  'trigger',
-  'pr',
-  'schedules',
-  'resources',
-  'variables',
-  'pool',
-  'stages',
-  'jobs',
-  'steps',
-  'lockBehavior',
-  'appendCommitMessageToRunName',
-  'container',
-  'services',
-  'docker',
-  'timeoutInMinutes',
-  'cancelTimeoutInMinutes',
-  'continueOnError',
-  'strategy',
-  'workspace',
-];
+const EXTENDS_KEYS = ['parameters', 'extends', ...PIPELINE_KEYS];
 const TEMPLATE_NAMES = ['parameters', 'variables'];
 const RUNTIME_ONLY: Record<string, string> = Object.fromEntries(
   ['dependencies', 'stageDependencies'].map((name) => [
