@@ -49,6 +49,8 @@ export class RunRenderer {
         if (d.status === 'queued' && d.retry) {
           this.flush(e);
           this.write(`${yellow('↻')} ${bold(job)} ${dim(`${d.reason}; queued again`)}\n`);
+        } else if (d.status === 'waiting') {
+          this.write(`${dim('⧗')} ${bold(job)} ${dim(d.reason ?? 'waiting')}\n`);
         } else if (d.status === 'running') {
           this.started.set(`job:${e.jobId}`, at);
           this.write(

@@ -38,6 +38,13 @@ export const poolSettings = z.object({
   retryCountOnAgentLoss: z.number().int().min(0).max(10).optional(),
   /** Image for container jobs that name none. */
   defaultImage: z.string().optional(),
+  /** Seconds a queued job that no agent and no fleet serves waits before it fails (default 900). */
+  queueTimeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400)
+    .optional(),
 });
 export const createPoolRequest = z.object({
   name,

@@ -14,9 +14,9 @@ import { newId } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import type { AgentRow, JobRow, NewEvent, RunRow, Store } from '../store/types.js';
 import type { Auth } from './auth.js';
-import { formatDemand, unmetDemands } from './demands.js';
-import { type Dispatcher, needsContainerRuntime } from './dispatcher.js';
+import type { Dispatcher } from './dispatcher.js';
 import type { Notifier } from './notifier.js';
+import { assessQueuedJob, type PoolServers } from './queue-assessment.js';
 import type { SecretVault } from './secret-vault.js';
 
 export interface SchedulerOptions {
@@ -36,6 +36,11 @@ export interface SchedulerOptions {
 /** A fleet that has not announced itself for this long no longer counts as able to start agents. */
 export const FLEET_PRESENCE_MS = 30_000;
 
+/** A queued job that no agent and no fleet serves fails after this long, unless its pool says otherwise. */
+export const DEFAULT_QUEUE_TIMEOUT_S = 15 * 60;
+/** How often queued jobs are looked at again when nothing announced a change. */
+const QUEUE_PASS_MS = 5_000;
+
 /** Ordered from best to worst: a run's result is the worst of its jobs'. */
 const SEVERITY: TaskResult[] = ['skipped', 'succeeded', 'succeededWithIssues', 'canceled', 'failed'];
 
@@ -45,6 +50,8 @@ const SEVERITY: TaskResult[] = ['skipped', 'succeeded', 'succeededWithIssues', '
  */
 export class Scheduler {
   private reaper?: NodeJS.Timeout;
+  private queuePass?: NodeJS.Timeout;
+  private readonly reconsidering = new Map<string, { again: boolean; done: Promise<void> }>();
   /** Told of every job that reaches a result (metrics). */
   onJobFinished: (result: TaskResult, reason: string | null) => void = () => {};
   private readonly advancing = new Map<string, Promise<void>>();
@@ -55,10 +62,13 @@ export class Scheduler {
     const every = Math.max(200, Math.min(1_000, this.o.leaseTtlMs / 4));
     this.reaper = setInterval(() => void this.reapExpiredLeases(), every);
     this.reaper.unref();
+    this.queuePass = setInterval(() => void this.reconsiderQueue().catch(() => undefined), QUEUE_PASS_MS);
+    this.queuePass.unref();
   }
 
   stop(): void {
     clearInterval(this.reaper);
+    clearInterval(this.queuePass);
   }
 
   /** After a restart, agents get one more lease period to reconnect before they count as lost. */
@@ -184,42 +194,105 @@ export class Scheduler {
   }
 
   private async queueJob(job: JobRow): Promise<void> {
-    const impossible = await this.whyNoAgentCouldRun(job);
-    if (impossible) {
-      await this.finishJob(job, ['pending'], 'failed', impossible);
+    const assessment = assessQueuedJob(job, await this.poolServers(job.pool));
+    if (assessment.kind === 'impossible') {
+      await this.finishJob(job, ['pending'], 'failed', assessment.reason);
       return;
     }
+    const waiting = assessment.kind === 'ready' ? null : assessment.reason;
     const now = this.o.clock.now();
-    if (!(await this.o.store.transitionJob(job.id, ['pending'], { status: 'queued', queuedAt: now }))) return;
+    const queued = await this.o.store.transitionJob(job.id, ['pending'], {
+      status: 'queued',
+      queuedAt: now,
+      reason: waiting,
+    });
+    if (!queued) return;
     await this.jobEvent(job, { status: 'queued' });
+    if (waiting) await this.jobEvent(job, { status: 'waiting', reason: waiting });
     this.o.notifier.notify(`pool:${job.pool}`);
     void this.o.dispatcher.kick();
   }
 
   /**
-   * A job that no agent of its pool could ever serve fails at once instead of waiting forever.
-   * A pool with no agents yet keeps the job queued: an agent may be on its way.
+   * Something that could serve `pool` changed (an agent arrived, announced itself or left, a
+   * fleet appeared, the pool's policy changed): its queued jobs are looked at again. Calls that
+   * arrive while a pass runs are folded into one more pass.
    */
-  private async whyNoAgentCouldRun(job: JobRow): Promise<string | null> {
-    const pool = (await this.o.store.getPool(job.pool))!;
-    if (job.plan.docker === 'socket' && !pool.settings.allowDockerSocket) {
-      return `job '${job.name}' asks for 'docker: socket', which pool '${job.pool}' does not allow (it gives the job root on the host; an admin must enable allowDockerSocket)`;
+  poolChanged(pool: string): Promise<void> {
+    const pass = this.reconsidering.get(pool);
+    if (pass) {
+      pass.again = true;
+      return pass.done;
     }
-    const fleets = await this.o.store.listFleets(job.pool, this.o.clock.now() - FLEET_PRESENCE_MS);
-    if (needsContainerRuntime(job)) {
-      if (job.plan.docker === 'dind')
-        return `job '${job.name}' asks for 'docker: dind', which Slipway does not support yet`;
-      if (fleets.length > 0) return null;
-      return `job '${job.name}' runs in a container (${job.plan.container?.image ?? 'services'}), and no fleet serves pool '${job.pool}': start one with 'slipway up' or 'slipway fleet'`;
+    const state = { again: false, done: Promise.resolve() };
+    this.reconsidering.set(pool, state);
+    state.done = (async () => {
+      try {
+        do {
+          state.again = false;
+          await this.reconsiderPool(pool);
+        } while (state.again);
+      } catch (err) {
+        this.o.logger.error({ err, pool }, 'looking at queued jobs again failed');
+      } finally {
+        this.reconsidering.delete(pool);
+      }
+    })();
+    return state.done;
+  }
+
+  /**
+   * Looks at every queued job again: a job that nothing could ever serve fails now, a job that
+   * nothing has served for its pool's queue timeout fails, and a job's reason for waiting is kept
+   * current. The periodic pass catches what no request announces: fleets that went silent, time.
+   */
+  async reconsiderQueue(): Promise<void> {
+    const pools = new Set((await this.o.store.listJobsByStatus('queued')).map((j) => j.pool));
+    for (const pool of pools) await this.poolChanged(pool);
+  }
+
+  private async reconsiderPool(poolName: string): Promise<void> {
+    const queued = (await this.o.store.listJobsByStatus('queued', poolName)).filter(
+      (j) => !j.cancelRequested,
+    );
+    if (queued.length === 0) return;
+    const servers = await this.poolServers(poolName);
+    const timeoutMs = (servers.pool.settings.queueTimeoutSeconds ?? DEFAULT_QUEUE_TIMEOUT_S) * 1000;
+    const now = this.o.clock.now();
+    for (const job of queued) {
+      const a = assessQueuedJob(job, servers);
+      if (a.kind === 'ready') continue;
+      if (a.kind === 'impossible') {
+        await this.failWaiting(job, a.reason);
+      } else if (a.kind === 'unserved' && now - (job.queuedAt ?? now) >= timeoutMs) {
+        await this.failWaiting(
+          job,
+          `${a.reason}: the job waited ${formatSeconds(timeoutMs / 1000)}, the pool's queue timeout`,
+        );
+      } else if (job.reason !== a.reason) {
+        if (await this.o.store.transitionJob(job.id, ['queued'], { status: 'queued', reason: a.reason })) {
+          await this.jobEvent(job, { status: 'waiting', reason: a.reason });
+        }
+      }
     }
-    if (job.plan.pool.demands.length === 0) return null;
-    const agents = (await this.o.store.listAgents(job.pool)).filter((a) => a.boundJobId === null);
-    const candidates = [...agents.map((a) => a.capabilities), ...fleets.map((f) => f.capabilities)];
-    if (candidates.length === 0) return null;
-    const unmetByAgent = candidates.map((caps) => unmetDemands(job.plan.pool.demands, caps));
-    if (unmetByAgent.some((u) => u.length === 0)) return null;
-    const unmet = [...new Set(unmetByAgent.flat().map(formatDemand))];
-    return `no agent in pool '${job.pool}' meets the demands of job '${job.name}': ${unmet.join(', ')}`;
+  }
+
+  private async failWaiting(job: JobRow, reason: string): Promise<void> {
+    this.o.logger.info({ jobId: job.id, pool: job.pool, reason }, 'queued job failed: nothing can serve it');
+    await this.finishJob(job, ['queued'], 'failed', reason);
+    await this.advance(job.runId);
+  }
+
+  private async poolServers(poolName: string): Promise<PoolServers> {
+    const [pool, agents, running, fleets] = await Promise.all([
+      this.o.store.getPool(poolName),
+      this.o.store.listAgents(poolName),
+      this.o.store.listJobsByStatus('running', poolName),
+      this.o.store.listFleets(poolName, this.o.clock.now() - FLEET_PRESENCE_MS),
+    ]);
+    if (!pool) throw new NotFoundError('pool', poolName);
+    const busyAgentIds = new Set(running.flatMap((j) => (j.agentId ? [j.agentId] : [])));
+    return { pool, agents, busyAgentIds, fleets };
   }
 
   /** Claims `jobId` for `agent` (compare-and-set) and returns everything the agent needs to run it. */
@@ -497,6 +570,12 @@ function jobStart(run: RunRow, job: JobRow, deps: JobRow[]): JobStart {
 /** A failed job that may fail (`continueOnError`) counts as succeeded with issues, as in Azure Pipelines. */
 function effectiveResult(plan: JobPlan, result: TaskResult): TaskResult {
   return result === 'failed' && plan.continueOnError ? 'succeededWithIssues' : result;
+}
+
+function formatSeconds(s: number): string {
+  if (s % 3600 === 0) return `${s / 3600}h`;
+  if (s % 60 === 0) return `${s / 60}m`;
+  return `${s}s`;
 }
 
 function worst(results: TaskResult[]): TaskResult {

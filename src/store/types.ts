@@ -29,6 +29,8 @@ export interface PoolSettings {
   /** Default for jobs that do not say: new attempts after an agent is lost mid-job. */
   retryCountOnAgentLoss?: number;
   defaultImage?: string;
+  /** A queued job that no agent and no fleet serves fails after this long; default 15 min. */
+  queueTimeoutSeconds?: number;
 }
 export interface PoolRow {
   name: string;
@@ -256,7 +258,8 @@ export interface Store {
 /** Moves a job may make; everything else is refused by `transitionJob`. */
 export const JOB_TRANSITIONS: Record<JobStatus, JobStatus[]> = {
   pending: ['queued', 'completed'],
-  queued: ['running', 'completed'],
+  // queued → queued: the reason it waits changed.
+  queued: ['queued', 'running', 'completed'],
   running: ['queued', 'completed'],
   completed: [],
 };

@@ -69,6 +69,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServerContext): void {
       if (!(await ctx.store.deleteAgent(agent.id, ctx.clock.now()))) {
         throw new ConflictError(`agent '${agent.name}' is running a job; cancel it or wait`);
       }
+      await ctx.scheduler.poolChanged(agent.pool);
       return reply.code(204).send();
     },
   );

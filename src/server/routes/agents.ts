@@ -41,6 +41,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       );
     }
     ctx.logger.info({ agent: agent.name, pool: agent.pool, via: cred.kind }, 'agent registered');
+    void ctx.scheduler.poolChanged(agent.pool);
     void ctx.dispatcher.kick();
     reply.code(201);
     return { agentId: agent.id, name: agent.name, pool: agent.pool };
@@ -67,6 +68,8 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       { sessionId, capabilities: body.capabilities, version: body.version, boundJobId: agent.boundJobId },
       ctx.clock.now(),
     );
+    // Its capabilities are known now: jobs it could never run, and nothing else could, fail.
+    void ctx.scheduler.poolChanged(agent.pool);
     void ctx.dispatcher.kick();
     return { sessionId, pollTimeoutMs: ctx.pollTimeoutMs };
   });
@@ -116,6 +119,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       throw new ConflictError('the agent still runs a job; deregister after it completes');
     }
     ctx.logger.info({ agent: agent.name, pool: agent.pool }, 'agent deregistered');
+    await ctx.scheduler.poolChanged(agent.pool);
     return reply.code(204).send();
   });
 }

@@ -55,6 +55,7 @@ export function fleetRoutes(app: FastifyInstance, ctx: ServerContext): void {
       capabilities: body.capabilities,
       lastSeenAt: ctx.clock.now(),
     });
+    void ctx.scheduler.poolChanged(req.params.pool);
     return { ok: true };
   });
 
