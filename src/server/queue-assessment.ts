@@ -77,7 +77,10 @@ export function assessQueuedJob(job: JobRow, servers: PoolServers): QueueAssessm
   if (announcing.length > 0) {
     return {
       kind: 'waiting',
-      reason: `waiting for ${announcing.length === 1 ? 'an agent' : `${announcing.length} agents`} of pool '${pool.name}' to announce its capabilities`,
+      reason:
+        announcing.length === 1
+          ? `waiting for an agent of pool '${pool.name}' to announce its capabilities`
+          : `waiting for ${announcing.length} agents of pool '${pool.name}' to announce their capabilities`,
     };
   }
   if (known.length === 0 && fleets.length === 0) {
