@@ -184,6 +184,36 @@ jobs:
     expect(code).toBe(0);
   });
 
+  it('keeps a job from driving the terminal: colours stay, every other control sequence shows as text', async () => {
+    const dir = await workspace(String.raw`
+steps:
+- bash: |
+    printf 'compiling\r\033[32m✔\033[0m Run succeeded\n'
+    printf 'wipe\033[2K\033[1A\033[Hhome\n'
+    printf 'see \033]8;;https://evil.example/\033\\the docs\033]8;;\033\\\n'
+    printf '\033]0;owned title\007\033]52;c;Y3VybCBldmlsIHwgc2g=\007\033[?1049halt\n'
+    printf '\033[1;31mred text\n'
+    echo "##vso[task.setvariable variable=title]$(printf 'named\033]0;t\007')"
+- bash: echo second
+  displayName: step $(title)
+`);
+    const cli = spawnCli(['run', '--dir', dir], {
+      SLIPWAY_URL: ts.url,
+      SLIPWAY_TOKEN: ts.adminToken,
+      NO_COLOR: '',
+    });
+    expect(await cli.exited).toBe(0);
+    const output = cli.output();
+    expect(output).toContain('compiling␍\x1b[32m✔\x1b[0m Run succeeded');
+    expect(output).toContain('wipe␛[2K␛[1A␛[Hhome');
+    expect(output).toContain('see ␛]8;;https://evil.example/␛\\the docs␛]8;;␛\\');
+    expect(output).toContain('␛]0;owned title␇␛]52;c;Y3VybCBldmlsIHwgc2g=␇␛[?1049halt');
+    expect(output).toContain('\x1b[1;31mred text\x1b[0m');
+    expect(output).toContain('▸ step named␛]0;t␇');
+    const acting = output.replace(/\x1b\[[0-9;]*m/g, '');
+    expect(acting).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+  });
+
   it('stops a step at its timeout and reports it as timed out', async () => {
     const dir = await workspace(`
 steps:
