@@ -20,7 +20,7 @@ export {
 } from './expressions.js';
 export { type FinishedJob, type JobStart, type JobStartInput, prepareJobStart } from './job-start.js';
 export { MAX_NESTING_DEPTH, MAX_PIPELINE_BYTES } from './load-yaml.js';
-export { createVariableLookup, expandMacros, toEnvName } from './macros.js';
+export { createVariableLookup, expandMacros, expandVariables, toEnvName } from './macros.js';
 export {
   collectTemplateFiles,
   type ParseOptions,
