@@ -28,7 +28,12 @@ export {
   SHORTHAND_JOB_NAME,
   validatePipeline,
 } from './parse-pipeline.js';
-export { type PredefinedVariablesInput, predefinedVariables } from './predefined-variables.js';
+export {
+  type PredefinedVariablesInput,
+  predefinedVariables,
+  type RunSource,
+  sourceVariables,
+} from './predefined-variables.js';
 export { DEFAULT_CONDITION } from './read-condition.js';
 export { DEFAULT_CANCEL_TIMEOUT, DEFAULT_JOB_TIMEOUT, MAX_JOBS } from './read-job.js';
 export { DEFAULT_POOL, parseDemand } from './read-pool.js';
