@@ -59,9 +59,11 @@ describe('findPipeline', () => {
     });
     gitInit(repo);
     const errors = await errorsOf({ given: join(repo, 'azure-pipelines.yml'), cwd: tmpdir() });
-    expect(errors).toContain(`${join(repo, 'templates/bad.yml')}:2:3: unknown key 'scritp' in step`);
+    expect(errors).toContain(
+      `${join(repo, 'templates/bad.yml')}:2:3: unknown key 'scritp' in step (did you mean 'script'?)`,
+    );
     expect(await errorsOf({ given: 'azure-pipelines.yml', cwd: repo })).toContain(
-      "templates/bad.yml:2:3: unknown key 'scritp' in step",
+      "templates/bad.yml:2:3: unknown key 'scritp' in step (did you mean 'script'?)",
     );
   });
 
