@@ -6,6 +6,7 @@ import {
   createVariableLookup,
   evaluateCondition,
   expandMacros,
+  expandVariables,
   predefinedVariables,
 } from '../pipeline/index.js';
 import type { JobPlan, StepPlan, TaskResult } from '../pipeline/types.js';
@@ -111,30 +112,34 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
     }
     await setup.sync();
 
-    const variables = Object.assign(state.variables, {
-      ...predefinedVariables({
-        agentName: o.agent.name,
-        agentId: o.agent.id,
-        agentOs: 'Linux',
-        arch: arch(),
-        workFolder: o.work,
-        tempDirectory: dirs.tmp,
-        sourcesDirectory: dirs.s,
-        buildDirectory: jobDir,
-        buildId: String(spec.runNumber),
-        buildNumber: spec.buildNumber,
-        stageName: plan.stage,
-        stageDisplayName: plan.stageDisplayName,
-        runId: spec.runId,
-        jobId: spec.jobId,
-        jobName: plan.name,
-        jobDisplayName: plan.displayName,
-        attempt: spec.attempt,
-        pipelineFile: spec.pipelineFile,
-        poolName: o.agent.pool,
+    // Values that use other variables (`$(G)/c`, `$(System.DefaultWorkingDirectory)/x`) expanded once, here.
+    const variables = Object.assign(
+      state.variables,
+      expandVariables({
+        ...predefinedVariables({
+          agentName: o.agent.name,
+          agentId: o.agent.id,
+          agentOs: 'Linux',
+          arch: arch(),
+          workFolder: o.work,
+          tempDirectory: dirs.tmp,
+          sourcesDirectory: dirs.s,
+          buildDirectory: jobDir,
+          buildId: String(spec.runNumber),
+          buildNumber: spec.buildNumber,
+          stageName: plan.stage,
+          stageDisplayName: plan.stageDisplayName,
+          runId: spec.runId,
+          jobId: spec.jobId,
+          jobName: plan.name,
+          jobDisplayName: plan.displayName,
+          attempt: spec.attempt,
+          pipelineFile: spec.pipelineFile,
+          poolName: o.agent.pool,
+        }),
+        ...spec.variables,
       }),
-      ...spec.variables,
-    });
+    );
 
     for (const [index, step] of plan.steps.entries()) {
       // As in Azure Pipelines, skipped steps do not change the status later conditions see.

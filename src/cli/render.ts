@@ -1,8 +1,13 @@
 import { type FormatName, parseLoggingCommand } from '../agent/logging-commands.js';
 import type { RunEvent, RunView } from '../protocol/schemas.js';
 import { assertNever } from '../shared/errors.js';
+import { visibleTerminalText } from '../shared/terminal-text.js';
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+/** A job's log text: its colours kept (unless NO_COLOR), every other control sequence made visible. */
+const logText = (s: string) => visibleTerminalText(s, { colors: !process.env.NO_COLOR });
+/** Names, reasons, build numbers, tags: a job can set some of them, so no sequence of theirs acts. */
+const plain = (s: string | null | undefined) => visibleTerminalText(String(s ?? ''), { colors: false });
 const paint = (code: string) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
 export const dim = paint('2');
 const green = paint('32');
@@ -48,34 +53,36 @@ export class RunRenderer {
       case 'job':
         if (d.status === 'queued' && d.retry) {
           this.flush(e);
-          this.write(`${yellow('↻')} ${bold(job)} ${dim(`${d.reason}; queued again`)}\n`);
+          this.write(`${yellow('↻')} ${bold(plain(job))} ${dim(`${plain(d.reason)}; queued again`)}\n`);
         } else if (d.status === 'waiting') {
-          this.write(`${dim('⧗')} ${bold(job)} ${dim(d.reason ?? 'waiting')}\n`);
+          this.write(`${dim('⧗')} ${bold(plain(job))} ${dim(plain(d.reason ?? 'waiting'))}\n`);
         } else if (d.status === 'running') {
           this.started.set(`job:${e.jobId}`, at);
           this.write(
-            `${bold(`▶ ${job}`)}${dim(` on ${d.agent}${e.attempt && e.attempt > 1 ? `, attempt ${e.attempt}` : ''}`)}\n`,
+            `${bold(`▶ ${plain(job)}`)}${dim(` on ${plain(d.agent)}${e.attempt && e.attempt > 1 ? `, attempt ${e.attempt}` : ''}`)}\n`,
           );
         } else if (d.status === 'completed') {
           this.flush(e);
           const began = this.started.get(`job:${e.jobId}`);
           const took = began === undefined ? '' : dim(`  ${formatDuration(at - began)}`);
-          const reason = d.reason ? dim(` — ${d.reason}`) : '';
-          this.write(`${ICON[d.result ?? ''] ?? '?'} ${bold(job)} ${d.result}${took}${reason}\n`);
+          const reason = d.reason ? dim(` — ${plain(d.reason)}`) : '';
+          this.write(
+            `${ICON[d.result ?? ''] ?? '?'} ${bold(plain(job))} ${plain(d.result)}${took}${reason}\n`,
+          );
         }
         return;
       case 'step': {
         const key = `step:${e.jobId}:${e.step}`;
-        const prefix = this.multiJob ? `${job} ` : '';
+        const prefix = this.multiJob ? `${plain(job)} ` : '';
         if (d.status === 'running') {
           this.started.set(key, at);
-          this.write(`  ${prefix}${bold('▸')} ${d.name}\n`);
+          this.write(`  ${prefix}${bold('▸')} ${plain(d.name)}\n`);
         } else if (d.status === 'completed') {
           this.flush(e);
           const began = this.started.get(key);
           const took = began === undefined ? '' : dim(`  ${formatDuration(at - began)}`);
-          const reason = d.reason && d.result !== 'succeeded' ? dim(` (${d.reason})`) : '';
-          this.write(`  ${prefix}${ICON[d.result ?? ''] ?? '?'} ${d.name}${took}${reason}\n`);
+          const reason = d.reason && d.result !== 'succeeded' ? dim(` (${plain(d.reason)})`) : '';
+          this.write(`  ${prefix}${ICON[d.result ?? ''] ?? '?'} ${plain(d.name)}${took}${reason}\n`);
         }
         return;
       }
@@ -93,16 +100,16 @@ export class RunRenderer {
   }
 
   private line(e: RunEvent, line: string): void {
-    const prefix = this.multiJob ? dim(`${e.jobName} │ `) : dim('│ ');
+    const prefix = this.multiJob ? dim(`${plain(e.jobName)} │ `) : dim('│ ');
     const show = (text: string) => this.write(`  ${prefix}${text}\n`);
     const command = parseLoggingCommand(line);
     if (command?.kind === 'vso') return; // applied by the agent; the stored log keeps it
     if (command?.kind === 'format') {
-      const text = formatLine(command.name, command.message);
+      const text = formatLine(command.name, plain(command.message));
       if (text !== null) show(text);
       return;
     }
-    show(e.step === -1 ? dim(line) : line);
+    show(e.step === -1 ? dim(plain(line)) : logText(line));
   }
 
   private flush(e: RunEvent): void {
@@ -115,7 +122,7 @@ export class RunRenderer {
 
   private flushAll(): void {
     for (const [key, rest] of this.partial) {
-      if (rest) this.write(`  ${rest}\n`);
+      if (rest) this.write(`  ${logText(rest)}\n`);
       this.partial.set(key, '');
     }
   }
@@ -146,7 +153,7 @@ export function summaryTable(run: RunView): string {
   const rows = run.jobs.map((j) => {
     const took =
       j.startedAt && j.finishedAt ? formatDuration(Date.parse(j.finishedAt) - Date.parse(j.startedAt)) : '';
-    return [j.name, j.result ?? j.status, took, j.agentName ?? '', j.reason ?? ''];
+    return [j.name, j.result ?? j.status, took, j.agentName ?? '', j.reason ?? ''].map(plain);
   });
   const head = ['JOB', 'RESULT', 'TIME', 'AGENT', 'REASON'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -163,8 +170,8 @@ export function summaryTable(run: RunView): string {
     ...rows.map(fmt),
     '',
     `${icon} ${bold(`Run #${run.number} ${run.result ?? run.status}`)}${total ? dim(` in ${total}`) : ''}${
-      run.buildNumber !== String(run.number) ? dim(` · build ${run.buildNumber}`) : ''
-    }${run.tags.length ? dim(` · tags: ${run.tags.join(', ')}`) : ''}`,
+      run.buildNumber !== String(run.number) ? dim(` · build ${plain(run.buildNumber)}`) : ''
+    }${run.tags.length ? dim(` · tags: ${plain(run.tags.join(', '))}`) : ''}`,
     '',
   ].join('\n');
 }

@@ -1,6 +1,7 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runView } from '../protocol/schemas.js';
 import {
@@ -182,6 +183,111 @@ jobs:
     expect(run.jobs.map((j) => j.result)).toEqual(['succeededWithIssues', 'succeeded', 'skipped']);
     expect(run.result).toBe('succeededWithIssues');
     expect(code).toBe(0);
+  });
+
+  it('keeps a job from driving the terminal: colours stay, every other control sequence shows as text', async () => {
+    const dir = await workspace(String.raw`
+steps:
+- bash: |
+    printf 'compiling\r\033[32m✔\033[0m Run succeeded\n'
+    printf 'wipe\033[2K\033[1A\033[Hhome\n'
+    printf 'see \033]8;;https://evil.example/\033\\the docs\033]8;;\033\\\n'
+    printf '\033]0;owned title\007\033]52;c;Y3VybCBldmlsIHwgc2g=\007\033[?1049halt\n'
+    printf '\033[1;31mred text\n'
+    echo "##vso[task.setvariable variable=title]$(printf 'named\033]0;t\007')"
+- bash: echo second
+  displayName: step $(title)
+`);
+    const cli = spawnCli(['run', '--dir', dir], {
+      SLIPWAY_URL: ts.url,
+      SLIPWAY_TOKEN: ts.adminToken,
+      NO_COLOR: '',
+    });
+    expect(await cli.exited).toBe(0);
+    const output = cli.output();
+    expect(output).toContain('compiling␍\x1b[32m✔\x1b[0m Run succeeded');
+    expect(output).toContain('wipe␛[2K␛[1A␛[Hhome');
+    expect(output).toContain('see ␛]8;;https://evil.example/␛\\the docs␛]8;;␛\\');
+    expect(output).toContain('␛]0;owned title␇␛]52;c;Y3VybCBldmlsIHwgc2g=␇␛[?1049halt');
+    expect(output).toContain('\x1b[1;31mred text\x1b[0m');
+    expect(output).toContain('▸ step named␛]0;t␇');
+    const acting = output.replace(/\x1b\[[0-9;]*m/g, '');
+    expect(acting).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+  });
+
+  it('expands variables that use other variables and gives a git folder the Build.Source* variables', async () => {
+    const dir = await workspace(`
+variables:
+  C: $(G)/c
+  G: hello
+  GOPATH: $(System.DefaultWorkingDirectory)/gopath
+jobs:
+- job: main_only
+  condition: eq(variables['Build.SourceBranch'], 'refs/heads/main')
+  steps:
+  - bash: |
+      echo "C=$(C) env=$C"
+      [ "$(GOPATH)" = "$(Build.SourcesDirectory)/gopath" ] && echo gopath-expanded
+      echo "branch=$(Build.SourceBranchName) reason=$(Build.Reason) repo=$(Build.Repository.Name)"
+      echo "version=$(Build.SourceVersion) tf=$TF_BUILD ci=$CI"
+- job: other_branch
+  condition: ne(variables['Build.SourceBranch'], 'refs/heads/main')
+  steps:
+  - bash: echo should be skipped
+`);
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+        cwd: dir,
+        encoding: 'utf8',
+      });
+    git('init', '-q', '-b', 'main');
+    git('add', '-A');
+    git('commit', '-q', '-m', 'first');
+    const commit = git('rev-parse', 'HEAD').trim();
+    const { code, output } = await runCli(ts, ['--dir', dir]);
+    expect(output).toContain('C=hello/c env=hello/c');
+    expect(output).toContain('gopath-expanded');
+    expect(output).toContain(`branch=main reason=Manual repo=${basename(dir)}`);
+    expect(output).toContain(`version=${commit} tf=True ci=true`);
+    expect(output).not.toContain('should be skipped');
+    expect(code).toBe(0);
+    const run = await lastRun(ts);
+    expect(run.jobs.map((j) => j.result)).toEqual(['succeeded', 'skipped']);
+  });
+
+  it('finds templates of a pipeline named by a path from another folder, in validate and run alike', async () => {
+    const dir = await workspace('steps:\n- template: templates/greet.yml\n', {
+      'templates/greet.yml': 'steps:\n- script: echo greeted from the template\n',
+    });
+    const elsewhere = await mkdtemp(join(tmpdir(), 'slipway-cwd-'));
+    const v = spawnCli(['validate', join(dir, 'azure-pipelines.yml')], {}, elsewhere);
+    expect(await v.exited).toBe(0);
+    expect(v.output()).toContain('valid');
+    const run = spawnCli(
+      ['run', join(dir, 'azure-pipelines.yml'), '--dir', dir],
+      { SLIPWAY_URL: ts.url, SLIPWAY_TOKEN: ts.adminToken },
+      elsewhere,
+    );
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toContain('greeted from the template');
+  });
+
+  it('refuses a template that is a symbolic link out of the workspace, runs nothing and quotes nothing of it', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'slipway-outside-'));
+    await writeFile(join(outside, 'steps.yml'), 'steps:\n- script: echo outside steps ran\n');
+    await writeFile(join(outside, 'admin.token'), 'slw_adm_notarealtoken0123456789\n');
+    const dir = await workspace('steps:\n- template: t/steps.yml\n- template: t/token.yml\n');
+    await mkdir(join(dir, 't'));
+    await symlink(join(outside, 'steps.yml'), join(dir, 't', 'steps.yml'));
+    await symlink(join(outside, 'admin.token'), join(dir, 't', 'token.yml'));
+    const { code, output } = await runCli(ts, ['--dir', dir]);
+    expect(code).toBe(2);
+    expect(output).toContain(
+      "azure-pipelines.yml:2:13: cannot read template 't/steps.yml': it is a symbolic link to a file outside the repository",
+    );
+    expect(output).toContain("cannot read template 't/token.yml': it is a symbolic link");
+    expect(output).not.toContain('outside steps ran');
+    expect(output).not.toContain('slw_adm_');
   });
 
   it('stops a step at its timeout and reports it as timed out', async () => {

@@ -20,7 +20,7 @@ export {
 } from './expressions.js';
 export { type FinishedJob, type JobStart, type JobStartInput, prepareJobStart } from './job-start.js';
 export { MAX_NESTING_DEPTH, MAX_PIPELINE_BYTES } from './load-yaml.js';
-export { createVariableLookup, expandMacros, toEnvName } from './macros.js';
+export { createVariableLookup, expandMacros, expandVariables, toEnvName } from './macros.js';
 export {
   collectTemplateFiles,
   type ParseOptions,
@@ -28,7 +28,12 @@ export {
   SHORTHAND_JOB_NAME,
   validatePipeline,
 } from './parse-pipeline.js';
-export { type PredefinedVariablesInput, predefinedVariables } from './predefined-variables.js';
+export {
+  type PredefinedVariablesInput,
+  predefinedVariables,
+  type RunSource,
+  sourceVariables,
+} from './predefined-variables.js';
 export { DEFAULT_CONDITION } from './read-condition.js';
 export { DEFAULT_CANCEL_TIMEOUT, DEFAULT_JOB_TIMEOUT, MAX_JOBS } from './read-job.js';
 export { DEFAULT_POOL, parseDemand } from './read-pool.js';

@@ -167,4 +167,20 @@ describe('prepareJobStart', () => {
       run: true,
     });
   });
+
+  it('lets conditions and runtime variables see values that use other variables, expanded', () => {
+    const flat = planOf(
+      lines(
+        'variables: { G: main, BRANCH: refs/heads/$(G) }',
+        'jobs:',
+        '- job: a',
+        "  condition: eq(variables['BRANCH'], 'refs/heads/main')",
+        "  variables: { shown: '$[ variables.BRANCH ]' }",
+        '  steps: [{ script: x }]',
+      ),
+    );
+    expect(
+      prepareJobStart(flat.jobs[0] as JobPlan, { finished: [], variables: flat.jobs[0]!.variables }),
+    ).toMatchObject({ run: true, variables: { shown: 'refs/heads/main' } });
+  });
 });

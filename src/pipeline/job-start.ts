@@ -6,6 +6,7 @@ import {
   evaluateCondition,
   evaluateRuntimeValue,
 } from './expressions.js';
+import { expandVariables } from './macros.js';
 import { DEFAULT_CONDITION } from './read-condition.js';
 import type { JobPlan, TaskResult } from './types.js';
 
@@ -52,13 +53,15 @@ export function prepareJobStart(job: JobPlan, input: JobStartInput): JobStart {
   const fromStages = finished.filter((f) => stageOf(f.plan) !== stageOf(job));
   const dependencies = byJob(own);
   const stageDependencies = byStage(fromStages);
+  // Conditions see values that use other variables expanded, as steps do (`$(G)/c` → `hello/c`).
+  const expanded = expandVariables(input.variables);
   let phase = 'stage condition';
   try {
     if (job.stage !== undefined) {
       const stages = stageStates(job.stageDependsOn ?? [], fromStages);
       const condition = job.stageCondition ?? DEFAULT_CONDITION;
       const status = aggregateStatus(Object.values(stages).map((s) => s.result));
-      if (!evaluateCondition(condition, { status, variables: input.variables, dependencies: stages })) {
+      if (!evaluateCondition(condition, { status, variables: expanded, dependencies: stages })) {
         return {
           run: false,
           result: 'skipped',
@@ -67,7 +70,7 @@ export function prepareJobStart(job: JobPlan, input: JobStartInput): JobStart {
       }
     }
     const status: ConditionStatus = aggregateStatus(own.map((f) => f.result));
-    const variables = { ...input.variables };
+    const variables = { ...expanded };
     const values: Record<string, string> = {};
     for (const [name, source] of Object.entries(job.runtimeVariables ?? {})) {
       phase = `runtime variable '${name}'`;

@@ -46,7 +46,7 @@ export function loadYaml(rawText: string, issues: Issues, file?: string): Loaded
   const docs = Array.from(composer.compose(tokens));
   const doc = singleDocument(docs, posAt, issues, start, what);
   if (doc === undefined) return undefined;
-  reportYamlErrors(doc, posAt, issues);
+  reportYamlErrors(doc, posAt, issues, tokens);
   return doc.errors.length > 0 ? undefined : { doc, text, posAt };
 }
 
@@ -85,14 +85,56 @@ function singleDocument(
   return first;
 }
 
-function reportYamlErrors(doc: Document.Parsed, posAt: (offset: number) => SourcePos, issues: Issues): void {
-  for (const error of doc.errors) issues.add(posAt(error.pos[0]), `invalid YAML: ${error.message}`);
+function reportYamlErrors(
+  doc: Document.Parsed,
+  posAt: (offset: number) => SourcePos,
+  issues: Issues,
+  tokens: CST.Token[],
+): void {
+  for (const error of doc.errors) {
+    const opener = unclosedOpener(error.code, error.message, error.pos[0], tokens);
+    if (opener === undefined) issues.add(posAt(error.pos[0]), `invalid YAML: ${error.message}`);
+    else issues.add(posAt(opener.offset), `invalid YAML: ${error.message} (${opener.what} opened here)`);
+  }
   // Tags are checked where nodes are read; other warnings (bad indentation, ambiguous anchors) are
   // refused because the parser guessed what the author meant.
   for (const warning of doc.warnings) {
     if (warning.code !== 'TAG_RESOLVE_FAILED')
       issues.add(posAt(warning.pos[0]), `invalid YAML: ${warning.message}`);
   }
+}
+
+/**
+ * A quote or a flow collection that is never closed is found only where the file (or the
+ * block) ends; the place to fix is where it was opened, so the error goes there: the last
+ * unclosed one before the point yaml reports.
+ */
+function unclosedOpener(
+  code: string,
+  message: string,
+  at: number,
+  tokens: CST.Token[],
+): { offset: number; what: string } | undefined {
+  const quote = code === 'MISSING_CHAR' && /quote/i.test(message);
+  const flow = /^Flow (sequence|map)/.test(message) || (code === 'MISSING_CHAR' && /[\]}]/.test(message));
+  if (!quote && !flow) return undefined;
+  let found: { offset: number; what: string } | undefined;
+  const pending = [...tokens];
+  for (let token = pending.pop(); token !== undefined; token = pending.pop()) {
+    pending.push(...childTokens(token));
+    if (token.offset > at || (found && token.offset < found.offset)) continue;
+    if (quote && (token.type === 'double-quoted-scalar' || token.type === 'single-quoted-scalar')) {
+      const mark = token.source[0]!;
+      const body = token.source.trimEnd();
+      if (body.length < 2 || !body.endsWith(mark))
+        found = { offset: token.offset, what: `the ${mark} quote` };
+    } else if (flow && token.type === 'flow-collection') {
+      const close = token.start.source === '[' ? ']' : '}';
+      if (!token.end.some((t) => t.source === close))
+        found = { offset: token.offset, what: `the '${token.start.source}'` };
+    }
+  }
+  return found;
 }
 
 function findTooDeep(tokens: CST.Token[]): number | undefined {

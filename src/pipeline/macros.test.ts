@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createVariableLookup, expandMacros, toEnvName } from './macros.js';
+import {
+  createVariableLookup,
+  expandMacros,
+  expandVariables,
+  MAX_EXPANDED_VALUE,
+  toEnvName,
+} from './macros.js';
 
 describe('expandMacros', () => {
   const lookup = createVariableLookup({
@@ -59,5 +65,40 @@ describe('toEnvName', () => {
 
   it.each(cases)('%s → %s', (name, expected) => {
     expect(toEnvName(name)).toBe(expected);
+  });
+});
+
+describe('expandVariables', () => {
+  it('expands values that use other variables, predefined ones included, in any order', () => {
+    expect(
+      expandVariables({
+        'System.DefaultWorkingDirectory': '/w/1/s',
+        C: '$(g)/c',
+        G: 'hello',
+        GOPATH: '$(System.DefaultWorkingDirectory)/gopath',
+        BIN: '$(GOPATH)/bin',
+        shell: '$(date) $(unknown.var)',
+      }),
+    ).toEqual({
+      'System.DefaultWorkingDirectory': '/w/1/s',
+      C: 'hello/c',
+      G: 'hello',
+      GOPATH: '/w/1/s/gopath',
+      BIN: '/w/1/s/gopath/bin',
+      shell: '$(date) $(unknown.var)',
+    });
+  });
+
+  it('leaves a cycle and a runaway expansion as written', () => {
+    expect(expandVariables({ A: 'a$(B)', B: 'b$(A)', S: '$(S)' })).toEqual({
+      A: 'ab$(A)',
+      B: 'b$(A)',
+      S: '$(S)',
+    });
+    const doubling: Record<string, string> = { V0: 'x'.repeat(1000) };
+    for (let i = 1; i <= 40; i++) doubling[`V${i}`] = `$(V${i - 1})$(V${i - 1})`;
+    const out = expandVariables(doubling);
+    expect(out.V40!.length).toBeLessThanOrEqual(MAX_EXPANDED_VALUE);
+    expect(out.V40).toContain('$(V39)');
   });
 });

@@ -437,7 +437,7 @@ describe('validatePipeline on hostile or broken input', () => {
       'a YAML syntax error',
       lines('steps:', '- script: [x'),
       [
-        'p.yml:3:1: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+        "p.yml:2:11: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] (the '[' opened here)",
       ],
     ],
     [

@@ -1,3 +1,4 @@
+import { ExpressionError, evaluateRuntimeValue } from './expressions.js';
 import type { Issues } from './issues.js';
 import { createVariableLookup, expandMacros } from './macros.js';
 import { resolveContainer } from './read-container.js';
@@ -6,7 +7,7 @@ import { DEFAULT_POOL, overlayPool, type PoolSpec, resolvePool } from './read-po
 import type { StageDraft } from './read-stages.js';
 import type { Leg } from './read-strategy.js';
 import { overlayVariables, runtimeRecord, type Variable, variableRecord } from './read-variables.js';
-import type { ContainerRef, JobPlan, StagePlan, StepPlan } from './types.js';
+import type { ContainerRef, JobPlan, SourcePos, StagePlan, StepPlan } from './types.js';
 
 /** What every job inherits and what naming pools and containers needs. */
 export interface PlanContext {
@@ -134,6 +135,12 @@ function planJob(
   const known = variableRecord(variables);
   const lookup = createVariableLookup({ ...known, ...ctx.queueVariables });
   const expand = (text: string) => expandMacros(text, lookup);
+  // `container: $[ variables['img'] ]`: the variables a job sees when it starts are known now
+  // (outputs of other jobs are refused where the image is read), so the plan names the image and
+  // the fleet starts the right one.
+  const runtimeNames = Object.keys(runtimeRecord(variables));
+  const evaluate = (source: string, pos: SourcePos) =>
+    evaluateImage(ctx.issues, source, pos, { ...known, ...ctx.queueVariables }, runtimeNames);
   const poolSpec = overlayPool(draft.pool, overlayPool(stage?.pool, ctx.pool));
   const pool = resolvePool(ctx.issues, poolSpec, { vmImagePools: ctx.vmImagePools, expand }) ?? {
     name: DEFAULT_POOL,
@@ -162,14 +169,14 @@ function planJob(
     services: Object.fromEntries(
       Object.entries(draft.services).map(([host, spec]) => [
         host,
-        resolveContainer(spec, ctx.containers, expand),
+        resolveContainer(spec, ctx.containers, expand, evaluate),
       ]),
     ),
     docker: draft.docker,
     steps: draft.steps.map((step) => withArtifactName(step, name)),
     pos: draft.pos,
   };
-  if (draft.container) plan.container = resolveContainer(draft.container, ctx.containers, expand);
+  if (draft.container) plan.container = resolveContainer(draft.container, ctx.containers, expand, evaluate);
   const readonly = variables.filter((v) => v.readonly).map((v) => v.name);
   if (readonly.length > 0) plan.readonlyVariables = readonly;
   const runtime = runtimeRecord(variables);
@@ -193,6 +200,32 @@ function planJob(
   if (draft.workspace) plan.workspace = draft.workspace;
   if (draft.checkout === 'none') plan.checkout = 'none';
   return plan;
+}
+
+function evaluateImage(
+  issues: Issues,
+  source: string,
+  pos: SourcePos,
+  variables: Record<string, string>,
+  runtimeNames: readonly string[],
+): string {
+  let image: string;
+  try {
+    image = evaluateRuntimeValue(source, { status: 'succeeded', variables }).trim();
+  } catch (error) {
+    if (!(error instanceof ExpressionError)) throw error;
+    issues.add(pos, `container image '$[ ${source} ]' failed to evaluate: ${error.message}`);
+    return '';
+  }
+  if (image !== '' && !/\s/.test(image)) return image;
+  const runtime = runtimeNames.find((n) => source.toLowerCase().includes(n.toLowerCase()));
+  issues.add(
+    pos,
+    runtime === undefined
+      ? `container image '$[ ${source} ]' is '${image}' once evaluated: it must be an image name without spaces`
+      : `container image '$[ ${source} ]' uses the runtime variable '${runtime}': an image from a runtime variable is not supported yet by Slipway`,
+  );
+  return '';
 }
 
 /** `publish` without `artifact` publishes under the job's name, unique in the run. */

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { toEnvName } from './macros.js';
-import { type PredefinedVariablesInput, predefinedVariables } from './predefined-variables.js';
+import {
+  type PredefinedVariablesInput,
+  predefinedVariables,
+  sourceVariables,
+} from './predefined-variables.js';
 
 const input: PredefinedVariablesInput = {
   agentName: 'default-1',
@@ -53,6 +57,7 @@ describe('predefinedVariables', () => {
       'Slipway.PoolName': 'default',
       'Slipway.PipelineFile': 'ci/azure-pipelines.yml',
       TF_BUILD: 'True',
+      CI: 'true',
     });
   });
 
@@ -82,5 +87,20 @@ describe('predefinedVariables', () => {
     expect(env).toEqual(
       expect.arrayContaining(['AGENT_WORKFOLDER', 'BUILD_SOURCESDIRECTORY', 'SYSTEM_JOBID', 'TF_BUILD']),
     );
+  });
+});
+
+describe('sourceVariables', () => {
+  it('names the branch, its last segment, the commit and the repository of a run queued by hand', () => {
+    expect(
+      sourceVariables({ branch: 'refs/heads/feature/login', commit: 'a'.repeat(40), repository: 'shop' }),
+    ).toEqual({
+      'Build.Reason': 'Manual',
+      'Build.SourceBranch': 'refs/heads/feature/login',
+      'Build.SourceBranchName': 'login',
+      'Build.SourceVersion': 'a'.repeat(40),
+      'Build.Repository.Name': 'shop',
+    });
+    expect(sourceVariables()).toEqual({ 'Build.Reason': 'Manual' });
   });
 });

@@ -36,8 +36,8 @@ const ARCHITECTURES: Record<string, string> = { x64: 'X64', arm64: 'ARM64', arm:
 /**
  * The variables Azure Pipelines defines for every job, under the names scripts rely on, plus
  * a few `Slipway.*` ones for what Azure has no name for. `Agent.JobStatus` starts as
- * `Succeeded`; the agent updates it as steps finish. `TF_BUILD` is what scripts test to know
- * they run in CI; it passes through `toEnvName` unchanged.
+ * `Succeeded`; the agent updates it as steps finish. `TF_BUILD` and `CI` are what scripts test
+ * to know they run in CI; they pass through `toEnvName` unchanged.
  */
 export function predefinedVariables(input: PredefinedVariablesInput): Record<string, string> {
   const buildDirectory = input.buildDirectory ?? posix.dirname(input.sourcesDirectory);
@@ -73,10 +73,38 @@ export function predefinedVariables(input: PredefinedVariablesInput): Record<str
     'Slipway.PoolName': input.poolName,
     'Slipway.PipelineFile': input.pipelineFile,
     TF_BUILD: 'True',
+    CI: 'true',
   };
 }
 
 function definitionName(pipelineFile: string): string {
   const base = posix.basename(pipelineFile.replace(/\\/g, '/'));
   return base.replace(/\.ya?ml$/i, '') || base;
+}
+
+/** Where a run's workspace came from, as far as the client knows (a git work tree, or a folder). */
+export interface RunSource {
+  /** The checked-out ref, `refs/heads/main`; none when HEAD is detached or outside git. */
+  branch?: string;
+  /** The commit HEAD is at. */
+  commit?: string;
+  /** The repository's (or folder's) name. */
+  repository?: string;
+}
+
+/**
+ * The `Build.*` variables a run has from its source, which conditions often test
+ * (`eq(variables['Build.SourceBranch'], 'refs/heads/main')`). A run queued by hand is `Manual`.
+ * Known at compile time too, as in Azure, so `${{ if }}` may use them.
+ */
+export function sourceVariables(source: RunSource = {}): Record<string, string> {
+  const variables: Record<string, string> = { 'Build.Reason': 'Manual' };
+  if (source.repository) variables['Build.Repository.Name'] = source.repository;
+  if (source.branch) {
+    variables['Build.SourceBranch'] = source.branch;
+    // Azure: the last path segment of the ref (`refs/heads/feature/x` → `x`).
+    variables['Build.SourceBranchName'] = source.branch.split('/').pop() ?? source.branch;
+  }
+  if (source.commit) variables['Build.SourceVersion'] = source.commit;
+  return variables;
 }

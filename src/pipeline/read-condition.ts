@@ -1,12 +1,13 @@
 import { ExpressionError, parseExpression } from './expression-parser.js';
 import type { Issues } from './issues.js';
-import { readString } from './reader.js';
+import { isBlankScalar, readString } from './reader.js';
 import type { YEntry } from './yaml-tree.js';
 
 export const DEFAULT_CONDITION = 'succeeded()';
 
 /** A `condition:`, checked now so that a typo fails the pipeline, not the run an hour later. */
 export function readCondition(issues: Issues, entry: YEntry): string | undefined {
+  if (isBlankScalar(entry)) return undefined; // `condition: ''`: the default
   const source = readString(issues, entry);
   if (source === undefined || entry.value.kind !== 'scalar') return undefined;
   try {

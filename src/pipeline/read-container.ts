@@ -1,5 +1,15 @@
+import { ExpressionError, parseExpression } from './expression-parser.js';
 import type { Issues } from './issues.js';
-import { checkKeys, entryOf, mismatch, readString, readStringList, readStringMap } from './reader.js';
+import { isRuntimeExpression } from './read-variables.js';
+import {
+  checkKeys,
+  entryOf,
+  mismatch,
+  readString,
+  readStringList,
+  readStringMap,
+  valuePos,
+} from './reader.js';
 import type { ContainerRef, SourcePos } from './types.js';
 import type { YEntry, YMap } from './yaml-tree.js';
 
@@ -55,8 +65,36 @@ export function readContainerFields(issues: Issues, value: YMap, context: string
 
 function readImage(issues: Issues, entry: YEntry): string | undefined {
   const image = readString(issues, entry);
+  if (image !== undefined && isRuntimeExpression(image)) return readImageExpression(issues, entry, image);
   if (image === undefined || !/\s/.test(image)) return image;
   return mismatch(issues, entry, 'an image name without spaces');
+}
+
+/** `$[ variables['img'] ]` (or `$[ variables.img ]`): kept as written, evaluated when the job is planned. */
+function readImageExpression(issues: Issues, entry: YEntry, image: string): string | undefined {
+  const source = imageExpressionSource(image);
+  if (source === undefined) return mismatch(issues, entry, "an image name or '$[ expression ]'");
+  try {
+    parseExpression(source);
+  } catch (error) {
+    if (!(error instanceof ExpressionError)) throw error;
+    issues.add(valuePos(entry), `invalid image expression: ${error.detail}`);
+    return undefined;
+  }
+  if (/\b(stage)?dependencies\b/i.test(source)) {
+    issues.add(
+      valuePos(entry),
+      "a container image from other jobs' outputs ('dependencies') is not supported yet by Slipway",
+    );
+    return undefined;
+  }
+  return image;
+}
+
+/** The expression inside `$[ ]`, or undefined when the text is not one whole runtime expression. */
+export function imageExpressionSource(image: string): string | undefined {
+  const match = /^\s*\$\[([\s\S]*)\]\s*$/.exec(image);
+  return match?.[1]?.trim() || undefined;
 }
 
 function readPorts(issues: Issues, entry: YEntry): string[] {
@@ -100,10 +138,17 @@ export function resolveContainer(
   spec: ContainerSpec,
   resources: Readonly<Record<string, ContainerRef>>,
   expand: (text: string) => string,
+  /** Evaluates an image's `$[ ]` expression; default: leave it as written. */
+  evaluate: (source: string, pos: SourcePos) => string = (source) => source,
 ): ContainerRef {
-  const image = expand(spec.ref.image);
+  const runtime = imageExpressionSource(spec.ref.image);
+  const image = runtime === undefined ? expand(spec.ref.image) : evaluate(runtime, spec.pos);
   const resource = spec.bare && Object.hasOwn(resources, image) ? resources[image] : undefined;
   const ref = resource ?? { ...spec.ref, image };
   const env = Object.fromEntries(Object.entries(ref.env).map(([k, v]) => [k, expand(v)]));
-  return { image: expand(ref.image), env, ports: ref.ports };
+  return {
+    image: ref === resource || runtime === undefined ? expand(ref.image) : image,
+    env,
+    ports: ref.ports,
+  };
 }

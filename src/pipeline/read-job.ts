@@ -11,6 +11,7 @@ import {
   checkKeys,
   entryOf,
   expectMap,
+  isBlankScalar,
   mismatch,
   readBoolean,
   readCount,
@@ -92,10 +93,32 @@ export function readJobs(issues: Issues, entry: YEntry): JobDraft[] {
     issues.add(extra.pos, `a pipeline may have at most ${MAX_JOBS} jobs`);
     return [];
   }
-  return value.items.flatMap((item) => readJobItem(issues, item) ?? []);
+  const unnamed = unnamedJobNames(value.items);
+  return value.items.flatMap((item) => readJobItem(issues, item, unnamed) ?? []);
 }
 
-function readJobItem(issues: Issues, node: YNode): JobDraft | undefined {
+/**
+ * Names for `- job:` written with no name, which Azure allows: `Job`, then `Job1`, `Job2`, …,
+ * skipping names the other jobs of the list have.
+ */
+function unnamedJobNames(items: readonly YNode[]): () => string {
+  const taken = new Set<string>();
+  for (const item of items) {
+    if (item.kind !== 'map') continue;
+    const named = entryOf(item, 'job') ?? entryOf(item, 'deployment');
+    if (named?.value.kind === 'scalar') taken.add(named.value.value.trim().toLowerCase());
+  }
+  let n = 0;
+  return () => {
+    for (;;) {
+      const name = n === 0 ? 'Job' : `Job${n}`;
+      n++;
+      if (!taken.has(name.toLowerCase())) return name;
+    }
+  };
+}
+
+function readJobItem(issues: Issues, node: YNode, unnamed: () => string): JobDraft | undefined {
   const map = expectMap(issues, node, 'a job');
   if (!map) return undefined;
   const template = entryOf(map, 'template');
@@ -115,7 +138,9 @@ function readJobItem(issues: Issues, node: YNode): JobDraft | undefined {
     issues.add(map.pos, "a job needs a name: 'job: <name>' (or 'deployment: <name>')");
     return undefined;
   }
-  const name = readString(issues, nameEntry);
+  const written = nameEntry.value;
+  const blank = written.kind === 'null' || (written.kind === 'scalar' && written.value.trim() === '');
+  const name = blank ? unnamed() : readString(issues, nameEntry);
   const problem = name === undefined ? undefined : identifierProblem('job', name);
   if (problem) issues.add(nameEntry.value.pos, problem);
   if (name === undefined) return undefined;
@@ -152,7 +177,7 @@ export function readJobBody(
     name,
     namePos,
     pos: map.pos,
-    dependsOn: read('dependsOn', (e) => readStringList(issues, e)) ?? [],
+    dependsOn: read('dependsOn', (e) => (isBlankScalar(e) ? [] : readStringList(issues, e))) ?? [],
     resolved: [],
     displayName: read('displayName', (e) => readString(issues, e)) ?? name,
     condition: read('condition', (e) => readCondition(issues, e)) ?? DEFAULT_CONDITION,

@@ -81,11 +81,9 @@ function readRepository(issues: Issues, map: YMap): RepositoryResource | undefin
   const type = field('type') ?? 'git';
   const name = field('name');
   if (repository === undefined) return undefined;
-  if (name === undefined && !entryOf(map, 'name')) {
-    issues.add(map.pos, `repository resource '${repository}' needs a 'name'`);
-    return undefined;
-  }
-  const resource: RepositoryResource = { repository, type, name: name ?? '' };
+  // `name` is optional in Azure's schema; `repository: self` never has one.
+  const resource: RepositoryResource = { repository, type };
+  if (name !== undefined) resource.name = name;
   const ref = field('ref');
   const endpoint = field('endpoint');
   if (ref !== undefined) resource.ref = ref;

@@ -9,6 +9,7 @@ import {
   checkKeys,
   entryOf,
   expectMap,
+  isBlankScalar,
   mismatch,
   readBoolean,
   readString,
@@ -111,8 +112,9 @@ function readStage(
     variables: read('variables', (e) => readVariables(issues, e)) ?? [],
     jobs,
   };
-  const dependsOn = read('dependsOn', (e) => readStringList(issues, e));
-  if (dependsOn !== undefined || entryOf(map, 'dependsOn')) stage.dependsOn = dependsOn ?? [];
+  const dependsOnEntry = entryOf(map, 'dependsOn');
+  if (dependsOnEntry && !isBlankScalar(dependsOnEntry))
+    stage.dependsOn = readStringList(issues, dependsOnEntry) ?? [];
   const pool = read('pool', (e) => readPool(issues, e));
   if (pool) stage.pool = pool;
   return stage;

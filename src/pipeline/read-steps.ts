@@ -224,17 +224,43 @@ function readScript(issues: Issues, map: YMap, kindEntry: YEntry, kindKey: KindK
   return script === undefined ? undefined : { kind, script, displayName: defaultDisplayName(script), extra };
 }
 
+/** A value that is (or holds) a `$(name)` macro. */
+const MACRO_VALUE = /\$\([A-Za-z0-9._-]+\)/;
+
 function readCheckout(issues: Issues, map: YMap, kindEntry: YEntry): Body | undefined {
   const repository = readString(issues, kindEntry);
   if (repository === undefined) return undefined;
   const field = (key: string) => entryOf(map, key);
   const options: CheckoutOptions = {};
-  const clean = optional(field('clean'), (e) => readBoolean(issues, e));
-  const fetchDepth = optional(field('fetchDepth'), (e) => readCount(issues, e));
-  const fetchTags = optional(field('fetchTags'), (e) => readBoolean(issues, e));
-  const lfs = optional(field('lfs'), (e) => readBoolean(issues, e));
-  const submodules = optional(field('submodules'), (e) => readSubmodules(issues, e));
-  const persistCredentials = optional(field('persistCredentials'), (e) => readBoolean(issues, e));
+  // `fetchDepth: $(fetchDepth)`: a macro is the agent's to resolve, so it is kept as written.
+  const orMacro =
+    <T>(reader: (e: YEntry) => T | undefined) =>
+    (e: YEntry): T | string | undefined =>
+      e.value.kind === 'scalar' && MACRO_VALUE.test(e.value.value) ? e.value.value : reader(e);
+  const clean = optional(
+    field('clean'),
+    orMacro((e) => readBoolean(issues, e)),
+  );
+  const fetchDepth = optional(
+    field('fetchDepth'),
+    orMacro((e) => readCount(issues, e)),
+  );
+  const fetchTags = optional(
+    field('fetchTags'),
+    orMacro((e) => readBoolean(issues, e)),
+  );
+  const lfs = optional(
+    field('lfs'),
+    orMacro((e) => readBoolean(issues, e)),
+  );
+  const submodules = optional(
+    field('submodules'),
+    orMacro((e) => readSubmodules(issues, e)),
+  );
+  const persistCredentials = optional(
+    field('persistCredentials'),
+    orMacro((e) => readBoolean(issues, e)),
+  );
   const path = optional(field('path'), (e) => readString(issues, e));
   if (repository === 'none') return { off: 'checkout' };
   if (repository !== 'self') {

@@ -184,7 +184,6 @@ describe('strategy: matrix and parallel', () => {
         "p.yml:17:12: matrix leg 'one' must be a mapping of variables, found a sequence",
         "p.yml:18:14: invalid variable name 'secretThing': names starting with 'secret' are reserved",
         "p.yml:18:33: a runtime expression ('$[ ]') cannot be used here",
-        "p.yml:21:13: a strategy needs 'matrix' or 'parallel'",
       ],
     ],
     [

@@ -45,7 +45,8 @@ export function readStrategy(issues: Issues, entry: YEntry): Strategy | undefine
     return undefined;
   }
   const legs = matrix ? readMatrix(issues, matrix) : parallel ? readParallel(issues, parallel) : undefined;
-  if (!matrix && !parallel) issues.add(map.pos, "a strategy needs 'matrix' or 'parallel'");
+  // `maxParallel` alone (templates leave the rest out) is one job, as in Azure.
+  if (!matrix && !parallel) return undefined;
   return legs === undefined ? undefined : { legs: numbered(legs), maxParallel, pos: map.pos };
 }
 

@@ -30,9 +30,36 @@ export function checkKeys(issues: Issues, map: YMap, spec: KeySpec): void {
   }
 }
 
+/** The known key a typo most likely meant: another case, or one or two letters off (`stpes` → `steps`). */
 function didYouMean(key: string, known: readonly string[]): string {
-  const match = known.find((k) => k.toLowerCase() === key.toLowerCase());
-  return match === undefined ? '' : ` (did you mean '${match}'?)`;
+  const lower = key.toLowerCase();
+  const limit = lower.length < 6 ? 1 : 2;
+  let best: { key: string; distance: number } | undefined;
+  for (const k of known) {
+    const distance = k.toLowerCase() === lower ? 0 : editDistance(lower, k.toLowerCase(), limit);
+    if (distance <= limit && (best === undefined || distance < best.distance)) best = { key: k, distance };
+  }
+  return best === undefined ? '' : ` (did you mean '${best.key}'?)`;
+}
+
+/** Optimal string alignment distance (a swap of neighbours counts as one edit); above `limit` is limit + 1. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let before: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d = Math.min(d, before[j - 2]! + 1);
+      row.push(d);
+    }
+    before = previous;
+    previous = row;
+  }
+  return Math.min(previous[b.length]!, limit + 1);
 }
 
 export function entryOf(map: YMap, key: string): YEntry | undefined {
@@ -67,6 +94,14 @@ export function readString(
   if (value.kind !== 'scalar') return mismatch(issues, entry, 'a string');
   if (value.value.trim() === '' && !options.allowEmpty) return mismatch(issues, entry, 'a non-empty string');
   return value.value;
+}
+
+/**
+ * `''` written where a value is optional (`dependsOn: ''`, `condition: ''`): what templates pass
+ * to mean "none", so it reads as if the key were absent, as in Azure.
+ */
+export function isBlankScalar(entry: YEntry | undefined): boolean {
+  return entry?.value.kind === 'scalar' && entry.value.value.trim() === '';
 }
 
 /** Like readString, but an empty value is the empty string (variables, env). */

@@ -340,7 +340,7 @@ describe('template and expression errors', () => {
       step('- template: t.yml'),
       { 't.yml': lines('steps:', '- script: [x') },
       [
-        't.yml:3:1: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+        "t.yml:2:11: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] (the '[' opened here)",
       ],
     ],
     [

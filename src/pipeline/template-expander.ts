@@ -5,6 +5,7 @@ import { entryOf } from './reader.js';
 import type { TemplateFiles } from './template-files.js';
 import { resolveTemplatePath } from './template-files.js';
 import {
+  acceptsUndeclared,
   bindParameters,
   contextOfType,
   type GivenValue,
@@ -41,6 +42,14 @@ export const MAX_CREATED_TEXT = 32 * 1024 * 1024;
 const TEMPLATE_CONTEXTS = ['steps', 'jobs', 'stages', 'variables'] as const;
 type TemplateContext = (typeof TEMPLATE_CONTEXTS)[number];
 /** What an `extends` template may hold beside its body. */
+/** Keys whose value names a job or stage. */
+const NAME_KEYS = new Set(['job', 'deployment', 'stage']);
+/** `parameters.name` or `parameters['name']` in an expression's text. */
+const PARAMETER_REFERENCE = /\bparameters(?:\.([A-Za-z0-9_-]+)|\[\s*'([^']*)'\s*\])/g;
+
+const isEmptyScalar = (node: YNode) =>
+  node.kind === 'null' || (node.kind === 'scalar' && node.value.trim() === '');
+
 const EXTENDS_KEYS = ['parameters', 'extends', ...PIPELINE_KEYS];
 const TEMPLATE_NAMES = ['parameters', 'variables'];
 const RUNTIME_ONLY: Record<string, string> = Object.fromEntries(
@@ -272,6 +281,7 @@ export class TemplateExpander {
         detail: `template '${path}' needs parameter '${d.name}' (it has no default)`,
       }),
       (name) => `template '${path}' has no parameter '${name}'`,
+      acceptsUndeclared(declarationsEntry),
     );
     return {
       tree,
@@ -464,7 +474,9 @@ export class TemplateExpander {
           continue;
         }
         const context = options.contextOf ? options.contextOf(key) : key;
-        built.add({ key, keyPos: entry.keyPos, value: this.expandValue(entry.value, inner, context) });
+        const value = this.expandValue(entry.value, inner, context);
+        if (NAME_KEYS.has(key) && isEmptyScalar(value)) this.checkUnboundName(entry, key, inner);
+        built.add({ key, keyPos: entry.keyPos, value });
         continue;
       }
       if (directive === FAILED) {
@@ -476,6 +488,23 @@ export class TemplateExpander {
     built.chain = chain;
     this.nesting--;
     return built;
+  }
+
+  /**
+   * `job: ${{ parameters.name }}` with nothing bound to `name` would become a job with a made-up
+   * name; the parameter is what the author needs to hear of.
+   */
+  private checkUnboundName(entry: YEntry, key: string, scope: Scope): void {
+    if (entry.value.kind !== 'scalar' || !hasTemplateExpression(entry.value.value)) return;
+    for (const match of entry.value.value.matchAll(PARAMETER_REFERENCE)) {
+      const name = match[1] ?? match[2] ?? '';
+      if (scope.parameters instanceof Dict && scope.parameters.has(name)) continue;
+      this.issues.add(
+        entry.value.pos,
+        `'${key}' is empty: parameter '${name}' has no value (it is neither given nor declared with a default)`,
+      );
+      return;
+    }
   }
 
   /** Runs one directive; returns the if-chain state for the next key. */

@@ -4,7 +4,10 @@ import { loadYaml } from './load-yaml.js';
 import type { SourcePos } from './types.js';
 import { buildTree, describeNode, type YMap } from './yaml-tree.js';
 
-/** Returns a file's text, or undefined when there is no such file. Paths use `/`. */
+/**
+ * Returns a file's text, or undefined when there is no such file; throws an Error saying why
+ * when the file may not be read (its message is shown to the user). Paths use `/`.
+ */
 export type ReadFile = (path: string) => string | undefined;
 
 /** As Azure: no more than 100 distinct template files in one pipeline. */
@@ -53,8 +56,10 @@ export class TemplateFiles {
     let text: string | undefined;
     try {
       text = this.readFile(path);
-    } catch {
-      text = undefined;
+    } catch (error) {
+      // The reader's reason (outside the repository, not a file); never the file's contents.
+      this.issues.add(at, `cannot read template '${ref}': ${(error as Error).message}`);
+      return undefined;
     }
     if (text === undefined) {
       const looked = path === ref.trim() ? '' : ` (looked for '${path}')`;

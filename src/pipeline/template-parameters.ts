@@ -59,6 +59,11 @@ export function contextOfType(type: ParameterType | undefined): string | undefin
   }
 }
 
+/** Whether a template's `parameters:` (or its absence) takes parameters it does not declare: all but the list form. */
+export function acceptsUndeclared(entry: YEntry | undefined): boolean {
+  return entry === undefined || entry.value.kind !== 'seq';
+}
+
 /** `parameters:` as a list of `{ name, type, default, values }`, or the older `{ name: default }`. */
 export function readDeclarations(issues: Issues, entry: YEntry): ParameterDeclaration[] {
   const { value } = entry;
@@ -142,18 +147,30 @@ export function bindParameters(
   given: ReadonlyMap<string, { name: string; value: GivenValue }>,
   missing: (declaration: ParameterDeclaration) => { pos: SourcePos; detail: string },
   unknown: (name: string) => string,
+  /**
+   * Whether values for undeclared names are taken as given: so for a template with no
+   * `parameters:` or with the older map form, as Azure has always run them. Default false.
+   */
+  open = false,
 ): Dict {
   const declared = new Set(declarations.map((d) => d.name.toLowerCase()));
-  for (const [lower, { name, value }] of given) {
-    if (!declared.has(lower)) issues.add(value.pos, unknown(name));
-  }
   const bound: Array<[string, Value]> = [];
+  for (const [lower, { name, value }] of given) {
+    if (declared.has(lower)) continue;
+    if (!open) issues.add(value.pos, unknown(name));
+    else {
+      const typed = convert(issues, { name, type: 'any', pos: value.pos }, value);
+      if (typed !== undefined) bound.push([name, typed]);
+    }
+  }
   for (const declaration of declarations) {
     const value = given.get(declaration.name.toLowerCase())?.value;
     const fallback = declaration.default;
     if (value === undefined && fallback === undefined) {
       const problem = missing(declaration);
       issues.add(problem.pos, problem.detail);
+      // Bound, as nothing: reported once here, not again where it is used.
+      bound.push([declaration.name, null]);
       continue;
     }
     const typed =

@@ -53,17 +53,18 @@ export interface ContainerRef {
 export type StepKind = 'script' | 'bash' | 'pwsh' | 'checkout' | 'publish' | 'download';
 
 /** `checkout: self` options. Slipway's "self" is the run's workspace (uploaded by the CLI). */
+/** Checkout options; each may also be a `$(macro)` as written, resolved (and only logged) by the agent. */
 export interface CheckoutOptions {
   /** Azure cleans `s` first; a Slipway workspace is fresh, so the agent only logs it. */
-  clean?: boolean;
+  clean?: boolean | string;
   /** Azure's shallow-fetch depth; the workspace is a snapshot, so the agent only logs it. */
-  fetchDepth?: number;
-  fetchTags?: boolean;
+  fetchDepth?: number | string;
+  fetchTags?: boolean | string;
   /** `true` or `'recursive'`: submodules are part of the uploaded workspace when present. */
-  submodules?: boolean | 'recursive';
+  submodules?: boolean | string;
   /** Leave the git credentials in the checkout; there are none in a Slipway workspace. */
-  persistCredentials?: boolean;
-  lfs?: boolean;
+  persistCredentials?: boolean | string;
+  lfs?: boolean | string;
   /** Where to put the sources, relative to Agent.BuildDirectory (Azure's default is `s`). */
   path?: string;
 }
@@ -220,7 +221,8 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export interface RepositoryResource {
   repository: string;
   type: string;
-  name: string;
+  /** The repository's name at its forge; optional (`self` has none). */
+  name?: string;
   ref?: string;
   endpoint?: string;
 }

@@ -176,6 +176,21 @@ export const createRunRequest = z.object({
   parameters: z.record(z.string(), z.string().max(64 * 1024)).default({}),
   /** Template files the pipeline includes, by path relative to the workspace root. */
   templates: z.record(z.string().max(500), z.string().max(1024 * 1024)).default({}),
+  /** What the client knows of the workspace's source: the `Build.Source*` and `Build.Repository.Name` variables. */
+  source: z
+    .object({
+      branch: z
+        .string()
+        .regex(/^refs\//)
+        .max(255)
+        .optional(),
+      commit: z
+        .string()
+        .regex(/^[0-9a-f]{40,64}$/)
+        .optional(),
+      repository: z.string().min(1).max(255).optional(),
+    })
+    .optional(),
 });
 export type CreateRunRequest = z.input<typeof createRunRequest>;
 export type CreateRunBody = z.output<typeof createRunRequest>;

@@ -5,6 +5,7 @@ import {
   type JobStart,
   parsePipeline,
   prepareJobStart,
+  sourceVariables,
 } from '../pipeline/index.js';
 import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/types.js';
 import type { CreateRunBody, JobSpec } from '../protocol/schemas.js';
@@ -77,7 +78,9 @@ export class Scheduler {
     if (n > 0) this.o.logger.info({ jobs: n }, 'extended leases of running jobs after start');
   }
 
-  async createRun(req: CreateRunBody) {
+  async createRun(body: CreateRunBody) {
+    // `Build.SourceBranch` and the like, known at compile time as in Azure; `--var` overrides them.
+    const req = { ...body, variables: { ...sourceVariables(body.source), ...body.variables } };
     // Compiled here again, with the same templates and values the CLI used: the server decides.
     const plan = parsePipeline(req.pipeline.content, req.pipeline.file, {
       readFile: (path) => req.templates[path],

@@ -1,12 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { collectTemplateFiles, parsePipeline } from '../../pipeline/index.js';
+import { resolve } from 'node:path';
+import { collectTemplateFiles, parsePipeline, sourceVariables } from '../../pipeline/index.js';
 import { type ApiClient, ConnectionError, withRetry } from '../../protocol/client.js';
 import { type RunView, runEventsResponse, runView, uploadWorkspaceResponse } from '../../protocol/schemas.js';
 import { packWorkspace } from '../../shared/workspace-archive.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { readPipelineText } from '../pipeline-file.js';
+import { findPipeline, runSourceOf } from '../pipeline-file.js';
 import { dim, RunRenderer, summaryTable } from '../render.js';
 
 export interface RunCommandOptions extends ClientSettings {
@@ -19,20 +18,15 @@ export interface RunCommandOptions extends ClientSettings {
   out: (s: string) => void;
 }
 
-const DEFAULT_PIPELINES = ['azure-pipelines.yml', '.slipway.yml'];
-
 /** `slipway run`: queue a run of the pipeline with DIR as its workspace, follow it, exit by its result. */
 export async function runCommand(o: RunCommandOptions): Promise<number> {
   const dir = resolve(o.dir);
-  const file = findPipeline(o.pipeline, dir);
-  // Templates resolve from the workspace root when the pipeline lives there, else beside it;
-  // the file is named relative to that root, as the server will name it too.
-  const inDir = relative(dir, file);
-  const root = inDir && !inDir.startsWith('..') ? dir : dirname(file);
-  const shown = relative(root, file);
-  const content = await readPipelineText(file, shown);
-  const readTemplate = templateReader(root);
-  const options = { readFile: readTemplate, parameters: o.params, variables: o.vars };
+  const pipeline = await findPipeline({ given: o.pipeline, dir });
+  const { text: content, name: shown, readTemplate } = pipeline;
+  const source = await runSourceOf(dir);
+  // The server compiles with the same source variables; they decide conditional includes too.
+  const variables = { ...sourceVariables(source), ...o.vars };
+  const options = { readFile: readTemplate, parameters: o.params, variables };
   const plan = parsePipeline(content, shown, options); // invalid input exits 2 before anything is queued
   const templates = collectTemplateFiles(content, shown, readTemplate, options);
   for (const [name, value] of Object.entries(o.secrets)) {
@@ -59,6 +53,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
           secrets: o.secrets,
           parameters: o.params,
           templates,
+          source,
         },
       })
     ).body,
@@ -71,34 +66,6 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     o.out(`${dim(`${triggers.join(', ')}: kept with the pipeline; not applicable to a local run`)}\n`);
   }
   return follow(client, token, created, plan.jobs.length > 1, o.out);
-}
-
-/** Reads template files below `root` only: a pipeline cannot pull in files from elsewhere. */
-export function templateReader(root: string): (path: string) => string | undefined {
-  return (path) => {
-    const full = resolve(root, path);
-    if (full !== root && !full.startsWith(`${root}${sep}`)) return undefined;
-    try {
-      return readFileSync(full, 'utf8');
-    } catch {
-      return undefined;
-    }
-  };
-}
-
-function findPipeline(given: string | undefined, dir: string): string {
-  if (given) {
-    const file = resolve(given);
-    if (!existsSync(file)) throw new CliError(`${given}: no such pipeline file`, EXIT.invalid);
-    return file;
-  }
-  const found = DEFAULT_PIPELINES.map((f) => join(dir, f)).find((f) => existsSync(f));
-  if (!found)
-    throw new CliError(
-      `no pipeline given and none of ${DEFAULT_PIPELINES.join(', ')} in ${dir}`,
-      EXIT.invalid,
-    );
-  return found;
 }
 
 /**

@@ -1,7 +1,6 @@
 import { validatePipeline } from '../../pipeline/index.js';
 import { EXIT } from '../exit-codes.js';
-import { readPipelineText } from '../pipeline-file.js';
-import { templateReader } from './run.js';
+import { findPipeline } from '../pipeline-file.js';
 
 /** `slipway validate FILE`: prints each error as `file:line:col: message`; exit 2 when any. */
 export async function validateCommand(
@@ -9,9 +8,9 @@ export async function validateCommand(
   out: (s: string) => void,
   err: (s: string) => void,
 ): Promise<number> {
-  const text = await readPipelineText(file);
-  const errors = validatePipeline(text, file, { readFile: templateReader(process.cwd()) });
-  for (const e of errors) err(`${e.message}\n`);
+  const pipeline = await findPipeline({ given: file });
+  const errors = validatePipeline(pipeline.text, pipeline.name, { readFile: pipeline.readTemplate });
+  for (const e of errors) err(`${pipeline.shown(e.file)}:${e.line}:${e.col}: ${e.detail}\n`);
   if (errors.length > 0) return EXIT.invalid;
   out(`${file}: valid\n`);
   return EXIT.ok;
