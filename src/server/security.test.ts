@@ -179,12 +179,43 @@ describe('authentication failures', () => {
       statuses.push((await call('GET', 'runs', guess, undefined, '10.9.9.9')).status);
     expect(statuses.slice(0, 30).every((s) => s === 401)).toBe(true);
     expect(statuses.at(-1)).toBe(429);
-    // Another source is unaffected; the limited one recovers after the window.
-    expect((await call('GET', 'runs', admin, undefined, '10.9.9.10')).status).toBe(200);
-    clock.t += 61_000;
+    // A valid credential from the limited source is never refused: only its failures are.
     expect((await call('GET', 'runs', admin, undefined, '10.9.9.9')).status).toBe(200);
+    expect((await call('GET', 'runs', `slw_pat_${'C'.repeat(43)}`, undefined, '10.9.9.9')).status).toBe(429);
+    // Another source is unaffected; the limited one recovers after the window.
+    expect((await call('GET', 'runs', guess, undefined, '10.9.9.10')).status).toBe(401);
+    clock.t += 61_000;
+    expect((await call('GET', 'runs', `slw_pat_${'D'.repeat(43)}`, undefined, '10.9.9.9')).status).toBe(401);
     expect(logged).toContain('authentication failed');
     expect(logged).not.toContain(guess);
+  });
+
+  it('logs a flood in summary, not one line per failure', async () => {
+    for (let i = 0; i < 200; i++) await call('GET', 'runs', `slw_pat_${String(i).padStart(43, 'E')}`);
+    expect(logged.match(/"msg":"authentication failed"/g)?.length).toBe(30);
+    expect(logged).toContain('valid credentials still work');
+  });
+
+  it('keeps exchanging valid agent assertions for a client that floods bad ones', async () => {
+    const identity = new AgentIdentity();
+    const pat = (await call('POST', 'tokens', admin, { scopes: ['agent:register'] })).body.token;
+    const agentId = (
+      await call('POST', 'agents/register', pat, {
+        pool: 'default',
+        name: 'asserter',
+        publicKey: identity.publicKeyPem,
+      })
+    ).body.agentId;
+    for (let i = 0; i < 40; i++)
+      await call('POST', 'agents/token', undefined, { assertion: `bad.assertion.number.${i}` });
+    expect(
+      (await call('POST', 'agents/token', undefined, { assertion: 'bad.assertion.once.more' })).status,
+    ).toBe(429);
+    const res = await call('POST', 'agents/token', undefined, {
+      assertion: await identity.assertion(agentId),
+    });
+    expect(res.status).toBe(200);
+    expect((await call('GET', 'pools', admin)).status).toBe(200);
   });
 });
 
