@@ -156,6 +156,12 @@ pool
   .option('--allow-docker-socket', "let this pool's jobs use the host Docker socket (root on the host!)")
   .option('--default-image <image>', 'image for container jobs that name none')
   .option('--retry-on-agent-loss <n>', 'new attempts for a job whose agent is lost mid-job', Number)
+  .option(
+    '--max-log <MiB>',
+    'most log a job keeps, all steps together (default 128); the rest is cut with a note',
+    Number,
+  )
+  .option('--max-step-log <MiB>', 'most log one step keeps (default 100)', Number)
   .addOption(dataOption())
   .action(act(async (name, o) => (await admin()).poolCreate(client(o), name, o, out)));
 pool
