@@ -143,7 +143,7 @@ const token = program.command('token').description('personal access tokens');
 token
   .command('create')
   .description('create a token; prints only the token')
-  .requiredOption('--scope <scope...>', 'scopes: agent:register, runs:write, runs:read, admin')
+  .requiredOption('--scope <scope...>', 'scopes: agent:register, runs:write, runs:read, agents:read, admin')
   .option('--expires <days>', 'lifetime, e.g. 30d', '30d')
   .option('--name <name>', 'a name to recognise it by')
   .addOption(dataOption())

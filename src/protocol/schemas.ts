@@ -19,7 +19,7 @@ export const runStatus = z.enum(['queued', 'running', 'completed']);
 export type RunStatus = z.infer<typeof runStatus>;
 
 // ── tokens and pools ───────────────────────────────────────────────────────────
-export const tokenScope = z.enum(['admin', 'agent:register', 'runs:write', 'runs:read']);
+export const tokenScope = z.enum(['admin', 'agent:register', 'runs:write', 'runs:read', 'agents:read']);
 export type TokenScope = z.infer<typeof tokenScope>;
 
 export const createTokenRequest = z.object({

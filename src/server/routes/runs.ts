@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { API_PREFIX, createRunRequest, type RunView } from '../../protocol/schemas.js';
-import { NotFoundError } from '../../shared/errors.js';
+import { NotFoundError, ValidationError } from '../../shared/errors.js';
 import type { RunRow } from '../../store/types.js';
 import { authenticate, clientGone, type ServerContext } from '../context.js';
 
@@ -26,7 +26,12 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.put(`${API_PREFIX}/workspaces`, { bodyLimit: MAX_WORKSPACE_BYTES }, async (req, reply) => {
     await canWrite(req);
-    const body = req.body as Buffer;
+    if (!Buffer.isBuffer(req.body)) {
+      throw new ValidationError(
+        'a workspace is a gzip-compressed tar archive: send it as application/gzip or application/octet-stream',
+      );
+    }
+    const body = req.body;
     const stored = await ctx.workspaces.put(body);
     await ctx.store.insertWorkspace(stored.id, stored.size, ctx.clock.now());
     reply.code(201);
