@@ -169,7 +169,7 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
       // Display names may use macros (`Build $(platform)`), shown expanded as Azure does.
       const name = expandMacros(step.displayName, createVariableLookup(state.variables));
       await reportStep(o, index, 'running', undefined, undefined, name);
-      const outcome = await runStep(step, {
+      const stepOutcome = await runStep(step, {
         client,
         spec,
         state,
@@ -181,6 +181,11 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
         killGraceMs: o.killGraceMs,
       });
       await out.close();
+      // A step whose log could not be stored did not do what it says it did: it fails.
+      const outcome =
+        out.failure && stepOutcome.result !== 'canceled'
+          ? { result: 'failed' as const, reason: `its log could not be stored: ${out.failure}` }
+          : stepOutcome;
       const result =
         outcome.result === 'failed' && step.continueOnError ? 'succeededWithIssues' : outcome.result;
       results.push(result);

@@ -1,8 +1,10 @@
 import { type ApiClient, HttpError, withRetry } from '../protocol/client.js';
+import { MAX_LOG_CHUNK_BYTES } from '../protocol/schemas.js';
 import { SecretMasker } from './secret-masker.js';
 
 const FLUSH_DELAY_MS = 100;
-const MAX_CHUNK_BYTES = 256 * 1024;
+/** Chunks are sent at most this big, whatever a step prints without a newline. */
+export const MAX_CHUNK_BYTES = Math.min(256 * 1024, MAX_LOG_CHUNK_BYTES);
 
 export interface LogStreamOptions {
   client: ApiClient;
@@ -25,13 +27,21 @@ export interface LogStreamOptions {
 export class LogStream {
   private readonly masker: SecretMasker;
   private pending = '';
+  private pendingBytes = 0;
   private offset = 0;
   private timer?: NodeJS.Timeout;
   private sending: Promise<void> = Promise.resolve();
   private dead = false;
+  private truncated = false;
+  private failed?: string;
 
   constructor(private readonly o: LogStreamOptions) {
     this.masker = new SecretMasker(o.secrets);
+  }
+
+  /** Why this log could not be stored, if it could not: the step it belongs to has failed. */
+  get failure(): string | undefined {
+    return this.failed;
   }
 
   addSecret(secret: string): void {
@@ -39,8 +49,12 @@ export class LogStream {
   }
 
   write(text: string): void {
-    this.pending += this.masker.write(text);
-    if (Buffer.byteLength(this.pending) >= MAX_CHUNK_BYTES) this.flushNow();
+    const masked = this.masker.write(text);
+    this.pending += masked;
+    // Counted as it grows: measuring the whole pending text on each line made a log of short
+    // lines cost quadratic time.
+    this.pendingBytes += Buffer.byteLength(masked);
+    if (this.pendingBytes >= MAX_CHUNK_BYTES) this.flushNow();
     else this.timer ??= setTimeout(() => this.flushNow(), FLUSH_DELAY_MS);
   }
 
@@ -63,25 +77,46 @@ export class LogStream {
     if (this.pending === '') return;
     const data = this.pending;
     this.pending = '';
+    this.pendingBytes = 0;
     this.sending = this.sending.then(() => this.send(data));
   }
 
   private async send(data: string): Promise<void> {
-    if (this.dead) return;
-    const offset = this.offset;
-    this.offset += Buffer.byteLength(data);
-    try {
-      await withRetry(
-        () =>
-          this.o.client.request(`jobs/${this.o.jobId}/logs`, {
-            token: this.o.leaseToken(),
-            body: { epoch: this.o.epoch, step: this.o.step, offset, data },
-          }),
-        { deadlineMs: this.o.retryForMs },
-      );
-    } catch (err) {
-      this.dead = true;
-      if (err instanceof HttpError && (err.status === 409 || err.status === 401)) this.o.onLeaseLost();
+    for (const piece of splitUtf8(data, MAX_CHUNK_BYTES)) {
+      if (this.dead) return;
+      const offset = this.offset;
+      this.offset += Buffer.byteLength(piece);
+      // Past the pool's cap the server keeps nothing more: there is no point sending it.
+      if (this.truncated) continue;
+      try {
+        const res = await withRetry(
+          () =>
+            this.o.client.request<{ length: number; truncated?: boolean }>(`jobs/${this.o.jobId}/logs`, {
+              token: this.o.leaseToken(),
+              body: { epoch: this.o.epoch, step: this.o.step, offset, data: piece },
+            }),
+          { deadlineMs: this.o.retryForMs },
+        );
+        if (res.body?.truncated) this.truncated = true;
+      } catch (err) {
+        this.dead = true;
+        if (err instanceof HttpError && (err.status === 409 || err.status === 401)) this.o.onLeaseLost();
+        else this.failed = (err as Error).message;
+      }
     }
   }
+}
+
+/** Cuts text into pieces of at most `max` UTF-8 bytes, never inside a character. */
+export function splitUtf8(text: string, max: number): string[] {
+  if (Buffer.byteLength(text) <= max) return [text];
+  const bytes = Buffer.from(text, 'utf8');
+  const pieces: string[] = [];
+  for (let start = 0; start < bytes.length; ) {
+    let end = Math.min(start + max, bytes.length);
+    while (end < bytes.length && end > start && (bytes[end]! & 0xc0) === 0x80) end--;
+    pieces.push(bytes.toString('utf8', start, end));
+    start = end;
+  }
+  return pieces;
 }

@@ -143,7 +143,7 @@ const token = program.command('token').description('personal access tokens');
 token
   .command('create')
   .description('create a token; prints only the token')
-  .requiredOption('--scope <scope...>', 'scopes: agent:register, runs:write, runs:read, admin')
+  .requiredOption('--scope <scope...>', 'scopes: agent:register, runs:write, runs:read, agents:read, admin')
   .option('--expires <days>', 'lifetime, e.g. 30d', '30d')
   .option('--name <name>', 'a name to recognise it by')
   .addOption(dataOption())
@@ -156,6 +156,12 @@ pool
   .option('--allow-docker-socket', "let this pool's jobs use the host Docker socket (root on the host!)")
   .option('--default-image <image>', 'image for container jobs that name none')
   .option('--retry-on-agent-loss <n>', 'new attempts for a job whose agent is lost mid-job', Number)
+  .option(
+    '--max-log <MiB>',
+    'most log a job keeps, all steps together (default 128); the rest is cut with a note',
+    Number,
+  )
+  .option('--max-step-log <MiB>', 'most log one step keeps (default 100)', Number)
   .addOption(dataOption())
   .action(act(async (name, o) => (await admin()).poolCreate(client(o), name, o, out)));
 pool

@@ -19,7 +19,7 @@ export const runStatus = z.enum(['queued', 'running', 'completed']);
 export type RunStatus = z.infer<typeof runStatus>;
 
 // ── tokens and pools ───────────────────────────────────────────────────────────
-export const tokenScope = z.enum(['admin', 'agent:register', 'runs:write', 'runs:read']);
+export const tokenScope = z.enum(['admin', 'agent:register', 'runs:write', 'runs:read', 'agents:read']);
 export type TokenScope = z.infer<typeof tokenScope>;
 
 export const createTokenRequest = z.object({
@@ -45,6 +45,10 @@ export const poolSettings = z.object({
     .min(1)
     .max(7 * 86_400)
     .optional(),
+  /** Most log a job keeps (all steps), in MiB; the rest is dropped with a note. Default 128. */
+  maxLogMiB: z.number().int().min(1).max(100_000).optional(),
+  /** Most log one step keeps, in MiB. Default 100. */
+  maxStepLogMiB: z.number().int().min(1).max(100_000).optional(),
 });
 export const createPoolRequest = z.object({
   name,
@@ -149,7 +153,13 @@ export const appendLogRequest = z.object({
   offset: z.number().int().min(0),
   data: z.string().max(1024 * 1024),
 });
-export const appendLogResponse = z.object({ length: z.number() });
+/** Most bytes of log text in one append; agents split longer output. */
+export const MAX_LOG_CHUNK_BYTES = 1024 * 1024;
+export const appendLogResponse = z.object({
+  length: z.number(),
+  /** The pool's log cap was reached: what follows is dropped, and the log says where it was cut. */
+  truncated: z.boolean().optional(),
+});
 
 export const completeJobRequest = z.object({
   epoch: z.number().int(),

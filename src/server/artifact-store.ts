@@ -13,7 +13,7 @@ export class ArtifactStore {
 
   async put(runId: string, name: string, archive: Buffer): Promise<{ name: string; size: number }> {
     const file = this.path(runId, name);
-    await mkdir(join(this.dir, safe(runId)), { recursive: true });
+    await mkdir(join(this.dir, safe(runId)), { recursive: true, mode: 0o700 });
     if (
       await stat(file).then(
         () => true,

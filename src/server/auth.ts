@@ -117,33 +117,73 @@ function describe(kind: TokenKind): string {
   return names[kind];
 }
 
+export interface FailureLimiterOptions {
+  /** Failures of one presented credential (per route kind) before it is answered from memory. Default 5. */
+  perCredential?: number;
+  /** Failures of one client (address; every Unix-socket caller is one client) before its failures are answered 429 and no longer logged one by one. Default 30. */
+  perClient?: number;
+  /** Window the counts cover. Default 60 s. */
+  windowMs?: number;
+  /** Most keys remembered; the oldest are forgotten first, so a flood of distinct tokens costs bounded memory. Default 10,000. */
+  maxKeys?: number;
+}
+
 /**
- * Counts failed authentications per source and refuses a source that fails too often, so
- * tokens cannot be guessed at line speed. In memory: each replica limits on its own.
+ * Counts failed authentications per presented credential and per client. It never refuses a
+ * valid credential: a client that floods bad tokens (a job over the fleet's Unix socket, which
+ * every agent shares) gets 429 for its *bad* tokens only, while agents, leases and the fleet on
+ * the same address keep working. A bad token presented again and again is refused from memory,
+ * without a store lookup. Guessing is not what this stops (tokens carry 256 random bits); it
+ * keeps a flood cheap and the log readable. In memory: each replica limits on its own.
  */
 export class FailureLimiter {
-  private readonly failures = new Map<string, number[]>();
+  private readonly credentials = new Map<string, number[]>();
+  private readonly clients = new Map<string, number[]>();
+  private readonly perCredential: number;
+  private readonly perClient: number;
+  private readonly windowMs: number;
+  private readonly maxKeys: number;
 
   constructor(
     private readonly clock: Clock,
-    private readonly max = 30,
-    private readonly windowMs = 60_000,
-  ) {}
-
-  blocked(source: string): boolean {
-    return this.recent(source).length >= this.max;
+    o: FailureLimiterOptions = {},
+  ) {
+    this.perCredential = o.perCredential ?? 5;
+    this.perClient = o.perClient ?? 30;
+    this.windowMs = o.windowMs ?? 60_000;
+    this.maxKeys = o.maxKeys ?? 10_000;
   }
 
-  fail(source: string): void {
-    const list = this.recent(source);
+  /** This exact credential failed often enough lately that it fails again: skip the lookup. */
+  knownBad(credential: string): boolean {
+    return this.recent(this.credentials, credential).length >= this.perCredential;
+  }
+
+  /** The client's failures are past its limit: answer them 429 and log them in summary only. */
+  clientOverLimit(client: string): boolean {
+    return this.recent(this.clients, client).length >= this.perClient;
+  }
+
+  /** Records a failure; answers whether it was the one that put the client over its limit. */
+  fail(client: string, credential?: string): boolean {
+    if (credential !== undefined) this.add(this.credentials, credential);
+    return this.add(this.clients, client) === this.perClient;
+  }
+
+  private add(map: Map<string, number[]>, key: string): number {
+    const list = this.recent(map, key);
     list.push(this.clock.now());
-    this.failures.set(source, list);
+    map.delete(key);
+    map.set(key, list);
+    while (map.size > this.maxKeys) map.delete(map.keys().next().value!);
+    return list.length;
   }
 
-  private recent(source: string): number[] {
+  private recent(map: Map<string, number[]>, key: string): number[] {
     const since = this.clock.now() - this.windowMs;
-    const list = (this.failures.get(source) ?? []).filter((t) => t > since);
-    if (list.length === 0) this.failures.delete(source);
+    const list = (map.get(key) ?? []).filter((t) => t > since);
+    if (list.length === 0) map.delete(key);
+    else map.set(key, list);
     return list;
   }
 }

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../shared/clock.js';
 import { AuthError, RateLimitError } from '../shared/errors.js';
-import type { TokenKind } from '../shared/ids.js';
+import { hashToken, type TokenKind } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store, TokenRow } from '../store/types.js';
 import type { ArtifactStore } from './artifact-store.js';
@@ -29,26 +29,64 @@ export interface ServerContext {
   pollTimeoutMs: number;
 }
 
-/** Authenticates the request's bearer token; failures count against the source's limit. */
+/**
+ * Who the limiter counts a failure against: the source address, or one shared key for every
+ * caller on the Unix socket (they have no address), so a flood there is limited as one client.
+ */
+export function clientOf(req: FastifyRequest): string {
+  return req.ip || 'unix-socket';
+}
+
+/**
+ * Authenticates the request's bearer token. A valid credential is always accepted, whatever
+ * others on the same address do; failures count per presented credential and per client.
+ */
 export async function authenticate(
   ctx: ServerContext,
   req: FastifyRequest,
   kinds: TokenKind[],
 ): Promise<TokenRow> {
-  if (ctx.limiter.blocked(req.ip))
-    throw new RateLimitError('too many failed authentications; try again later');
+  const header = req.headers.authorization;
+  // Keyed by route kinds too: a step token is bad on an admin route and good on its own.
+  const credential = header ? `${kinds.join(',')} ${hashToken(header)}` : undefined;
+  if (credential && ctx.limiter.knownBad(credential)) {
+    authFailed(ctx, req, new AuthError('credential refused repeatedly'), credential);
+  }
   try {
-    return await ctx.auth.authenticate(req.headers.authorization, kinds);
+    return await ctx.auth.authenticate(header, kinds);
   } catch (err) {
-    if (err instanceof AuthError) {
-      ctx.limiter.fail(req.ip);
-      ctx.logger.warn(
-        { source: req.ip, route: req.routeOptions.url, reason: err.reason },
-        'authentication failed',
-      );
-    }
+    if (err instanceof AuthError) authFailed(ctx, req, err, credential);
     throw err;
   }
+}
+
+/**
+ * Counts a failed authentication and throws: 401, or 429 once the client is past its limit
+ * (logged in summary then, so a flood cannot fill the log).
+ */
+export function authFailed(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  err: AuthError,
+  credential?: string,
+): never {
+  const client = clientOf(req);
+  const wasOver = ctx.limiter.clientOverLimit(client);
+  const crossed = ctx.limiter.fail(client, credential);
+  if (!wasOver) {
+    ctx.logger.warn(
+      { source: client, route: req.routeOptions.url, reason: err.reason },
+      'authentication failed',
+    );
+  }
+  if (crossed) {
+    ctx.logger.warn(
+      { source: client },
+      'too many failed authentications from this client: its failures are answered 429 and not logged one by one; valid credentials still work',
+    );
+  }
+  if (wasOver) throw new RateLimitError('too many failed authentications; try again later');
+  throw err;
 }
 
 /**

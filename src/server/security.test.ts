@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -27,15 +27,9 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'slipway-sec-'));
   clock = new ManualClock();
   logged = '';
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      logged += chunk.toString();
-      done();
-    },
-  });
   server = await startServer({
     config: { port: 0, dataDir: dir },
-    logger: pino({ level: 'info' }, sink),
+    logger: pino({ level: 'info' }, sinkFor()),
     clock,
   });
   admin = (await readFile(server.adminTokenFile, 'utf8')).trim();
@@ -46,6 +40,15 @@ afterEach(async () => {
 });
 
 const call = apiCaller(() => server);
+
+function sinkFor(): Writable {
+  return new Writable({
+    write(chunk, _enc, done) {
+      logged += chunk.toString();
+      done();
+    },
+  });
+}
 
 async function dataFiles(): Promise<string> {
   const names = await readdir(dir);
@@ -171,6 +174,52 @@ describe('token lifetimes and scopes', () => {
   });
 });
 
+describe('what each token may see', () => {
+  it("shows agents' capabilities (host environment values) only to admin or agents:read", async () => {
+    const scoped = async (scopes: string[]) => (await call('POST', 'tokens', admin, { scopes })).body.token;
+    for (const scopes of [['agent:register'], ['runs:read'], ['runs:write']])
+      expect((await call('GET', 'agents', await scoped(scopes))).status).toBe(403);
+    expect((await call('GET', 'agents', await scoped(['agents:read']))).status).toBe(200);
+    expect((await call('GET', 'agents', admin)).status).toBe(200);
+  });
+
+  it('answers a workspace sent as JSON with 400 naming what it must be', async () => {
+    const res = await call('PUT', 'workspaces', admin, { not: 'an archive' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/gzip-compressed tar archive/);
+  });
+
+  it("keeps the step token to the workspace: it cannot list or download the run's artifacts", async () => {
+    const { spec } = await claimOne();
+    const jobId = spec.jobId;
+    expect((await call('GET', `jobs/${jobId}/artifacts`, spec.leaseToken)).status).toBe(200);
+    expect((await call('GET', `jobs/${jobId}/artifacts`, spec.stepToken)).status).toBe(401);
+    expect((await call('GET', `jobs/${jobId}/artifacts/any`, spec.stepToken)).status).toBe(401);
+  });
+});
+
+describe('the data directory', () => {
+  it('is created 0700 with the database files 0600', async () => {
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    const names = (await readdir(dir)).filter((n) => n.startsWith('slipway.db'));
+    expect(names).toEqual(expect.arrayContaining(['slipway.db', 'slipway.db-wal', 'slipway.db-shm']));
+    for (const n of names)
+      expect({ n, mode: (await stat(join(dir, n))).mode & 0o777 }).toEqual({ n, mode: 0o600 });
+  });
+
+  it('warns when an existing data directory can be read by others', async () => {
+    const open = join(dir, 'shared');
+    await mkdir(open);
+    await chmod(open, 0o755);
+    const other = await startServer({
+      config: { port: 0, dataDir: open },
+      logger: pino({ level: 'info' }, sinkFor()),
+    });
+    await other.stop();
+    expect(logged).toMatch(/readable by other users \(mode 0755\).*chmod 700/);
+  });
+});
+
 describe('authentication failures', () => {
   it('rate-limits a source that keeps failing, and logs failures without the secret', async () => {
     const guess = `slw_pat_${'B'.repeat(43)}`;
@@ -179,12 +228,43 @@ describe('authentication failures', () => {
       statuses.push((await call('GET', 'runs', guess, undefined, '10.9.9.9')).status);
     expect(statuses.slice(0, 30).every((s) => s === 401)).toBe(true);
     expect(statuses.at(-1)).toBe(429);
-    // Another source is unaffected; the limited one recovers after the window.
-    expect((await call('GET', 'runs', admin, undefined, '10.9.9.10')).status).toBe(200);
-    clock.t += 61_000;
+    // A valid credential from the limited source is never refused: only its failures are.
     expect((await call('GET', 'runs', admin, undefined, '10.9.9.9')).status).toBe(200);
+    expect((await call('GET', 'runs', `slw_pat_${'C'.repeat(43)}`, undefined, '10.9.9.9')).status).toBe(429);
+    // Another source is unaffected; the limited one recovers after the window.
+    expect((await call('GET', 'runs', guess, undefined, '10.9.9.10')).status).toBe(401);
+    clock.t += 61_000;
+    expect((await call('GET', 'runs', `slw_pat_${'D'.repeat(43)}`, undefined, '10.9.9.9')).status).toBe(401);
     expect(logged).toContain('authentication failed');
     expect(logged).not.toContain(guess);
+  });
+
+  it('logs a flood in summary, not one line per failure', async () => {
+    for (let i = 0; i < 200; i++) await call('GET', 'runs', `slw_pat_${String(i).padStart(43, 'E')}`);
+    expect(logged.match(/"msg":"authentication failed"/g)?.length).toBe(30);
+    expect(logged).toContain('valid credentials still work');
+  });
+
+  it('keeps exchanging valid agent assertions for a client that floods bad ones', async () => {
+    const identity = new AgentIdentity();
+    const pat = (await call('POST', 'tokens', admin, { scopes: ['agent:register'] })).body.token;
+    const agentId = (
+      await call('POST', 'agents/register', pat, {
+        pool: 'default',
+        name: 'asserter',
+        publicKey: identity.publicKeyPem,
+      })
+    ).body.agentId;
+    for (let i = 0; i < 40; i++)
+      await call('POST', 'agents/token', undefined, { assertion: `bad.assertion.number.${i}` });
+    expect(
+      (await call('POST', 'agents/token', undefined, { assertion: 'bad.assertion.once.more' })).status,
+    ).toBe(429);
+    const res = await call('POST', 'agents/token', undefined, {
+      assertion: await identity.assertion(agentId),
+    });
+    expect(res.status).toBe(200);
+    expect((await call('GET', 'pools', admin)).status).toBe(200);
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -39,7 +39,7 @@ export interface StartServerOptions {
   store?: Store;
 }
 
-import { ADMIN_TOKEN_FILE } from '../shared/data-dir.js';
+import { ADMIN_TOKEN_FILE, preparePrivateDataDir } from '../shared/data-dir.js';
 
 export { ADMIN_TOKEN_FILE };
 
@@ -49,8 +49,10 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
   const logger = options.logger ?? createLogger({ level: config.logLevel, name: 'server' });
   const clock = options.clock ?? systemClock;
   const dataDir = resolve(config.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const store = options.store ?? new SqliteStore(join(dataDir, 'slipway.db'));
+  const databaseFile = join(dataDir, 'slipway.db');
+  const warning = preparePrivateDataDir(dataDir, options.store ? undefined : databaseFile);
+  if (warning) logger.warn({ dataDir }, warning);
+  const store = options.store ?? new SqliteStore(databaseFile);
   const vault = new SecretVault(await secretKey(dataDir, config.secretKey));
   const auth = new Auth({ store, clock, logger });
   const adminTokenFile = join(dataDir, ADMIN_TOKEN_FILE);

@@ -9,7 +9,7 @@ export class WorkspaceStore {
   constructor(private readonly dir: string) {}
 
   async put(archive: Buffer): Promise<{ id: string; size: number }> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const id = sha256Hex(archive);
     const file = this.path(id);
     const exists = await stat(file).then(

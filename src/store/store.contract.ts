@@ -142,7 +142,51 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         ok: false,
         reason: 'stale-epoch',
       });
-      expect(await store.readLog('j', 1, 0)).toBe('abcd');
+      expect(await store.readLogPage('j', 1, 0, 0, 1024)).toMatchObject({ text: 'abcd' });
+    });
+
+    it("keeps a log up to its step's and its job's cap, notes the cut once, and still takes resends", async () => {
+      await newRun('r', [job('j', 'r', 'queued')]);
+      await store.claimJob('j', { id: 'a', name: 'a' }, 100, 1);
+      const ref = { id: 'j', runId: 'r', name: 'j' };
+      const limits = {
+        jobBytes: 10,
+        stepBytes: 6,
+        note: (scope: string, at: number) => `[cut ${scope} at ${at}]`,
+      };
+      const append = (step: number, offset: number, text: string) =>
+        store.appendLog(ref, 1, step, offset, Buffer.from(text), 1, limits);
+      expect(await append(0, 0, 'abcd')).toEqual({ ok: true, length: 4, appended: true });
+      // 'é' is two bytes: the cut never splits a character.
+      expect(await append(0, 4, 'eéfgh')).toEqual({ ok: true, length: 10, appended: true, truncated: true });
+      expect(await append(0, 10, 'more')).toEqual({ ok: true, length: 14, appended: false, truncated: true });
+      expect(await append(0, 4, 'eéfgh')).toMatchObject({ ok: true, length: 14, truncated: true });
+      expect(await append(1, 0, '12345678')).toMatchObject({ ok: true, length: 8, truncated: true });
+      const log = async (step?: number) => {
+        let text = '';
+        for (let after = 0; ; ) {
+          const page = await store.readLogPage('j', 1, step, after, 2);
+          if (!page) return text;
+          text += page.text;
+          after = page.next;
+        }
+      };
+      expect(await log(0)).toBe('abcde\n[cut step at 5]\n');
+      expect(await log(1)).toBe('12345\n[cut job at 10]\n');
+      expect(await log()).toBe(`${await log(0)}${await log(1)}`);
+    });
+
+    it('pages events by bytes, always at least one', async () => {
+      await newRun('r', [job('j', 'r', 'queued')]);
+      for (let i = 0; i < 5; i++)
+        await store.appendEvent(
+          'r',
+          { kind: 'log', jobId: 'j', jobName: 'j', attempt: 1, step: 0, data: { text: 'x'.repeat(100) } },
+          1,
+        );
+      expect(await store.listEvents('r', 0, 1000, 250)).toHaveLength(2);
+      expect(await store.listEvents('r', 0, 1000, 1)).toHaveLength(1);
+      expect(await store.listEvents('r', 0, 3)).toHaveLength(3);
     });
 
     it('uses a one-use token once and remembers assertion ids until they expire', async () => {

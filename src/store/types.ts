@@ -31,6 +31,23 @@ export interface PoolSettings {
   defaultImage?: string;
   /** A queued job that no agent and no fleet serves fails after this long; default 15 min. */
   queueTimeoutSeconds?: number;
+  /** Most log a job keeps, all its steps together, in MiB; default `DEFAULT_MAX_LOG_MIB`. */
+  maxLogMiB?: number;
+  /** Most log one step keeps, in MiB; default `DEFAULT_MAX_STEP_LOG_MIB`. */
+  maxStepLogMiB?: number;
+}
+
+/** A job's log is cut here unless its pool says otherwise: generous, but bounded. */
+export const DEFAULT_MAX_LOG_MIB = 128;
+/** One step's share of it: a job printing 100 MB in one step still keeps all of it. */
+export const DEFAULT_MAX_STEP_LOG_MIB = 100;
+
+/** Where an append stops keeping log bytes, and the line that says so in the log. */
+export interface LogLimits {
+  jobBytes: number;
+  stepBytes: number;
+  /** The line written where the log was cut; `at` is the bytes kept (of the step or the job). */
+  note(scope: 'step' | 'job', at: number): string;
 }
 export interface PoolRow {
   name: string;
@@ -136,7 +153,7 @@ export type NewEvent = Omit<EventRow, 'seq' | 'runId' | 'at'>;
 export type ClaimOutcome = { ok: true; job: JobRow } | { ok: false; reason: 'not-queued' | 'not-found' };
 
 export type AppendLogOutcome =
-  | { ok: true; length: number; appended: boolean }
+  | { ok: true; length: number; appended: boolean; truncated?: true }
   | { ok: false; reason: 'stale-epoch' | 'gap'; length: number };
 
 export interface Store {
@@ -240,8 +257,13 @@ export interface Store {
 
   // events and logs
   appendEvent(runId: string, event: NewEvent, now: number): Promise<number>;
-  listEvents(runId: string, after: number, limit: number): Promise<EventRow[]>;
-  /** Appends log bytes at `offset` for the attempt `epoch`; resends are harmless, gaps refused. */
+  /** Events after `after`, at most `limit` of them and about `maxBytes` of data (always one at least). */
+  listEvents(runId: string, after: number, limit: number, maxBytes?: number): Promise<EventRow[]>;
+  /**
+   * Appends log bytes at `offset` for the attempt `epoch`; resends are harmless, gaps refused.
+   * With `limits`, bytes past the step's or the job's cap are dropped (accepted, not kept), a
+   * note is written where the log was cut, and the outcome says `truncated`.
+   */
   appendLog(
     job: { id: string; runId: string; name: string },
     epoch: number,
@@ -249,8 +271,20 @@ export interface Store {
     offset: number,
     data: Buffer,
     now: number,
+    limits?: LogLimits,
   ): Promise<AppendLogOutcome>;
-  readLog(jobId: string, attempt: number, step?: number): Promise<string>;
+  /**
+   * The next piece of a log (one step's, or the whole attempt's when `step` is undefined) after
+   * the chunk `after` (0: from the start), about `maxBytes` long; undefined at the end. Readers
+   * page through it, so a log of any size is served in bounded memory.
+   */
+  readLogPage(
+    jobId: string,
+    attempt: number,
+    step: number | undefined,
+    after: number,
+    maxBytes: number,
+  ): Promise<{ text: string; next: number } | undefined>;
 
   close(): Promise<void>;
 }

@@ -39,7 +39,13 @@ function parseDays(text: string): number {
 export async function poolCreate(
   s: ClientSettings,
   name: string,
-  o: { allowDockerSocket?: boolean; defaultImage?: string; retryOnAgentLoss?: number },
+  o: {
+    allowDockerSocket?: boolean;
+    defaultImage?: string;
+    retryOnAgentLoss?: number;
+    maxLog?: number;
+    maxStepLog?: number;
+  },
   out: Out,
 ) {
   const { client, token } = resolveClient(s);
@@ -49,6 +55,8 @@ export async function poolCreate(
       allowDockerSocket: o.allowDockerSocket ?? false,
       defaultImage: o.defaultImage,
       retryCountOnAgentLoss: o.retryOnAgentLoss,
+      maxLogMiB: o.maxLog,
+      maxStepLogMiB: o.maxStepLog,
     },
   });
   await client.request('pools', { token, body });

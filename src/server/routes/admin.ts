@@ -45,8 +45,9 @@ export function adminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return Promise.all(pools.map((p) => poolSummary(ctx, p.name)));
   });
 
+  // Capabilities are the agents' host environment values: admin or `agents:read` only.
   app.get<{ Querystring: { pool?: string } }>(`${API_PREFIX}/agents`, async (req) => {
-    await authenticate(ctx, req, ['adm', 'pat']);
+    ctx.auth.requireScope(await authenticate(ctx, req, ['adm', 'pat']), 'agents:read');
     const agents = await ctx.store.listAgents(req.query.pool);
     const running = await ctx.store.listJobsByStatus('running');
     return agents.map((a) => ({

@@ -10,7 +10,7 @@ import {
 import { AuthError, ConflictError, ForbiddenError, GoneError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { AgentRow, TokenRow } from '../../store/types.js';
-import { authenticate, clientGone, type ServerContext } from '../context.js';
+import { authenticate, authFailed, clientGone, type ServerContext } from '../context.js';
 import { agentFits } from '../dispatcher.js';
 
 /** Registration, access tokens, sessions, polling and claiming: the agent's side of the protocol. */
@@ -48,13 +48,13 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   app.post(`${API_PREFIX}/agents/token`, async (req) => {
-    if (ctx.limiter.blocked(req.ip)) throw new AuthError('too many failed authentications');
     const { assertion } = agentTokenRequest.parse(req.body);
     try {
       const issued = await ctx.auth.exchangeAssertion(assertion);
       return { accessToken: issued.token, expiresAt: new Date(issued.expiresAt).toISOString() };
     } catch (err) {
-      if (err instanceof AuthError) ctx.limiter.fail(req.ip);
+      // Assertions are single-use: only the client is counted, and a valid one always passes.
+      if (err instanceof AuthError) authFailed(ctx, req, err);
       throw err;
     }
   });

@@ -11,7 +11,8 @@ type Req = { Params: { id: string; name?: string } };
 
 /**
  * Pipeline artifacts, scoped to their run: a running job publishes and downloads with its lease
- * token; people list and fetch them with a read token.
+ * token (the agent's `publish` and `download` steps); people list and fetch them with a read
+ * token. The step token that scripts see opens none of them: it reads the workspace only.
  */
 export function artifactRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const runningJob = async (cred: TokenRow, jobId: string) => {
@@ -42,12 +43,12 @@ export function artifactRoutes(app: FastifyInstance, ctx: ServerContext): void {
   );
 
   app.get<Req>(`${API_PREFIX}/jobs/:id/artifacts`, async (req) => {
-    const job = await runningJob(await authenticate(ctx, req, ['job', 'stp']), req.params.id);
+    const job = await runningJob(await authenticate(ctx, req, ['job']), req.params.id);
     return ctx.artifacts.list(job.runId);
   });
 
   app.get<Req>(`${API_PREFIX}/jobs/:id/artifacts/:name`, async (req, reply) => {
-    const job = await runningJob(await authenticate(ctx, req, ['job', 'stp']), req.params.id);
+    const job = await runningJob(await authenticate(ctx, req, ['job']), req.params.id);
     return send(reply, job.runId, req.params.name!);
   });
 

@@ -4,10 +4,18 @@ import {
   appendLogRequest,
   completeJobRequest,
   heartbeatRequest,
+  MAX_LOG_CHUNK_BYTES,
   stepUpdateRequest,
 } from '../../protocol/schemas.js';
-import { ConflictError, ForbiddenError, NotFoundError } from '../../shared/errors.js';
-import type { JobRow, TokenRow } from '../../store/types.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../shared/errors.js';
+import {
+  DEFAULT_MAX_LOG_MIB,
+  DEFAULT_MAX_STEP_LOG_MIB,
+  type JobRow,
+  type LogLimits,
+  type PoolSettings,
+  type TokenRow,
+} from '../../store/types.js';
 import { authenticate, clientGone, type ServerContext } from '../context.js';
 
 type JobReq = { Params: { id: string } };
@@ -61,13 +69,18 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post<JobReq>(`${API_PREFIX}/jobs/:id/logs`, async (req) => {
     const job = await leasedJob(ctx, await authenticate(ctx, req, ['job']), req.params.id);
     const body = appendLogRequest.parse(req.body);
+    const data = Buffer.from(body.data, 'utf8');
+    if (data.length > MAX_LOG_CHUNK_BYTES) {
+      throw new ValidationError(`data: ${data.length} bytes; at most ${MAX_LOG_CHUNK_BYTES} per append`);
+    }
     const out = await ctx.store.appendLog(
       { id: job.id, runId: job.runId, name: job.name },
       body.epoch,
       body.step,
       body.offset,
-      Buffer.from(body.data, 'utf8'),
+      data,
       ctx.clock.now(),
+      logLimits((await ctx.store.getPool(job.pool))?.settings),
     );
     if (!out.ok) {
       throw new ConflictError(
@@ -77,7 +90,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
       );
     }
     if (out.appended) ctx.notifier.notify(`run:${job.runId}`);
-    return { length: out.length };
+    return out.truncated ? { length: out.length, truncated: true } : { length: out.length };
   });
 
   app.post<JobReq>(`${API_PREFIX}/jobs/:id/complete`, async (req) => {
@@ -116,4 +129,21 @@ function requireEpoch(job: JobRow, epoch: number): void {
   if (job.status !== 'running' || job.attempt !== epoch) {
     throw new ConflictError(`attempt ${epoch} of job ${job.id} no longer holds the lease`);
   }
+}
+
+const MIB = 1024 * 1024;
+
+/** The pool's log caps, and the line the job's log gets where it was cut. */
+export function logLimits(settings: PoolSettings | undefined): LogLimits {
+  const job = settings?.maxLogMiB ?? DEFAULT_MAX_LOG_MIB;
+  const step = settings?.maxStepLogMiB ?? DEFAULT_MAX_STEP_LOG_MIB;
+  const mib = (bytes: number) => `${Number((bytes / MIB).toFixed(1))} MiB`;
+  return {
+    jobBytes: job * MIB,
+    stepBytes: step * MIB,
+    note: (scope, at) =>
+      scope === 'step'
+        ? `##[warning]log truncated at ${mib(at)} (pool limit: ${step} MiB per step, maxStepLogMiB); the rest of this step's output is not kept`
+        : `##[warning]log truncated at ${mib(at)} for the job (pool limit: ${job} MiB per job, maxLogMiB); the rest of this job's output is not kept`,
+  };
 }

@@ -1,8 +1,15 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { API_PREFIX, createRunRequest, type RunView } from '../../protocol/schemas.js';
-import { NotFoundError } from '../../shared/errors.js';
+import { NotFoundError, ValidationError } from '../../shared/errors.js';
 import type { RunRow } from '../../store/types.js';
 import { authenticate, clientGone, type ServerContext } from '../context.js';
+
+/** Events in one page of a run's feed, and about how many bytes of them: a log-heavy run pages. */
+export const EVENTS_PAGE_LIMIT = 1000;
+export const EVENTS_PAGE_BYTES = 1024 * 1024;
+/** How much of a log is read from the store at a time when it is served. */
+const LOG_PAGE_BYTES = 64 * 1024;
 
 /** Largest workspace archive accepted (compressed). */
 export const MAX_WORKSPACE_BYTES = 256 * 1024 * 1024;
@@ -19,7 +26,12 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.put(`${API_PREFIX}/workspaces`, { bodyLimit: MAX_WORKSPACE_BYTES }, async (req, reply) => {
     await canWrite(req);
-    const body = req.body as Buffer;
+    if (!Buffer.isBuffer(req.body)) {
+      throw new ValidationError(
+        'a workspace is a gzip-compressed tar archive: send it as application/gzip or application/octet-stream',
+      );
+    }
+    const body = req.body;
     const stored = await ctx.workspaces.put(body);
     await ctx.store.insertWorkspace(stored.id, stored.size, ctx.clock.now());
     reply.code(201);
@@ -53,18 +65,17 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const run = await findRun(ctx, req.params.id);
       const after = Number(req.query.after ?? 0) || 0;
       const waitMs = Math.min(Math.max(Number(req.query.waitMs ?? 0) || 0, 0), 30_000);
-      let events = await ctx.store.listEvents(run.id, after, 1000);
+      let events = await ctx.store.listEvents(run.id, after, EVENTS_PAGE_LIMIT, EVENTS_PAGE_BYTES);
       if (events.length === 0 && waitMs > 0) {
         const current = await ctx.store.getRun(run.id);
         if (current?.status !== 'completed') {
           await ctx.notifier.wait(`run:${run.id}`, waitMs, clientGone(reply));
-          events = await ctx.store.listEvents(run.id, after, 1000);
+          events = await ctx.store.listEvents(run.id, after, EVENTS_PAGE_LIMIT, EVENTS_PAGE_BYTES);
         }
       }
       const last = events.at(-1)?.seq ?? after;
       const done =
         (await ctx.store.getRun(run.id))?.status === 'completed' &&
-        events.length < 1000 &&
         (await ctx.store.listEvents(run.id, last, 1)).length === 0;
       return {
         events: events.map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
@@ -90,7 +101,19 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const attempt = Number(req.query.attempt ?? job.attempt);
       const step = req.query.step === undefined ? undefined : Number(req.query.step);
       reply.header('content-type', 'text/plain; charset=utf-8');
-      return ctx.store.readLog(job.id, attempt, step);
+      // Streamed a page at a time, pulled as the client reads: memory stays bounded whatever the
+      // log's size and however many read it at once.
+      const store = ctx.store;
+      async function* pages() {
+        let after = 0;
+        for (;;) {
+          const page = await store.readLogPage(job!.id, attempt, step, after, LOG_PAGE_BYTES);
+          if (!page) return;
+          after = page.next;
+          yield page.text;
+        }
+      }
+      return reply.send(Readable.from(pages(), { objectMode: false, highWaterMark: LOG_PAGE_BYTES }));
     },
   );
 }

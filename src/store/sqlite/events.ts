@@ -1,4 +1,4 @@
-import type { AppendLogOutcome, EventRow, NewEvent } from '../types.js';
+import type { AppendLogOutcome, EventRow, LogLimits, NewEvent } from '../types.js';
 import { type Db, json, sql } from './db.js';
 
 interface Raw {
@@ -26,26 +26,41 @@ export function appendEvent(db: Db, runId: string, e: NewEvent, now: number): nu
   return seq;
 }
 
-export function listEvents(db: Db, runId: string, after: number, limit: number): EventRow[] {
-  const rows = db
-    .prepare('SELECT * FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?')
-    .all(runId, after, limit) as Raw[];
-  return rows.map((r) => ({
-    runId: r.run_id,
-    seq: r.seq,
-    at: r.at,
-    kind: r.kind as EventRow['kind'],
-    jobId: r.job_id,
-    jobName: r.job_name,
-    attempt: r.attempt,
-    step: r.step,
-    data: json.parse(r.data),
-  }));
+export function listEvents(
+  db: Db,
+  runId: string,
+  after: number,
+  limit: number,
+  maxBytes = Number.POSITIVE_INFINITY,
+): EventRow[] {
+  const out: EventRow[] = [];
+  let bytes = 0;
+  // Iterated, so a page stops at its byte budget without reading the rows after it.
+  for (const r of sql(
+    db,
+    'SELECT * FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+  ).iterate(runId, after, limit) as Iterable<Raw>) {
+    if (out.length > 0 && bytes + r.data.length > maxBytes) break;
+    bytes += r.data.length;
+    out.push({
+      runId: r.run_id,
+      seq: r.seq,
+      at: r.at,
+      kind: r.kind as EventRow['kind'],
+      jobId: r.job_id,
+      jobName: r.job_name,
+      attempt: r.attempt,
+      step: r.step,
+      data: json.parse(r.data),
+    });
+  }
+  return out;
 }
 
 /**
  * The agent resends a chunk it is unsure about (after a timeout or a reconnect) at the same
- * offset; bytes already stored are skipped, so the log never holds a line twice.
+ * offset; bytes already stored are skipped, so the log never holds a line twice. Bytes past the
+ * pool's cap are accepted and dropped, with one note where the log was cut.
  */
 export function appendLog(
   db: Db,
@@ -55,57 +70,98 @@ export function appendLog(
   offset: number,
   data: Buffer,
   now: number,
+  limits?: LogLimits,
 ): AppendLogOutcome {
   return db.transaction((): AppendLogOutcome => {
     const current = sql(db, 'SELECT attempt, status FROM jobs WHERE id = ?').get(job.id) as
       | { attempt: number; status: string }
       | undefined;
-    const row = db
-      .prepare('SELECT length FROM log_streams WHERE job_id = ? AND attempt = ? AND step = ?')
-      .get(job.id, epoch, step) as { length: number } | undefined;
+    const row = sql(
+      db,
+      'SELECT length, stored, truncated FROM log_streams WHERE job_id = ? AND attempt = ? AND step = ?',
+    ).get(job.id, epoch, step) as { length: number; stored: number; truncated: number } | undefined;
     const length = row?.length ?? 0;
     if (!current || current.attempt !== epoch || current.status !== 'running') {
       return { ok: false, reason: 'stale-epoch', length };
     }
     if (offset > length) return { ok: false, reason: 'gap', length };
     const fresh = data.subarray(length - offset);
-    if (fresh.length === 0) return { ok: true, length, appended: false };
+    if (fresh.length === 0)
+      return { ok: true, length, appended: false, ...(row?.truncated ? { truncated: true } : {}) };
     const newLength = length + fresh.length;
+    const stored = row?.stored ?? 0;
+    let keep = fresh;
+    let note = '';
+    if (row?.truncated) keep = fresh.subarray(0, 0);
+    else if (limits) {
+      const { total } = sql(
+        db,
+        'SELECT COALESCE(SUM(stored), 0) AS total FROM log_streams WHERE job_id = ? AND attempt = ?',
+      ).get(job.id, epoch) as { total: number };
+      const stepRoom = Math.max(0, limits.stepBytes - stored);
+      const jobRoom = Math.max(0, limits.jobBytes - total);
+      if (fresh.length > Math.min(stepRoom, jobRoom)) {
+        const scope = stepRoom <= jobRoom ? 'step' : 'job';
+        keep = fresh.subarray(0, characterBoundary(fresh, Math.min(stepRoom, jobRoom)));
+        const at = scope === 'step' ? stored + keep.length : total + keep.length;
+        const newline = keep.length > 0 && keep[keep.length - 1] !== 0x0a ? '\n' : '';
+        note = `${newline}${limits.note(scope, at)}\n`;
+      }
+    }
+    const truncated = row?.truncated === 1 || note !== '';
     sql(
       db,
-      `INSERT INTO log_streams (job_id, attempt, step, length) VALUES (?, ?, ?, ?)
-       ON CONFLICT (job_id, attempt, step) DO UPDATE SET length = excluded.length`,
-    ).run(job.id, epoch, step, newLength);
-    appendEvent(
-      db,
-      job.runId,
-      {
-        kind: 'log',
-        jobId: job.id,
-        jobName: job.name,
-        attempt: epoch,
-        step,
-        data: { text: fresh.toString('utf8') },
-      },
-      now,
-    );
-    return { ok: true, length: newLength, appended: true };
+      `INSERT INTO log_streams (job_id, attempt, step, length, stored, truncated) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (job_id, attempt, step) DO UPDATE SET length = excluded.length, stored = excluded.stored,
+         truncated = excluded.truncated`,
+    ).run(job.id, epoch, step, newLength, stored + keep.length, Number(truncated));
+    const text = keep.toString('utf8') + note;
+    if (text !== '') {
+      appendEvent(
+        db,
+        job.runId,
+        { kind: 'log', jobId: job.id, jobName: job.name, attempt: epoch, step, data: { text } },
+        now,
+      );
+    }
+    return { ok: true, length: newLength, appended: text !== '', ...(truncated ? { truncated: true } : {}) };
   })();
 }
 
-export function readLog(db: Db, jobId: string, attempt: number, step?: number): string {
+/** The largest cut at or below `at` that does not split a UTF-8 character. */
+function characterBoundary(buf: Buffer, at: number): number {
+  let cut = Math.min(at, buf.length);
+  while (cut > 0 && cut < buf.length && (buf[cut]! & 0xc0) === 0x80) cut--;
+  return cut;
+}
+
+export function readLogPage(
+  db: Db,
+  jobId: string,
+  attempt: number,
+  step: number | undefined,
+  after: number,
+  maxBytes: number,
+): { text: string; next: number } | undefined {
   const rows = (
     step === undefined
-      ? db
-          .prepare(
-            "SELECT data FROM run_events WHERE job_id = ? AND attempt = ? AND kind = 'log' ORDER BY seq",
-          )
-          .all(jobId, attempt)
-      : db
-          .prepare(
-            "SELECT data FROM run_events WHERE job_id = ? AND attempt = ? AND step = ? AND kind = 'log' ORDER BY seq",
-          )
-          .all(jobId, attempt, step)
-  ) as { data: string }[];
-  return rows.map((r) => (JSON.parse(r.data) as { text: string }).text).join('');
+      ? sql(
+          db,
+          "SELECT seq, data FROM run_events WHERE job_id = ? AND attempt = ? AND kind = 'log' AND seq > ? ORDER BY seq",
+        ).iterate(jobId, attempt, after)
+      : sql(
+          db,
+          "SELECT seq, data FROM run_events WHERE job_id = ? AND attempt = ? AND kind = 'log' AND seq > ? AND step = ? ORDER BY seq",
+        ).iterate(jobId, attempt, after, step)
+  ) as Iterable<{ seq: number; data: string }>;
+  const texts: string[] = [];
+  let bytes = 0;
+  let next = after;
+  for (const r of rows) {
+    texts.push((JSON.parse(r.data) as { text: string }).text);
+    bytes += r.data.length;
+    next = r.seq;
+    if (bytes >= maxBytes) break;
+  }
+  return texts.length === 0 ? undefined : { text: texts.join(''), next };
 }

@@ -3,6 +3,7 @@ import type {
   AgentRow,
   FleetRow,
   JobRow,
+  LogLimits,
   NewEvent,
   NewToken,
   PoolSettings,
@@ -104,8 +105,8 @@ export class SqliteStore implements Store {
   listSteps = async (jobId: string, attempt: number) => runs.listSteps(this.db, jobId, attempt);
 
   appendEvent = async (runId: string, e: NewEvent, now: number) => events.appendEvent(this.db, runId, e, now);
-  listEvents = async (runId: string, after: number, limit: number) =>
-    events.listEvents(this.db, runId, after, limit);
+  listEvents = async (runId: string, after: number, limit: number, maxBytes?: number) =>
+    events.listEvents(this.db, runId, after, limit, maxBytes);
   appendLog = async (
     job: { id: string; runId: string; name: string },
     epoch: number,
@@ -113,9 +114,15 @@ export class SqliteStore implements Store {
     offset: number,
     data: Buffer,
     now: number,
-  ) => events.appendLog(this.db, job, epoch, step, offset, data, now);
-  readLog = async (jobId: string, attempt: number, step?: number) =>
-    events.readLog(this.db, jobId, attempt, step);
+    limits?: LogLimits,
+  ) => events.appendLog(this.db, job, epoch, step, offset, data, now, limits);
+  readLogPage = async (
+    jobId: string,
+    attempt: number,
+    step: number | undefined,
+    after: number,
+    maxBytes: number,
+  ) => events.readLogPage(this.db, jobId, attempt, step, after, maxBytes);
 
   close = async () => {
     this.db.close();
