@@ -42,7 +42,7 @@ export class JobState {
    * and shows those, and it does not know the secrets steps set at runtime.
    */
   mask(text: string): string {
-    return maskText(text, this.secrets);
+    return maskText(text, this.secrets.filter(isMaskable));
   }
 
   /** Whether `text` gives a secret away in any form the log masker knows. */
