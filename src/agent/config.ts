@@ -88,7 +88,7 @@ export function checkServerUrl(url: string): string | undefined {
   // `localhost:8420` parses as a URL whose scheme is `localhost:`, so the scheme is checked by name.
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1]?.toLowerCase();
   if (!scheme) {
-    return `'${url}' has no scheme; write http://${url} or https://${url} (or unix:///path.sock) and ${from}`;
+    return `'${url}' (from --url or AZP_URL) has no scheme: write http://${url} or https://${url}`;
   }
   if (scheme === 'unix')
     return /^unix:\/\/\/./.test(url) ? undefined : `'${url}' needs a socket path: unix:///path.sock`;

@@ -106,9 +106,11 @@ describe('slipway agent run with a bad URL', () => {
   it('says a URL has no scheme and shows the fix, and exits 2', async () => {
     const a = spawnCli(['agent', 'run', '--url', 'localhost:8420'], { AZP_TOKEN: 'x' });
     expect(await a.exited).toBe(2);
-    expect(a.output()).toContain("'localhost:8420' has no scheme; write http://localhost:8420");
+    expect(a.output()).toContain(
+      "'localhost:8420' (from --url or AZP_URL) has no scheme: write http://localhost:8420 or https://localhost:8420",
+    );
     const env = spawnCli(['agent', 'run'], { AZP_TOKEN: 'x', AZP_URL: 'ci.example.com' });
     expect(await env.exited).toBe(2);
-    expect(env.output()).toContain("'ci.example.com' has no scheme");
+    expect(env.output()).toContain("'ci.example.com' (from --url or AZP_URL) has no scheme");
   });
 });

@@ -191,6 +191,8 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
   }
 
   const outcome = finalOutcome(results, cause, plan, failure);
+  // The agent's own log shows the reason too (and `docker logs` of a fleet container).
+  if (outcome.reason) outcome.reason = state.mask(outcome.reason);
   if (outcome.reason && !outcome.leaseLost) setup.write(`${outcome.reason}\n`);
   await setup.close();
   if (!outcome.leaseLost) {
