@@ -1,5 +1,5 @@
 import { readFile, rm } from 'node:fs/promises';
-import { ApiClient, ConnectionError, HttpError, withRetry } from '../protocol/client.js';
+import { ApiClient, ConnectionError, HttpError, isTransient } from '../protocol/client.js';
 import {
   agentTokenResponse,
   type JobSpec,
@@ -26,8 +26,9 @@ export interface AgentOptions {
   logger: Logger;
 }
 
-/** How long the agent keeps trying to reach a server that is down before it gives up. */
-const RECONNECT_DEADLINE_MS = 10 * 60_000;
+/** The first wait before retrying an unreachable server; it doubles on each retry, up to the cap. */
+const RETRY_BASE_MS = 500;
+const RETRY_CAP_MS = 15_000;
 
 /**
  * The agent's lifecycle: register with a PAT or a one-use ticket, trade signed assertions for
@@ -45,6 +46,8 @@ export class Agent {
   private sessionId = '';
   private running = false;
   private exitCode = 0;
+  /** Set when the agent gave up on an unreachable server: deregistering is then tried once only. */
+  private gaveUp = false;
 
   constructor(private readonly o: AgentOptions) {
     this.client = new ApiClient(o.config.url);
@@ -55,8 +58,8 @@ export class Agent {
     this.state = 'running';
     const secret = await this.readCredential();
     const ticketBound = this.o.config.ticketFile !== undefined;
-    await this.register(secret);
     try {
+      await this.register(secret);
       await this.openSession();
       while (!this.shutdown.signal.aborted) {
         const offer = await this.poll();
@@ -95,13 +98,12 @@ export class Agent {
 
   private async register(secret: string): Promise<void> {
     const c = this.o.config;
-    const { body } = await withRetry(
-      () =>
-        this.client.request('agents/register', {
-          token: secret,
-          body: { pool: c.pool, name: c.name, publicKey: this.identity.publicKeyPem, replace: c.replace },
-        }),
-      { deadlineMs: RECONNECT_DEADLINE_MS, signal: this.shutdown.signal },
+    const { body } = await this.untilReachable(() =>
+      this.client.request('agents/register', {
+        token: secret,
+        body: { pool: c.pool, name: c.name, publicKey: this.identity.publicKeyPem, replace: c.replace },
+        signal: this.shutdown.signal,
+      }),
     );
     this.agentId = registerAgentResponse.parse(body).agentId;
     this.o.logger.info('registered');
@@ -130,27 +132,66 @@ export class Agent {
 
   /** An authenticated call that survives a restarting server and renews its access token. */
   private call(path: string, body: unknown, timeoutMs = 30_000) {
-    return withRetry(
-      async () => {
-        try {
-          return await this.client.request(path, {
-            token: await this.token(),
-            body,
-            timeoutMs,
-            signal: this.shutdown.signal,
-          });
-        } catch (err) {
-          if (err instanceof HttpError && err.status === 401 && /expired/.test(err.detail))
-            this.accessToken = '';
-          throw err;
+    return this.untilReachable(async () => {
+      try {
+        return await this.client.request(path, {
+          token: await this.token(),
+          body,
+          timeoutMs,
+          signal: this.shutdown.signal,
+        });
+      } catch (err) {
+        if (err instanceof HttpError && err.status === 401 && /expired/.test(err.detail))
+          this.accessToken = '';
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Retries `fn` while the server is unreachable or overloaded. Says so at once and on every
+   * retry, naming the URL and the cause, waits twice as long each time (with jitter, so a fleet
+   * does not come back in one wave) up to a cap, and keeps going for good, except that an agent
+   * for one job (`--once`, a ticket) gives up with exit 3 after `retryForSeconds`.
+   */
+  private async untilReachable<T>(fn: () => Promise<T>): Promise<T> {
+    const c = this.o.config;
+    const giveUpMs =
+      c.once || c.ticketFile !== undefined ? c.retryForSeconds * 1000 : Number.POSITIVE_INFINITY;
+    let downSince: number | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await fn();
+        if (downSince !== undefined)
+          this.o.logger.info({ url: c.url }, `reached the server at ${c.url} again`);
+        return result;
+      } catch (err) {
+        if (!isTransient(err) || this.shutdown.signal.aborted) throw err;
+        downSince ??= Date.now();
+        const cause = describeUnreachable(err);
+        // fetch never connects to a port on its block list: waiting will not change that.
+        if (cause === BAD_PORT) throw new ValidationError(`cannot use ${c.url}: ${cause}`);
+        const left = downSince + giveUpMs - Date.now();
+        if (left <= 0) {
+          this.gaveUp = true;
+          const seconds = Math.round((Date.now() - downSince) / 1000);
+          throw new ConnectionError(
+            `gave up after ${seconds}s: cannot reach the server at ${c.url}: ${cause}`,
+            {
+              cause: err,
+            },
+          );
         }
-      },
-      {
-        deadlineMs: RECONNECT_DEADLINE_MS,
-        signal: this.shutdown.signal,
-        onRetry: (err) => this.o.logger.warn({ err: (err as Error).message }, 'server unreachable; retrying'),
-      },
-    );
+        const backoff = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 10));
+        const wait = Math.min(left, backoff * (0.5 + Math.random() / 2));
+        this.o.logger.warn(
+          { url: c.url, cause, attempt, retryInMs: Math.round(wait) },
+          `cannot reach the server at ${c.url}: ${cause}; retrying in ${(wait / 1000).toFixed(1)}s`,
+        );
+        await sleep(wait, this.shutdown.signal);
+        if (this.shutdown.signal.aborted) throw err;
+      }
+    }
   }
 
   private async poll() {
@@ -231,12 +272,58 @@ export class Agent {
         const retry =
           (err instanceof HttpError && (err.status === 409 || err.status >= 500)) ||
           err instanceof ConnectionError;
-        if (!retry || Date.now() >= until) {
+        if (!retry || this.gaveUp || Date.now() >= until) {
           this.o.logger.warn({ err: (err as Error).message }, 'could not deregister');
           return;
         }
         await sleep(500);
       }
     }
+  }
+}
+
+const BAD_PORT = 'this port is on the block list of Node fetch (bad port); serve on another port';
+
+/**
+ * Why a request did not get through, in words a user can act on: the fetch error's code says
+ * whether nothing listens, the name does not resolve, or one side speaks TLS and the other not.
+ */
+export function describeUnreachable(err: unknown): string {
+  if (err instanceof HttpError) return `the server answered ${err.status} (${err.detail})`;
+  const chain: { code?: string; message?: string; name?: string }[] = [];
+  for (let e = err as { cause?: unknown } | undefined; e && chain.length < 5; e = e.cause as typeof e)
+    chain.push(e as (typeof chain)[number]);
+  const code = chain.map((e) => e.code).find((c) => typeof c === 'string');
+  const last = chain[chain.length - 1];
+  if (!code && last?.message === 'bad port') return BAD_PORT;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (ECONNREFUSED): nothing listens there; check the host and port';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `the host name does not resolve (${code})`;
+    case 'ENOENT':
+      return 'no socket at that path (ENOENT)';
+    case 'EACCES':
+      return 'permission denied (EACCES)';
+    case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return `the connection timed out (${code})`;
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+    case 'EPROTO':
+      return `TLS handshake failed (${code}): is the server plain http? then use http://`;
+    case 'UND_ERR_SOCKET':
+    case 'ECONNRESET':
+      return `the server closed the connection (${code}): if it speaks TLS, use https://`;
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'CERT_HAS_EXPIRED':
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return `the server's TLS certificate is not trusted (${code}); NODE_EXTRA_CA_CERTS can add a CA`;
+    default:
+      if (chain.some((e) => e.name === 'TimeoutError')) return 'no answer in time (timed out)';
+      return code ? `${last?.message ?? 'error'} (${code})` : (last?.message ?? String(err));
   }
 }

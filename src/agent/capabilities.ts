@@ -5,15 +5,25 @@ const IGNORED = /TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|^AZP_|^SLIPWAY_|^np
 
 /**
  * What the agent offers to demands, as in Azure Pipelines: its environment (minus anything
- * that might be a credential), a few facts about the machine, and the user's own.
+ * that might be a credential, and the names listed in `VSO_AGENT_IGNORE`, comma-separated,
+ * matched without regard to case as the Azure agent does), a few facts about the machine, and
+ * the user's own.
  */
 export function collectCapabilities(
   env: Record<string, string | undefined>,
   user: Record<string, string>,
   agent: { name: string; version: string },
 ): Record<string, string> {
+  const listed = new Set(
+    (env.VSO_AGENT_IGNORE ?? '')
+      .split(',')
+      .map((name) => name.trim().toLowerCase())
+      .filter(Boolean),
+  );
   const caps: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !IGNORED.test(k)) caps[k] = v;
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && !IGNORED.test(k) && !listed.has(k.toLowerCase())) caps[k] = v;
+  }
   Object.assign(caps, {
     'Agent.Name': agent.name,
     'Agent.Version': agent.version,

@@ -4,8 +4,8 @@ import { z } from 'zod';
 
 export const agentConfig = z
   .object({
-    /** The coordinator's URL. */
-    url: z.string().url(),
+    /** The coordinator's URL: `http(s)://host:port` or `unix:///path.sock`. Checked in `superRefine`. */
+    url: z.string(),
     /** Personal access token with scope agent:register (kept in memory only until registered). */
     token: z.string().optional(),
     /** File holding the token (read once). */
@@ -28,9 +28,16 @@ export const agentConfig = z
     killGraceSeconds: z.number().min(0).max(600).default(10),
     /** How long to keep retrying deregistration while the server still shows a job running, in seconds. */
     deregisterTimeoutSeconds: z.number().min(0).default(60),
+    /**
+     * With `--once` (or a ticket), how long the server may stay unreachable before the agent
+     * gives up with exit 3, in seconds. Without it the agent keeps retrying for good.
+     */
+    retryForSeconds: z.number().min(0).default(180),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((c, ctx) => {
+    const urlProblem = checkServerUrl(c.url);
+    if (urlProblem) ctx.addIssue({ code: 'custom', path: ['url'], message: urlProblem });
     const given = [c.token, c.tokenFile, c.ticketFile].filter((v) => v !== undefined && v !== '').length;
     if (given === 0) {
       ctx.addIssue({
@@ -69,8 +76,36 @@ export function agentConfigFromEnv(
     name: pick('AZP_AGENT_NAME', 'SLIPWAY_AGENT_NAME'),
     work: pick('AZP_WORK', 'SLIPWAY_WORK'),
     logLevel: pick('SLIPWAY_LOG_LEVEL'),
+    retryForSeconds: numberOrText(pick('SLIPWAY_AGENT_RETRY_FOR')),
     ...defined,
   } as AgentConfigInput;
+}
+
+/** Why `url` cannot be the server's address, naming the flag and variables it comes from; else undefined. */
+export function checkServerUrl(url: string): string | undefined {
+  const from = 'set it with --url or the AZP_URL (or SLIPWAY_URL) environment variable';
+  if (url.trim() === '') return `the server URL is missing: ${from}`;
+  // `localhost:8420` parses as a URL whose scheme is `localhost:`, so the scheme is checked by name.
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1]?.toLowerCase();
+  if (!scheme) {
+    return `'${url}' (from --url or AZP_URL) has no scheme: write http://${url} or https://${url}`;
+  }
+  if (scheme === 'unix')
+    return /^unix:\/\/\/./.test(url) ? undefined : `'${url}' needs a socket path: unix:///path.sock`;
+  if (scheme !== 'http' && scheme !== 'https')
+    return `'${url}' has the scheme ${scheme}://; use http://, https:// or unix:///path.sock`;
+  try {
+    new URL(url);
+  } catch {
+    return `'${url}' is not a valid URL; ${from}`;
+  }
+  return undefined;
+}
+
+/** A number given in the environment stays text when it is not one, so the schema names it. */
+function numberOrText(value: string | undefined): number | string | undefined {
+  if (value === undefined) return undefined;
+  return /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
 }
 
 /** Variables that carry credentials: removed from the agent's environment before any job runs. */

@@ -156,19 +156,17 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
       const run = cause !== 'lease lost' && shouldRun(step, status, variables, spec);
       if (!run) {
         results.push('skipped');
-        await reportStep(
-          o,
-          index,
-          'completed',
-          'skipped',
-          cause ? `the job was ${cause}` : `condition '${step.condition}' was false`,
-        );
+        await reportStep(o, state, index, {
+          state: 'completed',
+          result: 'skipped',
+          reason: cause ? `the job was ${cause}` : `condition '${step.condition}' was false`,
+        });
         continue;
       }
       const out = stream(index);
       // Display names may use macros (`Build $(platform)`), shown expanded as Azure does.
       const name = expandMacros(step.displayName, createVariableLookup(state.variables));
-      await reportStep(o, index, 'running', undefined, undefined, name);
+      await reportStep(o, state, index, { state: 'running', name });
       const stepOutcome = await runStep(step, {
         client,
         spec,
@@ -189,7 +187,8 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
       const result =
         outcome.result === 'failed' && step.continueOnError ? 'succeededWithIssues' : outcome.result;
       results.push(result);
-      if (cause !== 'lease lost') await reportStep(o, index, 'completed', result, outcome.reason);
+      if (cause !== 'lease lost')
+        await reportStep(o, state, index, { state: 'completed', result, reason: outcome.reason });
     }
   } catch (err) {
     failure = `job setup failed: ${(err as Error).message}`;
@@ -202,6 +201,8 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
   }
 
   const outcome = finalOutcome(results, cause, plan, failure);
+  // The agent's own log shows the reason too (and `docker logs` of a fleet container).
+  if (outcome.reason) outcome.reason = state.mask(outcome.reason);
   if (outcome.reason && !outcome.leaseLost) setup.write(`${outcome.reason}\n`);
   await setup.close();
   if (!outcome.leaseLost) {
@@ -210,14 +211,7 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
         () =>
           client.request(`jobs/${spec.jobId}/complete`, {
             token: token(),
-            body: {
-              epoch: spec.epoch,
-              result: outcome.result,
-              reason: outcome.reason,
-              outputs: state.outputs,
-              buildNumber: state.buildNumber,
-              tags: state.tags,
-            },
+            body: { epoch: spec.epoch, result: outcome.result, ...jobReport(state, outcome.reason) },
           }),
         { deadlineMs: spec.leaseTtlMs },
       );
@@ -249,20 +243,35 @@ function shouldRun(
   }
 }
 
+/**
+ * What the job tells the server about itself besides its log, masked with every secret it knows
+ * (the run's and those set at runtime): the server stores it and shows it to anyone who can read
+ * the run, and a later job reads the outputs.
+ */
+function jobReport(state: JobState, reason?: string) {
+  const outputs = Object.fromEntries(Object.entries(state.outputs).map(([k, v]) => [k, state.mask(v)]));
+  return {
+    reason: reason === undefined ? undefined : state.mask(reason),
+    outputs,
+    buildNumber: state.buildNumber === undefined ? undefined : state.mask(state.buildNumber),
+    tags: [...new Set(state.tags.map((t) => state.mask(t)))],
+  };
+}
+
 async function reportStep(
   o: JobRunnerOptions,
+  jobState: JobState,
   index: number,
-  state: 'running' | 'completed',
-  result?: TaskResult,
-  reason?: string,
-  name?: string,
+  update: { state: 'running' | 'completed'; result?: TaskResult; reason?: string; name?: string },
 ) {
+  const mask = (text?: string) => (text === undefined ? undefined : jobState.mask(text));
+  const body = { ...update, reason: mask(update.reason), name: mask(update.name) };
   try {
     await withRetry(
       () =>
         o.client.request(`jobs/${o.spec.jobId}/steps`, {
           token: o.spec.leaseToken,
-          body: { epoch: o.spec.epoch, index, state, result, reason, name },
+          body: { epoch: o.spec.epoch, index, ...body },
         }),
       { deadlineMs: o.spec.leaseTtlMs },
     );

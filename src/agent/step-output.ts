@@ -1,5 +1,6 @@
 import type { LogStream } from './log-stream.js';
 import { isTruthy, type LoggingCommand, mayBecomeCommand, parseLoggingCommand } from './logging-commands.js';
+import { MIN_SECRET_LENGTH, maskText } from './secret-masker.js';
 
 /** What logging commands change for the rest of the job, collected as steps run. */
 export class JobState {
@@ -28,10 +29,25 @@ export class JobState {
     this.streams.add(stream);
   }
 
+  /** Masks `value` from now on; the caller has checked that it is long enough (`isMaskable`). */
   addSecret(value: string): void {
-    if (value.length < 4 || this.secrets.includes(value)) return;
+    if (!isMaskable(value) || this.secrets.includes(value)) return;
     this.secrets.push(value);
     for (const s of this.streams) s.addSecret(value);
+  }
+
+  /**
+   * `text` with every secret the job knows by now masked. Everything the job sends besides its
+   * log goes through this (build number, tags, outputs, step names, reasons): the server stores
+   * and shows those, and it does not know the secrets steps set at runtime.
+   */
+  mask(text: string): string {
+    return maskText(text, this.secrets.filter(isMaskable));
+  }
+
+  /** Whether `text` gives a secret away in any form the log masker knows. */
+  containsSecret(text: string): boolean {
+    return this.mask(text) !== text;
   }
 }
 
@@ -140,6 +156,9 @@ export class StepOutput {
     if (!name) return 'task.setvariable needs variable=<name>';
     if (this.state.readOnly.has(name.toLowerCase())) return `variable '${name}' is read-only; not changed`;
     if (isTruthy(p.issecret)) {
+      // Refused rather than kept unmasked: a script that prints it would show it in clear.
+      if (value !== '' && !isMaskable(value))
+        return `secret variable '${name}' is shorter than ${MIN_SECRET_LENGTH} characters and could not be masked; not set`;
       this.state.addSecret(value);
       this.state.secretVariables[name] = value;
       if (isTruthy(p.isoutput))
@@ -155,4 +174,9 @@ export class StepOutput {
     if (isTruthy(p.isreadonly)) this.state.readOnly.add(name.toLowerCase());
     return undefined;
   }
+}
+
+/** Secrets shorter than the masker's minimum cannot be masked (an empty one has nothing to mask). */
+function isMaskable(value: string): boolean {
+  return [...value].length >= MIN_SECRET_LENGTH;
 }

@@ -221,6 +221,9 @@ async function publish(step: StepPlan, c: StepContext): Promise<StepOutcome> {
   const { expand } = stepEnvironment(step, c);
   const options = step.publish!;
   const name = expand(options.artifact);
+  // A name is stored and listed in clear, and `***` is no valid name: refuse, naming no value.
+  if (c.state.containsSecret(name))
+    return { result: 'failed', reason: 'the artifact name contains a secret; choose another name' };
   if (!ARTIFACT_NAME.test(name)) return { result: 'failed', reason: `artifact name '${name}' is not valid` };
   const source = resolveIn(c.dirs.s, expand(options.path));
   const info = await stat(source).catch(() => undefined);
@@ -279,7 +282,10 @@ async function uploadFile(path: string, c: StepContext): Promise<void> {
     return;
   }
   const plan = c.spec.plan as JobPlan;
-  const name = `${plan.name}.${basename(path)}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100);
+  const name = c.state
+    .mask(`${plan.name}.${basename(path)}`)
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .slice(0, 100);
   try {
     const archive = await packWorkspace(dirname(path), { files: [basename(path)] });
     await c.client.request(`jobs/${c.spec.jobId}/artifacts/${name}`, {

@@ -186,11 +186,19 @@ agent
   .option('--replace', 'take over a registration of the same name')
   .option('--capability <name=value>', 'add a capability (repeatable)', collect, undefined)
   .option('--kill-grace <seconds>', 'time a canceled step gets between SIGTERM and SIGKILL', Number)
+  .option(
+    '--retry-for <seconds>',
+    'with --once, how long an unreachable server is retried before exit 3 (default 180; SLIPWAY_AGENT_RETRY_FOR)',
+    Number,
+  )
   .action(
     act(async (o) => {
-      const { capability, killGrace, ...flags } = o;
+      const { capability, killGrace, retryFor, ...flags } = o;
       const { runAgentProcess } = await import('../agent/run-agent.js');
-      return runAgentProcess({ ...flags, capabilities: capability, killGraceSeconds: killGrace }, env);
+      return runAgentProcess(
+        { ...flags, capabilities: capability, killGraceSeconds: killGrace, retryForSeconds: retryFor },
+        env,
+      );
     }),
   );
 agent

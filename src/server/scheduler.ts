@@ -1,3 +1,4 @@
+import { MIN_SECRET_LENGTH, maskText } from '../agent/secret-masker.js';
 import {
   buildNumberRevisionKey,
   DEFAULT_BUILD_NUMBER_FORMAT,
@@ -390,9 +391,25 @@ export class Scheduler {
     if (job.status !== 'running' || job.attempt !== epoch) {
       throw new ConflictError(`attempt ${epoch} of job ${jobId} no longer holds the lease`);
     }
-    await this.recordRunInfo(job, extras);
-    await this.finishJob(job, ['running'], final, reason ?? null, extras.outputs ?? {});
+    const mask = await this.runSecretMask(job.runId);
+    const outputs = Object.fromEntries(Object.entries(extras.outputs ?? {}).map(([k, v]) => [k, mask(v)]));
+    const buildNumber = extras.buildNumber === undefined ? undefined : mask(extras.buildNumber);
+    await this.recordRunInfo(job, { buildNumber, tags: extras.tags?.map(mask) });
+    await this.finishJob(job, ['running'], final, reason === undefined ? null : mask(reason), outputs);
     await this.advance(job.runId);
+  }
+
+  /**
+   * Masks the run's secrets in what an agent sends to be stored and shown (build number, tags,
+   * outputs, step names, reasons, artifact names). The agent masks all of it first, and it alone
+   * knows the secrets steps set at runtime: this is the second line, for the run's own.
+   */
+  async runSecretMask(runId: string): Promise<(text: string) => string> {
+    const run = await this.o.store.getRun(runId);
+    const secrets = Object.values(run?.secrets ? this.o.vault.open(run.secrets) : {}).filter(
+      (v) => [...v].length >= MIN_SECRET_LENGTH,
+    );
+    return secrets.length === 0 ? (text) => text : (text) => maskText(text, secrets);
   }
 
   /** What the job's logging commands said about the run: its build number and tags. */

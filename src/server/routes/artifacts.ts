@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { API_PREFIX } from '../../protocol/schemas.js';
-import { ConflictError, ForbiddenError, NotFoundError } from '../../shared/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../shared/errors.js';
 import type { TokenRow } from '../../store/types.js';
 import { authenticate, type ServerContext } from '../context.js';
 
@@ -36,6 +36,10 @@ export function artifactRoutes(app: FastifyInstance, ctx: ServerContext): void {
     { bodyLimit: MAX_ARTIFACT_BYTES },
     async (req, reply) => {
       const job = await runningJob(await authenticate(ctx, req, ['job']), req.params.id);
+      // Names are listed in clear and kept as file names; the agent refuses these already.
+      const mask = await ctx.scheduler.runSecretMask(job.runId);
+      if (mask(req.params.name!) !== req.params.name)
+        throw new ValidationError('the artifact name contains a secret; choose another name');
       const stored = await ctx.artifacts.put(job.runId, req.params.name!, req.body as Buffer);
       reply.code(201);
       return stored;

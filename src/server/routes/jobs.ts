@@ -36,7 +36,13 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.post<JobReq>(`${API_PREFIX}/jobs/:id/steps`, async (req) => {
     const job = await leasedJob(ctx, await authenticate(ctx, req, ['job']), req.params.id);
-    const body = stepUpdateRequest.parse(req.body);
+    const update = stepUpdateRequest.parse(req.body);
+    const mask = await ctx.scheduler.runSecretMask(job.runId);
+    const body = {
+      ...update,
+      name: update.name && mask(update.name),
+      reason: update.reason && mask(update.reason),
+    };
     requireEpoch(job, body.epoch);
     const step = job.plan.steps[body.index];
     if (!step) throw new NotFoundError('step', String(body.index));
