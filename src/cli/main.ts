@@ -180,6 +180,7 @@ agent
   .option('--replace', 'take over a registration of the same name')
   .option('--capability <name=value>', 'add a capability (repeatable)', collect, undefined)
   .option('--kill-grace <seconds>', 'time a canceled step gets between SIGTERM and SIGKILL', Number)
+  .option('--job-user <user>', 'run steps as this OS user; the agent must be root (SLIPWAY_JOB_USER)')
   .action(
     act(async (o) => {
       const { capability, killGrace, ...flags } = o;
