@@ -192,7 +192,7 @@ describe('a host agent with --job-user', () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  it('refuses a job user that is root, unknown, or one that cannot reach the work folder (exit 2)', async () => {
+  it('refuses a job user that is root or unknown, a work folder it cannot reach, a token file it can read (exit 2)', async () => {
     const start = (user: string, work: string) =>
       spawnCli(['agent', 'run', '--job-user', user], { AZP_URL: ts.url, AZP_TOKEN: 'x', AZP_WORK: work });
     const root = start('root', join(ts.dir, 'w1'));
@@ -205,6 +205,20 @@ describe('a host agent with --job-user', () => {
     const hidden = start(JOB_USER, join(ts.dir, 'w3'));
     expect(await hidden.exited).toBe(2);
     expect(hidden.output()).toMatch(/--work .*w3: .* does not let slipway-jobtest in/);
+    // A token file the job user could read would hand every job the registration PAT.
+    const open = await mkdtemp(join(tmpdir(), 'slipway-open-'));
+    await chmod(open, 0o755);
+    await writeFile(join(open, 'agent.token'), await ts.pat(), { mode: 0o644 });
+    const readable = spawnCli(['agent', 'run', '--job-user', JOB_USER], {
+      AZP_URL: ts.url,
+      AZP_TOKEN_FILE: join(open, 'agent.token'),
+      AZP_WORK: join(open, 'work'),
+    });
+    expect(await readable.exited).toBe(2);
+    expect(readable.output()).toMatch(
+      /--token-file .*agent.token \(mode 644\) is readable by slipway-jobtest/,
+    );
+    await rm(open, { recursive: true, force: true });
   });
 });
 

@@ -52,6 +52,18 @@ export function whyUnreachable(dir: string, user: JobUser): string | undefined {
   }
 }
 
+/**
+ * Why `user` could read `file` (a token file the agent registers with), or undefined: a job
+ * running as that user would take the token and register agents of its own.
+ */
+export function whyReadable(file: string, user: JobUser): string | undefined {
+  if (whyUnreachable(dirname(file), user)) return undefined;
+  const s = statSync(file);
+  const bit = s.uid === user.uid ? 0o400 : s.gid === user.gid ? 0o040 : 0o004;
+  if ((s.mode & bit) === 0) return undefined;
+  return `${file} (mode ${(s.mode & 0o777).toString(8)}) is readable by ${user.name}, so every job could take it`;
+}
+
 /** Hands a tree the agent wrote (workspace, artifacts) to the job user; links are not followed. */
 export async function chownTree(path: string, user: JobUser): Promise<void> {
   await lchown(path, user.uid, user.gid);

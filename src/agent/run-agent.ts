@@ -13,7 +13,7 @@ import {
   forbiddenCredentials,
   isCredentialVariable,
 } from './config.js';
-import { type JobUser, resolveJobUser, whyUnreachable } from './job-user.js';
+import { type JobUser, resolveJobUser, whyReadable, whyUnreachable } from './job-user.js';
 
 /**
  * Runs an agent as a process: config from flags and environment, credentials scrubbed from
@@ -46,6 +46,9 @@ export async function runAgentProcess(
       await mkdir(config.work, { recursive: true, mode: 0o755 });
       const why = whyUnreachable(config.work, jobUser);
       if (why) throw new ValidationError(`--work ${config.work}: ${why}; choose a work folder it can reach`);
+      const exposed = config.tokenFile && whyReadable(config.tokenFile, jobUser);
+      if (exposed)
+        throw new ValidationError(`--token-file ${exposed}; make it readable by the agent only (chmod 600)`);
     }
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
