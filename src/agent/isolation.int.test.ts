@@ -192,6 +192,45 @@ describe('a host agent with --job-user', () => {
     await rm(work, { recursive: true, force: true });
   });
 
+  it('runs a whole job as the job user: workspace, its own HOME, publish and download', {
+    timeout: 120_000,
+  }, async () => {
+    const work = await mkdtemp(join(tmpdir(), 'slipway-work-'));
+    await chmod(work, 0o755);
+    const agent = spawnCli(['agent', 'run', '--once', '--job-user', JOB_USER], {
+      AZP_URL: ts.url,
+      AZP_TOKEN: await ts.pat(),
+      AZP_AGENT_NAME: 'isolated-2',
+      AZP_WORK: join(work, 'w'),
+      SLIPWAY_LOG_LEVEL: 'info',
+    });
+    await agent.waitFor(/"msg":"registered"/);
+    const yaml = [
+      'jobs:',
+      '- job: build',
+      '  steps:',
+      '  - bash: |',
+      '      echo "as $(id -un) home $HOME"',
+      '      echo more >> thief.cjs && mkdir out && echo built > out/app.txt',
+      '  - publish: out',
+      '    artifact: app',
+      '  - download: current',
+      '    artifact: app',
+      '  - bash: |',
+      '      set -e',
+      '      echo changed >> "$(Pipeline.Workspace)/app/app.txt"',
+      '      touch "$(Pipeline.Workspace)/app/new-file"',
+      '      echo "downloaded: $(head -n 1 "$(Pipeline.Workspace)/app/app.txt")"',
+      '',
+    ].join('\n');
+    const run = await runCli(ts, ['--dir', await workspace(yaml)]);
+    expect(run.output).toContain(`as ${JOB_USER} home /nonexistent`);
+    expect(run.output).toContain('downloaded: built');
+    expect(run.code).toBe(0);
+    expect(await agent.exited).toBe(0);
+    await rm(work, { recursive: true, force: true });
+  });
+
   it('refuses a job user that is root or unknown, a work folder it cannot reach, a token file it can read (exit 2)', async () => {
     const start = (user: string, work: string) =>
       spawnCli(['agent', 'run', '--job-user', user], { AZP_URL: ts.url, AZP_TOKEN: 'x', AZP_WORK: work });
