@@ -101,8 +101,17 @@ function hostileJob(loot: string, mode: 'claim' | 'scan'): string {
 
 const NEXT_JOB = `steps:\n- bash: sleep 3; echo next job done\n  env: { MYSECRET: $(MYSECRET) }\n`;
 
+/** Every folder a test makes, removed after the tests whether they passed or not. */
+const made: string[] = [];
+async function tempDir(prefix: string, mode = 0o700): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  made.push(dir);
+  await chmod(dir, mode);
+  return dir;
+}
+
 async function workspace(yaml: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'slipway-ws-'));
+  const dir = await tempDir('slipway-ws-');
   await writeFile(join(dir, 'azure-pipelines.yml'), yaml);
   await writeFile(join(dir, 'thief.cjs'), THIEF);
   return dir;
@@ -110,8 +119,7 @@ async function workspace(yaml: string): Promise<string> {
 
 /** A folder every user may write to, for what the hostile job finds. */
 async function lootDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'slipway-loot-'));
-  await chmod(dir, 0o777);
+  const dir = await tempDir('slipway-loot-', 0o777);
   return dir;
 }
 
@@ -139,8 +147,8 @@ const loots: string[] = [];
 beforeAll(async () => {
   ts = await startTestServer();
   if (spawnSync('id', ['-u', JOB_USER]).status !== 0) {
-    const made = spawnSync('useradd', ['--system', '-M', '-d', '/nonexistent', '-s', '/bin/sh', JOB_USER]);
-    if (made.status !== 0) throw new Error(`useradd ${JOB_USER}: ${made.stderr}`);
+    const added = spawnSync('useradd', ['--system', '-M', '-d', '/nonexistent', '-s', '/bin/sh', JOB_USER]);
+    if (added.status !== 0) throw new Error(`useradd ${JOB_USER}: ${added.stderr}`);
     createdUser = true;
   }
 });
@@ -152,8 +160,8 @@ afterAll(async () => {
       const pid = await pidIn(join(loot, f)).catch(() => 0);
       if (pid > 0) spawnSync('kill', ['-9', String(pid)]);
     }
-    await rm(loot, { recursive: true, force: true });
   }
+  for (const dir of made) await rm(dir, { recursive: true, force: true });
   await ts.stop();
   if (createdUser) spawnSync('userdel', [JOB_USER]);
 });
@@ -164,8 +172,7 @@ describe('a host agent with --job-user', () => {
   }, async () => {
     const loot = await lootDir();
     loots.push(loot);
-    const work = await mkdtemp(join(tmpdir(), 'slipway-work-'));
-    await chmod(work, 0o755);
+    const work = await tempDir('slipway-work-', 0o755);
     const agent = spawnCli(['agent', 'run', '--job-user', JOB_USER], {
       AZP_URL: ts.url,
       AZP_TOKEN: await ts.pat(),
@@ -189,14 +196,12 @@ describe('a host agent with --job-user', () => {
     expect(next.code).toBe(0);
     expect(await readOr(join(loot, 'captured'))).not.toContain(SECRET);
     expect(await readOr(join(loot, 'thief.log'))).not.toContain('claimed');
-    await rm(work, { recursive: true, force: true });
   });
 
   it('runs a whole job as the job user: workspace, its own HOME, publish and download', {
     timeout: 120_000,
   }, async () => {
-    const work = await mkdtemp(join(tmpdir(), 'slipway-work-'));
-    await chmod(work, 0o755);
+    const work = await tempDir('slipway-work-', 0o755);
     const agent = spawnCli(['agent', 'run', '--once', '--job-user', JOB_USER], {
       AZP_URL: ts.url,
       AZP_TOKEN: await ts.pat(),
@@ -228,7 +233,6 @@ describe('a host agent with --job-user', () => {
     expect(run.output).toContain('downloaded: built');
     expect(run.code).toBe(0);
     expect(await agent.exited).toBe(0);
-    await rm(work, { recursive: true, force: true });
   });
 
   it('refuses a job user that is root or unknown, a work folder it cannot reach, a token file it can read (exit 2)', async () => {
@@ -245,8 +249,7 @@ describe('a host agent with --job-user', () => {
     expect(await hidden.exited).toBe(2);
     expect(hidden.output()).toMatch(/--work .*w3: .* does not let slipway-jobtest in/);
     // A token file the job user could read would hand every job the registration PAT.
-    const open = await mkdtemp(join(tmpdir(), 'slipway-open-'));
-    await chmod(open, 0o755);
+    const open = await tempDir('slipway-open-', 0o755);
     await writeFile(join(open, 'agent.token'), await ts.pat(), { mode: 0o644 });
     const readable = spawnCli(['agent', 'run', '--job-user', JOB_USER], {
       AZP_URL: ts.url,
@@ -257,7 +260,6 @@ describe('a host agent with --job-user', () => {
     expect(readable.output()).toMatch(
       /--token-file .*agent.token \(mode 644\) is readable by slipway-jobtest/,
     );
-    await rm(open, { recursive: true, force: true });
   });
 });
 
@@ -267,8 +269,7 @@ describe('a host agent under its own user, without --job-user', () => {
   }, async () => {
     const loot = await lootDir();
     loots.push(loot);
-    const home = await mkdtemp(join(tmpdir(), 'slipway-own-'));
-    await chmod(home, 0o755);
+    const home = await tempDir('slipway-own-', 0o755);
     const work = join(home, 'work');
     await mkdir(work);
     await chown(work, NOBODY.uid, NOBODY.gid);
@@ -291,7 +292,6 @@ describe('a host agent under its own user, without --job-user', () => {
     const next = await runCli(ts, ['--dir', await workspace(NEXT_JOB), '--secret', `MYSECRET=${SECRET}`]);
     expect(next.code).toBe(0);
     expect(await readOr(join(loot, 'captured'))).not.toContain(SECRET);
-    await rm(home, { recursive: true, force: true });
   });
 });
 
