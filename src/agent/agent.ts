@@ -15,6 +15,7 @@ import { collectCapabilities } from './capabilities.js';
 import type { AgentConfig } from './config.js';
 import { AgentIdentity } from './identity.js';
 import { runJob } from './job-runner.js';
+import type { JobUser } from './job-user.js';
 import { AGENT_VERSION } from './version.js';
 
 export type AgentState = 'idle' | 'running' | 'draining' | 'stopped';
@@ -23,6 +24,8 @@ export interface AgentOptions {
   config: AgentConfig;
   /** The environment steps inherit, credentials already removed by the caller. */
   env: Record<string, string>;
+  /** Steps run as this user (`--job-user`); default: the agent's own. */
+  jobUser?: JobUser;
   logger: Logger;
 }
 
@@ -237,6 +240,7 @@ export class Agent {
         work: this.o.config.work,
         baseEnv: this.o.env,
         killGraceMs: this.o.config.killGraceSeconds * 1000,
+        jobUser: this.o.jobUser,
         logger: log,
         shutdown: this.shutdown.signal,
       });

@@ -24,6 +24,11 @@ export const agentConfig = z
     replace: z.boolean().default(false),
     /** User-defined capabilities, `name=value`, added to the environment's. */
     capabilities: z.record(z.string(), z.string()).default({}),
+    /**
+     * OS user every step runs as (host agents; the agent must run as root). After each job every
+     * process of that user is killed. Default: steps run as the agent's own user (not isolated).
+     */
+    jobUser: z.string().min(1).optional(),
     /** Grace between SIGTERM and SIGKILL when a step is canceled or times out, in seconds. */
     killGraceSeconds: z.number().min(0).max(600).default(10),
     /** How long to keep retrying deregistration while the server still shows a job running, in seconds. */
@@ -77,6 +82,7 @@ export function agentConfigFromEnv(
     work: pick('AZP_WORK', 'SLIPWAY_WORK'),
     logLevel: pick('SLIPWAY_LOG_LEVEL'),
     retryForSeconds: numberOrText(pick('SLIPWAY_AGENT_RETRY_FOR')),
+    jobUser: pick('SLIPWAY_JOB_USER'),
     ...defined,
   } as AgentConfigInput;
 }
@@ -108,12 +114,41 @@ function numberOrText(value: string | undefined): number | string | undefined {
   return /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value;
 }
 
-/** Variables that carry credentials: removed from the agent's environment before any job runs. */
-export const CREDENTIAL_VARIABLES = [
-  'AZP_TOKEN',
-  'AZP_TOKEN_FILE',
-  'SLIPWAY_TOKEN',
-  'SLIPWAY_AGENT_TOKEN',
-  'SLIPWAY_TOKEN_FILE',
-  'SLIPWAY_TICKET_FILE',
-];
+/** A Slipway credential anywhere in a value: admin token, PAT, ticket, agent, job or step token. */
+const SLIPWAY_TOKEN_VALUE = /slw_(adm|pat|jit|agt|job|stp)_[A-Za-z0-9_-]{43}/;
+/** Written so that the bundle never holds the admin prefix itself: jobs search for it. */
+const ADMIN_TOKEN_VALUE = /slw_(?:adm)_[A-Za-z0-9_-]{43}/;
+/** `AZP_*` / `SLIPWAY_*` names that speak of a credential, and any `*ADMIN_TOKEN*`. */
+const CREDENTIAL_NAME = /^(AZP|SLIPWAY)_.*(TOKEN|TICKET|SECRET|PASSWORD|KEY)|ADMIN_TOKEN/i;
+
+/**
+ * Whether a variable carries a credential, so it is removed from the environment steps inherit:
+ * by its name (`AZP_TOKEN*`, `SLIPWAY_*TOKEN*`, `*ADMIN_TOKEN*`, …) or by a Slipway token in its value.
+ */
+export function isCredentialVariable(name: string, value: string): boolean {
+  return CREDENTIAL_NAME.test(name) || SLIPWAY_TOKEN_VALUE.test(value);
+}
+
+/**
+ * Credentials an agent must not even start with: the admin token (in any variable) and the CLI's
+ * `SLIPWAY_TOKEN`, which the agent never uses. Its initial environment stays readable in
+ * `/proc/<agent>/environ` to every process of its user, whatever it removes later.
+ * Returns one message per offending variable.
+ */
+export function forbiddenCredentials(env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!value) continue;
+    const why = ADMIN_TOKEN_VALUE.test(value)
+      ? 'holds the admin token (an agent needs only a PAT with scope agent:register, or a ticket)'
+      : name === 'SLIPWAY_TOKEN' || /ADMIN_TOKEN/i.test(name)
+        ? "is the CLI's credential, which an agent never uses"
+        : undefined;
+    if (why) {
+      problems.push(
+        `${name} ${why}; start the agent without it (env -u ${name} …): its starting environment stays readable in /proc`,
+      );
+    }
+  }
+  return problems;
+}

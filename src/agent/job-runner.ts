@@ -14,9 +14,10 @@ import { type ApiClient, HttpError, withRetry } from '../protocol/client.js';
 import type { JobSpec } from '../protocol/schemas.js';
 import type { Logger } from '../shared/logger.js';
 import { extractWorkspace } from '../shared/workspace-archive.js';
+import { chownTree, type JobUser } from './job-user.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { LogStream } from './log-stream.js';
-import { killLeftoverProcesses } from './process.js';
+import { killJobProcesses } from './process.js';
 import { JobState } from './step-output.js';
 import { runStep, type StopCause } from './step-runner.js';
 
@@ -29,6 +30,8 @@ export interface JobRunnerOptions {
   /** The environment steps start from: the agent's, with credentials already removed. */
   baseEnv: Record<string, string>;
   killGraceMs: number;
+  /** Steps run as this user, and every process of it is killed after the job. Default: the agent's user. */
+  jobUser?: JobUser;
   logger: Logger;
   /** Aborted when the agent itself is shutting down: the job is canceled. */
   shutdown: AbortSignal;
@@ -110,6 +113,11 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
       const { files, bytes } = await extractWorkspace(Buffer.from(await res.arrayBuffer()), dirs.s);
       setup.write(`Workspace: ${files} files, ${bytes} bytes in ${dirs.s}\n`);
     }
+    if (o.jobUser) {
+      // Whatever an earlier job of this user left running (an agent killed mid-job) goes first.
+      await killJobProcesses({ jobId: spec.jobId, uid: o.jobUser.uid });
+      await chownTree(jobDir, o.jobUser);
+    }
     await setup.sync();
 
     // Values that use other variables (`$(G)/c`, `$(System.DefaultWorkingDirectory)/x`) expanded once, here.
@@ -177,6 +185,7 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
         cause: () => cause,
         baseEnv: o.baseEnv,
         killGraceMs: o.killGraceMs,
+        jobUser: o.jobUser,
       });
       await out.close();
       // A step whose log could not be stored did not do what it says it did: it fails.
@@ -197,7 +206,10 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
   } finally {
     clearTimeout(jobTimer);
     o.shutdown.removeEventListener('abort', onShutdown);
-    killLeftoverProcesses();
+    // Before the result is reported (and so before the next job): nothing of this job survives it.
+    const sweep = await killJobProcesses({ jobId: spec.jobId, uid: o.jobUser?.uid });
+    if (sweep.killed > 0) log.info({ killed: sweep.killed }, 'killed processes the job left running');
+    if (sweep.left > 0) log.error({ left: sweep.left }, 'processes of the job are still running');
   }
 
   const outcome = finalOutcome(results, cause, plan, failure);

@@ -15,6 +15,7 @@ const program = new Command('slipway-agent')
   .option('--work <dir>', 'work folder (AZP_WORK)')
   .option('--once', 'run one job, then deregister and exit')
   .option('--replace', 'take over a registration of the same name')
+  .option('--job-user <user>', 'run steps as this OS user (agent as root; SLIPWAY_JOB_USER)')
   // Fleets start agents with `--capability Slipway.Image=<image>` so warm agents match container jobs.
   .option('--capability <name=value>', 'add a capability (repeatable)', collectCapability, undefined)
   .allowExcessArguments(true)

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { sleep } from '../shared/clock.js';
 
 export interface RunProcessOptions {
   command: string;
@@ -14,6 +15,8 @@ export interface RunProcessOptions {
   signal: AbortSignal;
   /** Time between SIGTERM and SIGKILL. */
   killGraceMs: number;
+  /** Run as this user and group (a host agent's `--job-user`); default: the agent's own. */
+  user?: { uid: number; gid: number };
 }
 
 export interface ProcessOutcome {
@@ -40,6 +43,8 @@ export function runProcess(o: RunProcessOptions): Promise<ProcessOutcome> {
       cwd: o.cwd,
       env: o.env,
       detached: true,
+      // Node drops the supplementary groups when it switches user.
+      ...(o.user && { uid: o.user.uid, gid: o.user.gid }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.setEncoding('utf8').on('data', (text: string) => o.onOutput(text, 'stdout'));
@@ -89,12 +94,83 @@ export function runProcess(o: RunProcessOptions): Promise<ProcessOutcome> {
   });
 }
 
-/** Every group a step started; the job's end kills what its steps left running in the background. */
+/** Every group (and session: steps are detached) a step started. */
 const processGroups = new Set<number>();
 
-export function killLeftoverProcesses(): void {
+export interface JobProcesses {
+  /** The job's id: every step's environment holds `SLIPWAY_JOB_ID=<jobId>`. */
+  jobId: string;
+  /** The job user's uid: every process of that user is the job's. */
+  uid?: number;
+}
+
+/** How long the end of a job waits for the processes it killed to be gone. */
+const SWEEP_DEADLINE_MS = 10_000;
+
+/**
+ * Kills everything a job started, wherever it went: the steps' groups and sessions, every process
+ * carrying the job's id in its environment (a `setsid cmd &` escapes the group but keeps that),
+ * and — with a job user — every process of that user, which nothing the job does can escape.
+ * Each round stops all it finds before killing any, so a forking loop cannot outrun it; rounds
+ * repeat until none is left. Resolves with how many processes were killed and how many remain.
+ */
+export async function killJobProcesses(j: JobProcesses): Promise<{ killed: number; left: number }> {
   for (const pgid of processGroups) killGroup(pgid, 'SIGKILL');
-  processGroups.clear();
+  const killed = new Set<number>();
+  const deadline = Date.now() + SWEEP_DEADLINE_MS;
+  for (;;) {
+    const found = findJobProcesses(j);
+    if (found.length === 0 || Date.now() > deadline) {
+      processGroups.clear();
+      return { killed: killed.size, left: found.length };
+    }
+    for (const pid of found) signal(pid, 'SIGSTOP');
+    for (const pid of found) {
+      signal(pid, 'SIGKILL');
+      killed.add(pid);
+    }
+    await sleep(10);
+  }
+}
+
+function findJobProcesses(j: JobProcesses): number[] {
+  const marker = `SLIPWAY_JOB_ID=${j.jobId}`;
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      // After the command's name (which may hold spaces and parentheses): state, ppid, pgrp, session.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, , pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // A zombie runs nothing; its parent (or init) reaps it.
+      if (state === 'Z' || state === 'X') continue;
+      if (processGroups.has(Number(pgrp)) || processGroups.has(Number(session))) {
+        found.push(pid);
+        continue;
+      }
+      if (j.uid !== undefined) {
+        const uids = /^Uid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+        if (uids?.split(/\s+/).some((u) => Number(u) === j.uid)) {
+          found.push(pid);
+          continue;
+        }
+      }
+      const env = readFileSync(`/proc/${pid}/environ`, 'latin1');
+      if (env.startsWith(`${marker}\0`) || env.includes(`\0${marker}\0`)) found.push(pid);
+    } catch {
+      // Gone meanwhile, or not ours to read (another user's process, without a job user).
+    }
+  }
+  return found;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Gone already.
+  }
 }
 
 function killGroup(pgid: number, signal: NodeJS.Signals): void {

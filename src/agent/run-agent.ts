@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { ZodError } from 'zod';
 import { ConnectionError, HttpError } from '../protocol/client.js';
 import { ValidationError } from '../shared/errors.js';
@@ -8,8 +10,10 @@ import {
   type AgentConfigInput,
   agentConfig,
   agentConfigFromEnv,
-  CREDENTIAL_VARIABLES,
+  forbiddenCredentials,
+  isCredentialVariable,
 } from './config.js';
+import { type JobUser, resolveJobUser, whyReadable, whyUnreachable } from './job-user.js';
 
 /**
  * Runs an agent as a process: config from flags and environment, credentials scrubbed from
@@ -28,17 +32,50 @@ export async function runAgentProcess(
       process.stderr.write(`slipway agent: ${issue.path.join('.') || 'config'}: ${issue.message}\n`);
     return 2;
   }
+  const forbidden = forbiddenCredentials(env);
+  if (forbidden.length > 0) {
+    for (const problem of forbidden) {
+      process.stderr.write(`slipway agent: ${problem}\n`);
+    }
+    return 2;
+  }
+  let jobUser: JobUser | undefined;
+  try {
+    if (config.jobUser) {
+      jobUser = resolveJobUser(config.jobUser, readFileSync('/etc/passwd', 'utf8'), process.getuid?.() ?? -1);
+      await mkdir(config.work, { recursive: true, mode: 0o755 });
+      const why = whyUnreachable(config.work, jobUser);
+      if (why) throw new ValidationError(`--work ${config.work}: ${why}; choose a work folder it can reach`);
+      const exposed = config.tokenFile && whyReadable(config.tokenFile, jobUser);
+      if (exposed)
+        throw new ValidationError(`--token-file ${exposed}; make it readable by the agent only (chmod 600)`);
+    }
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    process.stderr.write(`slipway agent: ${err.message}\n`);
+    return 2;
+  }
   // Before anything can run: credentials leave the environment that every step inherits.
-  for (const name of CREDENTIAL_VARIABLES) delete env[name];
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && isCredentialVariable(name, value)) delete env[name];
+  }
   const stepEnv = Object.fromEntries(
     Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
   );
+  if (jobUser) Object.assign(stepEnv, { HOME: jobUser.home, USER: jobUser.name, LOGNAME: jobUser.name });
 
   const logger = createLogger({ level: config.logLevel, name: 'agent' }).child({
     agent: config.name,
     pool: config.pool,
   });
-  const agent = new Agent({ config, env: stepEnv, logger });
+  if (jobUser) logger.info({ jobUser: jobUser.name, uid: jobUser.uid }, 'steps run as the job user');
+  else if (!config.once && !config.ticketFile) {
+    logger.warn(
+      { uid: process.getuid?.() },
+      "steps run as the agent's own user, so a job can read this agent's memory and outlive itself into the next job: not isolated; use --job-user (agent as root) or a fleet",
+    );
+  }
+  const agent = new Agent({ config, env: stepEnv, jobUser, logger });
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;

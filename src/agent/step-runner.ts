@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { createVariableLookup, expandMacros, toEnvName } from '../pipeline/index.js';
 import type { JobPlan, StepPlan, TaskResult } from '../pipeline/types.js';
@@ -8,6 +8,7 @@ import type { JobSpec } from '../protocol/schemas.js';
 import { sleep } from '../shared/clock.js';
 import { assertNever } from '../shared/errors.js';
 import { extractWorkspace, listAllFiles, packWorkspace } from '../shared/workspace-archive.js';
+import { chownTree, type JobUser } from './job-user.js';
 import type { LogStream } from './log-stream.js';
 import { findOnPath, runProcess } from './process.js';
 import { type JobState, StepOutput } from './step-output.js';
@@ -26,6 +27,8 @@ export interface StepContext {
   /** The environment steps start from: the agent's, credentials removed. */
   baseEnv: Record<string, string>;
   killGraceMs: number;
+  /** Scripts run as this user; what the agent writes for them is handed to it. */
+  jobUser?: JobUser;
 }
 
 /** Runs one step, again after a failure when it has `retryCountOnTaskFailure`, and logs its frame. */
@@ -109,6 +112,7 @@ async function runScript(step: StepPlan, c: StepContext, language: 'bash' | 'pws
   );
   const body = language === 'bash' ? script : pwshScript(step, script);
   await writeFile(file, body.endsWith('\n') ? body : `${body}\n`, { mode: 0o700 });
+  if (c.jobUser) await chown(file, c.jobUser.uid, c.jobUser.gid);
   const cwd = step.workingDirectory ? resolveIn(c.dirs.s, expand(step.workingDirectory)) : c.dirs.s;
 
   const output = new StepOutput(c.out, c.state, step);
@@ -126,6 +130,7 @@ async function runScript(step: StepPlan, c: StepContext, language: 'bash' | 'pws
     timeoutMs: step.timeoutInMinutes * 60_000,
     signal: c.stop,
     killGraceMs: c.killGraceMs,
+    user: c.jobUser,
   });
   output.end();
   await rm(file, { force: true });
@@ -269,6 +274,7 @@ async function download(step: StepPlan, c: StepContext): Promise<StepOutcome> {
     if (!res.ok) return { result: 'failed', reason: `download of artifact '${name}' failed: ${res.status}` };
     await mkdir(target, { recursive: true });
     const { files } = await extractWorkspace(Buffer.from(await res.arrayBuffer()), target);
+    if (c.jobUser) await chownTree(target, c.jobUser);
     c.out.write(`Downloaded artifact '${name}': ${files} files into ${target}\n`);
   }
   return { result: 'succeeded' };

@@ -191,6 +191,7 @@ agent
     'with --once, how long an unreachable server is retried before exit 3 (default 180; SLIPWAY_AGENT_RETRY_FOR)',
     Number,
   )
+  .option('--job-user <user>', 'run steps as this OS user; the agent must be root (SLIPWAY_JOB_USER)')
   .action(
     act(async (o) => {
       const { capability, killGrace, retryFor, ...flags } = o;
