@@ -7,7 +7,7 @@ import { API_PREFIX } from './schemas.js';
 export class HttpError extends SlipwayError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    override readonly code: string,
     readonly detail: string,
   ) {
     super(`${status} ${code}: ${detail}`);

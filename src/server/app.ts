@@ -1,15 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
-import {
-  AuthError,
-  ConflictError,
-  ForbiddenError,
-  GoneError,
-  NotFoundError,
-  PipelineErrors,
-  RateLimitError,
-  ValidationError,
-} from '../shared/errors.js';
+import { AuthError, httpStatusOf, SlipwayError } from '../shared/errors.js';
 import type { ServerContext } from './context.js';
 import { adminRoutes } from './routes/admin.js';
 import { agentRoutes } from './routes/agents.js';
@@ -64,14 +55,10 @@ function classify(err: unknown): [number, string, string] {
     const field = issue?.path.join('.') || '(body)';
     return [400, 'invalid_request', `${field}: ${issue?.message ?? 'invalid'}`];
   }
-  if (err instanceof PipelineErrors) return [400, 'invalid_pipeline', err.message];
-  if (err instanceof ValidationError) return [400, 'invalid_request', err.message];
-  if (err instanceof AuthError) return [401, 'unauthorized', err.reason];
-  if (err instanceof ForbiddenError) return [403, 'forbidden', err.message];
-  if (err instanceof NotFoundError) return [404, 'not_found', err.message];
-  if (err instanceof ConflictError) return [409, 'conflict', err.message];
-  if (err instanceof GoneError) return [410, 'gone', err.message];
-  if (err instanceof RateLimitError) return [429, 'rate_limited', err.message];
+  if (err instanceof SlipwayError) {
+    const status = httpStatusOf(err);
+    if (status < 500) return [status, err.code, err instanceof AuthError ? err.reason : err.message];
+  }
   const e = err as { statusCode?: number; code?: string; message?: string };
   if (typeof e.statusCode === 'number' && e.statusCode < 500) {
     return [e.statusCode, (e.code ?? 'bad_request').toLowerCase(), e.message ?? 'bad request'];

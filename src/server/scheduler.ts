@@ -11,7 +11,14 @@ import {
 import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/types.js';
 import type { CreateRunBody, JobSpec } from '../protocol/schemas.js';
 import type { Clock } from '../shared/clock.js';
-import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
+import {
+  ClaimLostError,
+  ConflictError,
+  LeaseLostError,
+  NotFoundError,
+  ResultConflictError,
+  ValidationError,
+} from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import type { AgentRow, JobRow, NewEvent, RunRow, Store } from '../store/types.js';
@@ -311,7 +318,7 @@ export class Scheduler {
       now,
     );
     this.o.dispatcher.claimed(jobId);
-    if (!outcome.ok) throw new ConflictError(`job ${jobId} is no longer queued`);
+    if (!outcome.ok) throw new ClaimLostError(jobId);
     const claimed = outcome.job;
     const run = (await this.o.store.getRun(claimed.runId))!;
     const lease = await this.o.auth.issue('job', {
@@ -386,10 +393,10 @@ export class Scheduler {
     const final = effectiveResult(job.plan, result);
     if (job.status === 'completed' && job.attempt === epoch) {
       if (job.result === final) return;
-      throw new ConflictError(`job ${jobId} completed as ${job.result} already`);
+      throw new ResultConflictError(`job ${jobId} completed as ${job.result} already`);
     }
     if (job.status !== 'running' || job.attempt !== epoch) {
-      throw new ConflictError(`attempt ${epoch} of job ${jobId} no longer holds the lease`);
+      throw new LeaseLostError(jobId, epoch);
     }
     const mask = await this.runSecretMask(job.runId);
     const outputs = Object.fromEntries(Object.entries(extras.outputs ?? {}).map(([k, v]) => [k, mask(v)]));

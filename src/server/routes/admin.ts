@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { API_PREFIX, createPoolRequest, createTokenRequest } from '../../protocol/schemas.js';
-import { ConflictError, NotFoundError } from '../../shared/errors.js';
+import { AgentBusyError, NotFoundError } from '../../shared/errors.js';
 import { authenticate, type ServerContext } from '../context.js';
 
 /** Pools, tokens and agent removal: the admin's side. */
@@ -68,7 +68,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const agent = await ctx.store.findAgent(req.params.pool, req.params.name);
       if (!agent) throw new NotFoundError('agent', `${req.params.pool}/${req.params.name}`);
       if (!(await ctx.store.deleteAgent(agent.id, ctx.clock.now()))) {
-        throw new ConflictError(`agent '${agent.name}' is running a job; cancel it or wait`);
+        throw new AgentBusyError(`agent '${agent.name}' is running a job; cancel it or wait`);
       }
       await ctx.scheduler.poolChanged(agent.pool);
       return reply.code(204).send();

@@ -7,7 +7,13 @@ import {
   pollRequest,
   registerAgentRequest,
 } from '../../protocol/schemas.js';
-import { AuthError, ConflictError, ForbiddenError, GoneError } from '../../shared/errors.js';
+import {
+  AgentBusyError,
+  AuthError,
+  ForbiddenError,
+  GoneError,
+  SessionReplacedError,
+} from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { AgentRow, TokenRow } from '../../store/types.js';
 import { authenticate, authFailed, clientGone, type ServerContext } from '../context.js';
@@ -116,7 +122,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.delete(`${API_PREFIX}/agents/self`, async (req, reply) => {
     const agent = await agentOf(ctx, await authenticate(ctx, req, ['agt']));
     if (!(await ctx.store.deleteAgent(agent.id, ctx.clock.now()))) {
-      throw new ConflictError('the agent still runs a job; deregister after it completes');
+      throw new AgentBusyError('the agent still runs a job; deregister after it completes');
     }
     ctx.logger.info({ agent: agent.name, pool: agent.pool }, 'agent deregistered');
     await ctx.scheduler.poolChanged(agent.pool);
@@ -128,7 +134,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
 async function refuseBusyAgent(ctx: ServerContext, agent: AgentRow, except?: string): Promise<void> {
   const running = await ctx.store.listJobsByStatus('running', agent.pool);
   if (running.some((j) => j.agentId === agent.id && j.id !== except)) {
-    throw new ConflictError('this agent is running a job and gets no other until it ends');
+    throw new AgentBusyError('this agent is running a job and gets no other until it ends');
   }
 }
 
@@ -140,7 +146,7 @@ async function agentOf(ctx: ServerContext, cred: TokenRow): Promise<AgentRow> {
 
 function requireSession(agent: AgentRow, sessionId: string): void {
   // One session per agent: a second process with the same identity takes over, the first stops.
-  if (agent.sessionId !== sessionId) throw new ConflictError('this session was replaced by a newer one');
+  if (agent.sessionId !== sessionId) throw new SessionReplacedError();
 }
 
 /** A JIT ticket registers exactly the agent it was made for, once. */

@@ -1,6 +1,13 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { API_PREFIX } from '../../protocol/schemas.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../shared/errors.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  LeaseLostError,
+  LogGapError,
+  NotFoundError,
+  ValidationError,
+} from '../../shared/errors.js';
 import type { TokenRow } from '../../store/types.js';
 import { authenticate, type ServerContext } from '../context.js';
 
@@ -20,7 +27,7 @@ export function artifactRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const job = await ctx.store.getJob(jobId);
     if (!job) throw new NotFoundError('job', jobId);
     if (job.status !== 'running' || job.attempt !== cred.epoch) {
-      throw new ConflictError(`attempt ${cred.epoch} of job ${jobId} no longer holds the lease`);
+      throw new LeaseLostError(jobId, cred.epoch!);
     }
     return job;
   };

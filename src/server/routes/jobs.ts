@@ -7,7 +7,14 @@ import {
   MAX_LOG_CHUNK_BYTES,
   stepUpdateRequest,
 } from '../../protocol/schemas.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../shared/errors.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  LeaseLostError,
+  LogGapError,
+  NotFoundError,
+  ValidationError,
+} from '../../shared/errors.js';
 import {
   DEFAULT_MAX_LOG_MIB,
   DEFAULT_MAX_STEP_LOG_MIB,
@@ -26,7 +33,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const job = await leasedJob(ctx, await authenticate(ctx, req, ['job']), req.params.id);
     const { epoch, waitMs } = heartbeatRequest.parse(req.body);
     const until = await ctx.scheduler.heartbeat(job.id, epoch);
-    if (until === null) throw new ConflictError(`attempt ${epoch} no longer holds the lease`);
+    if (until === null) throw new LeaseLostError(job.id, epoch);
     // Held open so that a cancel reaches the agent the moment it is asked for.
     if (!job.cancelRequested && waitMs > 0)
       await ctx.notifier.wait(`job:${job.id}`, waitMs, clientGone(reply));
@@ -89,11 +96,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
       logLimits((await ctx.store.getPool(job.pool))?.settings),
     );
     if (!out.ok) {
-      throw new ConflictError(
-        out.reason === 'gap'
-          ? `log offset ${body.offset} is past the stored length ${out.length}`
-          : 'stale epoch',
-      );
+      if (out.reason === 'gap') throw new LogGapError(body.offset, out.length);
+      throw new LeaseLostError(job.id, body.epoch);
     }
     if (out.appended) ctx.notifier.notify(`run:${job.runId}`);
     return out.truncated ? { length: out.length, truncated: true } : { length: out.length };
@@ -133,7 +137,7 @@ async function leasedJob(ctx: ServerContext, cred: TokenRow, jobId: string): Pro
 
 function requireEpoch(job: JobRow, epoch: number): void {
   if (job.status !== 'running' || job.attempt !== epoch) {
-    throw new ConflictError(`attempt ${epoch} of job ${job.id} no longer holds the lease`);
+    throw new LeaseLostError(job.id, epoch);
   }
 }
 
