@@ -5,6 +5,13 @@ import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Clock, systemClock } from '../shared/clock.js';
+import {
+  ADMIN_TOKEN_FILE,
+  clearServerAddress,
+  type DataDirLock,
+  lockDataDir,
+  recordServerAddress,
+} from '../shared/data-dir.js';
 import { hashToken, newId, newToken } from '../shared/ids.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -12,7 +19,7 @@ import type { Store } from '../store/types.js';
 import { buildApp } from './app.js';
 import { ArtifactStore } from './artifact-store.js';
 import { Auth, FailureLimiter } from './auth.js';
-import { type ServerConfigInput, serverConfig } from './config.js';
+import { type ServerConfig, type ServerConfigInput, serverConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { Dispatcher } from './dispatcher.js';
 import { ServerMetrics } from './metrics.js';
@@ -37,9 +44,12 @@ export interface StartServerOptions {
   logger?: Logger;
   clock?: Clock;
   store?: Store;
+  /**
+   * The data directory's lock when the caller took it already (`slipway up` does, before it
+   * touches containers); else the server takes it. Either way `stop()` releases it.
+   */
+  dataDirLock?: DataDirLock;
 }
-
-import { ADMIN_TOKEN_FILE } from '../shared/data-dir.js';
 
 export { ADMIN_TOKEN_FILE };
 
@@ -50,6 +60,23 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
   const clock = options.clock ?? systemClock;
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const lock = options.dataDirLock ?? lockDataDir(dataDir);
+  try {
+    return await startLocked(options, config, logger, clock, dataDir, lock);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(
+  options: StartServerOptions,
+  config: ServerConfig,
+  logger: Logger,
+  clock: Clock,
+  dataDir: string,
+  lock: DataDirLock,
+): Promise<SlipwayServer> {
   const store = options.store ?? new SqliteStore(join(dataDir, 'slipway.db'));
   const vault = new SecretVault(await secretKey(dataDir, config.secretKey));
   const auth = new Auth({ store, clock, logger });
@@ -100,6 +127,9 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   const socket = config.socketPath ? await listenOnSocket(app, resolve(config.socketPath)) : undefined;
+  const socketPath = config.socketPath ? resolve(config.socketPath) : undefined;
+  // For the CLI: `slipway run --data DIR` finds this server, whatever its --port.
+  recordServerAddress(dataDir, { url, ...(socketPath ? { socket: socketPath } : {}) });
   logger.info({ url, socket: config.socketPath, dataDir }, 'server ready');
 
   return {
@@ -108,14 +138,19 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
     context,
     dataDir,
     adminTokenFile,
-    socketPath: config.socketPath ? resolve(config.socketPath) : undefined,
+    socketPath,
     async stop() {
-      scheduler.stop();
-      dispatcher.stop();
-      socket?.closeAllConnections();
-      await new Promise((r) => (socket ? socket.close(r) : r(null)));
-      await app.close();
-      await store.close();
+      try {
+        scheduler.stop();
+        dispatcher.stop();
+        socket?.closeAllConnections();
+        await new Promise((r) => (socket ? socket.close(r) : r(null)));
+        await app.close();
+        await store.close();
+      } finally {
+        clearServerAddress(dataDir);
+        lock.release();
+      }
     },
   };
 }

@@ -9,7 +9,7 @@ import {
   parseResourceLimits,
 } from '../../fleet/index.js';
 import type { ApiClient } from '../../protocol/client.js';
-import { DEFAULT_DATA_DIR } from '../../shared/data-dir.js';
+import { DEFAULT_DATA_DIR, readServerAddress } from '../../shared/data-dir.js';
 import type { Logger } from '../../shared/logger.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -94,15 +94,32 @@ export function describeFleet(fleet: FleetManager, flags: FleetFlags): string {
   return `Fleet ${fleet.fleetId}: pool '${fleet.pool}', image ${fleet.defaultImage}, ${flags.minIdle} idle, at most ${flags.max} agents`;
 }
 
+/**
+ * The host path of the server's socket: --socket, else what the data directory's server
+ * recorded, else `<data>/agent.sock`. A server named by SLIPWAY_URL alone has no data directory
+ * here to look in, so the socket must be named.
+ */
+function serverSocket(o: ClientSettings & { socket?: string }): string {
+  if (o.socket) return o.socket;
+  if (o.url && !o.dataDir) {
+    throw new CliError(
+      `slipway fleet needs the Unix socket of the server at ${o.url}: agents reach the server through it; pass --socket PATH, the path that server serves ('slipway server --socket PATH')`,
+      EXIT.invalid,
+    );
+  }
+  const dir = resolve(o.dataDir ?? DEFAULT_DATA_DIR);
+  return readServerAddress(dir)?.socket ?? join(dir, SOCKET_FILE);
+}
+
 /** `slipway fleet`: one-job agent containers for a pool of a running server, until SIGINT/SIGTERM. */
 export async function fleetCommand(
   o: ClientSettings & FleetFlags & { socket?: string; logger: Logger; out: (s: string) => void },
 ): Promise<number> {
   const { client, token, url } = resolveClient(o);
-  const socket = checkSocketPath(o.socket ?? join(resolve(o.dataDir ?? DEFAULT_DATA_DIR), SOCKET_FILE));
+  const socket = checkSocketPath(serverSocket(o));
   if (!existsSync(socket) || !statSync(socket).isSocket()) {
     throw new CliError(
-      `no server socket at ${socket}: agents reach the server through it; pass --socket, or run the server with one (slipway server and slipway up make <data>/${SOCKET_FILE})`,
+      `no server socket at ${socket}: agents reach the server through it; pass --socket, or start the server with one ('slipway server --socket ${socket}'; 'slipway up' makes <data>/${SOCKET_FILE})`,
       EXIT.invalid,
     );
   }

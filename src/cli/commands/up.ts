@@ -1,9 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type Docker from 'dockerode';
 import type { FleetManager } from '../../fleet/index.js';
 import { buildImages } from '../../images/index.js';
 import { ApiClient } from '../../protocol/client.js';
 import { type ServerConfigInput, type SlipwayServer, startServer } from '../../server/index.js';
+import { lockDataDir } from '../../shared/data-dir.js';
 import type { Logger } from '../../shared/logger.js';
 import { EXIT } from '../exit-codes.js';
 import { formatDuration } from '../render.js';
@@ -29,24 +31,36 @@ export interface UpOptions {
 export async function upCommand(o: UpOptions): Promise<number> {
   const dataDir = resolve(o.data);
   const socketPath = checkSocketPath(join(dataDir, SOCKET_FILE));
-  // Before the server binds its port: without an engine there is nothing to serve jobs with.
-  const docker = await connectDocker();
-  const images = await buildImages({ docker, agentBundlePath: AGENT_BUNDLE_PATH, logger: o.logger });
-  for (const image of [images.agent, images.base]) {
-    o.out(
-      `Image ${image.ref}: ${image.built ? `built in ${formatDuration(image.durationMs)}` : 'up to date'}\n`,
-    );
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // First of all: a second `up` on this directory would take the first one's containers,
+  // agent names and socket. The server releases the lock when it stops.
+  const lock = lockDataDir(dataDir);
+  let server: SlipwayServer;
+  let docker: Docker;
+  try {
+    // Before the server binds its port: without an engine there is nothing to serve jobs with.
+    docker = await connectDocker();
+    const images = await buildImages({ docker, agentBundlePath: AGENT_BUNDLE_PATH, logger: o.logger });
+    for (const image of [images.agent, images.base]) {
+      o.out(
+        `Image ${image.ref}: ${image.built ? `built in ${formatDuration(image.durationMs)}` : 'up to date'}\n`,
+      );
+    }
+    server = await startServer({
+      config: {
+        host: o.host,
+        port: o.port,
+        dataDir,
+        socketPath,
+        logLevel: o.logLevel as ServerConfigInput['logLevel'],
+        secretKey: o.secretKey,
+      },
+      dataDirLock: lock,
+    });
+  } catch (error) {
+    lock.release();
+    throw error;
   }
-  const server = await startServer({
-    config: {
-      host: o.host,
-      port: o.port,
-      dataDir,
-      socketPath,
-      logLevel: o.logLevel as ServerConfigInput['logLevel'],
-      secretKey: o.secretKey,
-    },
-  });
   let fleet: FleetManager;
   try {
     const adminToken = (await readFile(server.adminTokenFile, 'utf8')).trim();
