@@ -1,5 +1,5 @@
 // The `slipway` command: the composition root of every process the CLI starts.
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { AGENT_VERSION } from '../agent/version.js';
 import { DEFAULT_DATA_DIR, DEFAULT_PORT } from '../shared/data-dir.js';
 import type { ClientSettings } from './client-config.js';
@@ -32,7 +32,8 @@ function act<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
 
 function collect(value: string, previous: Record<string, string>): Record<string, string> {
   const eq = value.indexOf('=');
-  if (eq <= 0) throw new Error(`expected NAME=VALUE, got '${value}'`);
+  // Commander reports this as a usage error naming the flag (exit 2 through exitOverride).
+  if (eq <= 0) throw new InvalidArgumentError('expected NAME=VALUE');
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
@@ -144,7 +145,7 @@ token
   .command('create')
   .description('create a token; prints only the token')
   .requiredOption('--scope <scope...>', 'scopes: agent:register, runs:write, runs:read, admin')
-  .option('--expires <days>', 'lifetime, e.g. 30d', '30d')
+  .option('--expires <duration>', 'lifetime: 90s, 10m, 12h or 30d (at most 366d)', '30d')
   .option('--name <name>', 'a name to recognise it by')
   .addOption(dataOption())
   .action(act(async (o) => (await admin()).tokenCreate(client(o), o, out)));
@@ -192,7 +193,7 @@ agent
   .description('make a one-use registration ticket for one agent name; prints only the ticket')
   .requiredOption('--name <name>')
   .option('--pool <pool>', 'pool', 'default')
-  .option('--expires <duration>', 'how long it may wait to be used, e.g. 10m', '10m')
+  .option('--expires <duration>', 'how long it may wait to be used: 10s to 1h, e.g. 10m', '10m')
   .addOption(dataOption())
   .action(act(async (o) => (await admin()).agentTicket(client(o), o, out)));
 agent
