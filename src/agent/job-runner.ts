@@ -107,7 +107,7 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
       const res = await client.fetch(`jobs/${spec.jobId}/workspace`, { token: token(), timeoutMs: 300_000 });
       if (!res.ok || !res.body) throw new Error(`workspace download failed: ${res.status}`);
       const { files, bytes } = await extractWorkspace(Buffer.from(await res.arrayBuffer()), dirs.s);
-      setup.write(`Workspace: ${files} files, ${bytes} bytes in ${dirs.s}\n`);
+      setup.write(`Workspace: ${files} ${files === 1 ? 'file' : 'files'}, ${bytes} bytes in ${dirs.s}\n`);
     }
     await setup.sync();
 
