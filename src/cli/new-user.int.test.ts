@@ -185,3 +185,20 @@ describe('a server started with --port and --data', () => {
     expect(run.output().match(/connection lost; reconnecting/g)).toHaveLength(1);
   });
 });
+
+describe('stopping a server', () => {
+  it('while a slipway run follows a queued run: clean, without an error from a closed store', async () => {
+    const data = join(await tempDir(), 'data');
+    const server = await spawnServer(data, await freePort(), ['--log-level', 'info']);
+    const dir = await workspace('pool: nowhere\nsteps:\n- script: echo never\n');
+    expect(await spawnCli(['pool', 'create', 'nowhere', '--data', data]).exited).toBe(0);
+    const run = spawnCli(['run', '--dir', dir, '--data', data]);
+    await run.waitFor(/Run #(\d+) of azure-pipelines\.yml queued/);
+    // The run's feed is long-polled: a request is waiting in the server now.
+    await new Promise((r) => setTimeout(r, 500));
+    server.kill('SIGTERM');
+    expect(await server.exited, server.output()).toBe(0);
+    expect(server.output()).not.toContain('The database connection is not open');
+    expect(server.output()).not.toContain('"level":50');
+  });
+});

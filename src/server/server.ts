@@ -121,6 +121,7 @@ async function startLocked(
     pollTimeoutMs: config.pollTimeoutSeconds * 1000,
   };
   const app = buildApp(context);
+  const handlers = trackHandlers(app);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -146,11 +147,45 @@ async function startLocked(
         socket?.closeAllConnections();
         await new Promise((r) => (socket ? socket.close(r) : r(null)));
         await app.close();
+        // Closing the connections wakes the long polls (a follower's run feed), whose handlers
+        // then read the store once more: close it only when they are done.
+        await handlers.settled(5_000);
         await store.close();
       } finally {
         clearServerAddress(dataDir);
         lock.release();
       }
+    },
+  };
+}
+
+/**
+ * Counts requests whose handler has not finished. `onSend` runs when a handler's answer or
+ * error is ready, also for a client that hung up meanwhile (its connection is then dropped).
+ */
+function trackHandlers(app: FastifyInstance): { settled(timeoutMs: number): Promise<void> } {
+  let running = 0;
+  let idle: (() => void) | undefined;
+  const counted = new WeakSet<object>();
+  app.addHook('onRequest', async (req) => {
+    counted.add(req);
+    running++;
+  });
+  app.addHook('onSend', async (req) => {
+    if (!counted.delete(req)) return;
+    running--;
+    if (running === 0) idle?.();
+  });
+  return {
+    settled(timeoutMs) {
+      if (running === 0) return Promise.resolve();
+      return new Promise<void>((resolveSettled) => {
+        const timer = setTimeout(resolveSettled, timeoutMs);
+        idle = () => {
+          clearTimeout(timer);
+          resolveSettled();
+        };
+      });
     },
   };
 }
