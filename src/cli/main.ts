@@ -39,6 +39,11 @@ function collect(value: string, previous: Record<string, string>): Record<string
 
 const dataOption = () => new Option('--data <dir>', 'data directory of the local server').default(undefined);
 
+const logLevelOption = () =>
+  new Option('--log-level <level>', 'log level')
+    .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default(env.SLIPWAY_LOG_LEVEL ?? 'info');
+
 const program = new Command('slipway')
   .description('Self-hosted CI whose build agents are ephemeral, isolated containers')
   .version(AGENT_VERSION)
@@ -60,7 +65,7 @@ program
     collect,
     {},
   )
-  .option('--log-level <level>', 'log level', env.SLIPWAY_LOG_LEVEL ?? 'info')
+  .addOption(logLevelOption())
   .option(
     '--socket <path>',
     'also serve the API on this Unix socket, for `slipway fleet` (e.g. <data>/agent.sock)',
@@ -69,6 +74,7 @@ program
     act(async (o) => {
       const { startServer } = await import('../server/server.js');
       const server = await startServer({
+        logger: await logger('server', o.logLevel),
         config: {
           host: o.host,
           port: o.port,
@@ -226,8 +232,9 @@ function fleetOptions(command: Command, defaults: { minIdle: number; max: number
     .option('--fleet-id <id>', 'id labelling what this fleet makes (default: from host, server and pool)');
 }
 const fleetFlags = (o: FleetFlags & { pool?: string }): FleetFlags => ({ ...o, pool: o.pool ?? 'default' });
-const logger = async (name: string) =>
-  (await import('../shared/logger.js')).createLogger({ level: env.SLIPWAY_LOG_LEVEL ?? 'info', name });
+// In a terminal, log lines a person reads among the command's own output; JSON otherwise.
+const logger = async (name: string, level = env.SLIPWAY_LOG_LEVEL ?? 'info') =>
+  (await import('../shared/logger.js')).createLogger({ level, name, human: process.stderr.isTTY === true });
 
 fleetOptions(
   program
@@ -255,7 +262,9 @@ fleetOptions(
     .description('server, images and a fleet for pool default, all local; Ctrl-C stops it cleanly')
     .option('--host <host>', 'address to listen on', env.SLIPWAY_HOST ?? '127.0.0.1')
     .option('--port <port>', 'port', (v) => Number(v), Number(env.SLIPWAY_PORT ?? DEFAULT_PORT))
-    .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR),
+    .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
+    .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
+    .addOption(logLevelOption()),
   { minIdle: 1, max: 4 },
 ).action(
   act(async (o) =>
@@ -263,10 +272,11 @@ fleetOptions(
       host: o.host,
       port: o.port,
       data: o.data,
-      logLevel: env.SLIPWAY_LOG_LEVEL ?? 'info',
+      leaseTtlSeconds: o.leaseTtl,
       secretKey: env.SLIPWAY_SECRET_KEY,
       fleet: fleetFlags(o),
-      logger: await logger('up'),
+      logger: await logger('up', o.logLevel),
+      serverLogger: await logger('server', o.logLevel),
       out,
     }),
   ),

@@ -4,7 +4,7 @@ import type Docker from 'dockerode';
 import type { FleetManager } from '../../fleet/index.js';
 import { buildImages } from '../../images/index.js';
 import { ApiClient } from '../../protocol/client.js';
-import { type ServerConfigInput, type SlipwayServer, startServer } from '../../server/index.js';
+import { type SlipwayServer, startServer } from '../../server/index.js';
 import { lockDataDir } from '../../shared/data-dir.js';
 import type { Logger } from '../../shared/logger.js';
 import { EXIT } from '../exit-codes.js';
@@ -16,10 +16,14 @@ export interface UpOptions {
   host: string;
   port: number;
   data: string;
-  logLevel: string;
+  /** Job lease lifetime without a heartbeat, in seconds. */
+  leaseTtlSeconds: number;
   secretKey?: string;
   fleet: FleetFlags;
+  /** For the images and the fleet. */
   logger: Logger;
+  /** For the server. */
+  serverLogger: Logger;
   out: (s: string) => void;
 }
 
@@ -52,9 +56,10 @@ export async function upCommand(o: UpOptions): Promise<number> {
         port: o.port,
         dataDir,
         socketPath,
-        logLevel: o.logLevel as ServerConfigInput['logLevel'],
+        leaseTtlSeconds: o.leaseTtlSeconds,
         secretKey: o.secretKey,
       },
+      logger: o.serverLogger,
       dataDirLock: lock,
     });
   } catch (error) {
