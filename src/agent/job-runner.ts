@@ -172,7 +172,8 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
         out,
         stop: stop.signal,
         cause: () => cause,
-        baseEnv: o.baseEnv,
+        // A warm agent's container was started before its job: `container: { env }` applies here.
+        baseEnv: { ...o.baseEnv, ...plan.container?.env },
         killGraceMs: o.killGraceMs,
       });
       await out.close();
