@@ -7,6 +7,8 @@ import {
   FleetManager,
   PoolNotFoundError,
   parseResourceLimits,
+  type ResourceLimits,
+  withDefaultLimits,
 } from '../../fleet/index.js';
 import type { ApiClient } from '../../protocol/client.js';
 import { DEFAULT_DATA_DIR, readServerAddress } from '../../shared/data-dir.js';
@@ -48,7 +50,9 @@ export interface LaunchFleetOptions {
 }
 
 /** Builds and starts a Docker fleet from flags: the composition both commands share. */
-export async function launchFleet(o: LaunchFleetOptions): Promise<FleetManager> {
+export async function launchFleet(
+  o: LaunchFleetOptions,
+): Promise<{ fleet: FleetManager; resources: ResourceLimits }> {
   const { flags } = o;
   if (!(flags.minIdle >= 0) || !(flags.max >= 1) || flags.minIdle > flags.max) {
     throw new CliError(
@@ -56,10 +60,16 @@ export async function launchFleet(o: LaunchFleetOptions): Promise<FleetManager> 
       EXIT.invalid,
     );
   }
+  // The engine's host, which may not be this one (DOCKER_HOST).
+  const host = await o.docker.info();
+  const resources = withDefaultLimits(parseResourceLimits(flags), {
+    cpus: host.NCPU,
+    memoryBytes: host.MemTotal,
+  });
   const driver = new DockerDriver({
     docker: o.docker,
     serverSocket: o.serverSocket,
-    resources: parseResourceLimits(flags),
+    resources,
     labels: flags.label ?? {},
     logger: o.logger,
   });
@@ -87,11 +97,15 @@ export async function launchFleet(o: LaunchFleetOptions): Promise<FleetManager> 
     }
     throw error;
   }
-  return fleet;
+  return { fleet, resources };
 }
 
-export function describeFleet(fleet: FleetManager, flags: FleetFlags): string {
-  return `Fleet ${fleet.fleetId}: pool '${fleet.pool}', image ${fleet.defaultImage}, ${flags.minIdle} idle, at most ${flags.max} agents`;
+export function describeFleet(fleet: FleetManager, flags: FleetFlags, resources: ResourceLimits): string {
+  const memory = resources.memoryBytes
+    ? `${+(resources.memoryBytes / 1024 ** 3).toFixed(2)} GiB`
+    : 'any memory';
+  const cpus = resources.cpus ? `${resources.cpus} CPU${resources.cpus === 1 ? '' : 's'}` : 'any CPUs';
+  return `Fleet ${fleet.fleetId}: pool '${fleet.pool}', image ${fleet.defaultImage}, ${flags.minIdle} idle, at most ${flags.max} agents of ${cpus} and ${memory} each (--cpus, --memory)`;
 }
 
 /**
@@ -124,7 +138,7 @@ export async function fleetCommand(
     );
   }
   const docker = await connectDocker();
-  const fleet = await launchFleet({
+  const { fleet, resources } = await launchFleet({
     docker,
     client,
     adminToken: token,
@@ -133,7 +147,7 @@ export async function fleetCommand(
     flags: o,
     logger: o.logger,
   });
-  o.out(`${describeFleet(fleet, o)}\nServing ${url}; Ctrl-C drains and stops it.\n`);
+  o.out(`${describeFleet(fleet, o, resources)}\nServing ${url}; Ctrl-C drains and stops it.\n`);
   await untilSignal(() => process.exit(EXIT.infrastructure));
   o.out('Stopping: running jobs finish, then every agent container is removed…\n');
   await fleet.stop();

@@ -43,6 +43,13 @@ describe('slipway up', () => {
     expect(await run.exited, run.output()).toBe(0);
     expect(run.output()).toMatch(/hello from default-\d+/);
     expect((await countLabelled(docker, label)).containers).toBeGreaterThanOrEqual(1);
+    // Without --cpus and --memory, agent containers are still limited.
+    expect(up.output()).toMatch(/at most 4 agents of \d CPUs? and [\d.]+ GiB each/);
+    for (const c of await docker.listContainers({ all: true, filters: { label: [label] } })) {
+      const { HostConfig } = await docker.getContainer(c.Id).inspect();
+      expect(HostConfig.Memory).toBeGreaterThan(0);
+      expect(HostConfig.NanoCpus).toBeGreaterThan(0);
+    }
 
     up.kill('SIGTERM');
     expect(await up.exited, up.output()).toBe(0);

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type Docker from 'dockerode';
-import type { FleetManager } from '../../fleet/index.js';
+import type { FleetManager, ResourceLimits } from '../../fleet/index.js';
 import { buildImages } from '../../images/index.js';
 import { ApiClient } from '../../protocol/client.js';
 import { type SlipwayServer, startServer } from '../../server/index.js';
@@ -67,9 +67,10 @@ export async function upCommand(o: UpOptions): Promise<number> {
     throw error;
   }
   let fleet: FleetManager;
+  let resources: ResourceLimits;
   try {
     const adminToken = (await readFile(server.adminTokenFile, 'utf8')).trim();
-    fleet = await launchFleet({
+    ({ fleet, resources } = await launchFleet({
       docker,
       client: new ApiClient(`unix://${socketPath}`),
       adminToken,
@@ -77,7 +78,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
       serverId: dataDir,
       flags: o.fleet,
       logger: o.logger,
-    });
+    }));
   } catch (error) {
     await server.stop();
     throw error;
@@ -86,7 +87,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
     [
       `Slipway is up: ${server.url}`,
       `Admin token: ${server.adminTokenFile} (the CLI uses it from this directory; elsewhere set SLIPWAY_URL and SLIPWAY_TOKEN)`,
-      describeFleet(fleet, o.fleet),
+      describeFleet(fleet, o.fleet, resources),
       'Ctrl-C (or SIGTERM) stops it: running jobs finish, agent containers are removed, then the server stops.',
       '',
     ].join('\n'),
