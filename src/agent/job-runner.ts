@@ -111,7 +111,7 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
       const res = await client.fetch(`jobs/${spec.jobId}/workspace`, { token: token(), timeoutMs: 300_000 });
       if (!res.ok || !res.body) throw new Error(`workspace download failed: ${res.status}`);
       const { files, bytes } = await extractWorkspace(Buffer.from(await res.arrayBuffer()), dirs.s);
-      setup.write(`Workspace: ${files} files, ${bytes} bytes in ${dirs.s}\n`);
+      setup.write(`Workspace: ${files} ${files === 1 ? 'file' : 'files'}, ${bytes} bytes in ${dirs.s}\n`);
     }
     if (o.jobUser) {
       // Whatever an earlier job of this user left running (an agent killed mid-job) goes first.
@@ -183,7 +183,8 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
         out,
         stop: stop.signal,
         cause: () => cause,
-        baseEnv: o.baseEnv,
+        // A warm agent's container was started before its job: `container: { env }` applies here.
+        baseEnv: { ...o.baseEnv, ...plan.container?.env },
         killGraceMs: o.killGraceMs,
         jobUser: o.jobUser,
       });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ApiClient } from '../protocol/client.js';
-import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_PORT } from '../shared/data-dir.js';
+import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_PORT, readServerAddress } from '../shared/data-dir.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 export interface ClientSettings {
@@ -12,13 +12,18 @@ export interface ClientSettings {
 
 /**
  * Where the CLI talks to and with which token: SLIPWAY_URL and SLIPWAY_TOKEN when set, else
- * the local server's data directory (its admin token file and the default port).
+ * the local server's data directory (its admin token file and the address that server recorded
+ * there; the default port when it recorded none).
  */
 export function resolveClient(s: ClientSettings): { client: ApiClient; token: string; url: string } {
-  const url = (s.url ?? `http://127.0.0.1:${DEFAULT_PORT}`).replace(/\/+$/, '');
+  const dataDir = resolve(s.dataDir ?? DEFAULT_DATA_DIR);
+  const url = (s.url ?? readServerAddress(dataDir)?.url ?? `http://127.0.0.1:${DEFAULT_PORT}`).replace(
+    /\/+$/,
+    '',
+  );
   let token = s.token;
   if (!token) {
-    const file = join(resolve(s.dataDir ?? DEFAULT_DATA_DIR), ADMIN_TOKEN_FILE);
+    const file = join(dataDir, ADMIN_TOKEN_FILE);
     if (!existsSync(file)) {
       throw new CliError(
         `no token: set SLIPWAY_TOKEN, or run where 'slipway server' keeps its data (${file} not found)`,

@@ -1,5 +1,6 @@
 import { ZodError } from 'zod';
 import { ConnectionError, HttpError } from '../protocol/client.js';
+import { DataDirInUseError } from '../shared/data-dir.js';
 import { PipelineError, PipelineErrors, ValidationError } from '../shared/errors.js';
 
 /** The CLI's exit codes are part of its contract (DESIGN.md). */
@@ -19,7 +20,7 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.code;
   if (err instanceof PipelineErrors || err instanceof PipelineError || err instanceof ValidationError)
     return EXIT.invalid;
-  if (err instanceof ZodError) return EXIT.invalid;
+  if (err instanceof ZodError || err instanceof DataDirInUseError) return EXIT.invalid;
   if (err instanceof HttpError) return err.status >= 500 ? EXIT.infrastructure : EXIT.invalid;
   if (err instanceof ConnectionError) return EXIT.infrastructure;
   return EXIT.infrastructure;

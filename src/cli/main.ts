@@ -1,5 +1,5 @@
 // The `slipway` command: the composition root of every process the CLI starts.
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { AGENT_VERSION } from '../agent/version.js';
 import { DEFAULT_DATA_DIR, DEFAULT_PORT } from '../shared/data-dir.js';
 import type { ClientSettings } from './client-config.js';
@@ -32,11 +32,17 @@ function act<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
 
 function collect(value: string, previous: Record<string, string>): Record<string, string> {
   const eq = value.indexOf('=');
-  if (eq <= 0) throw new Error(`expected NAME=VALUE, got '${value}'`);
+  // Commander reports this as a usage error naming the flag (exit 2 through exitOverride).
+  if (eq <= 0) throw new InvalidArgumentError('expected NAME=VALUE');
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
 const dataOption = () => new Option('--data <dir>', 'data directory of the local server').default(undefined);
+
+const logLevelOption = () =>
+  new Option('--log-level <level>', 'log level')
+    .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default(env.SLIPWAY_LOG_LEVEL ?? 'info');
 
 const program = new Command('slipway')
   .description('Self-hosted CI whose build agents are ephemeral, isolated containers')
@@ -59,7 +65,7 @@ program
     collect,
     {},
   )
-  .option('--log-level <level>', 'log level', env.SLIPWAY_LOG_LEVEL ?? 'info')
+  .addOption(logLevelOption())
   .option(
     '--socket <path>',
     'also serve the API on this Unix socket, for `slipway fleet` (e.g. <data>/agent.sock)',
@@ -68,6 +74,7 @@ program
     act(async (o) => {
       const { startServer } = await import('../server/server.js');
       const server = await startServer({
+        logger: await logger('server', o.logLevel),
         config: {
           host: o.host,
           port: o.port,
@@ -144,7 +151,7 @@ token
   .command('create')
   .description('create a token; prints only the token')
   .requiredOption('--scope <scope...>', 'scopes: agent:register, runs:write, runs:read, agents:read, admin')
-  .option('--expires <days>', 'lifetime, e.g. 30d', '30d')
+  .option('--expires <duration>', 'lifetime: 90s, 10m, 12h or 30d (at most 366d)', '30d')
   .option('--name <name>', 'a name to recognise it by')
   .addOption(dataOption())
   .action(act(async (o) => (await admin()).tokenCreate(client(o), o, out)));
@@ -207,7 +214,7 @@ agent
   .description('make a one-use registration ticket for one agent name; prints only the ticket')
   .requiredOption('--name <name>')
   .option('--pool <pool>', 'pool', 'default')
-  .option('--expires <duration>', 'how long it may wait to be used, e.g. 10m', '10m')
+  .option('--expires <duration>', 'how long it may wait to be used: 10s to 1h, e.g. 10m', '10m')
   .addOption(dataOption())
   .action(act(async (o) => (await admin()).agentTicket(client(o), o, out)));
 agent
@@ -240,8 +247,9 @@ function fleetOptions(command: Command, defaults: { minIdle: number; max: number
     .option('--fleet-id <id>', 'id labelling what this fleet makes (default: from host, server and pool)');
 }
 const fleetFlags = (o: FleetFlags & { pool?: string }): FleetFlags => ({ ...o, pool: o.pool ?? 'default' });
-const logger = async (name: string) =>
-  (await import('../shared/logger.js')).createLogger({ level: env.SLIPWAY_LOG_LEVEL ?? 'info', name });
+// In a terminal, log lines a person reads among the command's own output; JSON otherwise.
+const logger = async (name: string, level = env.SLIPWAY_LOG_LEVEL ?? 'info') =>
+  (await import('../shared/logger.js')).createLogger({ level, name, human: process.stderr.isTTY === true });
 
 fleetOptions(
   program
@@ -269,7 +277,9 @@ fleetOptions(
     .description('server, images and a fleet for pool default, all local; Ctrl-C stops it cleanly')
     .option('--host <host>', 'address to listen on', env.SLIPWAY_HOST ?? '127.0.0.1')
     .option('--port <port>', 'port', (v) => Number(v), Number(env.SLIPWAY_PORT ?? DEFAULT_PORT))
-    .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR),
+    .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
+    .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
+    .addOption(logLevelOption()),
   { minIdle: 1, max: 4 },
 ).action(
   act(async (o) =>
@@ -277,10 +287,11 @@ fleetOptions(
       host: o.host,
       port: o.port,
       data: o.data,
-      logLevel: env.SLIPWAY_LOG_LEVEL ?? 'info',
+      leaseTtlSeconds: o.leaseTtl,
       secretKey: env.SLIPWAY_SECRET_KEY,
       fleet: fleetFlags(o),
-      logger: await logger('up'),
+      logger: await logger('up', o.logLevel),
+      serverLogger: await logger('server', o.logLevel),
       out,
     }),
   ),

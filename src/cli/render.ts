@@ -149,13 +149,26 @@ function formatLine(name: FormatName, message: string): string | null {
   }
 }
 
-export function summaryTable(run: RunView): string {
+/**
+ * The table after a run. A reason is kept to one line and cut to fit `columns` (the job's line
+ * above the table shows it whole), so a long or multi-line one cannot break the table.
+ */
+export function summaryTable(run: RunView, columns = process.stdout.columns || 120): string {
   const rows = run.jobs.map((j) => {
     const took =
       j.startedAt && j.finishedAt ? formatDuration(Date.parse(j.finishedAt) - Date.parse(j.startedAt)) : '';
-    return [j.name, j.result ?? j.status, took, j.agentName ?? '', j.reason ?? ''].map(plain);
+    return [
+      j.name,
+      j.result ?? j.status,
+      took,
+      j.agentName ?? '',
+      (j.reason ?? '').replace(/\s+/g, ' ').trim(),
+    ].map(plain);
   });
   const head = ['JOB', 'RESULT', 'TIME', 'AGENT', 'REASON'];
+  const left = head.slice(0, -1).map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)) + 2);
+  const room = Math.max(20, columns - 1 - left.reduce((a, b) => a + b, 0));
+  for (const r of rows) if (r[4]!.length > room) r[4] = `${r[4]!.slice(0, room - 1)}…`;
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: string[]) =>
     r

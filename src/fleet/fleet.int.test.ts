@@ -194,6 +194,21 @@ jobs:
     }, 'the cold unit to be removed');
   });
 
+  it("gives a job that a warm agent takes its container's env, as a container made for it gets it", async () => {
+    const { run: done, log } = await run(`
+jobs:
+- job: warm
+  container:
+    image: ${BASE_IMAGE}
+    env: { GREETING: from-container-env }
+  steps:
+  - script: echo "greeting=$GREETING"
+`);
+    expect(done.jobs[0]!.result).toBe('succeeded');
+    expect(started.some((u) => u.name === done.jobs[0]!.agentName && u.jobId === undefined)).toBe(true);
+    expect(log).toContain('greeting=from-container-env');
+  });
+
   it('gives each job a fresh container: files and processes of one job are gone for the next', async () => {
     const { run: done, log } = await run(`
 jobs:

@@ -28,4 +28,4 @@ export {
 } from './fleet-manager.js';
 export { FLEET_ROLE, fleetFilter, LABEL } from './labels.js';
 export { allocateNames, isWarmJob, type Plan, type PlanInput, planFleet, refusal } from './plan.js';
-export { parseByteSize, parseResourceLimits } from './resources.js';
+export { type HostResources, parseByteSize, parseResourceLimits, withDefaultLimits } from './resources.js';

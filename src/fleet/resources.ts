@@ -39,3 +39,21 @@ export function parseResourceLimits(o: {
   if (o.disk !== undefined) limits.diskBytes = parseByteSize(o.disk);
   return limits;
 }
+
+/** What a Docker host has, for the default limits. */
+export interface HostResources {
+  cpus: number;
+  memoryBytes: number;
+}
+
+/**
+ * Limits for the containers of a pool's fleet where the flags set none, so that one job cannot
+ * take the whole host: at most 2 CPUs and 4 GiB each, and never more than half the host's memory.
+ */
+export function withDefaultLimits(limits: ResourceLimits, host: HostResources): ResourceLimits {
+  return {
+    ...limits,
+    cpus: limits.cpus ?? Math.max(1, Math.min(2, host.cpus)),
+    memoryBytes: limits.memoryBytes ?? Math.min(4 * 1024 ** 3, Math.floor(host.memoryBytes / 2)),
+  };
+}

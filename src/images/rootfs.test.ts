@@ -1,4 +1,4 @@
-import { mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
@@ -113,5 +113,24 @@ describe('RootfsPlan', () => {
     await writeFile(path, 'two');
     expect(await hashOf(true)).not.toBe(byContent);
     expect((await new RootfsPlan().file('/b.mjs', path)).hash({ recipe: 2 })).not.toBe(await hashOf(false));
+  });
+
+  it('hashes contents, not where they come from: two checkouts with the same bundle share an image', async () => {
+    const hashFrom = async (checkout: string) => {
+      await mkdir(join(dir, checkout, 'dist'), { recursive: true });
+      const bundle = join(dir, checkout, 'dist', 'agent.mjs');
+      await writeFile(bundle, 'the same bundle');
+      const plan = await new RootfsPlan().file('/opt/agent.mjs', bundle, { hashContent: true });
+      await plan.file('/opt/agent-link.mjs', bundle, { hashContent: true });
+      return plan.hash({ recipe: 1 });
+    };
+    expect(await hashFrom('checkout-a')).toBe(await hashFrom('checkout-b'));
+    // Hard links are part of the layout: the same files, unlinked, are another image.
+    const unlinked = new RootfsPlan();
+    await writeFile(join(dir, 'copy-1'), 'the same bundle');
+    await writeFile(join(dir, 'copy-2'), 'the same bundle');
+    await unlinked.file('/opt/agent.mjs', join(dir, 'copy-1'), { hashContent: true });
+    await unlinked.file('/opt/agent-link.mjs', join(dir, 'copy-2'), { hashContent: true });
+    expect(unlinked.hash({ recipe: 1 })).not.toBe(await hashFrom('checkout-a'));
   });
 });

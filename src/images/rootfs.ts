@@ -195,10 +195,15 @@ export class RootfsPlan {
     return [...all.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
-  /** SHA-256 over every entry and `extra` (the image config and recipe version). */
+  /**
+   * SHA-256 over every entry and `extra` (the image config and recipe version). What a file is
+   * copied from does not count, only what it holds: two checkouts with the same agent bundle
+   * share one image instead of retagging it in turn. Which files are hard links does count.
+   */
   hash(extra: unknown): string {
     const h = createHash('sha256');
     h.update(JSON.stringify(extra));
+    const firstOfSource = new Map<string, string>();
     for (const e of this.entries()) {
       switch (e.kind) {
         case 'dir':
@@ -210,9 +215,12 @@ export class RootfsPlan {
         case 'symlink':
           h.update(`\nl ${e.path} ${e.target}`);
           break;
-        case 'file':
-          h.update(`\nf ${e.path} ${e.mode.toString(8)} ${e.source} ${e.fingerprint}`);
+        case 'file': {
+          const linkedTo = firstOfSource.get(e.source);
+          if (linkedTo === undefined) firstOfSource.set(e.source, e.path);
+          h.update(`\nf ${e.path} ${e.mode.toString(8)} ${e.fingerprint} ${linkedTo ?? ''}`);
           break;
+        }
         default:
           assertNever(e);
       }

@@ -27,6 +27,13 @@ export const createTokenRequest = z.object({
   scopes: z.array(tokenScope).min(1),
   /** Days until expiry; PATs always expire. */
   expiresInDays: z.number().int().min(1).max(366).default(30),
+  /** Seconds until expiry; when given, it takes the place of `expiresInDays`. */
+  expiresInSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(366 * 86_400)
+    .optional(),
 });
 export type CreateTokenRequest = z.input<typeof createTokenRequest>;
 export const createTokenResponse = z.object({ id: z.string(), token: z.string(), expiresAt: z.string() });

@@ -1,10 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Clock, systemClock } from '../shared/clock.js';
+import {
+  ADMIN_TOKEN_FILE,
+  clearServerAddress,
+  type DataDirLock,
+  lockDataDir,
+  preparePrivateDataDir,
+  recordServerAddress,
+} from '../shared/data-dir.js';
 import { hashToken, newId, newToken } from '../shared/ids.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -12,7 +20,7 @@ import type { Store } from '../store/types.js';
 import { buildApp } from './app.js';
 import { ArtifactStore } from './artifact-store.js';
 import { Auth, FailureLimiter } from './auth.js';
-import { type ServerConfigInput, serverConfig } from './config.js';
+import { type ServerConfig, type ServerConfigInput, serverConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { Dispatcher } from './dispatcher.js';
 import { ServerMetrics } from './metrics.js';
@@ -37,9 +45,12 @@ export interface StartServerOptions {
   logger?: Logger;
   clock?: Clock;
   store?: Store;
+  /**
+   * The data directory's lock when the caller took it already (`slipway up` does, before it
+   * touches containers); else the server takes it. Either way `stop()` releases it.
+   */
+  dataDirLock?: DataDirLock;
 }
-
-import { ADMIN_TOKEN_FILE, preparePrivateDataDir } from '../shared/data-dir.js';
 
 export { ADMIN_TOKEN_FILE };
 
@@ -49,6 +60,24 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
   const logger = options.logger ?? createLogger({ level: config.logLevel, name: 'server' });
   const clock = options.clock ?? systemClock;
   const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const lock = options.dataDirLock ?? lockDataDir(dataDir);
+  try {
+    return await startLocked(options, config, logger, clock, dataDir, lock);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(
+  options: StartServerOptions,
+  config: ServerConfig,
+  logger: Logger,
+  clock: Clock,
+  dataDir: string,
+  lock: DataDirLock,
+): Promise<SlipwayServer> {
   const databaseFile = join(dataDir, 'slipway.db');
   const warning = preparePrivateDataDir(dataDir, options.store ? undefined : databaseFile);
   if (warning) logger.warn({ dataDir }, warning);
@@ -96,12 +125,16 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
     pollTimeoutMs: config.pollTimeoutSeconds * 1000,
   };
   const app = buildApp(context);
+  const handlers = trackHandlers(app);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   const socket = config.socketPath ? await listenOnSocket(app, resolve(config.socketPath)) : undefined;
+  const socketPath = config.socketPath ? resolve(config.socketPath) : undefined;
+  // For the CLI: `slipway run --data DIR` finds this server, whatever its --port.
+  recordServerAddress(dataDir, { url, ...(socketPath ? { socket: socketPath } : {}) });
   logger.info({ url, socket: config.socketPath, dataDir }, 'server ready');
 
   return {
@@ -110,14 +143,53 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
     context,
     dataDir,
     adminTokenFile,
-    socketPath: config.socketPath ? resolve(config.socketPath) : undefined,
+    socketPath,
     async stop() {
-      scheduler.stop();
-      dispatcher.stop();
-      socket?.closeAllConnections();
-      await new Promise((r) => (socket ? socket.close(r) : r(null)));
-      await app.close();
-      await store.close();
+      try {
+        scheduler.stop();
+        dispatcher.stop();
+        socket?.closeAllConnections();
+        await new Promise((r) => (socket ? socket.close(r) : r(null)));
+        await app.close();
+        // Closing the connections wakes the long polls (a follower's run feed), whose handlers
+        // then read the store once more: close it only when they are done.
+        await handlers.settled(5_000);
+        await store.close();
+      } finally {
+        clearServerAddress(dataDir);
+        lock.release();
+      }
+    },
+  };
+}
+
+/**
+ * Counts requests whose handler has not finished. `onSend` runs when a handler's answer or
+ * error is ready, also for a client that hung up meanwhile (its connection is then dropped).
+ */
+function trackHandlers(app: FastifyInstance): { settled(timeoutMs: number): Promise<void> } {
+  let running = 0;
+  let idle: (() => void) | undefined;
+  const counted = new WeakSet<object>();
+  app.addHook('onRequest', async (req) => {
+    counted.add(req);
+    running++;
+  });
+  app.addHook('onSend', async (req) => {
+    if (!counted.delete(req)) return;
+    running--;
+    if (running === 0) idle?.();
+  });
+  return {
+    settled(timeoutMs) {
+      if (running === 0) return Promise.resolve();
+      return new Promise<void>((resolveSettled) => {
+        const timer = setTimeout(resolveSettled, timeoutMs);
+        idle = () => {
+          clearTimeout(timer);
+          resolveSettled();
+        };
+      });
     },
   };
 }

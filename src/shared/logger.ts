@@ -2,8 +2,17 @@ import { pino } from 'pino';
 
 export type Logger = pino.Logger;
 
-/** Logs as JSON to stderr; `level` 'silent' for tests. Secrets are redacted by path. */
-export function createLogger(options: { level?: string; name?: string } = {}): Logger {
+export interface LoggerOptions {
+  /** Lowest level written; 'silent' for tests. Default 'info'. */
+  level?: string;
+  /** Who logs (`server`, `fleet`, …). Default 'slipway'. */
+  name?: string;
+  /** One readable line per entry instead of JSON (for a terminal). Default false. */
+  human?: boolean;
+}
+
+/** Logs to stderr, as JSON or as human lines; secrets are redacted by path either way. */
+export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
     {
       name: options.name ?? 'slipway',
@@ -20,8 +29,43 @@ export function createLogger(options: { level?: string; name?: string } = {}): L
         censor: '[redacted]',
       },
     },
-    pino.destination(2),
+    options.human ? humanLines(pino.destination(2)) : pino.destination(2),
   );
+}
+
+const LEVELS: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+const OMITTED = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg', 'err']);
+
+/** A pino destination that turns each JSON entry into `12:04:05 info  fleet: message key=value …`. */
+function humanLines(to: { write(s: string): unknown }): { write(s: string): void } {
+  return {
+    write(line) {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        to.write(line);
+        return;
+      }
+      const time = new Date(Number(entry.time)).toTimeString().slice(0, 8);
+      const level = (LEVELS[Number(entry.level)] ?? String(entry.level)).padEnd(5);
+      const fields = Object.entries(entry)
+        .filter(([key]) => !OMITTED.has(key))
+        .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+      const err = entry.err as { message?: string } | undefined;
+      if (err?.message) fields.push(`error=${JSON.stringify(err.message)}`);
+      to.write(
+        `${time} ${level} ${entry.name}: ${entry.msg}${fields.length ? `  ${fields.join(' ')}` : ''}\n`,
+      );
+    },
+  };
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });

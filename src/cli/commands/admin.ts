@@ -9,6 +9,7 @@ import {
 } from '../../protocol/schemas.js';
 import { extractWorkspace } from '../../shared/workspace-archive.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
+import { parseDuration } from '../duration.js';
 import { CliError, EXIT } from '../exit-codes.js';
 
 type Out = (s: string) => void;
@@ -23,18 +24,20 @@ export async function tokenCreate(
   const body = createTokenRequest.parse({
     name: o.name ?? 'cli',
     scopes: o.scope as TokenScope[],
-    expiresInDays: parseDays(o.expires),
+    expiresInSeconds: parseDuration('--expires', o.expires, {
+      unit: 'd',
+      minSeconds: 1,
+      maxSeconds: MAX_TOKEN_SECONDS,
+    }),
   });
   const res = await client.request<{ token: string }>('tokens', { token, body });
   out(`${res.body.token}\n`);
   return EXIT.ok;
 }
 
-function parseDays(text: string): number {
-  const m = /^(\d+)d?$/.exec(text.trim());
-  if (!m) throw new CliError(`--expires: '${text}' is not a number of days (e.g. 30d)`, EXIT.invalid);
-  return Number(m[1]);
-}
+/** The server's limits, checked here so that a user reads the flag's name, not a wire field's. */
+const MAX_TOKEN_SECONDS = 366 * 86_400;
+const TICKET_SECONDS = { min: 10, max: 3600 };
 
 export async function poolCreate(
   s: ClientSettings,
@@ -90,9 +93,11 @@ export async function agentTicket(
   out: Out,
 ) {
   const { client, token } = resolveClient(s);
-  const m = /^(\d+)(s|m)?$/.exec(o.expires.trim());
-  if (!m) throw new CliError(`--expires: '${o.expires}' is not a duration like 10m or 90s`, EXIT.invalid);
-  const ttlSeconds = Number(m[1]) * (m[2] === 's' ? 1 : 60);
+  const ttlSeconds = parseDuration('--expires', o.expires, {
+    unit: 'm',
+    minSeconds: TICKET_SECONDS.min,
+    maxSeconds: TICKET_SECONDS.max,
+  });
   const res = await client.request<{ ticket: string }>(`pools/${encodeURIComponent(o.pool)}/tickets`, {
     token,
     body: { name: o.name, ttlSeconds },
@@ -106,7 +111,12 @@ export async function cancelRun(s: ClientSettings, run: string, out: Out) {
   const view = runView.parse(
     (await client.request(`runs/${encodeURIComponent(run)}/cancel`, { method: 'POST', token })).body,
   );
-  out(`run #${view.number}: cancel requested (${view.status})\n`);
+  // Canceling a run that is over changes nothing: say so rather than "cancel requested".
+  out(
+    view.status === 'completed'
+      ? `run #${view.number} already finished (${view.result}); nothing to cancel\n`
+      : `run #${view.number}: cancel requested\n`,
+  );
   return EXIT.ok;
 }
 

@@ -7,9 +7,11 @@ import {
   FleetManager,
   PoolNotFoundError,
   parseResourceLimits,
+  type ResourceLimits,
+  withDefaultLimits,
 } from '../../fleet/index.js';
 import type { ApiClient } from '../../protocol/client.js';
-import { DEFAULT_DATA_DIR } from '../../shared/data-dir.js';
+import { DEFAULT_DATA_DIR, readServerAddress } from '../../shared/data-dir.js';
 import type { Logger } from '../../shared/logger.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -48,7 +50,9 @@ export interface LaunchFleetOptions {
 }
 
 /** Builds and starts a Docker fleet from flags: the composition both commands share. */
-export async function launchFleet(o: LaunchFleetOptions): Promise<FleetManager> {
+export async function launchFleet(
+  o: LaunchFleetOptions,
+): Promise<{ fleet: FleetManager; resources: ResourceLimits }> {
   const { flags } = o;
   if (!(flags.minIdle >= 0) || !(flags.max >= 1) || flags.minIdle > flags.max) {
     throw new CliError(
@@ -56,10 +60,16 @@ export async function launchFleet(o: LaunchFleetOptions): Promise<FleetManager> 
       EXIT.invalid,
     );
   }
+  // The engine's host, which may not be this one (DOCKER_HOST).
+  const host = await o.docker.info();
+  const resources = withDefaultLimits(parseResourceLimits(flags), {
+    cpus: host.NCPU,
+    memoryBytes: host.MemTotal,
+  });
   const driver = new DockerDriver({
     docker: o.docker,
     serverSocket: o.serverSocket,
-    resources: parseResourceLimits(flags),
+    resources,
     labels: flags.label ?? {},
     logger: o.logger,
   });
@@ -87,11 +97,32 @@ export async function launchFleet(o: LaunchFleetOptions): Promise<FleetManager> 
     }
     throw error;
   }
-  return fleet;
+  return { fleet, resources };
 }
 
-export function describeFleet(fleet: FleetManager, flags: FleetFlags): string {
-  return `Fleet ${fleet.fleetId}: pool '${fleet.pool}', image ${fleet.defaultImage}, ${flags.minIdle} idle, at most ${flags.max} agents`;
+export function describeFleet(fleet: FleetManager, flags: FleetFlags, resources: ResourceLimits): string {
+  const memory = resources.memoryBytes
+    ? `${+(resources.memoryBytes / 1024 ** 3).toFixed(2)} GiB`
+    : 'any memory';
+  const cpus = resources.cpus ? `${resources.cpus} CPU${resources.cpus === 1 ? '' : 's'}` : 'any CPUs';
+  return `Fleet ${fleet.fleetId}: pool '${fleet.pool}', image ${fleet.defaultImage}, ${flags.minIdle} idle, at most ${flags.max} agents of ${cpus} and ${memory} each (--cpus, --memory)`;
+}
+
+/**
+ * The host path of the server's socket: --socket, else what the data directory's server
+ * recorded, else `<data>/agent.sock`. A server named by SLIPWAY_URL alone has no data directory
+ * here to look in, so the socket must be named.
+ */
+function serverSocket(o: ClientSettings & { socket?: string }): string {
+  if (o.socket) return o.socket;
+  if (o.url && !o.dataDir) {
+    throw new CliError(
+      `slipway fleet needs the Unix socket of the server at ${o.url}: agents reach the server through it; pass --socket PATH, the path that server serves ('slipway server --socket PATH')`,
+      EXIT.invalid,
+    );
+  }
+  const dir = resolve(o.dataDir ?? DEFAULT_DATA_DIR);
+  return readServerAddress(dir)?.socket ?? join(dir, SOCKET_FILE);
 }
 
 /** `slipway fleet`: one-job agent containers for a pool of a running server, until SIGINT/SIGTERM. */
@@ -99,15 +130,15 @@ export async function fleetCommand(
   o: ClientSettings & FleetFlags & { socket?: string; logger: Logger; out: (s: string) => void },
 ): Promise<number> {
   const { client, token, url } = resolveClient(o);
-  const socket = checkSocketPath(o.socket ?? join(resolve(o.dataDir ?? DEFAULT_DATA_DIR), SOCKET_FILE));
+  const socket = checkSocketPath(serverSocket(o));
   if (!existsSync(socket) || !statSync(socket).isSocket()) {
     throw new CliError(
-      `no server socket at ${socket}: agents reach the server through it; pass --socket, or run the server with one (slipway server and slipway up make <data>/${SOCKET_FILE})`,
+      `no server socket at ${socket}: agents reach the server through it; pass --socket, or start the server with one ('slipway server --socket ${socket}'; 'slipway up' makes <data>/${SOCKET_FILE})`,
       EXIT.invalid,
     );
   }
   const docker = await connectDocker();
-  const fleet = await launchFleet({
+  const { fleet, resources } = await launchFleet({
     docker,
     client,
     adminToken: token,
@@ -116,7 +147,7 @@ export async function fleetCommand(
     flags: o,
     logger: o.logger,
   });
-  o.out(`${describeFleet(fleet, o)}\nServing ${url}; Ctrl-C drains and stops it.\n`);
+  o.out(`${describeFleet(fleet, o, resources)}\nServing ${url}; Ctrl-C drains and stops it.\n`);
   await untilSignal(() => process.exit(EXIT.infrastructure));
   o.out('Stopping: running jobs finish, then every agent container is removed…\n');
   await fleet.stop();

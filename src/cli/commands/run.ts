@@ -42,52 +42,90 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const uploaded = uploadWorkspaceResponse.parse(
     (await client.request('workspaces', { method: 'PUT', raw: archive, token, timeoutMs: 300_000 })).body,
   );
-  const created = runView.parse(
-    (
-      await client.request('runs', {
-        token,
-        body: {
-          pipeline: { file: shown, content },
-          workspaceId: uploaded.id,
-          variables: o.vars,
-          secrets: o.secrets,
-          parameters: o.params,
-          templates,
-          source,
-        },
-      })
-    ).body,
-  );
-  o.out(
-    `${dim(`Run #${created.number} of ${shown} queued on ${url} (workspace ${formatBytes(uploaded.size)})`)}\n`,
-  );
-  const triggers = Object.keys(plan.triggers ?? {});
-  if (triggers.length > 0) {
-    o.out(`${dim(`${triggers.join(', ')}: kept with the pipeline; not applicable to a local run`)}\n`);
+  // From here on a stop signal cancels the run, even one that comes before the run exists.
+  const stop = new StopSignals();
+  try {
+    const created = runView.parse(
+      (
+        await client.request('runs', {
+          token,
+          body: {
+            pipeline: { file: shown, content },
+            workspaceId: uploaded.id,
+            variables: o.vars,
+            secrets: o.secrets,
+            parameters: o.params,
+            templates,
+            source,
+          },
+        })
+      ).body,
+    );
+    o.out(
+      `${dim(`Run #${created.number} of ${shown} queued on ${url} (workspace ${formatBytes(uploaded.size)})`)}\n`,
+    );
+    const triggers = Object.keys(plan.triggers ?? {});
+    if (triggers.length > 0) {
+      o.out(`${dim(`${triggers.join(', ')}: kept with the pipeline; not applicable to a local run`)}\n`);
+    }
+    return await follow(client, token, created, plan.jobs.length > 1, o.out, stop);
+  } finally {
+    stop.dispose();
   }
-  return follow(client, token, created, plan.jobs.length > 1, o.out);
+}
+
+/** Signals that mean "stop": Ctrl-C, `kill`, a closed terminal or a CI runner's cancel. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Traps the stop signals while a run is queued and followed: the first one goes to the
+ * `onStop` callback (kept until there is one), a second one leaves at once.
+ */
+class StopSignals {
+  #count = 0;
+  #pending?: NodeJS.Signals;
+  #onStop?: (signal: NodeJS.Signals) => void;
+  readonly #handler = (signal: NodeJS.Signals) => {
+    this.#count++;
+    if (this.#count > 1) process.exit(EXIT.runFailed);
+    if (this.#onStop) this.#onStop(signal);
+    else this.#pending = signal;
+  };
+
+  constructor() {
+    for (const signal of STOP_SIGNALS) process.on(signal, this.#handler);
+  }
+
+  /** Calls `fn` on the first stop signal; at once if it came already. */
+  onStop(fn: (signal: NodeJS.Signals) => void): void {
+    this.#onStop = fn;
+    if (this.#pending) fn(this.#pending);
+  }
+
+  dispose(): void {
+    for (const signal of STOP_SIGNALS) process.off(signal, this.#handler);
+  }
 }
 
 /**
- * Follows the run's feed until it completes. The first Ctrl-C asks the server to cancel the
- * run (and keeps showing it stop); a second one leaves at once. A lost connection is retried.
+ * Follows the run's feed until it completes. The first stop signal (Ctrl-C, SIGTERM, SIGHUP)
+ * asks the server to cancel the run (and keeps showing it stop); a second one leaves at once.
+ * A lost connection is retried.
  */
-export async function follow(
+async function follow(
   client: ApiClient,
   token: string,
   run: RunView,
   multiJob: boolean,
   out: (s: string) => void,
+  stop: StopSignals,
 ) {
   const renderer = new RunRenderer(out, multiJob);
-  let interrupts = 0;
-  const onInterrupt = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(EXIT.runFailed);
-    out(`${dim('Canceling the run (Ctrl-C again to leave without waiting)…')}\n`);
+  stop.onStop((signal) => {
+    const again = signal === 'SIGINT' ? 'Ctrl-C' : signal;
+    out(`${dim(`Canceling the run (${again} again to leave without waiting)…`)}\n`);
     void client.request(`runs/${run.id}/cancel`, { method: 'POST', token }).catch(() => undefined);
-  };
-  process.on('SIGINT', onInterrupt);
+  });
   try {
     let after = 0;
     for (;;) {
@@ -101,7 +139,13 @@ export async function follow(
               })
             ).body,
           ),
-        { deadlineMs: 5 * 60_000, onRetry: () => out(`${dim('connection lost; reconnecting…')}\n`) },
+        {
+          deadlineMs: 5 * 60_000,
+          // Once per outage, not once per attempt.
+          onRetry: (_err, attempt) => {
+            if (attempt === 1) out(`${dim('connection lost; reconnecting…')}\n`);
+          },
+        },
       );
       for (const e of page.events) renderer.event(e);
       after = page.next;
@@ -114,8 +158,6 @@ export async function follow(
     if (err instanceof ConnectionError)
       throw new CliError(`${err.message} (the run goes on: #${run.number})`, EXIT.infrastructure);
     throw err;
-  } finally {
-    process.off('SIGINT', onInterrupt);
   }
 }
 

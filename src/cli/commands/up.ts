@@ -1,9 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { FleetManager } from '../../fleet/index.js';
+import type Docker from 'dockerode';
+import type { FleetManager, ResourceLimits } from '../../fleet/index.js';
 import { buildImages } from '../../images/index.js';
 import { ApiClient } from '../../protocol/client.js';
-import { type ServerConfigInput, type SlipwayServer, startServer } from '../../server/index.js';
+import { type SlipwayServer, startServer } from '../../server/index.js';
+import { lockDataDir } from '../../shared/data-dir.js';
 import type { Logger } from '../../shared/logger.js';
 import { EXIT } from '../exit-codes.js';
 import { formatDuration } from '../render.js';
@@ -14,10 +16,14 @@ export interface UpOptions {
   host: string;
   port: number;
   data: string;
-  logLevel: string;
+  /** Job lease lifetime without a heartbeat, in seconds. */
+  leaseTtlSeconds: number;
   secretKey?: string;
   fleet: FleetFlags;
+  /** For the images and the fleet. */
   logger: Logger;
+  /** For the server. */
+  serverLogger: Logger;
   out: (s: string) => void;
 }
 
@@ -29,28 +35,42 @@ export interface UpOptions {
 export async function upCommand(o: UpOptions): Promise<number> {
   const dataDir = resolve(o.data);
   const socketPath = checkSocketPath(join(dataDir, SOCKET_FILE));
-  // Before the server binds its port: without an engine there is nothing to serve jobs with.
-  const docker = await connectDocker();
-  const images = await buildImages({ docker, agentBundlePath: AGENT_BUNDLE_PATH, logger: o.logger });
-  for (const image of [images.agent, images.base]) {
-    o.out(
-      `Image ${image.ref}: ${image.built ? `built in ${formatDuration(image.durationMs)}` : 'up to date'}\n`,
-    );
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // First of all: a second `up` on this directory would take the first one's containers,
+  // agent names and socket. The server releases the lock when it stops.
+  const lock = lockDataDir(dataDir);
+  let server: SlipwayServer;
+  let docker: Docker;
+  try {
+    // Before the server binds its port: without an engine there is nothing to serve jobs with.
+    docker = await connectDocker();
+    const images = await buildImages({ docker, agentBundlePath: AGENT_BUNDLE_PATH, logger: o.logger });
+    for (const image of [images.agent, images.base]) {
+      o.out(
+        `Image ${image.ref}: ${image.built ? `built in ${formatDuration(image.durationMs)}` : 'up to date'}\n`,
+      );
+    }
+    server = await startServer({
+      config: {
+        host: o.host,
+        port: o.port,
+        dataDir,
+        socketPath,
+        leaseTtlSeconds: o.leaseTtlSeconds,
+        secretKey: o.secretKey,
+      },
+      logger: o.serverLogger,
+      dataDirLock: lock,
+    });
+  } catch (error) {
+    lock.release();
+    throw error;
   }
-  const server = await startServer({
-    config: {
-      host: o.host,
-      port: o.port,
-      dataDir,
-      socketPath,
-      logLevel: o.logLevel as ServerConfigInput['logLevel'],
-      secretKey: o.secretKey,
-    },
-  });
   let fleet: FleetManager;
+  let resources: ResourceLimits;
   try {
     const adminToken = (await readFile(server.adminTokenFile, 'utf8')).trim();
-    fleet = await launchFleet({
+    ({ fleet, resources } = await launchFleet({
       docker,
       client: new ApiClient(`unix://${socketPath}`),
       adminToken,
@@ -58,7 +78,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
       serverId: dataDir,
       flags: o.fleet,
       logger: o.logger,
-    });
+    }));
   } catch (error) {
     await server.stop();
     throw error;
@@ -67,7 +87,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
     [
       `Slipway is up: ${server.url}`,
       `Admin token: ${server.adminTokenFile} (the CLI uses it from this directory; elsewhere set SLIPWAY_URL and SLIPWAY_TOKEN)`,
-      describeFleet(fleet, o.fleet),
+      describeFleet(fleet, o.fleet, resources),
       'Ctrl-C (or SIGTERM) stops it: running jobs finish, agent containers are removed, then the server stops.',
       '',
     ].join('\n'),

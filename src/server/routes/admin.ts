@@ -17,7 +17,8 @@ export function adminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const issued = await ctx.auth.issue('pat', {
       name: body.name,
       scopes: body.scopes,
-      ttlMs: body.expiresInDays * 86_400_000,
+      ttlMs:
+        body.expiresInSeconds !== undefined ? body.expiresInSeconds * 1000 : body.expiresInDays * 86_400_000,
     });
     ctx.logger.info({ tokenId: issued.id, scopes: body.scopes }, 'personal access token created');
     reply.code(201);
