@@ -57,7 +57,8 @@ function classify(err: unknown): [number, string, string] {
   }
   if (err instanceof SlipwayError) {
     const status = httpStatusOf(err);
-    if (status < 500) return [status, err.code, err instanceof AuthError ? err.reason : err.message];
+    if (status < 500)
+      return [status, err.code ?? 'error', err instanceof AuthError ? err.reason : err.message];
   }
   const e = err as { statusCode?: number; code?: string; message?: string };
   if (typeof e.statusCode === 'number' && e.statusCode < 500) {

@@ -2,9 +2,10 @@
 export class SlipwayError extends Error {
   /**
    * What went wrong, as a stable word both ends of the wire know (`{ error: { code } }`): clients
-   * branch on it, never on an HTTP status. Subclasses name their own.
+   * branch on it, never on an HTTP status. Errors that never cross the wire have none (and leave
+   * `code` free for a cause's errno, which the agent reads when it names a connection failure).
    */
-  readonly code: string = 'internal';
+  readonly code?: string;
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
