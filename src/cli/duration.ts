@@ -1,7 +1,7 @@
+import { formatSeconds, UNIT_SECONDS, type DurationUnit as Unit } from '../shared/duration.js';
 import { CliError, EXIT } from './exit-codes.js';
 
-const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
-type Unit = keyof typeof UNIT_SECONDS;
+export { formatSeconds };
 
 export interface DurationLimits {
   /** Unit of a bare number (`30` with unit `d` is 30 days). */
@@ -25,12 +25,4 @@ export function parseDuration(flag: string, text: string, limits: DurationLimits
     );
   }
   return seconds;
-}
-
-/** The largest unit that states `seconds` exactly: 3600 → `1h`, 90 → `90s`. */
-export function formatSeconds(seconds: number): string {
-  for (const unit of ['d', 'h', 'm'] as const) {
-    if (seconds % UNIT_SECONDS[unit] === 0) return `${seconds / UNIT_SECONDS[unit]}${unit}`;
-  }
-  return `${seconds}s`;
 }

@@ -169,6 +169,10 @@ pool
     Number,
   )
   .option('--max-step-log <MiB>', 'most log one step keeps (default 100)', Number)
+  .option(
+    '--queue-timeout <duration>',
+    'a job that no agent and no fleet serves fails after this long: 90s, 10m, 1h (default 15m)',
+  )
   .addOption(dataOption())
   .action(act(async (name, o) => (await admin()).poolCreate(client(o), name, o, out)));
 pool

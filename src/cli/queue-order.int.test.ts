@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runView } from '../protocol/schemas.js';
-import { killAll, spawnAgent, spawnCli, startTestServer, type TestServer } from '../test-support/harness.js';
+import {
+  killAll,
+  runCli,
+  spawnAgent,
+  spawnCli,
+  startTestServer,
+  type TestServer,
+} from '../test-support/harness.js';
 
 /** Four jobs, one of which demands what no agent has: the shape of pipeline the bug was found with. */
 const PIPELINE = `
@@ -53,5 +60,22 @@ describe('slipway run queued before any agent has registered', () => {
     expect(byName.gpu).toMatchObject({ result: 'failed' });
     expect(byName.gpu!.reason).toContain('gpu-unobtainium');
     for (const name of ['build', 'lint', 'test']) expect(byName[name]).toMatchObject({ result: 'succeeded' });
+  });
+
+  it('fails a job on a pool nothing serves after the pool’s --queue-timeout, and refuses a bad duration', async () => {
+    const env = { SLIPWAY_URL: ts.url, SLIPWAY_TOKEN: ts.adminToken };
+    const bad = spawnCli(['pool', 'create', 'nobody', '--queue-timeout', 'soon'], env);
+    expect(await bad.exited).toBe(2);
+    expect(bad.output()).toContain("--queue-timeout 'soon': expected a duration");
+    const created = spawnCli(['pool', 'create', 'nobody', '--queue-timeout', '1s'], env);
+    expect(await created.exited, created.output()).toBe(0);
+
+    const dir = await mkdtemp(join(tmpdir(), 'slipway-order-'));
+    await writeFile(join(dir, 'azure-pipelines.yml'), 'pool: nobody\nsteps:\n- bash: echo never\n');
+    const { code, output } = await runCli(ts, ['--dir', dir]);
+    expect(code).toBe(1);
+    expect(output).toContain(
+      "no agent and no fleet serve pool 'nobody': the job waited 1s, the pool's queue timeout",
+    );
   });
 });

@@ -11,6 +11,7 @@ import {
 import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/types.js';
 import type { CreateRunBody, JobSpec } from '../protocol/schemas.js';
 import type { Clock } from '../shared/clock.js';
+import { formatSeconds } from '../shared/duration.js';
 import {
   ClaimLostError,
   ConflictError,
@@ -597,12 +598,6 @@ function jobStart(run: RunRow, job: JobRow, deps: JobRow[]): JobStart {
 /** A failed job that may fail (`continueOnError`) counts as succeeded with issues, as in Azure Pipelines. */
 function effectiveResult(plan: JobPlan, result: TaskResult): TaskResult {
   return result === 'failed' && plan.continueOnError ? 'succeededWithIssues' : result;
-}
-
-function formatSeconds(s: number): string {
-  if (s % 3600 === 0) return `${s / 3600}h`;
-  if (s % 60 === 0) return `${s / 60}m`;
-  return `${s}s`;
 }
 
 function worst(results: TaskResult[]): TaskResult {

@@ -48,6 +48,7 @@ export async function poolCreate(
     retryOnAgentLoss?: number;
     maxLog?: number;
     maxStepLog?: number;
+    queueTimeout?: string;
   },
   out: Out,
 ) {
@@ -60,6 +61,14 @@ export async function poolCreate(
       retryCountOnAgentLoss: o.retryOnAgentLoss,
       maxLogMiB: o.maxLog,
       maxStepLogMiB: o.maxStepLog,
+      queueTimeoutSeconds:
+        o.queueTimeout === undefined
+          ? undefined
+          : parseDuration('--queue-timeout', o.queueTimeout, {
+              unit: 'm',
+              minSeconds: 1,
+              maxSeconds: 7 * 86_400,
+            }),
     },
   });
   await client.request('pools', { token, body });
