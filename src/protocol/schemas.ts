@@ -323,3 +323,17 @@ export const poolDemandResponse = z.object({
   running: z.array(z.string()),
 });
 export type PoolDemand = z.infer<typeof poolDemandResponse>;
+
+// ── query strings of the agent and fleet routes ────────────────────────────────
+/**
+ * `GET /pools/:pool/demand?waitMs=`: how long to wait for work when none is queued, clamped to
+ * 0–30 s; anything that is not a number means 0 (fleets of every version send it).
+ */
+export const poolDemandQuery = z.object({
+  waitMs: z.coerce
+    .number()
+    .catch(0)
+    .transform((ms) => Math.min(Math.max(ms, 0), 30_000)),
+});
+/** `GET /agents?pool=`: only that pool's agents. */
+export const listAgentsQuery = z.object({ pool: z.string().optional() });

@@ -1,7 +1,7 @@
 import { decodeJwt, importSPKI, jwtVerify } from 'jose';
 import type { TokenScope } from '../protocol/schemas.js';
 import type { Clock } from '../shared/clock.js';
-import { AuthError, ForbiddenError } from '../shared/errors.js';
+import { AuthError, ForbiddenError, RateLimitError } from '../shared/errors.js';
 import { hashToken, newId, newToken, type TokenKind, tokenKind } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store, TokenRow } from '../store/types.js';
@@ -186,4 +186,39 @@ export class FailureLimiter {
     else map.set(key, list);
     return list;
   }
+}
+
+/** Who failed to authenticate, for the limiter and the log. */
+export interface AuthCaller {
+  /** The source address, or one shared key for every caller on the Unix socket. */
+  client: string;
+  /** The route pattern, for the log. */
+  route?: string;
+  /** The presented credential's key (route kinds and hash), when one was presented. */
+  credential?: string;
+}
+
+/**
+ * Counts a failed authentication and throws: the error itself, or a `RateLimitError` once the
+ * client is past its limit (logged in summary then, so a flood cannot fill the log).
+ */
+export function refuseAuth(
+  deps: { limiter: FailureLimiter; logger: Logger },
+  caller: AuthCaller,
+  err: AuthError,
+): never {
+  const { client, credential } = caller;
+  const wasOver = deps.limiter.clientOverLimit(client);
+  const crossed = deps.limiter.fail(client, credential);
+  if (!wasOver) {
+    deps.logger.warn({ source: client, route: caller.route, reason: err.reason }, 'authentication failed');
+  }
+  if (crossed) {
+    deps.logger.warn(
+      { source: client },
+      'too many failed authentications from this client: its failures are answered 429 and not logged one by one; valid credentials still work',
+    );
+  }
+  if (wasOver) throw new RateLimitError('too many failed authentications; try again later');
+  throw err;
 }

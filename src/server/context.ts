@@ -1,15 +1,18 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../shared/clock.js';
-import { AuthError, RateLimitError } from '../shared/errors.js';
+import { AuthError } from '../shared/errors.js';
 import { hashToken, type TokenKind } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import type { Store, TokenRow } from '../store/types.js';
 import type { ArtifactStore } from './artifact-store.js';
-import type { Auth, FailureLimiter } from './auth.js';
+import { type Auth, type FailureLimiter, refuseAuth } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { ServerMetrics } from './metrics.js';
 import type { Notifier } from './notifier.js';
 import type { Scheduler } from './scheduler.js';
+import type { AgentService } from './services/agents.js';
+import type { PoolService } from './services/pools.js';
+import type { TokenService } from './services/tokens.js';
 import type { WorkspaceStore } from './workspace-store.js';
 
 /** What every route handler may use; built once by `createServer`. */
@@ -27,6 +30,12 @@ export interface ServerContext {
   metrics: ServerMetrics;
   /** Longest a poll is held open. Default 50 s. */
   pollTimeoutMs: number;
+  /** Registration, sessions, polling and claiming: the agent's side. */
+  agents: AgentService;
+  /** Pools, their agents and what a fleet manager needs. */
+  pools: PoolService;
+  /** Personal access tokens. */
+  tokens: TokenService;
 }
 
 /**
@@ -70,23 +79,7 @@ export function authFailed(
   err: AuthError,
   credential?: string,
 ): never {
-  const client = clientOf(req);
-  const wasOver = ctx.limiter.clientOverLimit(client);
-  const crossed = ctx.limiter.fail(client, credential);
-  if (!wasOver) {
-    ctx.logger.warn(
-      { source: client, route: req.routeOptions.url, reason: err.reason },
-      'authentication failed',
-    );
-  }
-  if (crossed) {
-    ctx.logger.warn(
-      { source: client },
-      'too many failed authentications from this client: its failures are answered 429 and not logged one by one; valid credentials still work',
-    );
-  }
-  if (wasOver) throw new RateLimitError('too many failed authentications; try again later');
-  throw err;
+  refuseAuth(ctx, { client: clientOf(req), route: req.routeOptions.url, credential }, err);
 }
 
 /**

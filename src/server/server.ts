@@ -27,6 +27,9 @@ import { ServerMetrics } from './metrics.js';
 import { Notifier } from './notifier.js';
 import { Scheduler } from './scheduler.js';
 import { SecretVault } from './secret-vault.js';
+import { AgentService } from './services/agents.js';
+import { PoolService } from './services/pools.js';
+import { TokenService } from './services/tokens.js';
 import { WorkspaceStore } from './workspace-store.js';
 
 export interface SlipwayServer {
@@ -110,19 +113,24 @@ async function startLocked(
     metrics.jobsCompleted.inc({ result });
     if (reason?.startsWith('agent lost')) metrics.agentsLost.inc();
   };
+  const limiter = new FailureLimiter(clock);
+  const pollTimeoutMs = config.pollTimeoutSeconds * 1000;
   const context: ServerContext = {
     metrics,
     store,
     clock,
     logger,
     auth,
-    limiter: new FailureLimiter(clock),
+    limiter,
     scheduler,
     dispatcher,
     notifier,
     workspaces: new WorkspaceStore(join(dataDir, 'workspaces')),
     artifacts: new ArtifactStore(join(dataDir, 'artifacts')),
-    pollTimeoutMs: config.pollTimeoutSeconds * 1000,
+    pollTimeoutMs,
+    agents: new AgentService({ store, clock, logger, auth, limiter, scheduler, dispatcher, pollTimeoutMs }),
+    pools: new PoolService({ store, clock, logger, auth, scheduler, dispatcher, notifier }),
+    tokens: new TokenService({ store, clock, logger, auth }),
   };
   const app = buildApp(context);
   const handlers = trackHandlers(app);

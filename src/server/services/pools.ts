@@ -1,0 +1,208 @@
+import type { z } from 'zod';
+import type {
+  createPoolRequest,
+  createTicketRequest,
+  fleetHeartbeatRequest,
+  PoolDemand,
+  PoolView,
+} from '../../protocol/schemas.js';
+import type { Clock } from '../../shared/clock.js';
+import { AgentBusyError, NotFoundError, ValidationError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { AgentRow, PoolRow, Store } from '../../store/types.js';
+import type { Auth } from '../auth.js';
+import { formatDemand } from '../demands.js';
+import { type Dispatcher, needsContainerRuntime } from '../dispatcher.js';
+import type { Notifier } from '../notifier.js';
+import type { Scheduler } from '../scheduler.js';
+
+export type CreatePoolBody = z.output<typeof createPoolRequest>;
+export type CreateTicketBody = z.output<typeof createTicketRequest>;
+export type FleetHeartbeatBody = z.output<typeof fleetHeartbeatRequest>;
+
+/** An agent as an admin sees it (`GET /agents`): capabilities are the host's environment. */
+export interface AgentListItem {
+  id: string;
+  pool: string;
+  name: string;
+  version: string | null;
+  capabilities: Record<string, string>;
+  busy: boolean;
+  lastSeenAt: string | null;
+}
+
+export interface PoolServiceOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  auth: Auth;
+  scheduler: Scheduler;
+  dispatcher: Dispatcher;
+  /** Wakes a pool's demand long-poll when work arrives (`pool:<name>`). */
+  notifier: Notifier;
+}
+
+/**
+ * Pools and what serves them: creating and summarising pools, the agents in them, and what a
+ * fleet manager needs — the pool's demand, one-use tickets, presence, failing a job it cannot
+ * start, draining an agent.
+ */
+export class PoolService {
+  constructor(private readonly o: PoolServiceOptions) {}
+
+  /** Creates a pool; its summary, as `list` shows it. */
+  async create(body: CreatePoolBody): Promise<PoolView> {
+    const pool = await this.o.store.createPool(body.name, body.settings, this.o.clock.now());
+    return this.summary(pool);
+  }
+
+  async list(): Promise<PoolView[]> {
+    const pools = await this.o.store.listPools();
+    return Promise.all(pools.map((p) => this.summary(p)));
+  }
+
+  /** Every agent, or a pool's, with whether it runs a job now. */
+  async listAgents(pool?: string): Promise<AgentListItem[]> {
+    const agents = await this.o.store.listAgents(pool);
+    const running = await this.o.store.listJobsByStatus('running');
+    return agents.map((a) => ({
+      id: a.id,
+      pool: a.pool,
+      name: a.name,
+      version: a.version,
+      capabilities: a.capabilities,
+      busy: running.some((j) => j.agentId === a.id),
+      lastSeenAt: a.lastSeenAt === null ? null : new Date(a.lastSeenAt).toISOString(),
+    }));
+  }
+
+  /** Removes an agent by name; refused while it runs a job. Its pool's queue is looked at again. */
+  async removeAgent(pool: string, name: string): Promise<void> {
+    const agent = await this.findAgent(pool, name);
+    if (!(await this.o.store.deleteAgent(agent.id, this.o.clock.now()))) {
+      throw new AgentBusyError(`agent '${agent.name}' is running a job; cancel it or wait`);
+    }
+    await this.o.scheduler.poolChanged(agent.pool);
+  }
+
+  /** A one-use ticket that registers the agent `name` in `pool`, optionally bound to one of its jobs. */
+  async createTicket(pool: string, body: CreateTicketBody): Promise<{ ticket: string; expiresAt: string }> {
+    await this.requirePool(pool);
+    if (body.jobId) {
+      const job = await this.o.store.getJob(body.jobId);
+      if (!job || job.pool !== pool) throw new ValidationError(`job ${body.jobId} is not in pool '${pool}'`);
+    }
+    const issued = await this.o.auth.issue('jit', {
+      name: `ticket ${body.name}`,
+      pool,
+      agentName: body.name,
+      jobId: body.jobId ?? null,
+      ttlMs: body.ttlSeconds * 1000,
+    });
+    return { ticket: issued.token, expiresAt: new Date(issued.expiresAt!).toISOString() };
+  }
+
+  /** A fleet's heartbeat: while it is present, jobs only its agents could serve wait for it. */
+  async fleetPresent(pool: string, body: FleetHeartbeatBody): Promise<void> {
+    await this.requirePool(pool);
+    await this.o.store.upsertFleet({
+      pool,
+      id: body.id,
+      capabilities: body.capabilities,
+      lastSeenAt: this.o.clock.now(),
+    });
+    void this.o.scheduler.poolChanged(pool);
+  }
+
+  /**
+   * The pool's demand. With `waitMs` > 0 and nothing queued, waits until work arrives, the time
+   * is up or `signal` aborts, and answers what is there then.
+   */
+  async demand(pool: string, waitMs: number, signal: AbortSignal): Promise<PoolDemand> {
+    await this.requirePool(pool);
+    let demand = await this.demandNow(pool);
+    // A fleet that hung up while the demand was read is not waited for.
+    if (demand.queued.length === 0 && waitMs > 0 && !signal.aborted) {
+      await this.o.notifier.wait(`pool:${pool}`, waitMs, signal);
+      demand = await this.demandNow(pool);
+    }
+    return demand;
+  }
+
+  /**
+   * Fails a queued job a fleet cannot start an agent for (its image will not start, or it asks
+   * for what the fleet refuses), instead of leaving it queued forever.
+   */
+  async failQueuedJob(pool: string, jobId: string, reason: string): Promise<void> {
+    const job = await this.o.store.getJob(jobId);
+    if (!job || job.pool !== pool) throw new NotFoundError('job', jobId);
+    await this.o.scheduler.failQueued(job.id, reason);
+  }
+
+  /** Drains an agent: it gets no more work, and its waiting poll is let go. Answers whether it runs a job. */
+  async drainAgent(pool: string, name: string): Promise<{ busy: boolean }> {
+    const agent = await this.findAgent(pool, name);
+    await this.o.store.setAgentDraining(agent.id, true);
+    this.o.dispatcher.release(agent.id);
+    const busy = (await this.o.store.listJobsByStatus('running', pool)).some((j) => j.agentId === agent.id);
+    return { busy };
+  }
+
+  private async requirePool(name: string): Promise<PoolRow> {
+    const pool = await this.o.store.getPool(name);
+    if (!pool) throw new NotFoundError('pool', name);
+    return pool;
+  }
+
+  private async findAgent(pool: string, name: string): Promise<AgentRow> {
+    const agent = await this.o.store.findAgent(pool, name);
+    if (!agent) throw new NotFoundError('agent', `${pool}/${name}`);
+    return agent;
+  }
+
+  private async summary(pool: PoolRow): Promise<PoolView> {
+    const { store, dispatcher } = this.o;
+    const agents = await store.listAgents(pool.name);
+    const running = await store.listJobsByStatus('running', pool.name);
+    const busy = agents.filter((a) => running.some((j) => j.agentId === a.id)).length;
+    const online = dispatcher.waiting(pool.name);
+    return {
+      name: pool.name,
+      settings: pool.settings,
+      createdAt: new Date(pool.createdAt).toISOString(),
+      agents: { online: online + busy, busy, offline: Math.max(0, agents.length - online - busy) },
+      queued: (await store.listJobsByStatus('queued', pool.name)).length,
+    };
+  }
+
+  private async demandNow(pool: string): Promise<PoolDemand> {
+    const { store, dispatcher } = this.o;
+    const queued = await store.listJobsByStatus('queued', pool);
+    const running = await store.listJobsByStatus('running', pool);
+    const agents = await store.listAgents(pool);
+    const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+    return {
+      queued: queued
+        .filter((j) => !j.cancelRequested)
+        .map((j) => ({
+          jobId: j.id,
+          runId: j.runId,
+          name: j.name,
+          image: needsContainerRuntime(j) ? (j.plan.container?.image ?? null) : null,
+          services: j.plan.services,
+          docker: j.plan.docker,
+          env: j.plan.container?.env ?? {},
+          demands: j.plan.pool.demands.map(formatDemand),
+          queuedAt: iso(j.queuedAt),
+        })),
+      agents: agents.map((a) => ({
+        name: a.name,
+        busy: running.some((j) => j.agentId === a.id),
+        draining: a.draining,
+        boundJobId: a.boundJobId,
+        polling: dispatcher.isPolling(a.id),
+      })),
+      running: running.map((j) => j.id),
+    };
+  }
+}
