@@ -103,6 +103,27 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await store.getJob('j'))!).toMatchObject({ status: 'queued', queuedAt: 5 });
     });
 
+    it('moves a run only from the state the caller expects, so it finishes exactly once', async () => {
+      await newRun('r', [job('j', 'r', 'completed')]);
+      expect(await store.transitionRun('r', ['running'], { status: 'completed', result: 'failed' })).toBe(
+        false,
+      );
+      const tries = await Promise.all(
+        (['succeeded', 'failed'] as const).map((result) =>
+          store.transitionRun('r', ['queued', 'running'], { status: 'completed', result, finishedAt: 9 }),
+        ),
+      );
+      expect(tries.filter(Boolean)).toHaveLength(1);
+      const run = (await store.getRun('r'))!;
+      expect(run).toMatchObject({ status: 'completed', finishedAt: 9 });
+      expect(run.result).toBe(tries[0] ? 'succeeded' : 'failed');
+      expect(await store.transitionRun('r', ['queued'], { status: 'running', startedAt: 10 })).toBe(false);
+      await expect(store.transitionRun('r', ['completed'], { status: 'running' })).rejects.toThrow(
+        ConflictError,
+      );
+      expect((await store.getRun('r'))!.status).toBe('completed');
+    });
+
     it('lets exactly one claimant win a queued job and starts a new attempt each time', async () => {
       await newRun('r', [job('j', 'r', 'queued')]);
       const [a, b] = await Promise.all([

@@ -1,7 +1,14 @@
 import type { JobPlan, PipelinePlan } from '../../pipeline/types.js';
-import type { JobStatus } from '../../protocol/schemas.js';
+import type { JobStatus, RunStatus } from '../../protocol/schemas.js';
 import { ConflictError } from '../../shared/errors.js';
-import { type ClaimOutcome, JOB_TRANSITIONS, type JobRow, type RunRow, type StepRow } from '../types.js';
+import {
+  type ClaimOutcome,
+  JOB_TRANSITIONS,
+  type JobRow,
+  RUN_TRANSITIONS,
+  type RunRow,
+  type StepRow,
+} from '../types.js';
 import { type Db, json, sql } from './db.js';
 
 interface RawRun {
@@ -245,6 +252,25 @@ export function listRuns(db: Db, limit: number): RunRow[] {
 export function updateRun(db: Db, id: string, patch: Partial<RunRow>): void {
   const [sets, args] = assignments(patch, RUN_COLUMNS);
   if (sets) sql(db, `UPDATE runs SET ${sets} WHERE id = ?`).run(...args, id);
+}
+
+export function transitionRun(
+  db: Db,
+  id: string,
+  from: RunStatus[],
+  patch: Partial<RunRow> & { status: RunStatus },
+): boolean {
+  for (const f of from) {
+    if (!RUN_TRANSITIONS[f].includes(patch.status)) {
+      throw new ConflictError(`a run cannot move from ${f} to ${patch.status}`);
+    }
+  }
+  const [sets, args] = assignments(patch, RUN_COLUMNS);
+  const marks = from.map(() => '?').join(', ');
+  return (
+    sql(db, `UPDATE runs SET ${sets} WHERE id = ? AND status IN (${marks})`).run(...args, id, ...from)
+      .changes === 1
+  );
 }
 
 export function getJob(db: Db, id: string): JobRow | undefined {
