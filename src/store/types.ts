@@ -264,6 +264,8 @@ export interface Store {
   // steps
   upsertStep(step: StepRow): Promise<void>;
   listSteps(jobId: string, attempt: number): Promise<StepRow[]>;
+  /** The steps of every job of a run, of each job's current attempt, in job then step order: one query for a run's view. */
+  listRunSteps(runId: string): Promise<StepRow[]>;
 
   // events and logs
   appendEvent(runId: string, event: NewEvent, now: number): Promise<number>;

@@ -401,7 +401,21 @@ export function listSteps(db: Db, jobId: string, attempt: number): StepRow[] {
     db
       .prepare('SELECT * FROM steps WHERE job_id = ? AND attempt = ? ORDER BY idx')
       .all(jobId, attempt) as RawStep[]
-  ).map((r) => ({
+  ).map(toStep);
+}
+
+export function listRunSteps(db: Db, runId: string): StepRow[] {
+  return (
+    sql(
+      db,
+      `SELECT s.* FROM steps s JOIN jobs j ON j.id = s.job_id AND s.attempt = j.attempt
+       WHERE j.run_id = ? ORDER BY j.idx, s.idx`,
+    ).all(runId) as RawStep[]
+  ).map(toStep);
+}
+
+function toStep(r: RawStep): StepRow {
+  return {
     jobId: r.job_id,
     attempt: r.attempt,
     idx: r.idx,
@@ -411,5 +425,5 @@ export function listSteps(db: Db, jobId: string, attempt: number): StepRow[] {
     reason: r.reason,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
-  }));
+  };
 }

@@ -105,6 +105,7 @@ export class SqliteStore implements Store {
 
   upsertStep = async (s: StepRow) => runs.upsertStep(this.db, s);
   listSteps = async (jobId: string, attempt: number) => runs.listSteps(this.db, jobId, attempt);
+  listRunSteps = async (runId: string) => runs.listRunSteps(this.db, runId);
 
   appendEvent = async (runId: string, e: NewEvent, now: number) => events.appendEvent(this.db, runId, e, now);
   listEvents = async (runId: string, after: number, limit: number, maxBytes?: number) =>
