@@ -10,6 +10,7 @@ import type { Dispatcher } from './dispatcher.js';
 import type { ServerMetrics } from './metrics.js';
 import type { Notifier } from './notifier.js';
 import type { Scheduler } from './scheduler.js';
+import type { ArtifactService, JobService, RunService } from './services/index.js';
 import type { WorkspaceStore } from './workspace-store.js';
 
 /** What every route handler may use; built once by `createServer`. */
@@ -24,6 +25,9 @@ export interface ServerContext {
   notifier: Notifier;
   workspaces: WorkspaceStore;
   artifacts: ArtifactStore;
+  runService: RunService;
+  jobService: JobService;
+  artifactService: ArtifactService;
   metrics: ServerMetrics;
   /** Longest a poll is held open. Default 50 s. */
   pollTimeoutMs: number;

@@ -27,6 +27,7 @@ import { ServerMetrics } from './metrics.js';
 import { Notifier } from './notifier.js';
 import { Scheduler } from './scheduler.js';
 import { SecretVault } from './secret-vault.js';
+import { ArtifactService, JobService, RunService } from './services/index.js';
 import { WorkspaceStore } from './workspace-store.js';
 
 export interface SlipwayServer {
@@ -110,6 +111,8 @@ async function startLocked(
     metrics.jobsCompleted.inc({ result });
     if (reason?.startsWith('agent lost')) metrics.agentsLost.inc();
   };
+  const workspaces = new WorkspaceStore(join(dataDir, 'workspaces'));
+  const artifacts = new ArtifactStore(join(dataDir, 'artifacts'));
   const context: ServerContext = {
     metrics,
     store,
@@ -120,8 +123,11 @@ async function startLocked(
     scheduler,
     dispatcher,
     notifier,
-    workspaces: new WorkspaceStore(join(dataDir, 'workspaces')),
-    artifacts: new ArtifactStore(join(dataDir, 'artifacts')),
+    workspaces,
+    artifacts,
+    runService: new RunService({ store, scheduler, notifier, workspaces, clock }),
+    jobService: new JobService({ store, scheduler, notifier, workspaces, clock }),
+    artifactService: new ArtifactService({ store, scheduler, artifacts }),
     pollTimeoutMs: config.pollTimeoutSeconds * 1000,
   };
   const app = buildApp(context);

@@ -1,0 +1,3 @@
+export { type ArtifactInfo, ArtifactService, type ArtifactServiceOptions } from './artifacts.js';
+export { type JobCredential, JobService, type JobServiceOptions, LOG_PAGE_BYTES, logLimits } from './jobs.js';
+export { findRun, type RunFeedPage, RunService, type RunServiceOptions, runView } from './runs.js';
