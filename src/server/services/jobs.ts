@@ -69,7 +69,7 @@ export class JobService {
     const job = await leasedJob(this.o.store, cred, jobId);
     const until = await this.o.scheduler.heartbeat(job.id, beat.epoch);
     if (until === null) throw new LeaseLostError(job.id, beat.epoch);
-    if (!job.cancelRequested && beat.waitMs > 0) {
+    if (!job.cancelRequested && beat.waitMs > 0 && !signal?.aborted) {
       await this.o.notifier.wait(`job:${job.id}`, beat.waitMs, signal);
     }
     const cancel = await this.o.scheduler.isCancelRequested(job.id);

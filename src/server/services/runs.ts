@@ -71,7 +71,8 @@ export class RunService {
     let events = await store.listEvents(run.id, after, EVENTS_PAGE_LIMIT, EVENTS_PAGE_BYTES);
     if (events.length === 0 && waitMs > 0) {
       const current = await store.getRun(run.id);
-      if (current?.status !== 'completed') {
+      // A client that left while the store was read is not waited for.
+      if (current?.status !== 'completed' && !signal?.aborted) {
         await this.o.notifier.wait(`run:${run.id}`, waitMs, signal);
         events = await store.listEvents(run.id, after, EVENTS_PAGE_LIMIT, EVENTS_PAGE_BYTES);
       }
