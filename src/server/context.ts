@@ -10,9 +10,14 @@ import type { Dispatcher } from './dispatcher.js';
 import type { ServerMetrics } from './metrics.js';
 import type { Notifier } from './notifier.js';
 import type { Scheduler } from './scheduler.js';
-import type { AgentService } from './services/agents.js';
-import type { PoolService } from './services/pools.js';
-import type { TokenService } from './services/tokens.js';
+import type {
+  AgentService,
+  ArtifactService,
+  JobService,
+  PoolService,
+  RunService,
+  TokenService,
+} from './services/index.js';
 import type { WorkspaceStore } from './workspace-store.js';
 
 /** What every route handler may use; built once by `createServer`. */
@@ -27,6 +32,9 @@ export interface ServerContext {
   notifier: Notifier;
   workspaces: WorkspaceStore;
   artifacts: ArtifactStore;
+  runService: RunService;
+  jobService: JobService;
+  artifactService: ArtifactService;
   metrics: ServerMetrics;
   /** Longest a poll is held open. Default 50 s. */
   pollTimeoutMs: number;

@@ -64,7 +64,6 @@ export class Scheduler {
   private readonly reconsidering = new Map<string, { again: boolean; done: Promise<void> }>();
   /** Told of every job that reaches a result (metrics). */
   onJobFinished: (result: TaskResult, reason: string | null) => void = () => {};
-  private readonly advancing = new Map<string, Promise<void>>();
 
   constructor(private readonly o: SchedulerOptions) {}
 
@@ -156,31 +155,25 @@ export class Scheduler {
     return run;
   }
 
-  /** Releases every pending job whose dependencies have all finished; finishes the run when all did. */
-  advance(runId: string): Promise<void> {
-    // One advance per run at a time: two jobs finishing together must not finish the run twice.
-    const prev = this.advancing.get(runId) ?? Promise.resolve();
-    const next = prev.then(() => this.advanceNow(runId));
-    const tail = next.catch(() => undefined);
-    this.advancing.set(runId, tail);
-    void tail.then(() => {
-      if (this.advancing.get(runId) === tail) this.advancing.delete(runId);
-    });
-    return next;
-  }
-
-  private async advanceNow(runId: string): Promise<void> {
+  /**
+   * Releases every pending job whose dependencies have all finished; finishes the run when all
+   * did. No lock: each move is a compare-and-set in the store, so two jobs finishing together —
+   * on one replica or on two — start and finish the run once, and only the winner announces it.
+   */
+  async advance(runId: string): Promise<void> {
     const run = await this.o.store.getRun(runId);
     if (!run || run.status === 'completed') return;
     // Most calls find nothing pending (independent jobs are all queued at once): counting is
     // enough then, instead of reading every job of the run.
     const counts = await this.o.store.countRunJobs(runId);
-    if (counts.pending > 0 && (await this.releasePending(run))) return this.advanceNow(runId);
+    if (counts.pending > 0 && (await this.releasePending(run))) return this.advance(runId);
     if (counts.pending + counts.queued + counts.running === 0) {
       await this.finishRun(run, await this.o.store.listJobs(runId));
     } else if (run.status === 'queued' && counts.running + counts.completed > 0) {
-      await this.o.store.updateRun(run.id, { status: 'running', startedAt: this.o.clock.now() });
-      await this.runEvent(run.id, { status: 'running' });
+      const now = this.o.clock.now();
+      if (await this.o.store.transitionRun(run.id, ['queued'], { status: 'running', startedAt: now })) {
+        await this.runEvent(run.id, { status: 'running' });
+      }
     }
   }
 
@@ -540,8 +533,13 @@ export class Scheduler {
 
   private async finishRun(run: RunRow, jobs: JobRow[]): Promise<void> {
     const result = run.cancelRequested ? 'canceled' : worst(jobs.map((j) => j.result!));
-    await this.o.store.updateRun(run.id, { status: 'completed', result, finishedAt: this.o.clock.now() });
-    await this.runEvent(run.id, { status: 'completed', result });
+    const finishedAt = this.o.clock.now();
+    const won = await this.o.store.transitionRun(run.id, ['queued', 'running'], {
+      status: 'completed',
+      result,
+      finishedAt,
+    });
+    if (won) await this.runEvent(run.id, { status: 'completed', result });
   }
 
   async jobEvent(job: JobRow, data: Record<string, unknown>, step: number | null = null): Promise<void> {

@@ -27,9 +27,14 @@ import { ServerMetrics } from './metrics.js';
 import { Notifier } from './notifier.js';
 import { Scheduler } from './scheduler.js';
 import { SecretVault } from './secret-vault.js';
-import { AgentService } from './services/agents.js';
-import { PoolService } from './services/pools.js';
-import { TokenService } from './services/tokens.js';
+import {
+  AgentService,
+  ArtifactService,
+  JobService,
+  PoolService,
+  RunService,
+  TokenService,
+} from './services/index.js';
 import { WorkspaceStore } from './workspace-store.js';
 
 export interface SlipwayServer {
@@ -115,6 +120,8 @@ async function startLocked(
   };
   const limiter = new FailureLimiter(clock);
   const pollTimeoutMs = config.pollTimeoutSeconds * 1000;
+  const workspaces = new WorkspaceStore(join(dataDir, 'workspaces'));
+  const artifacts = new ArtifactStore(join(dataDir, 'artifacts'));
   const context: ServerContext = {
     metrics,
     store,
@@ -125,12 +132,15 @@ async function startLocked(
     scheduler,
     dispatcher,
     notifier,
-    workspaces: new WorkspaceStore(join(dataDir, 'workspaces')),
-    artifacts: new ArtifactStore(join(dataDir, 'artifacts')),
+    workspaces,
+    artifacts,
     pollTimeoutMs,
     agents: new AgentService({ store, clock, logger, auth, limiter, scheduler, dispatcher, pollTimeoutMs }),
     pools: new PoolService({ store, clock, logger, auth, scheduler, dispatcher, notifier }),
     tokens: new TokenService({ store, clock, logger, auth }),
+    runService: new RunService({ store, scheduler, notifier, workspaces, clock }),
+    jobService: new JobService({ store, scheduler, notifier, workspaces, clock }),
+    artifactService: new ArtifactService({ store, scheduler, artifacts }),
   };
   const app = buildApp(context);
   const handlers = trackHandlers(app);

@@ -103,6 +103,51 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await store.getJob('j'))!).toMatchObject({ status: 'queued', queuedAt: 5 });
     });
 
+    it('moves a run only from the state the caller expects, so it finishes exactly once', async () => {
+      await newRun('r', [job('j', 'r', 'completed')]);
+      expect(await store.transitionRun('r', ['running'], { status: 'completed', result: 'failed' })).toBe(
+        false,
+      );
+      const tries = await Promise.all(
+        (['succeeded', 'failed'] as const).map((result) =>
+          store.transitionRun('r', ['queued', 'running'], { status: 'completed', result, finishedAt: 9 }),
+        ),
+      );
+      expect(tries.filter(Boolean)).toHaveLength(1);
+      const run = (await store.getRun('r'))!;
+      expect(run).toMatchObject({ status: 'completed', finishedAt: 9 });
+      expect(run.result).toBe(tries[0] ? 'succeeded' : 'failed');
+      expect(await store.transitionRun('r', ['queued'], { status: 'running', startedAt: 10 })).toBe(false);
+      await expect(store.transitionRun('r', ['completed'], { status: 'running' })).rejects.toThrow(
+        ConflictError,
+      );
+      expect((await store.getRun('r'))!.status).toBe('completed');
+    });
+
+    it("lists a run's steps of each job's current attempt, in job then step order", async () => {
+      await newRun('r', [job('a', 'r', 'queued'), { ...job('b', 'r', 'queued'), idx: 1 }]);
+      await newRun('other', [job('c', 'other', 'queued')]);
+      const step = (jobId: string, attempt: number, idx: number) => ({
+        jobId,
+        attempt,
+        idx,
+        name: `${jobId}${attempt}.${idx}`,
+        state: 'pending' as const,
+        result: null,
+        reason: null,
+        startedAt: null,
+        finishedAt: null,
+      });
+      await store.claimJob('a', { id: 'x', name: 'x' }, 100, 1);
+      await store.transitionJob('a', ['running'], { status: 'queued' });
+      await store.claimJob('a', { id: 'x', name: 'x' }, 100, 1);
+      await store.claimJob('b', { id: 'y', name: 'y' }, 100, 1);
+      for (const s of [step('b', 1, 1), step('b', 1, 0), step('a', 1, 0), step('a', 2, 0), step('c', 0, 0)]) {
+        await store.upsertStep(s);
+      }
+      expect((await store.listRunSteps('r')).map((s) => s.name)).toEqual(['a2.0', 'b1.0', 'b1.1']);
+    });
+
     it('lets exactly one claimant win a queued job and starts a new attempt each time', async () => {
       await newRun('r', [job('j', 'r', 'queued')]);
       const [a, b] = await Promise.all([

@@ -225,6 +225,16 @@ export interface Store {
       >
     >,
   ): Promise<void>;
+  /**
+   * Compare-and-set on a run's status: moves it only while its status is one of `from`, along
+   * `RUN_TRANSITIONS`; false when another caller (another replica) moved it first. Whoever gets
+   * true announces the move, so a run starts and finishes once however many advance it at once.
+   */
+  transitionRun(
+    id: string,
+    from: RunStatus[],
+    patch: Partial<Pick<RunRow, 'result' | 'startedAt' | 'finishedAt'>> & { status: RunStatus },
+  ): Promise<boolean>;
   getJob(id: string): Promise<JobRow | undefined>;
   listJobs(runId: string): Promise<JobRow[]>;
   countRunJobs(runId: string): Promise<Record<JobStatus, number>>;
@@ -254,6 +264,8 @@ export interface Store {
   // steps
   upsertStep(step: StepRow): Promise<void>;
   listSteps(jobId: string, attempt: number): Promise<StepRow[]>;
+  /** The steps of every job of a run, of each job's current attempt, in job then step order: one query for a run's view. */
+  listRunSteps(runId: string): Promise<StepRow[]>;
 
   // events and logs
   appendEvent(runId: string, event: NewEvent, now: number): Promise<number>;
@@ -288,6 +300,13 @@ export interface Store {
 
   close(): Promise<void>;
 }
+
+/** Moves a run may make; everything else is refused by `transitionRun`. */
+export const RUN_TRANSITIONS: Record<RunStatus, RunStatus[]> = {
+  queued: ['running', 'completed'],
+  running: ['completed'],
+  completed: [],
+};
 
 /** Moves a job may make; everything else is refused by `transitionJob`. */
 export const JOB_TRANSITIONS: Record<JobStatus, JobStatus[]> = {

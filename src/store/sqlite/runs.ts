@@ -1,7 +1,14 @@
 import type { JobPlan, PipelinePlan } from '../../pipeline/types.js';
-import type { JobStatus } from '../../protocol/schemas.js';
+import type { JobStatus, RunStatus } from '../../protocol/schemas.js';
 import { ConflictError } from '../../shared/errors.js';
-import { type ClaimOutcome, JOB_TRANSITIONS, type JobRow, type RunRow, type StepRow } from '../types.js';
+import {
+  type ClaimOutcome,
+  JOB_TRANSITIONS,
+  type JobRow,
+  RUN_TRANSITIONS,
+  type RunRow,
+  type StepRow,
+} from '../types.js';
 import { type Db, json, sql } from './db.js';
 
 interface RawRun {
@@ -247,6 +254,25 @@ export function updateRun(db: Db, id: string, patch: Partial<RunRow>): void {
   if (sets) sql(db, `UPDATE runs SET ${sets} WHERE id = ?`).run(...args, id);
 }
 
+export function transitionRun(
+  db: Db,
+  id: string,
+  from: RunStatus[],
+  patch: Partial<RunRow> & { status: RunStatus },
+): boolean {
+  for (const f of from) {
+    if (!RUN_TRANSITIONS[f].includes(patch.status)) {
+      throw new ConflictError(`a run cannot move from ${f} to ${patch.status}`);
+    }
+  }
+  const [sets, args] = assignments(patch, RUN_COLUMNS);
+  const marks = from.map(() => '?').join(', ');
+  return (
+    sql(db, `UPDATE runs SET ${sets} WHERE id = ? AND status IN (${marks})`).run(...args, id, ...from)
+      .changes === 1
+  );
+}
+
 export function getJob(db: Db, id: string): JobRow | undefined {
   const r = sql(db, `${JOB} WHERE id = ?`).get(id) as RawJob | undefined;
   return r && toJob(db, r);
@@ -375,7 +401,21 @@ export function listSteps(db: Db, jobId: string, attempt: number): StepRow[] {
     db
       .prepare('SELECT * FROM steps WHERE job_id = ? AND attempt = ? ORDER BY idx')
       .all(jobId, attempt) as RawStep[]
-  ).map((r) => ({
+  ).map(toStep);
+}
+
+export function listRunSteps(db: Db, runId: string): StepRow[] {
+  return (
+    sql(
+      db,
+      `SELECT s.* FROM steps s JOIN jobs j ON j.id = s.job_id AND s.attempt = j.attempt
+       WHERE j.run_id = ? ORDER BY j.idx, s.idx`,
+    ).all(runId) as RawStep[]
+  ).map(toStep);
+}
+
+function toStep(r: RawStep): StepRow {
+  return {
     jobId: r.job_id,
     attempt: r.attempt,
     idx: r.idx,
@@ -385,5 +425,5 @@ export function listSteps(db: Db, jobId: string, attempt: number): StepRow[] {
     reason: r.reason,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
-  }));
+  };
 }

@@ -1,4 +1,4 @@
-import type { JobStatus } from '../../protocol/schemas.js';
+import type { JobStatus, RunStatus } from '../../protocol/schemas.js';
 import type {
   AgentRow,
   FleetRow,
@@ -86,6 +86,8 @@ export class SqliteStore implements Store {
   getRunByNumber = async (n: number) => runs.getRunByNumber(this.db, n);
   listRuns = async (limit: number) => runs.listRuns(this.db, limit);
   updateRun = async (id: string, patch: Partial<RunRow>) => runs.updateRun(this.db, id, patch);
+  transitionRun = async (id: string, from: RunStatus[], patch: Partial<RunRow> & { status: RunStatus }) =>
+    runs.transitionRun(this.db, id, from, patch);
   getJob = async (id: string) => runs.getJob(this.db, id);
   listJobs = async (runId: string) => runs.listJobs(this.db, runId);
   countRunJobs = async (runId: string) => runs.countRunJobs(this.db, runId);
@@ -103,6 +105,7 @@ export class SqliteStore implements Store {
 
   upsertStep = async (s: StepRow) => runs.upsertStep(this.db, s);
   listSteps = async (jobId: string, attempt: number) => runs.listSteps(this.db, jobId, attempt);
+  listRunSteps = async (runId: string) => runs.listRunSteps(this.db, runId);
 
   appendEvent = async (runId: string, e: NewEvent, now: number) => events.appendEvent(this.db, runId, e, now);
   listEvents = async (runId: string, after: number, limit: number, maxBytes?: number) =>
