@@ -3,6 +3,8 @@
  * schemas, so a field renamed on one side fails loudly on the other.
  */
 import { z } from 'zod';
+// The plan's schema module alone: the pipeline's index would load its YAML reader into every client.
+import { jobPlan, taskResult } from '../pipeline/plan-schema.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -12,11 +14,16 @@ const name = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
 
+// The one spelling of each status: the store's rows, the server and the CLI derive theirs from these.
+export { taskResult };
 export const jobStatus = z.enum(['pending', 'queued', 'running', 'completed']);
 export type JobStatus = z.infer<typeof jobStatus>;
-export const taskResult = z.enum(['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped']);
 export const runStatus = z.enum(['queued', 'running', 'completed']);
 export type RunStatus = z.infer<typeof runStatus>;
+export const stepState = z.enum(['pending', 'running', 'completed']);
+export type StepState = z.infer<typeof stepState>;
+/** What an agent reports of a step: it starts it and it ends it (`pending` is the server's). */
+export const reportedStepState = stepState.exclude(['pending']);
 
 // ── tokens and pools ───────────────────────────────────────────────────────────
 export const tokenScope = z.enum(['admin', 'agent:register', 'runs:write', 'runs:read', 'agents:read']);
@@ -38,14 +45,15 @@ export const createTokenRequest = z.object({
 export type CreateTokenRequest = z.input<typeof createTokenRequest>;
 export const createTokenResponse = z.object({ id: z.string(), token: z.string(), expiresAt: z.string() });
 
+/** A pool's policy, as sent and as stored (`PoolSettings` is its output). */
 export const poolSettings = z.object({
   /** Allow `docker: socket` jobs (root on the host: an explicit, loud opt-in). */
   allowDockerSocket: z.boolean().default(false),
-  /** New attempts for a job whose agent is lost mid-job, unless the job says otherwise. */
+  /** New attempts for a job whose agent is lost mid-job, unless the job says otherwise. Default 0. */
   retryCountOnAgentLoss: z.number().int().min(0).max(10).optional(),
   /** Image for container jobs that name none. */
   defaultImage: z.string().optional(),
-  /** Seconds a queued job that no agent and no fleet serves waits before it fails (default 900). */
+  /** Seconds a queued job that no agent and no fleet serves waits before it fails (default 900, 15 min). */
   queueTimeoutSeconds: z
     .number()
     .int()
@@ -57,6 +65,7 @@ export const poolSettings = z.object({
   /** Most log one step keeps, in MiB. Default 100. */
   maxStepLogMiB: z.number().int().min(1).max(100_000).optional(),
 });
+export type PoolSettings = z.output<typeof poolSettings>;
 export const createPoolRequest = z.object({
   name,
   settings: poolSettings.default({ allowDockerSocket: false }),
@@ -102,7 +111,7 @@ export const claimRequest = z.object({ sessionId: z.string() });
 export const secretValue = z.string().min(4, 'secrets must be at least 4 characters');
 
 const dependencyState = z.object({
-  result: z.enum(['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped']),
+  result: taskResult,
   outputs: z.record(z.string(), z.string()).optional(),
 });
 
@@ -118,8 +127,8 @@ export const jobSpec = z.object({
   stepToken: z.string(),
   leaseTtlMs: z.number(),
   pipelineFile: z.string(),
-  /** The JobPlan (validated by the server when the run was queued). */
-  plan: z.any(),
+  /** The job's plan, checked again here: the agent runs only what it understands. */
+  plan: jobPlan,
   /** Run-level variables (`--var`) that override the plan's. */
   variables: z.record(z.string(), z.string()),
   /** Secrets by name, in clear: they exist only in this response and the agent's memory. */
@@ -144,7 +153,7 @@ export const heartbeatResponse = z.object({ cancel: z.boolean(), leaseExpiresAt:
 export const stepUpdateRequest = z.object({
   epoch: z.number().int(),
   index: z.number().int().min(0),
-  state: z.enum(['running', 'completed']),
+  state: reportedStepState,
   result: taskResult.optional(),
   /** Why the result is what it is: `exit code 2`, `timed out after 1m`, … */
   reason: z.string().max(1000).optional(),
@@ -216,7 +225,7 @@ export const uploadWorkspaceResponse = z.object({ id: z.string(), size: z.number
 export const stepView = z.object({
   index: z.number(),
   name: z.string(),
-  state: z.enum(['pending', 'running', 'completed']),
+  state: stepState,
   result: taskResult.nullable(),
   reason: z.string().nullable(),
   startedAt: z.string().nullable(),

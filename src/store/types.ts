@@ -4,7 +4,7 @@
  * Times are epoch milliseconds.
  */
 import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/types.js';
-import type { JobStatus, RunStatus, TokenScope } from '../protocol/schemas.js';
+import type { JobStatus, PoolSettings, RunStatus, StepState, TokenScope } from '../protocol/schemas.js';
 import type { TokenKind } from '../shared/ids.js';
 
 export interface TokenRow {
@@ -24,18 +24,7 @@ export interface TokenRow {
 }
 export type NewToken = Omit<TokenRow, 'createdAt' | 'usedAt' | 'revokedAt'> & { hash: string };
 
-export interface PoolSettings {
-  allowDockerSocket: boolean;
-  /** Default for jobs that do not say: new attempts after an agent is lost mid-job. */
-  retryCountOnAgentLoss?: number;
-  defaultImage?: string;
-  /** A queued job that no agent and no fleet serves fails after this long; default 15 min. */
-  queueTimeoutSeconds?: number;
-  /** Most log a job keeps, all its steps together, in MiB; default `DEFAULT_MAX_LOG_MIB`. */
-  maxLogMiB?: number;
-  /** Most log one step keeps, in MiB; default `DEFAULT_MAX_STEP_LOG_MIB`. */
-  maxStepLogMiB?: number;
-}
+export type { PoolSettings };
 
 /** A job's log is cut here unless its pool says otherwise: generous, but bounded. */
 export const DEFAULT_MAX_LOG_MIB = 128;
@@ -130,7 +119,7 @@ export interface StepRow {
   attempt: number;
   idx: number;
   name: string;
-  state: 'pending' | 'running' | 'completed';
+  state: StepState;
   result: TaskResult | null;
   reason: string | null;
   startedAt: number | null;
