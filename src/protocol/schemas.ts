@@ -263,19 +263,61 @@ export const runView = z.object({
 });
 export type RunView = z.infer<typeof runView>;
 
-/** The ordered feed of a run: status changes and log text, numbered so a client resumes by `seq`. */
-export const runEvent = z.object({
+// ── the run's event feed ───────────────────────────────────────────────────────
+/** kind=run: the run was queued (with its number), started, or finished (with its result). */
+export const runEventData = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('queued'), number: z.number() }),
+  z.object({ status: z.literal('running') }),
+  z.object({ status: z.literal('completed'), result: taskResult }),
+]);
+export type RunEventData = z.infer<typeof runEventData>;
+
+/** kind=job: one attempt of a job moving through the queue. */
+export const jobEventData = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('queued'),
+    /** The job is queued again after its agent was lost; `reason` says how. */
+    retry: z.literal(true).optional(),
+    reason: z.string().optional(),
+  }),
+  /** Queued, but nothing serves it yet: `reason` says what it waits for. */
+  z.object({ status: z.literal('waiting'), reason: z.string() }),
+  z.object({ status: z.literal('running'), agent: z.string() }),
+  z.object({ status: z.literal('completed'), result: taskResult, reason: z.string().nullable() }),
+]);
+export type JobEventData = z.infer<typeof jobEventData>;
+
+/** kind=step: a step started or ended, with its display name (macros expanded). */
+export const stepEventData = z.object({
+  status: reportedStepState,
+  name: z.string(),
+  result: taskResult.nullable(),
+  reason: z.string().nullable(),
+});
+export type StepEventData = z.infer<typeof stepEventData>;
+
+/** kind=log: log text of a step (`step` ≥ 0) or of the job's setup and teardown (`step` = -1). */
+export const logEventData = z.object({ text: z.string() });
+export type LogEventData = z.infer<typeof logEventData>;
+
+const eventHead = {
+  runId: z.string(),
   seq: z.number(),
   at: z.string(),
-  kind: z.enum(['run', 'job', 'step', 'log']),
   jobId: z.string().nullable(),
   jobName: z.string().nullable(),
   attempt: z.number().nullable(),
   step: z.number().nullable(),
-  /** kind=run|job|step: { status, result?, reason?, name? }; kind=log: { text }. */
-  data: z.record(z.string(), z.any()),
-});
+};
+/** The ordered feed of a run: status changes and log text, numbered so a client resumes by `seq`. */
+export const runEvent = z.discriminatedUnion('kind', [
+  z.object({ ...eventHead, kind: z.literal('run'), data: runEventData }),
+  z.object({ ...eventHead, kind: z.literal('job'), data: jobEventData }),
+  z.object({ ...eventHead, kind: z.literal('step'), data: stepEventData }),
+  z.object({ ...eventHead, kind: z.literal('log'), data: logEventData }),
+]);
 export type RunEvent = z.infer<typeof runEvent>;
+export type RunEventKind = RunEvent['kind'];
 export const runEventsResponse = z.object({ events: z.array(runEvent), next: z.number(), done: z.boolean() });
 
 export const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });

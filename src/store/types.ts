@@ -4,7 +4,14 @@
  * Times are epoch milliseconds.
  */
 import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/types.js';
-import type { JobStatus, PoolSettings, RunStatus, StepState, TokenScope } from '../protocol/schemas.js';
+import type {
+  JobStatus,
+  PoolSettings,
+  RunEvent,
+  RunStatus,
+  StepState,
+  TokenScope,
+} from '../protocol/schemas.js';
 import type { TokenKind } from '../shared/ids.js';
 
 export interface TokenRow {
@@ -126,18 +133,18 @@ export interface StepRow {
   finishedAt: number | null;
 }
 
-export interface EventRow {
-  runId: string;
-  seq: number;
-  at: number;
-  kind: 'run' | 'job' | 'step' | 'log';
-  jobId: string | null;
-  jobName: string | null;
-  attempt: number | null;
-  step: number | null;
-  data: Record<string, unknown>;
-}
-export type NewEvent = Omit<EventRow, 'seq' | 'runId' | 'at'>;
+/** A stored event: the wire's `RunEvent`, kind for kind, with its time in ms. */
+export type EventRow = RunEvent extends infer E
+  ? E extends RunEvent
+    ? Omit<E, 'at'> & { at: number }
+    : never
+  : never;
+/** An event to append: the store numbers it and stamps its time. */
+export type NewEvent = EventRow extends infer E
+  ? E extends EventRow
+    ? Omit<E, 'seq' | 'runId' | 'at'>
+    : never
+  : never;
 
 export type ClaimOutcome = { ok: true; job: JobRow } | { ok: false; reason: 'not-queued' | 'not-found' };
 
