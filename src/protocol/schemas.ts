@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 // The plan's schema module alone: the pipeline's index would load its YAML reader into every client.
-import { jobPlan, taskResult } from '../pipeline/plan-schema.js';
+import { dockerMode, jobPlan, taskResult } from '../pipeline/plan-schema.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -351,7 +351,7 @@ export const queuedJobView = z.object({
     z.string(),
     z.object({ image: z.string(), env: z.record(z.string(), z.string()), ports: z.array(z.string()) }),
   ),
-  docker: z.enum(['none', 'dind', 'socket']),
+  docker: dockerMode,
   /** The job container's own environment (`container: { env }`). */
   env: z.record(z.string(), z.string()).default({}),
   /** The job's demands, as written: a fleet starts agents only for jobs its agents could meet. */
