@@ -1,8 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { parsePipeline } from './parse-pipeline.js';
+import { parsePipeline, validatePipeline } from './parse-pipeline.js';
 import { jobPlan, pipelinePlan } from './plan-schema.js';
 import { lines, planOf } from './test-support.js';
 import type { JobPlan } from './types.js';
@@ -10,7 +11,9 @@ import type { JobPlan } from './types.js';
 /** Every pipeline shipped with Slipway: the examples and the pipeline fixtures, each beside its templates. */
 const repo = join(import.meta.dirname, '..', '..');
 const shipped = ['examples', 'src/pipeline/fixtures'].flatMap((parent) =>
-  readdirSync(join(repo, parent)).map((name) => join(repo, parent, name)),
+  readdirSync(join(repo, parent))
+    .map((name) => join(repo, parent, name))
+    .filter((folder) => existsSync(join(folder, 'azure-pipelines.yml'))),
 );
 
 function compile(folder: string) {
@@ -126,6 +129,27 @@ describe('the plan schema', () => {
     expect(pipelinePlan.parse(plan)).toEqual(plan);
     // Parsed again after the JSON round trip the plan makes to the agent.
     for (const job of plan.jobs) expect(jobPlan.parse(JSON.parse(JSON.stringify(job)))).toEqual(job);
+  });
+
+  it('reads back every plan of the pipeline above with characters changed, whenever it still compiles', () => {
+    const edits = fc.array(fc.tuple(fc.nat(EVERYTHING.length), fc.string({ maxLength: 3 })), {
+      minLength: 1,
+      maxLength: 3,
+    });
+    let compiled = 0;
+    fc.assert(
+      fc.property(edits, (changes) => {
+        let text = EVERYTHING;
+        for (const [at, insert] of changes) text = text.slice(0, at) + insert + text.slice(at + 1);
+        if (validatePipeline(text, 'p.yml').length > 0) return;
+        compiled++;
+        const plan = planOf(text);
+        expect(pipelinePlan.parse(plan)).toEqual(plan);
+      }),
+      // Seeded: about one edit in ten leaves a pipeline that compiles, and every run sees as many.
+      { numRuns: 300, seed: 11 },
+    );
+    expect(compiled).toBeGreaterThan(10);
   });
 
   it('refuses a malformed job plan, naming the field', () => {
