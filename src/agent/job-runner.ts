@@ -47,7 +47,7 @@ export interface JobOutcome {
 /** Runs one claimed job from workspace download to completion report. */
 export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
   const { spec, client } = o;
-  const plan = spec.plan as JobPlan;
+  const plan = spec.plan;
   const log = o.logger.child({ jobId: spec.jobId, attempt: spec.attempt });
   const stop = new AbortController();
   let cause: StopCause | undefined;

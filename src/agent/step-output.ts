@@ -1,3 +1,4 @@
+import type { TaskResult } from '../pipeline/types.js';
 import type { LogStream } from './log-stream.js';
 import { isTruthy, type LoggingCommand, mayBecomeCommand, parseLoggingCommand } from './logging-commands.js';
 import { MIN_SECRET_LENGTH, maskText } from './secret-masker.js';
@@ -57,7 +58,7 @@ export interface StepIdentity {
 }
 
 /** A step's result forced by `##vso[task.complete result=…]`. */
-export type ForcedResult = 'succeeded' | 'succeededWithIssues' | 'failed';
+export type ForcedResult = Extract<TaskResult, 'succeeded' | 'succeededWithIssues' | 'failed'>;
 
 /**
  * One step's output on its way to the log: whole lines are checked for logging commands, which

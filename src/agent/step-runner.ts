@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { createVariableLookup, expandMacros, toEnvName } from '../pipeline/index.js';
-import type { JobPlan, StepPlan, TaskResult } from '../pipeline/types.js';
+import type { StepPlan, TaskResult } from '../pipeline/types.js';
 import type { ApiClient } from '../protocol/client.js';
 import type { JobSpec } from '../protocol/schemas.js';
 import { sleep } from '../shared/clock.js';
@@ -143,7 +143,7 @@ async function runScript(step: StepPlan, c: StepContext, language: 'bash' | 'pws
     if (why === 'timed out') {
       return {
         result: 'failed',
-        reason: `the job timed out after ${(c.spec.plan as JobPlan).timeoutInMinutes}m`,
+        reason: `the job timed out after ${c.spec.plan.timeoutInMinutes}m`,
       };
     }
     return { result: 'canceled', reason: why === 'lease lost' ? 'lease lost' : 'canceled' };
@@ -287,7 +287,7 @@ async function uploadFile(path: string, c: StepContext): Promise<void> {
     c.out.write(`##[warning]task.uploadfile: ${path} is not a file; nothing uploaded\n`);
     return;
   }
-  const plan = c.spec.plan as JobPlan;
+  const plan = c.spec.plan;
   const name = c.state
     .mask(`${plan.name}.${basename(path)}`)
     .replace(/[^A-Za-z0-9._-]/g, '_')

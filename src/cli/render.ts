@@ -1,4 +1,5 @@
 import { type FormatName, parseLoggingCommand } from '../agent/logging-commands.js';
+import type { TaskResult } from '../pipeline/types.js';
 import type { RunEvent, RunView } from '../protocol/schemas.js';
 import { assertNever } from '../shared/errors.js';
 import { visibleTerminalText } from '../shared/terminal-text.js';
@@ -15,7 +16,7 @@ const red = paint('31');
 const yellow = paint('33');
 const bold = paint('1');
 
-const ICON: Record<string, string> = {
+const ICON: Record<TaskResult, string> = {
   succeeded: green('✔'),
   succeededWithIssues: yellow('!'),
   failed: red('✘'),
@@ -45,50 +46,66 @@ export class RunRenderer {
   event(e: RunEvent): void {
     const at = Date.parse(e.at);
     const job = e.jobName ?? '';
-    const d = e.data as Record<string, string | null | undefined>;
     switch (e.kind) {
       case 'run':
-        if (d.status === 'completed') this.flushAll();
+        if (e.data.status === 'completed') this.flushAll();
         return;
       case 'job':
-        if (d.status === 'queued' && d.retry) {
-          this.flush(e);
-          this.write(`${yellow('↻')} ${bold(plain(job))} ${dim(`${plain(d.reason)}; queued again`)}\n`);
-        } else if (d.status === 'waiting') {
-          this.write(`${dim('⧗')} ${bold(plain(job))} ${dim(plain(d.reason ?? 'waiting'))}\n`);
-        } else if (d.status === 'running') {
-          this.started.set(`job:${e.jobId}`, at);
-          this.write(
-            `${bold(`▶ ${plain(job)}`)}${dim(` on ${plain(d.agent)}${e.attempt && e.attempt > 1 ? `, attempt ${e.attempt}` : ''}`)}\n`,
-          );
-        } else if (d.status === 'completed') {
-          this.flush(e);
-          const began = this.started.get(`job:${e.jobId}`);
-          const took = began === undefined ? '' : dim(`  ${formatDuration(at - began)}`);
-          const reason = d.reason ? dim(` — ${plain(d.reason)}`) : '';
-          this.write(
-            `${ICON[d.result ?? ''] ?? '?'} ${bold(plain(job))} ${plain(d.result)}${took}${reason}\n`,
-          );
-        }
+        this.job(e, at);
         return;
       case 'step': {
+        const d = e.data;
         const key = `step:${e.jobId}:${e.step}`;
         const prefix = this.multiJob ? `${plain(job)} ` : '';
         if (d.status === 'running') {
           this.started.set(key, at);
           this.write(`  ${prefix}${bold('▸')} ${plain(d.name)}\n`);
-        } else if (d.status === 'completed') {
+        } else {
           this.flush(e);
           const began = this.started.get(key);
           const took = began === undefined ? '' : dim(`  ${formatDuration(at - began)}`);
           const reason = d.reason && d.result !== 'succeeded' ? dim(` (${plain(d.reason)})`) : '';
-          this.write(`  ${prefix}${ICON[d.result ?? ''] ?? '?'} ${plain(d.name)}${took}${reason}\n`);
+          this.write(`  ${prefix}${d.result ? ICON[d.result] : '?'} ${plain(d.name)}${took}${reason}\n`);
         }
         return;
       }
       case 'log':
-        this.log(e, String(d.text ?? ''));
+        this.log(e, e.data.text);
         return;
+      default:
+        assertNever(e);
+    }
+  }
+
+  private job(e: Extract<RunEvent, { kind: 'job' }>, at: number): void {
+    const job = e.jobName ?? '';
+    const d = e.data;
+    switch (d.status) {
+      case 'queued':
+        if (d.retry) {
+          this.flush(e);
+          this.write(`${yellow('↻')} ${bold(plain(job))} ${dim(`${plain(d.reason)}; queued again`)}\n`);
+        }
+        return;
+      case 'waiting':
+        this.write(`${dim('⧗')} ${bold(plain(job))} ${dim(plain(d.reason))}\n`);
+        return;
+      case 'running':
+        this.started.set(`job:${e.jobId}`, at);
+        this.write(
+          `${bold(`▶ ${plain(job)}`)}${dim(` on ${plain(d.agent)}${e.attempt && e.attempt > 1 ? `, attempt ${e.attempt}` : ''}`)}\n`,
+        );
+        return;
+      case 'completed': {
+        this.flush(e);
+        const began = this.started.get(`job:${e.jobId}`);
+        const took = began === undefined ? '' : dim(`  ${formatDuration(at - began)}`);
+        const reason = d.reason ? dim(` — ${plain(d.reason)}`) : '';
+        this.write(`${ICON[d.result]} ${bold(plain(job))} ${plain(d.result)}${took}${reason}\n`);
+        return;
+      }
+      default:
+        assertNever(d);
     }
   }
 
@@ -176,7 +193,7 @@ export function summaryTable(run: RunView, columns = process.stdout.columns || 1
       .join('  ')
       .trimEnd();
   const total = run.finishedAt ? formatDuration(Date.parse(run.finishedAt) - Date.parse(run.createdAt)) : '';
-  const icon = ICON[run.result ?? ''] ?? '?';
+  const icon = run.result ? ICON[run.result] : '?';
   return [
     '',
     bold(fmt(head)),

@@ -16,7 +16,7 @@ export { type Expr, ExpressionError, type FunctionName, type Literal, parseExpre
  * (`aggregateStatus`); for a step, the job's status so far. `skipped` means a dependency was
  * skipped: `succeeded()` and `failed()` are then both false, as in Azure Pipelines.
  */
-export type ConditionStatus = 'succeeded' | 'succeededWithIssues' | 'failed' | 'canceled' | 'skipped';
+export type ConditionStatus = TaskResult;
 
 export interface DependencyState {
   result: TaskResult;

@@ -29,6 +29,24 @@ export {
   validatePipeline,
 } from './parse-pipeline.js';
 export {
+  checkoutOptions,
+  containerRef,
+  demand,
+  dockerMode,
+  downloadOptions,
+  jobPlan,
+  jsonValue,
+  pipelinePlan,
+  poolRef,
+  publishOptions,
+  repositoryResource,
+  sourcePos,
+  stagePlan,
+  stepKind,
+  stepPlan,
+  taskResult,
+} from './plan-schema.js';
+export {
   type PredefinedVariablesInput,
   predefinedVariables,
   type RunSource,

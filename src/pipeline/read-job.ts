@@ -1,6 +1,7 @@
 import type { GraphNode } from './dependency-graph.js';
 import { identifierProblem } from './identifiers.js';
 import type { Issues } from './issues.js';
+import { dockerMode } from './plan-schema.js';
 import { DEFAULT_CONDITION, readCondition } from './read-condition.js';
 import { type ContainerSpec, readContainer, readServices } from './read-container.js';
 import { type PoolSpec, readPool } from './read-pool.js';
@@ -78,7 +79,7 @@ const DEPLOYMENT_KEYS = {
 };
 const RUN_ONCE_HOOKS = ['preDeploy', 'deploy', 'routeTraffic', 'postRouteTraffic'];
 const HOOK_KEYS = { context: 'deployment hook', known: ['steps'], unsupported: ['pool'] };
-const DOCKER_MODES: readonly DockerMode[] = ['none', 'dind', 'socket'];
+const DOCKER_MODES: readonly DockerMode[] = dockerMode.options;
 const WORKSPACE_CLEAN = ['outputs', 'resources', 'all'] as const;
 
 export function readJobs(issues: Issues, entry: YEntry): JobDraft[] {

@@ -3,6 +3,8 @@
  * schemas, so a field renamed on one side fails loudly on the other.
  */
 import { z } from 'zod';
+// The plan's schema module alone: the pipeline's index would load its YAML reader into every client.
+import { dockerMode, jobPlan, taskResult } from '../pipeline/plan-schema.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -12,11 +14,16 @@ const name = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
 
+// The one spelling of each status: the store's rows, the server and the CLI derive theirs from these.
+export { taskResult };
 export const jobStatus = z.enum(['pending', 'queued', 'running', 'completed']);
 export type JobStatus = z.infer<typeof jobStatus>;
-export const taskResult = z.enum(['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped']);
 export const runStatus = z.enum(['queued', 'running', 'completed']);
 export type RunStatus = z.infer<typeof runStatus>;
+export const stepState = z.enum(['pending', 'running', 'completed']);
+export type StepState = z.infer<typeof stepState>;
+/** What an agent reports of a step: it starts it and it ends it (`pending` is the server's). */
+export const reportedStepState = stepState.exclude(['pending']);
 
 // ── tokens and pools ───────────────────────────────────────────────────────────
 export const tokenScope = z.enum(['admin', 'agent:register', 'runs:write', 'runs:read', 'agents:read']);
@@ -38,14 +45,15 @@ export const createTokenRequest = z.object({
 export type CreateTokenRequest = z.input<typeof createTokenRequest>;
 export const createTokenResponse = z.object({ id: z.string(), token: z.string(), expiresAt: z.string() });
 
+/** A pool's policy, as sent and as stored (`PoolSettings` is its output). */
 export const poolSettings = z.object({
   /** Allow `docker: socket` jobs (root on the host: an explicit, loud opt-in). */
   allowDockerSocket: z.boolean().default(false),
-  /** New attempts for a job whose agent is lost mid-job, unless the job says otherwise. */
+  /** New attempts for a job whose agent is lost mid-job, unless the job says otherwise. Default 0. */
   retryCountOnAgentLoss: z.number().int().min(0).max(10).optional(),
   /** Image for container jobs that name none. */
   defaultImage: z.string().optional(),
-  /** Seconds a queued job that no agent and no fleet serves waits before it fails (default 900). */
+  /** Seconds a queued job that no agent and no fleet serves waits before it fails (default 900, 15 min). */
   queueTimeoutSeconds: z
     .number()
     .int()
@@ -57,6 +65,7 @@ export const poolSettings = z.object({
   /** Most log one step keeps, in MiB. Default 100. */
   maxStepLogMiB: z.number().int().min(1).max(100_000).optional(),
 });
+export type PoolSettings = z.output<typeof poolSettings>;
 export const createPoolRequest = z.object({
   name,
   settings: poolSettings.default({ allowDockerSocket: false }),
@@ -102,7 +111,7 @@ export const claimRequest = z.object({ sessionId: z.string() });
 export const secretValue = z.string().min(4, 'secrets must be at least 4 characters');
 
 const dependencyState = z.object({
-  result: z.enum(['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped']),
+  result: taskResult,
   outputs: z.record(z.string(), z.string()).optional(),
 });
 
@@ -118,8 +127,8 @@ export const jobSpec = z.object({
   stepToken: z.string(),
   leaseTtlMs: z.number(),
   pipelineFile: z.string(),
-  /** The JobPlan (validated by the server when the run was queued). */
-  plan: z.any(),
+  /** The job's plan, checked again here: the agent runs only what it understands. */
+  plan: jobPlan,
   /** Run-level variables (`--var`) that override the plan's. */
   variables: z.record(z.string(), z.string()),
   /** Secrets by name, in clear: they exist only in this response and the agent's memory. */
@@ -144,7 +153,7 @@ export const heartbeatResponse = z.object({ cancel: z.boolean(), leaseExpiresAt:
 export const stepUpdateRequest = z.object({
   epoch: z.number().int(),
   index: z.number().int().min(0),
-  state: z.enum(['running', 'completed']),
+  state: reportedStepState,
   result: taskResult.optional(),
   /** Why the result is what it is: `exit code 2`, `timed out after 1m`, … */
   reason: z.string().max(1000).optional(),
@@ -216,7 +225,7 @@ export const uploadWorkspaceResponse = z.object({ id: z.string(), size: z.number
 export const stepView = z.object({
   index: z.number(),
   name: z.string(),
-  state: z.enum(['pending', 'running', 'completed']),
+  state: stepState,
   result: taskResult.nullable(),
   reason: z.string().nullable(),
   startedAt: z.string().nullable(),
@@ -254,19 +263,61 @@ export const runView = z.object({
 });
 export type RunView = z.infer<typeof runView>;
 
-/** The ordered feed of a run: status changes and log text, numbered so a client resumes by `seq`. */
-export const runEvent = z.object({
+// ── the run's event feed ───────────────────────────────────────────────────────
+/** kind=run: the run was queued (with its number), started, or finished (with its result). */
+export const runEventData = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('queued'), number: z.number() }),
+  z.object({ status: z.literal('running') }),
+  z.object({ status: z.literal('completed'), result: taskResult }),
+]);
+export type RunEventData = z.infer<typeof runEventData>;
+
+/** kind=job: one attempt of a job moving through the queue. */
+export const jobEventData = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('queued'),
+    /** The job is queued again after its agent was lost; `reason` says how. */
+    retry: z.literal(true).optional(),
+    reason: z.string().optional(),
+  }),
+  /** Queued, but nothing serves it yet: `reason` says what it waits for. */
+  z.object({ status: z.literal('waiting'), reason: z.string() }),
+  z.object({ status: z.literal('running'), agent: z.string() }),
+  z.object({ status: z.literal('completed'), result: taskResult, reason: z.string().nullable() }),
+]);
+export type JobEventData = z.infer<typeof jobEventData>;
+
+/** kind=step: a step started or ended, with its display name (macros expanded). */
+export const stepEventData = z.object({
+  status: reportedStepState,
+  name: z.string(),
+  result: taskResult.nullable(),
+  reason: z.string().nullable(),
+});
+export type StepEventData = z.infer<typeof stepEventData>;
+
+/** kind=log: log text of a step (`step` ≥ 0) or of the job's setup and teardown (`step` = -1). */
+export const logEventData = z.object({ text: z.string() });
+export type LogEventData = z.infer<typeof logEventData>;
+
+const eventHead = {
+  runId: z.string(),
   seq: z.number(),
   at: z.string(),
-  kind: z.enum(['run', 'job', 'step', 'log']),
   jobId: z.string().nullable(),
   jobName: z.string().nullable(),
   attempt: z.number().nullable(),
   step: z.number().nullable(),
-  /** kind=run|job|step: { status, result?, reason?, name? }; kind=log: { text }. */
-  data: z.record(z.string(), z.any()),
-});
+};
+/** The ordered feed of a run: status changes and log text, numbered so a client resumes by `seq`. */
+export const runEvent = z.discriminatedUnion('kind', [
+  z.object({ ...eventHead, kind: z.literal('run'), data: runEventData }),
+  z.object({ ...eventHead, kind: z.literal('job'), data: jobEventData }),
+  z.object({ ...eventHead, kind: z.literal('step'), data: stepEventData }),
+  z.object({ ...eventHead, kind: z.literal('log'), data: logEventData }),
+]);
 export type RunEvent = z.infer<typeof runEvent>;
+export type RunEventKind = RunEvent['kind'];
 export const runEventsResponse = z.object({ events: z.array(runEvent), next: z.number(), done: z.boolean() });
 
 export const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
@@ -300,7 +351,7 @@ export const queuedJobView = z.object({
     z.string(),
     z.object({ image: z.string(), env: z.record(z.string(), z.string()), ports: z.array(z.string()) }),
   ),
-  docker: z.enum(['none', 'dind', 'socket']),
+  docker: dockerMode,
   /** The job container's own environment (`container: { env }`). */
   env: z.record(z.string(), z.string()).default({}),
   /** The job's demands, as written: a fleet starts agents only for jobs its agents could meet. */

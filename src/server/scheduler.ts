@@ -9,7 +9,13 @@ import {
   sourceVariables,
 } from '../pipeline/index.js';
 import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/types.js';
-import type { CreateRunBody, JobSpec } from '../protocol/schemas.js';
+import type {
+  CreateRunBody,
+  JobEventData,
+  JobSpec,
+  RunEventData,
+  StepEventData,
+} from '../protocol/schemas.js';
 import type { Clock } from '../shared/clock.js';
 import { formatSeconds } from '../shared/duration.js';
 import {
@@ -542,19 +548,18 @@ export class Scheduler {
     if (won) await this.runEvent(run.id, { status: 'completed', result });
   }
 
-  async jobEvent(job: JobRow, data: Record<string, unknown>, step: number | null = null): Promise<void> {
+  /** Records a job event, or a step event when `step` is given. */
+  async jobEvent(job: JobRow, data: JobEventData): Promise<void>;
+  async jobEvent(job: JobRow, data: StepEventData, step: number): Promise<void>;
+  async jobEvent(job: JobRow, data: JobEventData | StepEventData, step: number | null = null): Promise<void> {
     const current = (await this.o.store.getJob(job.id)) ?? job;
-    await this.event(job.runId, {
-      kind: step === null ? 'job' : 'step',
-      jobId: job.id,
-      jobName: job.name,
-      attempt: current.attempt,
-      step,
-      data,
-    });
+    const head = { jobId: job.id, jobName: job.name, attempt: current.attempt };
+    // Only step events carry a name; the overloads pair them with their step.
+    if ('name' in data) await this.event(job.runId, { kind: 'step', ...head, step, data });
+    else await this.event(job.runId, { kind: 'job', ...head, step: null, data });
   }
 
-  private runEvent(runId: string, data: Record<string, unknown>): Promise<void> {
+  private runEvent(runId: string, data: RunEventData): Promise<void> {
     return this.event(runId, { kind: 'run', jobId: null, jobName: null, attempt: null, step: null, data });
   }
 

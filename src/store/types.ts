@@ -4,7 +4,14 @@
  * Times are epoch milliseconds.
  */
 import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/types.js';
-import type { JobStatus, RunStatus, TokenScope } from '../protocol/schemas.js';
+import type {
+  JobStatus,
+  PoolSettings,
+  RunEvent,
+  RunStatus,
+  StepState,
+  TokenScope,
+} from '../protocol/schemas.js';
 import type { TokenKind } from '../shared/ids.js';
 
 export interface TokenRow {
@@ -24,18 +31,7 @@ export interface TokenRow {
 }
 export type NewToken = Omit<TokenRow, 'createdAt' | 'usedAt' | 'revokedAt'> & { hash: string };
 
-export interface PoolSettings {
-  allowDockerSocket: boolean;
-  /** Default for jobs that do not say: new attempts after an agent is lost mid-job. */
-  retryCountOnAgentLoss?: number;
-  defaultImage?: string;
-  /** A queued job that no agent and no fleet serves fails after this long; default 15 min. */
-  queueTimeoutSeconds?: number;
-  /** Most log a job keeps, all its steps together, in MiB; default `DEFAULT_MAX_LOG_MIB`. */
-  maxLogMiB?: number;
-  /** Most log one step keeps, in MiB; default `DEFAULT_MAX_STEP_LOG_MIB`. */
-  maxStepLogMiB?: number;
-}
+export type { PoolSettings };
 
 /** A job's log is cut here unless its pool says otherwise: generous, but bounded. */
 export const DEFAULT_MAX_LOG_MIB = 128;
@@ -130,25 +126,25 @@ export interface StepRow {
   attempt: number;
   idx: number;
   name: string;
-  state: 'pending' | 'running' | 'completed';
+  state: StepState;
   result: TaskResult | null;
   reason: string | null;
   startedAt: number | null;
   finishedAt: number | null;
 }
 
-export interface EventRow {
-  runId: string;
-  seq: number;
-  at: number;
-  kind: 'run' | 'job' | 'step' | 'log';
-  jobId: string | null;
-  jobName: string | null;
-  attempt: number | null;
-  step: number | null;
-  data: Record<string, unknown>;
-}
-export type NewEvent = Omit<EventRow, 'seq' | 'runId' | 'at'>;
+/** A stored event: the wire's `RunEvent`, kind for kind, with its time in ms. */
+export type EventRow = RunEvent extends infer E
+  ? E extends RunEvent
+    ? Omit<E, 'at'> & { at: number }
+    : never
+  : never;
+/** An event to append: the store numbers it and stamps its time. */
+export type NewEvent = EventRow extends infer E
+  ? E extends EventRow
+    ? Omit<E, 'seq' | 'runId' | 'at'>
+    : never
+  : never;
 
 export type ClaimOutcome = { ok: true; job: JobRow } | { ok: false; reason: 'not-queued' | 'not-found' };
 

@@ -42,17 +42,18 @@ export function listEvents(
   ).iterate(runId, after, limit) as Iterable<Raw>) {
     if (out.length > 0 && bytes + r.data.length > maxBytes) break;
     bytes += r.data.length;
+    // The row was written by appendEvent from a typed event: its kind and data go together.
     out.push({
       runId: r.run_id,
       seq: r.seq,
       at: r.at,
-      kind: r.kind as EventRow['kind'],
+      kind: r.kind,
       jobId: r.job_id,
       jobName: r.job_name,
       attempt: r.attempt,
       step: r.step,
       data: json.parse(r.data),
-    });
+    } as EventRow);
   }
   return out;
 }
