@@ -118,7 +118,7 @@ describe('two replicas advancing one run', () => {
       replicas[1]!.scheduler.complete(second!.jobId, second!.epoch, 'failed'),
     ]);
     expect(rendezvous.armed).toBe(false);
-    const completed = (await runEvents(runId)).filter((e) => e.data.status === 'completed');
+    const completed = (await runEvents(runId)).filter((e) => statusOf(e) === 'completed');
     expect(completed.map((e) => e.data)).toEqual([{ status: 'completed', result: 'failed' }]);
     expect(await stores[1]!.getRun(runId)).toMatchObject({ status: 'completed', result: 'failed' });
   });
@@ -130,7 +130,7 @@ describe('two replicas advancing one run', () => {
         replicas[i % 2]!.scheduler.complete(c.jobId, c.epoch, i === 7 ? 'succeededWithIssues' : 'succeeded'),
       ),
     );
-    const statuses = (await runEvents(runId)).map((e) => e.data.status);
+    const statuses = (await runEvents(runId)).map((e) => statusOf(e));
     expect(statuses).toEqual(['queued', 'running', 'completed']);
     expect(await stores[0]!.getRun(runId)).toMatchObject({
       status: 'completed',
@@ -138,3 +138,8 @@ describe('two replicas advancing one run', () => {
     });
   });
 });
+
+/** The status an event reports; log events have none. */
+function statusOf(e: { data: object }): unknown {
+  return 'status' in e.data ? e.data.status : undefined;
+}
