@@ -24,7 +24,7 @@ import { type ServerConfig, type ServerConfigInput, serverConfig } from './confi
 import type { ServerContext } from './context.js';
 import { Dispatcher } from './dispatcher.js';
 import { ServerMetrics } from './metrics.js';
-import { Notifier } from './notifier.js';
+import { InProcessNotifier, type Notifier } from './notifier.js';
 import { Scheduler } from './scheduler.js';
 import { SecretVault } from './secret-vault.js';
 import { WorkspaceStore } from './workspace-store.js';
@@ -45,6 +45,8 @@ export interface StartServerOptions {
   logger?: Logger;
   clock?: Clock;
   store?: Store;
+  /** Wake-ups between the server's parts; default: in-process (one coordinator). */
+  notifier?: Notifier;
   /**
    * The data directory's lock when the caller took it already (`slipway up` does, before it
    * touches containers); else the server takes it. Either way `stop()` releases it.
@@ -88,7 +90,7 @@ async function startLocked(
   await ensureAdminToken(store, clock, adminTokenFile);
   await store.ensurePool('default', { allowDockerSocket: false }, clock.now());
 
-  const notifier = new Notifier();
+  const notifier = options.notifier ?? new InProcessNotifier();
   const dispatcher = new Dispatcher({ store, clock, logger });
   const leaseTtlMs = config.leaseTtlSeconds * 1000;
   const scheduler = new Scheduler({
