@@ -15,8 +15,7 @@ import {
 } from '../shared/data-dir.js';
 import { hashToken, newId, newToken } from '../shared/ids.js';
 import { createLogger, type Logger } from '../shared/logger.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import type { Store } from '../store/types.js';
+import { checkStoreUrl, defaultStoreUrl, openStore, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
 import { ArtifactStore } from './artifact-store.js';
 import { Auth, FailureLimiter } from './auth.js';
@@ -62,10 +61,13 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
   const logger = options.logger ?? createLogger({ level: config.logLevel, name: 'server' });
   const clock = options.clock ?? systemClock;
   const dataDir = resolve(config.dataDir);
+  const databaseUrl = config.database ?? defaultStoreUrl(dataDir);
+  // A store this build cannot open is refused before the data directory is touched.
+  if (!options.store) checkStoreUrl(databaseUrl);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const lock = options.dataDirLock ?? lockDataDir(dataDir);
   try {
-    return await startLocked(options, config, logger, clock, dataDir, lock);
+    return await startLocked(options, config, logger, clock, dataDir, databaseUrl, lock);
   } catch (error) {
     lock.release();
     throw error;
@@ -78,12 +80,12 @@ async function startLocked(
   logger: Logger,
   clock: Clock,
   dataDir: string,
+  databaseUrl: string,
   lock: DataDirLock,
 ): Promise<SlipwayServer> {
-  const databaseFile = join(dataDir, 'slipway.db');
-  const warning = preparePrivateDataDir(dataDir, options.store ? undefined : databaseFile);
+  const warning = preparePrivateDataDir(dataDir);
   if (warning) logger.warn({ dataDir }, warning);
-  const store = options.store ?? new SqliteStore(databaseFile);
+  const store = options.store ?? (await openStore(databaseUrl));
   const vault = new SecretVault(await secretKey(dataDir, config.secretKey));
   const auth = new Auth({ store, clock, logger });
   const adminTokenFile = join(dataDir, ADMIN_TOKEN_FILE);
