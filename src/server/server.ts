@@ -4,6 +4,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { type BlobStore, LocalDiskBlobStore } from '../blobs/index.js';
 import { type Clock, systemClock } from '../shared/clock.js';
 import {
   ADMIN_TOKEN_FILE,
@@ -22,6 +23,7 @@ import { Auth, FailureLimiter } from './auth.js';
 import { type ServerConfig, type ServerConfigInput, serverConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { Dispatcher } from './dispatcher.js';
+import { adoptLegacyBlobs } from './legacy-blobs.js';
 import { ServerMetrics } from './metrics.js';
 import { InProcessNotifier, type Notifier } from './notifier.js';
 import { Scheduler } from './scheduler.js';
@@ -44,6 +46,8 @@ export interface StartServerOptions {
   logger?: Logger;
   clock?: Clock;
   store?: Store;
+  /** Workspaces and artifacts; default: files under `<data>/blobs`. */
+  blobs?: BlobStore;
   /** Wake-ups between the server's parts; default: in-process (one coordinator). */
   notifier?: Notifier;
   /**
@@ -86,6 +90,8 @@ async function startLocked(
   const warning = preparePrivateDataDir(dataDir);
   if (warning) logger.warn({ dataDir }, warning);
   const store = options.store ?? (await openStore(databaseUrl));
+  const blobs = options.blobs ?? new LocalDiskBlobStore({ root: join(dataDir, 'blobs') });
+  await adoptLegacyBlobs(dataDir, blobs, logger);
   const vault = new SecretVault(await secretKey(dataDir, config.secretKey));
   const auth = new Auth({ store, clock, logger });
   const adminTokenFile = join(dataDir, ADMIN_TOKEN_FILE);
@@ -124,8 +130,8 @@ async function startLocked(
     scheduler,
     dispatcher,
     notifier,
-    workspaces: new WorkspaceStore(join(dataDir, 'workspaces')),
-    artifacts: new ArtifactStore(join(dataDir, 'artifacts')),
+    workspaces: new WorkspaceStore(blobs),
+    artifacts: new ArtifactStore(blobs),
     pollTimeoutMs: config.pollTimeoutSeconds * 1000,
   };
   const app = buildApp(context);
