@@ -49,7 +49,8 @@ describe('--database / SLIPWAY_DATABASE', () => {
   it('slipway server keeps its store where sqlite:<relative path> says, from the current directory', async () => {
     const proc = spawnCli(
       ['server', '--port', '0', '--data', 'data', '--database', 'sqlite:elsewhere/ci.db'],
-      {},
+      // The flag wins over the variable.
+      { SLIPWAY_DATABASE: 'postgres://db/ci' },
       dir,
     );
     await proc.waitFor(/Admin token/);
@@ -61,5 +62,15 @@ describe('--database / SLIPWAY_DATABASE', () => {
     expect(statSync(join(dir, 'elsewhere', 'ci.db')).mode & 0o777).toBe(0o600);
     expect(existsSync(join(dir, 'data', 'admin.token'))).toBe(true);
     expect(existsSync(join(dir, 'data', 'slipway.db'))).toBe(false);
+  });
+
+  it('an empty SLIPWAY_DATABASE means the default, <data>/slipway.db', async () => {
+    const proc = spawnCli(['server', '--port', '0', '--data', 'empty-var'], { SLIPWAY_DATABASE: '' }, dir);
+    await proc.waitFor(/Admin token/);
+    const url = /listening on (\S+)/.exec(proc.output())![1]!;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    proc.kill('SIGTERM');
+    expect(await proc.exited, proc.output()).toBe(0);
+    expect(existsSync(join(dir, 'empty-var', 'slipway.db'))).toBe(true);
   });
 });

@@ -43,7 +43,7 @@ const databaseOption = () =>
   new Option(
     '--database <url>',
     'where the store lives: sqlite:<path> (default: sqlite:<data>/slipway.db)',
-  ).default(env.SLIPWAY_DATABASE);
+  ).default(env.SLIPWAY_DATABASE || undefined); // an empty variable means the default
 
 const logLevelOption = () =>
   new Option('--log-level <level>', 'log level')
