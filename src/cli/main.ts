@@ -39,6 +39,12 @@ function collect(value: string, previous: Record<string, string>): Record<string
 
 const dataOption = () => new Option('--data <dir>', 'data directory of the local server').default(undefined);
 
+const databaseOption = () =>
+  new Option(
+    '--database <url>',
+    'where the store lives: sqlite:<path> (default: sqlite:<data>/slipway.db)',
+  ).default(env.SLIPWAY_DATABASE || undefined); // an empty variable means the default
+
 const logLevelOption = () =>
   new Option('--log-level <level>', 'log level')
     .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -58,6 +64,7 @@ program
   .option('--host <host>', 'address to listen on', env.SLIPWAY_HOST ?? '127.0.0.1')
   .option('--port <port>', 'port', (v) => Number(v), Number(env.SLIPWAY_PORT ?? DEFAULT_PORT))
   .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
+  .addOption(databaseOption())
   .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
   .option(
     '--vm-image-pool <image=pool>',
@@ -79,6 +86,7 @@ program
           host: o.host,
           port: o.port,
           dataDir: o.data,
+          database: o.database,
           socketPath: o.socket,
           leaseTtlSeconds: o.leaseTtl,
           vmImagePools: o.vmImagePool,
@@ -282,6 +290,7 @@ fleetOptions(
     .option('--host <host>', 'address to listen on', env.SLIPWAY_HOST ?? '127.0.0.1')
     .option('--port <port>', 'port', (v) => Number(v), Number(env.SLIPWAY_PORT ?? DEFAULT_PORT))
     .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
+    .addOption(databaseOption())
     .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
     .addOption(logLevelOption()),
   { minIdle: 1, max: 4 },
@@ -291,6 +300,7 @@ fleetOptions(
       host: o.host,
       port: o.port,
       data: o.data,
+      database: o.database,
       leaseTtlSeconds: o.leaseTtl,
       secretKey: env.SLIPWAY_SECRET_KEY,
       fleet: fleetFlags(o),

@@ -7,6 +7,8 @@ export const serverConfig = z.object({
   port: z.number().int().min(0).max(65535).default(8420),
   /** Data directory: database, admin token, secret key, workspaces. */
   dataDir: z.string().default('.slipway'),
+  /** Where the store lives, as a URL (`sqlite:<path>`; relative to the current directory); default `sqlite:<data>/slipway.db`. */
+  database: z.string().optional(),
   /** Also serve the API on this Unix socket (mounted into fleet containers); none by default. */
   socketPath: z.string().optional(),
   /** How long a job's lease lives without a heartbeat, in seconds. */

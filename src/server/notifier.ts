@@ -1,11 +1,21 @@
 import { EventEmitter } from 'node:events';
 
 /**
- * Wakes waiters inside this process: run feeds (`run:<id>`), cancellation (`job:<id>`) and
- * pools with new work (`pool:<name>`). Replicas sharing PostgreSQL will add LISTEN/NOTIFY
- * behind the same three calls; until then every waiter also re-checks on a timer.
+ * Wake-ups between the parts of the coordinator: run feeds (`run:<id>`), cancellation
+ * (`job:<id>`) and pools with new work (`pool:<name>`). A notification carries no data and may
+ * be lost or arrive twice: every waiter re-reads the store when woken and also re-checks on a
+ * timer, so an implementation only has to make the common case fast. In-process now; replicas
+ * sharing PostgreSQL add one over LISTEN/NOTIFY, chosen where the server is composed.
  */
-export class Notifier {
+export interface Notifier {
+  /** Wakes every current waiter on `topic`; returns without waiting for them. */
+  notify(topic: string): void;
+  /** Resolves on the next notification of `topic`, after `timeoutMs`, or when `signal` aborts; never rejects. */
+  wait(topic: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** Wakes waiters inside this process only: right for one coordinator. */
+export class InProcessNotifier implements Notifier {
   private readonly emitter = new EventEmitter();
 
   constructor() {
@@ -16,8 +26,8 @@ export class Notifier {
     this.emitter.emit(topic);
   }
 
-  /** Resolves on the next notification of `topic`, after `timeoutMs`, or when `signal` aborts. */
   wait(topic: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

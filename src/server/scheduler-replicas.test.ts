@@ -9,7 +9,7 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { AgentRow, EventRow, Store } from '../store/types.js';
 import { Auth } from './auth.js';
 import { Dispatcher } from './dispatcher.js';
-import { Notifier } from './notifier.js';
+import { InProcessNotifier } from './notifier.js';
 import { Scheduler } from './scheduler.js';
 import { SecretVault } from './secret-vault.js';
 
@@ -72,7 +72,7 @@ beforeEach(async () => {
       logger: silentLogger,
       auth: new Auth({ store, clock, logger: silentLogger }),
       dispatcher,
-      notifier: new Notifier(),
+      notifier: new InProcessNotifier(),
       vault: new SecretVault(key),
       leaseTtlMs: 90_000,
     });

@@ -4,6 +4,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { type BlobStore, LocalDiskBlobStore } from '../blobs/index.js';
 import { type Clock, systemClock } from '../shared/clock.js';
 import {
   ADMIN_TOKEN_FILE,
@@ -15,16 +16,16 @@ import {
 } from '../shared/data-dir.js';
 import { hashToken, newId, newToken } from '../shared/ids.js';
 import { createLogger, type Logger } from '../shared/logger.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import type { Store } from '../store/types.js';
+import { checkStoreUrl, defaultStoreUrl, openStore, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
 import { ArtifactStore } from './artifact-store.js';
 import { Auth, FailureLimiter } from './auth.js';
 import { type ServerConfig, type ServerConfigInput, serverConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { Dispatcher } from './dispatcher.js';
+import { adoptLegacyBlobs } from './legacy-blobs.js';
 import { ServerMetrics } from './metrics.js';
-import { Notifier } from './notifier.js';
+import { InProcessNotifier, type Notifier } from './notifier.js';
 import { Scheduler } from './scheduler.js';
 import { SecretVault } from './secret-vault.js';
 import {
@@ -53,6 +54,10 @@ export interface StartServerOptions {
   logger?: Logger;
   clock?: Clock;
   store?: Store;
+  /** Workspaces and artifacts; default: files under `<data>/blobs`. */
+  blobs?: BlobStore;
+  /** Wake-ups between the server's parts; default: in-process (one coordinator). */
+  notifier?: Notifier;
   /**
    * The data directory's lock when the caller took it already (`slipway up` does, before it
    * touches containers); else the server takes it. Either way `stop()` releases it.
@@ -68,10 +73,13 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
   const logger = options.logger ?? createLogger({ level: config.logLevel, name: 'server' });
   const clock = options.clock ?? systemClock;
   const dataDir = resolve(config.dataDir);
+  const databaseUrl = config.database ?? defaultStoreUrl(dataDir);
+  // A store this build cannot open is refused before the data directory is touched.
+  if (!options.store) checkStoreUrl(databaseUrl);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const lock = options.dataDirLock ?? lockDataDir(dataDir);
   try {
-    return await startLocked(options, config, logger, clock, dataDir, lock);
+    return await startLocked(options, config, logger, clock, dataDir, databaseUrl, lock);
   } catch (error) {
     lock.release();
     throw error;
@@ -84,19 +92,21 @@ async function startLocked(
   logger: Logger,
   clock: Clock,
   dataDir: string,
+  databaseUrl: string,
   lock: DataDirLock,
 ): Promise<SlipwayServer> {
-  const databaseFile = join(dataDir, 'slipway.db');
-  const warning = preparePrivateDataDir(dataDir, options.store ? undefined : databaseFile);
+  const warning = preparePrivateDataDir(dataDir);
   if (warning) logger.warn({ dataDir }, warning);
-  const store = options.store ?? new SqliteStore(databaseFile);
+  const store = options.store ?? (await openStore(databaseUrl));
+  const blobs = options.blobs ?? new LocalDiskBlobStore({ root: join(dataDir, 'blobs') });
+  await adoptLegacyBlobs(dataDir, blobs, logger);
   const vault = new SecretVault(await secretKey(dataDir, config.secretKey));
   const auth = new Auth({ store, clock, logger });
   const adminTokenFile = join(dataDir, ADMIN_TOKEN_FILE);
   await ensureAdminToken(store, clock, adminTokenFile);
   await store.ensurePool('default', { allowDockerSocket: false }, clock.now());
 
-  const notifier = new Notifier();
+  const notifier = options.notifier ?? new InProcessNotifier();
   const dispatcher = new Dispatcher({ store, clock, logger });
   const leaseTtlMs = config.leaseTtlSeconds * 1000;
   const scheduler = new Scheduler({
@@ -120,8 +130,8 @@ async function startLocked(
   };
   const limiter = new FailureLimiter(clock);
   const pollTimeoutMs = config.pollTimeoutSeconds * 1000;
-  const workspaces = new WorkspaceStore(join(dataDir, 'workspaces'));
-  const artifacts = new ArtifactStore(join(dataDir, 'artifacts'));
+  const workspaces = new WorkspaceStore(blobs);
+  const artifacts = new ArtifactStore(blobs);
   const context: ServerContext = {
     metrics,
     store,

@@ -1,36 +1,41 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { newId, sha256Hex } from '../shared/ids.js';
+import { PassThrough, type Readable } from 'node:stream';
+import type { BlobStore } from '../blobs/index.js';
+import { NotFoundError } from '../shared/errors.js';
+import { sha256Hex } from '../shared/ids.js';
 
-/** Workspace archives on disk, named by their SHA-256 so an upload of the same tree is free. */
+/** Where workspaces live in the blob store. */
+export const WORKSPACE_PREFIX = 'workspaces/';
+
+/** Workspace archives, named by their SHA-256 so an upload of the same tree is free. */
 export class WorkspaceStore {
-  constructor(private readonly dir: string) {}
+  constructor(private readonly blobs: BlobStore) {}
 
   async put(archive: Buffer): Promise<{ id: string; size: number }> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const id = sha256Hex(archive);
-    const file = this.path(id);
-    const exists = await stat(file).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) {
-      // Write then rename: a crash never leaves a half-written archive under its final name.
-      const tmp = join(this.dir, `.${newId()}.tmp`);
-      await writeFile(tmp, archive, { mode: 0o600 });
-      await rename(tmp, file);
-    }
+    const key = workspaceKey(id);
+    // The key is the content's checksum: the blob store refuses bytes that do not match it.
+    if (!(await this.blobs.stat(key))) await this.blobs.put(key, archive, { sha256: id });
     return { id, size: archive.length };
   }
 
+  /** The archive as a stream; a missing or corrupt one fails the stream. */
   open(id: string): Readable {
-    return createReadStream(this.path(id));
+    const key = workspaceKey(id);
+    const out = new PassThrough();
+    this.blobs.get(key).then(
+      (stream) => {
+        if (!stream) return out.destroy(new NotFoundError('workspace', id));
+        stream.on('error', (error) => out.destroy(error));
+        out.on('close', () => stream.destroy());
+        stream.pipe(out);
+      },
+      (error: Error) => out.destroy(error),
+    );
+    return out;
   }
+}
 
-  private path(id: string): string {
-    if (!/^[a-f0-9]{64}$/.test(id)) throw new Error('bad workspace id');
-    return join(this.dir, `${id}.tar.gz`);
-  }
+export function workspaceKey(id: string): string {
+  if (!/^[a-f0-9]{64}$/.test(id)) throw new Error('bad workspace id');
+  return `${WORKSPACE_PREFIX}${id}.tar.gz`;
 }

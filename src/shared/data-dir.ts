@@ -25,16 +25,19 @@ export const DEFAULT_PORT = 8420;
  */
 export function preparePrivateDataDir(dir: string, databaseFile?: string): string | undefined {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (databaseFile) {
-    if (!existsSync(databaseFile)) closeSync(openSync(databaseFile, 'wx', 0o600));
-    else chmodSync(databaseFile, 0o600);
-    for (const extra of ['-wal', '-shm']) {
-      if (existsSync(databaseFile + extra)) chmodSync(databaseFile + extra, 0o600);
-    }
-  }
+  if (databaseFile) preparePrivateDatabaseFile(databaseFile);
   const mode = statSync(dir).mode & 0o777;
   if ((mode & 0o077) === 0) return undefined;
   return `the data directory ${dir} is readable by other users (mode ${mode.toString(8).padStart(4, '0')}); it holds the database and secret key: chmod 700 it`;
+}
+
+/** Creates a SQLite file 0600 (or makes an existing one and its -wal/-shm files 0600). */
+export function preparePrivateDatabaseFile(databaseFile: string): void {
+  if (!existsSync(databaseFile)) closeSync(openSync(databaseFile, 'wx', 0o600));
+  else chmodSync(databaseFile, 0o600);
+  for (const extra of ['-wal', '-shm']) {
+    if (existsSync(databaseFile + extra)) chmodSync(databaseFile + extra, 0o600);
+  }
 }
 
 // ── the lock: one server per data directory ─────────────────────────────────────────────────

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LocalDiskBlobStore } from '../blobs/index.js';
 import { type CreateRunRequest, createRunRequest } from '../protocol/schemas.js';
 import { ArtifactStore } from '../server/artifact-store.js';
 import { Auth } from '../server/auth.js';
 import { Dispatcher } from '../server/dispatcher.js';
-import { Notifier } from '../server/notifier.js';
+import { InProcessNotifier } from '../server/notifier.js';
 import { Scheduler } from '../server/scheduler.js';
 import { SecretVault } from '../server/secret-vault.js';
 import { ArtifactService, JobService, RunService } from '../server/services/index.js';
@@ -35,7 +36,7 @@ export async function startCoordinator(pool: Partial<PoolSettings> = {}) {
   const clock = new FakeClock();
   const store = new SqliteStore(join(dir, 'slipway.db'));
   await store.ensurePool('default', { allowDockerSocket: false, ...pool }, clock.now());
-  const notifier = new Notifier();
+  const notifier = new InProcessNotifier();
   const logger = silentLogger;
   const dispatcher = new Dispatcher({ store, clock, logger });
   const scheduler = new Scheduler({
@@ -48,8 +49,9 @@ export async function startCoordinator(pool: Partial<PoolSettings> = {}) {
     vault: new SecretVault(randomBytes(32)),
     leaseTtlMs: LEASE_TTL_MS,
   });
-  const workspaces = new WorkspaceStore(join(dir, 'workspaces'));
-  const artifacts = new ArtifactStore(join(dir, 'artifacts'));
+  const blobs = new LocalDiskBlobStore({ root: join(dir, 'blobs') });
+  const workspaces = new WorkspaceStore(blobs);
+  const artifacts = new ArtifactStore(blobs);
   const runs = new RunService({ store, scheduler, notifier, workspaces, clock });
   const jobs = new JobService({ store, scheduler, notifier, workspaces, clock });
   const artifactService = new ArtifactService({ store, scheduler, artifacts });

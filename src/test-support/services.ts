@@ -4,7 +4,7 @@ import { AgentIdentity } from '../agent/identity.js';
 import { createRunRequest } from '../protocol/schemas.js';
 import { Auth, FailureLimiter, type FailureLimiterOptions } from '../server/auth.js';
 import { Dispatcher } from '../server/dispatcher.js';
-import { Notifier } from '../server/notifier.js';
+import { InProcessNotifier } from '../server/notifier.js';
 import { Scheduler } from '../server/scheduler.js';
 import { SecretVault } from '../server/secret-vault.js';
 import { AgentService } from '../server/services/agents.js';
@@ -46,7 +46,7 @@ export async function serviceWorld(o: ServiceWorldOptions = {}) {
   const logger = silentLogger;
   const auth = new Auth({ store, clock, logger });
   const limiter = new FailureLimiter(clock, o.limiter);
-  const notifier = new Notifier();
+  const notifier = new InProcessNotifier();
   const dispatcher = new Dispatcher({ store, clock, logger });
   const scheduler = new Scheduler({
     store,

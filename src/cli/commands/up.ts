@@ -7,6 +7,7 @@ import { ApiClient } from '../../protocol/client.js';
 import { type SlipwayServer, startServer } from '../../server/index.js';
 import { lockDataDir } from '../../shared/data-dir.js';
 import type { Logger } from '../../shared/logger.js';
+import { checkStoreUrl } from '../../store/index.js';
 import { EXIT } from '../exit-codes.js';
 import { formatDuration } from '../render.js';
 import { AGENT_BUNDLE_PATH, checkSocketPath, connectDocker, untilSignal } from './docker-host.js';
@@ -16,6 +17,8 @@ export interface UpOptions {
   host: string;
   port: number;
   data: string;
+  /** Where the store lives (`sqlite:<path>`); default: `sqlite:<data>/slipway.db`. */
+  database?: string;
   /** Job lease lifetime without a heartbeat, in seconds. */
   leaseTtlSeconds: number;
   secretKey?: string;
@@ -34,6 +37,8 @@ export interface UpOptions {
  */
 export async function upCommand(o: UpOptions): Promise<number> {
   const dataDir = resolve(o.data);
+  // Before the lock, Docker and the images: a database this build cannot open is a usage error.
+  if (o.database) checkStoreUrl(o.database);
   const socketPath = checkSocketPath(join(dataDir, SOCKET_FILE));
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   // First of all: a second `up` on this directory would take the first one's containers,
@@ -55,6 +60,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
         host: o.host,
         port: o.port,
         dataDir,
+        database: o.database,
         socketPath,
         leaseTtlSeconds: o.leaseTtlSeconds,
         secretKey: o.secretKey,
