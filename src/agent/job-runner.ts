@@ -10,8 +10,9 @@ import {
   predefinedVariables,
 } from '../pipeline/index.js';
 import type { JobPlan, StepPlan, TaskResult } from '../pipeline/types.js';
-import { type ApiClient, HttpError, withRetry } from '../protocol/client.js';
+import { type ApiClient, withRetry } from '../protocol/client.js';
 import type { JobSpec } from '../protocol/schemas.js';
+import { LeaseLostError, ResultConflictError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { extractWorkspace } from '../shared/workspace-archive.js';
 import { chownTree, type JobUser } from './job-user.js';
@@ -222,15 +223,17 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
     try {
       await withRetry(
         () =>
-          client.request(`jobs/${spec.jobId}/complete`, {
-            token: token(),
-            body: { epoch: spec.epoch, result: outcome.result, ...jobReport(state, outcome.reason) },
-          }),
+          client.complete(
+            spec.jobId,
+            { epoch: spec.epoch, result: outcome.result, ...jobReport(state, outcome.reason) },
+            { token: token() },
+          ),
         { deadlineMs: spec.leaseTtlMs },
       );
     } catch (err) {
       log.error({ err: (err as Error).message }, 'could not report the job result');
-      if (err instanceof HttpError && err.status === 409) outcome.leaseLost = true;
+      // Another attempt holds the job, or it was completed otherwise: what this agent knows is stale.
+      if (err instanceof LeaseLostError || err instanceof ResultConflictError) outcome.leaseLost = true;
     }
   }
   await keeper.stop();
@@ -282,10 +285,11 @@ async function reportStep(
   try {
     await withRetry(
       () =>
-        o.client.request(`jobs/${o.spec.jobId}/steps`, {
-          token: o.spec.leaseToken,
-          body: { epoch: o.spec.epoch, index, ...body },
-        }),
+        o.client.reportStep(
+          o.spec.jobId,
+          { epoch: o.spec.epoch, index, ...body },
+          { token: o.spec.leaseToken },
+        ),
       { deadlineMs: o.spec.leaseTtlMs },
     );
   } catch (err) {
