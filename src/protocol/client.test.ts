@@ -105,3 +105,20 @@ it('throws the typed error from a call, and checks a request before sending it',
     await new Promise((r) => server.close(r));
   }
 });
+
+it('types the error answer of a download too: a missing artifact is NotFoundError', async () => {
+  const server = createServer((_req, res) => {
+    res.statusCode = 404;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ error: { code: 'not_found', message: "artifact 'x' not found" } }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const client = new ApiClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const err = await client.runArtifact('r1', 'x', { token: 't' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(answerDetail(err)).toBe("artifact 'x' not found");
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});

@@ -270,6 +270,17 @@ export class ApiClient {
     await this.call('agents/self', { ...o, method: 'DELETE' });
   }
 
+  /** Publishes an artifact of the running job (a gzipped tar). */
+  async publishArtifact(jobId: string, name: string, archive: Buffer, o: CallOptions): Promise<void> {
+    const path = `jobs/${jobId}/artifacts/${encodeURIComponent(name)}`;
+    await this.call(path, { ...o, method: 'PUT', raw: archive });
+  }
+
+  /** The artifacts published in the running job's run so far. */
+  jobArtifacts(jobId: string, o: CallOptions) {
+    return this.call(`jobs/${jobId}/artifacts`, o, undefined, artifactView.array());
+  }
+
   // ── runs ───────────────────────────────────────────────────────────────────────
   uploadWorkspace(archive: Buffer, o: CallOptions) {
     return this.call('workspaces', { ...o, method: 'PUT', raw: archive }, undefined, uploadWorkspaceResponse);
@@ -301,6 +312,19 @@ export class ApiClient {
 
   runArtifacts(runId: string, o: CallOptions) {
     return this.call(`runs/${encodeURIComponent(runId)}/artifacts`, o, undefined, artifactView.array());
+  }
+
+  /** An artifact of a run, as the gzipped tar it was published as. */
+  async runArtifact(runId: string, name: string, o: CallOptions): Promise<Buffer> {
+    const res = await this.fetch(
+      `runs/${encodeURIComponent(runId)}/artifacts/${encodeURIComponent(name)}`,
+      o,
+    );
+    if (!res.ok) {
+      const text = await res.text();
+      throw errorFromAnswer(res.status, text ? safeJson(text) : undefined, text || res.statusText);
+    }
+    return Buffer.from(await res.arrayBuffer());
   }
 
   // ── admin and fleets ───────────────────────────────────────────────────────────

@@ -1,6 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { answeredStatus } from '../../protocol/client.js';
 import { createPoolRequest, createTokenRequest, type TokenScope } from '../../protocol/schemas.js';
+import { NotFoundError } from '../../shared/errors.js';
 import { extractWorkspace } from '../../shared/workspace-archive.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { parseDuration } from '../duration.js';
@@ -116,15 +118,15 @@ export async function artifactList(s: ClientSettings, run: string, out: Out) {
 
 export async function artifactDownload(s: ClientSettings, run: string, name: string, to: string, out: Out) {
   const { client, token } = resolveClient(s);
-  const res = await client.fetch(`runs/${encodeURIComponent(run)}/artifacts/${encodeURIComponent(name)}`, {
-    token,
-    timeoutMs: 600_000,
+  const archive = await client.runArtifact(run, name, { token, timeoutMs: 600_000 }).catch((err: unknown) => {
+    if (err instanceof NotFoundError)
+      throw new CliError(`run ${run} has no artifact '${name}'`, EXIT.invalid);
+    const status = answeredStatus(err);
+    throw status === undefined ? err : new CliError(`download failed: ${status}`, EXIT.infrastructure);
   });
-  if (res.status === 404) throw new CliError(`run ${run} has no artifact '${name}'`, EXIT.invalid);
-  if (!res.ok) throw new CliError(`download failed: ${res.status}`, EXIT.infrastructure);
   const target = resolve(to);
   await mkdir(target, { recursive: true });
-  const { files } = await extractWorkspace(Buffer.from(await res.arrayBuffer()), target);
+  const { files } = await extractWorkspace(archive, target);
   out(`artifact '${name}': ${files} files in ${target}\n`);
   return EXIT.ok;
 }
