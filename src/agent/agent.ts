@@ -1,15 +1,24 @@
 import { readFile, rm } from 'node:fs/promises';
-import { ApiClient, ConnectionError, HttpError, isTransient } from '../protocol/client.js';
 import {
-  agentTokenResponse,
-  type JobSpec,
-  jobOffer,
-  jobSpec,
-  openSessionResponse,
-  registerAgentResponse,
-} from '../protocol/schemas.js';
+  ApiClient,
+  answerDetail,
+  answeredStatus,
+  type CallOptions,
+  ConnectionError,
+  isTransient,
+} from '../protocol/client.js';
+import type { JobSpec } from '../protocol/schemas.js';
 import { sleep } from '../shared/clock.js';
-import { ValidationError } from '../shared/errors.js';
+import {
+  AgentBusyError,
+  AuthError,
+  ClaimLostError,
+  GoneError,
+  NotFoundError,
+  SessionReplacedError,
+  SlipwayError,
+  ValidationError,
+} from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { collectCapabilities } from './capabilities.js';
 import type { AgentConfig } from './config.js';
@@ -101,23 +110,19 @@ export class Agent {
 
   private async register(secret: string): Promise<void> {
     const c = this.o.config;
-    const { body } = await this.untilReachable(() =>
-      this.client.request('agents/register', {
-        token: secret,
-        body: { pool: c.pool, name: c.name, publicKey: this.identity.publicKeyPem, replace: c.replace },
-        signal: this.shutdown.signal,
-      }),
+    const registered = await this.untilReachable(() =>
+      this.client.register(
+        { pool: c.pool, name: c.name, publicKey: this.identity.publicKeyPem, replace: c.replace },
+        { token: secret, signal: this.shutdown.signal },
+      ),
     );
-    this.agentId = registerAgentResponse.parse(body).agentId;
+    this.agentId = registered.agentId;
     this.o.logger.info('registered');
   }
 
   private async token(): Promise<string> {
     if (this.accessToken && Date.now() < this.accessExpiresAt - 60_000) return this.accessToken;
-    const { body } = await this.client.request('agents/token', {
-      body: { assertion: await this.identity.assertion(this.agentId) },
-    });
-    const t = agentTokenResponse.parse(body);
+    const t = await this.client.exchangeToken({ assertion: await this.identity.assertion(this.agentId) });
     this.accessToken = t.accessToken;
     this.accessExpiresAt = Date.parse(t.expiresAt);
     return this.accessToken;
@@ -129,23 +134,19 @@ export class Agent {
       name: c.name,
       version: AGENT_VERSION,
     });
-    const { body } = await this.call('agents/session', { capabilities, version: AGENT_VERSION });
-    this.sessionId = openSessionResponse.parse(body).sessionId;
+    const session = await this.call((o) =>
+      this.client.openSession({ capabilities, version: AGENT_VERSION }, o),
+    );
+    this.sessionId = session.sessionId;
   }
 
   /** An authenticated call that survives a restarting server and renews its access token. */
-  private call(path: string, body: unknown, timeoutMs = 30_000) {
+  private call<T>(fn: (o: CallOptions) => Promise<T>, timeoutMs = 30_000): Promise<T> {
     return this.untilReachable(async () => {
       try {
-        return await this.client.request(path, {
-          token: await this.token(),
-          body,
-          timeoutMs,
-          signal: this.shutdown.signal,
-        });
+        return await fn({ token: await this.token(), timeoutMs, signal: this.shutdown.signal });
       } catch (err) {
-        if (err instanceof HttpError && err.status === 401 && /expired/.test(err.detail))
-          this.accessToken = '';
+        if (err instanceof AuthError && /expired/.test(err.reason)) this.accessToken = '';
         throw err;
       }
     });
@@ -199,19 +200,18 @@ export class Agent {
 
   private async poll() {
     try {
-      const res = await this.call('agents/poll', { sessionId: this.sessionId }, 60_000);
-      return res.status === 204 ? null : jobOffer.parse(res.body);
+      return await this.call((o) => this.client.poll({ sessionId: this.sessionId }, o), 60_000);
     } catch (err) {
       if (this.shutdown.signal.aborted) return null;
       // The job this agent was started for is gone: nothing left to do.
-      if (err instanceof HttpError && err.status === 410) {
-        this.o.logger.info({ reason: err.detail }, 'nothing to run');
+      if (err instanceof GoneError) {
+        this.o.logger.info({ reason: answerDetail(err) }, 'nothing to run');
         this.shutdown.abort();
         return null;
       }
       // The server forgot our session (e.g. a newer one took over, or the store was reset), or
       // still counts our last job as running: wait a moment, then start a fresh session.
-      if (err instanceof HttpError && err.status === 409) {
+      if (err instanceof SessionReplacedError || err instanceof AgentBusyError) {
         await sleep(1_000, this.shutdown.signal);
         await this.openSession();
         return null;
@@ -223,10 +223,9 @@ export class Agent {
   private async claimAndRun(jobId: string): Promise<boolean> {
     let spec: JobSpec;
     try {
-      const { body } = await this.call(`jobs/${jobId}/claim`, { sessionId: this.sessionId });
-      spec = jobSpec.parse(body);
+      spec = await this.call((o) => this.client.claim(jobId, { sessionId: this.sessionId }, o));
     } catch (err) {
-      if (err instanceof HttpError && (err.status === 409 || err.status === 404)) return false; // another agent won
+      if (lostTheClaim(err)) return false;
       throw err;
     }
     this.running = true;
@@ -265,16 +264,13 @@ export class Agent {
     const until = Date.now() + this.o.config.deregisterTimeoutSeconds * 1000;
     for (;;) {
       try {
-        await this.client.request('agents/self', {
-          method: 'DELETE',
-          token: await this.token(),
-          timeoutMs: 10_000,
-        });
+        await this.client.deregister({ token: await this.token(), timeoutMs: 10_000 });
         this.o.logger.info('deregistered');
         return;
       } catch (err) {
         const retry =
-          (err instanceof HttpError && (err.status === 409 || err.status >= 500)) ||
+          err instanceof AgentBusyError ||
+          (answeredStatus(err) ?? 0) >= 500 ||
           err instanceof ConnectionError;
         if (!retry || this.gaveUp || Date.now() >= until) {
           this.o.logger.warn({ err: (err as Error).message }, 'could not deregister');
@@ -286,6 +282,19 @@ export class Agent {
   }
 }
 
+/**
+ * Another agent won the job or it is gone; or this session was replaced or still counts a job
+ * as running, which the next poll sorts out. Either way: no job, poll again.
+ */
+function lostTheClaim(err: unknown): boolean {
+  return (
+    err instanceof ClaimLostError ||
+    err instanceof NotFoundError ||
+    err instanceof SessionReplacedError ||
+    err instanceof AgentBusyError
+  );
+}
+
 const BAD_PORT = 'this port is on the block list of Node fetch (bad port); serve on another port';
 
 /**
@@ -293,11 +302,16 @@ const BAD_PORT = 'this port is on the block list of Node fetch (bad port); serve
  * whether nothing listens, the name does not resolve, or one side speaks TLS and the other not.
  */
 export function describeUnreachable(err: unknown): string {
-  if (err instanceof HttpError) return `the server answered ${err.status} (${err.detail})`;
+  const status = answeredStatus(err);
+  if (status !== undefined) return `the server answered ${status} (${answerDetail(err)})`;
   const chain: { code?: string; message?: string; name?: string }[] = [];
   for (let e = err as { cause?: unknown } | undefined; e && chain.length < 5; e = e.cause as typeof e)
     chain.push(e as (typeof chain)[number]);
-  const code = chain.map((e) => e.code).find((c) => typeof c === 'string');
+  // Our own errors carry a wire code (`internal`), not a socket's: the cause below names it.
+  const code = chain
+    .filter((e) => !(e instanceof SlipwayError))
+    .map((e) => e.code)
+    .find((c) => typeof c === 'string');
   const last = chain[chain.length - 1];
   if (!code && last?.message === 'bad port') return BAD_PORT;
   switch (code) {

@@ -10,8 +10,9 @@ import {
   predefinedVariables,
 } from '../pipeline/index.js';
 import type { JobPlan, StepPlan, TaskResult } from '../pipeline/types.js';
-import { type ApiClient, HttpError, withRetry } from '../protocol/client.js';
+import { type ApiClient, withRetry } from '../protocol/client.js';
 import type { JobSpec } from '../protocol/schemas.js';
+import { LeaseLostError, ResultConflictError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { extractWorkspace } from '../shared/workspace-archive.js';
 import { chownTree, type JobUser } from './job-user.js';
@@ -44,9 +45,36 @@ export interface JobOutcome {
   leaseLost: boolean;
 }
 
-/** Runs one claimed job from workspace download to completion report. */
+/** The folders of one job inside the agent's work folder; removed when the job ends. */
+interface JobDirs {
+  job: string;
+  s: string;
+  a: string;
+  b: string;
+  tmp: string;
+}
+
+/** What the phases of one job share: its plan, folders, state, log streams and why it stops. */
+interface JobContext {
+  o: JobRunnerOptions;
+  spec: JobSpec;
+  plan: JobPlan;
+  log: Logger;
+  dirs: JobDirs;
+  state: JobState;
+  /** The job-level log (setup, teardown, the result's reason). */
+  setup: LogStream;
+  stream: (step: number) => LogStream;
+  stop: AbortSignal;
+  cause: () => StopCause | undefined;
+}
+
+/**
+ * Runs one claimed job: prepare the workspace, set the job's variables, run the steps, report
+ * the result. The lease is kept, and cancel, timeout and shutdown watched, all the while.
+ */
 export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
-  const { spec, client } = o;
+  const { spec } = o;
   const plan = spec.plan;
   const log = o.logger.child({ jobId: spec.jobId, attempt: spec.attempt });
   const stop = new AbortController();
@@ -55,10 +83,66 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
     if (cause === undefined || why === 'lease lost') cause = why;
     stop.abort();
   };
-  const token = () => spec.leaseToken;
+  const watch = watchJob(o, plan, log, stopJob);
+  // The step token is masked like a secret: a script that prints it leaks nothing to the log.
+  const state = new JobState({}, [...Object.values(spec.secrets), spec.stepToken]);
+  const stream = (step: number) => {
+    const s = new LogStream({
+      client: o.client,
+      jobId: spec.jobId,
+      epoch: spec.epoch,
+      step,
+      leaseToken: () => spec.leaseToken,
+      secrets: state.secrets,
+      retryForMs: spec.leaseTtlMs,
+      onLeaseLost: () => stopJob('lease lost'),
+    });
+    state.track(s);
+    return s;
+  };
+  const job: JobContext = {
+    o,
+    spec,
+    plan,
+    log,
+    dirs: jobDirs(o.work, spec.jobId),
+    state,
+    setup: stream(-1),
+    stream,
+    stop: stop.signal,
+    cause: () => cause,
+  };
 
+  const results: TaskResult[] = [];
+  let failure: string | undefined;
+  try {
+    await prepareWorkspace(job);
+    const variables = jobVariables(job);
+    await runSteps(job, variables, results);
+  } catch (err) {
+    failure = `job setup failed: ${(err as Error).message}`;
+    job.setup.write(`##[error]${failure}\n`);
+    results.push('failed');
+  } finally {
+    watch.stopWatching();
+    // Before the result is reported (and so before the next job): nothing of this job survives it.
+    const sweep = await killJobProcesses({ jobId: spec.jobId, uid: o.jobUser?.uid });
+    if (sweep.killed > 0) log.info({ killed: sweep.killed }, 'killed processes the job left running');
+    if (sweep.left > 0) log.error({ left: sweep.left }, 'processes of the job are still running');
+  }
+
+  const outcome = finalOutcome(results, cause, plan, failure);
+  await reportResult(job, outcome);
+  await watch.keeper.stop();
+  await rm(job.dirs.job, { recursive: true, force: true }).catch(() => undefined);
+  return outcome;
+}
+
+/** Keeps the lease and stops the job on cancel, lease loss, its timeout or the agent's shutdown. */
+function watchJob(o: JobRunnerOptions, plan: JobPlan, log: Logger, stopJob: (why: StopCause) => void) {
+  const { spec } = o;
   const keeper = new LeaseKeeper({
-    client,
+    client: o.client,
     jobId: spec.jobId,
     epoch: spec.epoch,
     leaseToken: spec.leaseToken,
@@ -77,165 +161,162 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
     plan.timeoutInMinutes > 0
       ? setTimeout(() => stopJob('timed out'), plan.timeoutInMinutes * 60_000)
       : undefined;
-
-  // The step token is masked like a secret: a script that prints it leaks nothing to the log.
-  const state = new JobState({}, [...Object.values(spec.secrets), spec.stepToken]);
-  const stream = (step: number) => {
-    const s = new LogStream({
-      client,
-      jobId: spec.jobId,
-      epoch: spec.epoch,
-      step,
-      leaseToken: token,
-      secrets: state.secrets,
-      retryForMs: spec.leaseTtlMs,
-      onLeaseLost: () => stopJob('lease lost'),
-    });
-    state.track(s);
-    return s;
+  return {
+    keeper,
+    /** The timeout and shutdown no longer apply; the lease is kept until the result is in. */
+    stopWatching: () => {
+      clearTimeout(jobTimer);
+      o.shutdown.removeEventListener('abort', onShutdown);
+    },
   };
+}
 
-  const jobDir = join(o.work, spec.jobId.replace(/[^A-Za-z0-9_-]/g, ''));
-  const dirs = { s: join(jobDir, 's'), a: join(jobDir, 'a'), b: join(jobDir, 'b'), tmp: join(jobDir, 'tmp') };
-  const setup = stream(-1);
-  const results: TaskResult[] = [];
-  let failure: string | undefined;
-  try {
-    await rm(jobDir, { recursive: true, force: true });
-    await Promise.all(Object.values(dirs).map((d) => mkdir(d, { recursive: true })));
-    setup.write(
-      `Agent ${o.agent.name} (pool ${o.agent.pool}) runs job ${plan.name}, attempt ${spec.attempt}\n`,
-    );
-    if (plan.checkout === 'none') setup.write('checkout: none — the workspace is not unpacked\n');
-    else if (spec.hasWorkspace) {
-      const res = await client.fetch(`jobs/${spec.jobId}/workspace`, { token: token(), timeoutMs: 300_000 });
-      if (!res.ok || !res.body) throw new Error(`workspace download failed: ${res.status}`);
-      const { files, bytes } = await extractWorkspace(Buffer.from(await res.arrayBuffer()), dirs.s);
-      setup.write(`Workspace: ${files} ${files === 1 ? 'file' : 'files'}, ${bytes} bytes in ${dirs.s}\n`);
-    }
-    if (o.jobUser) {
-      // Whatever an earlier job of this user left running (an agent killed mid-job) goes first.
-      await killJobProcesses({ jobId: spec.jobId, uid: o.jobUser.uid });
-      await chownTree(jobDir, o.jobUser);
-    }
-    await setup.sync();
+function jobDirs(work: string, jobId: string): JobDirs {
+  const job = join(work, jobId.replace(/[^A-Za-z0-9_-]/g, ''));
+  return { job, s: join(job, 's'), a: join(job, 'a'), b: join(job, 'b'), tmp: join(job, 'tmp') };
+}
 
-    // Values that use other variables (`$(G)/c`, `$(System.DefaultWorkingDirectory)/x`) expanded once, here.
-    const variables = Object.assign(
-      state.variables,
-      expandVariables({
-        ...predefinedVariables({
-          agentName: o.agent.name,
-          agentId: o.agent.id,
-          agentOs: 'Linux',
-          arch: arch(),
-          workFolder: o.work,
-          tempDirectory: dirs.tmp,
-          sourcesDirectory: dirs.s,
-          buildDirectory: jobDir,
-          buildId: String(spec.runNumber),
-          buildNumber: spec.buildNumber,
-          stageName: plan.stage,
-          stageDisplayName: plan.stageDisplayName,
-          runId: spec.runId,
-          jobId: spec.jobId,
-          jobName: plan.name,
-          jobDisplayName: plan.displayName,
-          attempt: spec.attempt,
-          pipelineFile: spec.pipelineFile,
-          poolName: o.agent.pool,
-        }),
-        ...spec.variables,
-      }),
-    );
-
-    for (const [index, step] of plan.steps.entries()) {
-      // As in Azure Pipelines, skipped steps do not change the status later conditions see.
-      const ran = results.filter((r) => r !== 'skipped');
-      const status = cause ? 'canceled' : aggregateStatus(ran.length ? ran : ['succeeded']);
-      variables['Agent.JobStatus'] =
-        status === 'succeeded'
-          ? 'Succeeded'
-          : status === 'failed'
-            ? 'Failed'
-            : status === 'canceled'
-              ? 'Canceled'
-              : 'SucceededWithIssues';
-      const run = cause !== 'lease lost' && shouldRun(step, status, variables, spec);
-      if (!run) {
-        results.push('skipped');
-        await reportStep(o, state, index, {
-          state: 'completed',
-          result: 'skipped',
-          reason: cause ? `the job was ${cause}` : `condition '${step.condition}' was false`,
-        });
-        continue;
-      }
-      const out = stream(index);
-      // Display names may use macros (`Build $(platform)`), shown expanded as Azure does.
-      const name = expandMacros(step.displayName, createVariableLookup(state.variables));
-      await reportStep(o, state, index, { state: 'running', name });
-      const stepOutcome = await runStep(step, {
-        client,
-        spec,
-        state,
-        dirs: { job: jobDir, s: dirs.s, tmp: dirs.tmp },
-        out,
-        stop: stop.signal,
-        cause: () => cause,
-        // A warm agent's container was started before its job: `container: { env }` applies here.
-        baseEnv: { ...o.baseEnv, ...plan.container?.env },
-        killGraceMs: o.killGraceMs,
-        jobUser: o.jobUser,
-      });
-      await out.close();
-      // A step whose log could not be stored did not do what it says it did: it fails.
-      const outcome =
-        out.failure && stepOutcome.result !== 'canceled'
-          ? { result: 'failed' as const, reason: `its log could not be stored: ${out.failure}` }
-          : stepOutcome;
-      const result =
-        outcome.result === 'failed' && step.continueOnError ? 'succeededWithIssues' : outcome.result;
-      results.push(result);
-      if (cause !== 'lease lost')
-        await reportStep(o, state, index, { state: 'completed', result, reason: outcome.reason });
-    }
-  } catch (err) {
-    failure = `job setup failed: ${(err as Error).message}`;
-    setup.write(`##[error]${failure}\n`);
-    results.push('failed');
-  } finally {
-    clearTimeout(jobTimer);
-    o.shutdown.removeEventListener('abort', onShutdown);
-    // Before the result is reported (and so before the next job): nothing of this job survives it.
-    const sweep = await killJobProcesses({ jobId: spec.jobId, uid: o.jobUser?.uid });
-    if (sweep.killed > 0) log.info({ killed: sweep.killed }, 'killed processes the job left running');
-    if (sweep.left > 0) log.error({ left: sweep.left }, 'processes of the job are still running');
+/** A fresh job folder, the run's workspace unpacked into `s`, all of it owned by the job's user. */
+async function prepareWorkspace(job: JobContext): Promise<void> {
+  const { o, spec, plan, dirs, setup } = job;
+  await rm(dirs.job, { recursive: true, force: true });
+  await Promise.all([dirs.s, dirs.a, dirs.b, dirs.tmp].map((d) => mkdir(d, { recursive: true })));
+  setup.write(
+    `Agent ${o.agent.name} (pool ${o.agent.pool}) runs job ${plan.name}, attempt ${spec.attempt}\n`,
+  );
+  if (plan.checkout === 'none') setup.write('checkout: none — the workspace is not unpacked\n');
+  else if (spec.hasWorkspace) {
+    const res = await o.client.fetch(`jobs/${spec.jobId}/workspace`, {
+      token: spec.leaseToken,
+      timeoutMs: 300_000,
+    });
+    if (!res.ok || !res.body) throw new Error(`workspace download failed: ${res.status}`);
+    const { files, bytes } = await extractWorkspace(Buffer.from(await res.arrayBuffer()), dirs.s);
+    setup.write(`Workspace: ${files} ${files === 1 ? 'file' : 'files'}, ${bytes} bytes in ${dirs.s}\n`);
   }
+  if (o.jobUser) {
+    // Whatever an earlier job of this user left running (an agent killed mid-job) goes first.
+    await killJobProcesses({ jobId: spec.jobId, uid: o.jobUser.uid });
+    await chownTree(dirs.job, o.jobUser);
+  }
+  await setup.sync();
+}
 
-  const outcome = finalOutcome(results, cause, plan, failure);
+/** The predefined variables, then the run's (`--var`); values that use others expanded once, here. */
+function jobVariables(job: JobContext): Record<string, string> {
+  const { o, spec, plan, dirs } = job;
+  return Object.assign(
+    job.state.variables,
+    expandVariables({
+      ...predefinedVariables({
+        agentName: o.agent.name,
+        agentId: o.agent.id,
+        agentOs: 'Linux',
+        arch: arch(),
+        workFolder: o.work,
+        tempDirectory: dirs.tmp,
+        sourcesDirectory: dirs.s,
+        buildDirectory: dirs.job,
+        buildId: String(spec.runNumber),
+        buildNumber: spec.buildNumber,
+        stageName: plan.stage,
+        stageDisplayName: plan.stageDisplayName,
+        runId: spec.runId,
+        jobId: spec.jobId,
+        jobName: plan.name,
+        jobDisplayName: plan.displayName,
+        attempt: spec.attempt,
+        pipelineFile: spec.pipelineFile,
+        poolName: o.agent.pool,
+      }),
+      ...spec.variables,
+    }),
+  );
+}
+
+/** Runs or skips each step in order, reporting each, and pushes each step's result to `results`. */
+async function runSteps(job: JobContext, variables: Record<string, string>, results: TaskResult[]) {
+  const { o, spec, plan, state, dirs } = job;
+  for (const [index, step] of plan.steps.entries()) {
+    const cause = job.cause();
+    // As in Azure Pipelines, skipped steps do not change the status later conditions see.
+    const ran = results.filter((r) => r !== 'skipped');
+    const status = cause ? 'canceled' : aggregateStatus(ran.length ? ran : ['succeeded']);
+    variables['Agent.JobStatus'] =
+      status === 'succeeded'
+        ? 'Succeeded'
+        : status === 'failed'
+          ? 'Failed'
+          : status === 'canceled'
+            ? 'Canceled'
+            : 'SucceededWithIssues';
+    const run = cause !== 'lease lost' && shouldRun(step, status, variables, spec);
+    if (!run) {
+      results.push('skipped');
+      await reportStep(o, state, index, {
+        state: 'completed',
+        result: 'skipped',
+        reason: cause ? `the job was ${cause}` : `condition '${step.condition}' was false`,
+      });
+      continue;
+    }
+    const out = job.stream(index);
+    // Display names may use macros (`Build $(platform)`), shown expanded as Azure does.
+    const name = expandMacros(step.displayName, createVariableLookup(state.variables));
+    await reportStep(o, state, index, { state: 'running', name });
+    const stepOutcome = await runStep(step, {
+      client: o.client,
+      spec,
+      state,
+      dirs: { job: dirs.job, s: dirs.s, tmp: dirs.tmp },
+      out,
+      stop: job.stop,
+      cause: job.cause,
+      // A warm agent's container was started before its job: `container: { env }` applies here.
+      baseEnv: { ...o.baseEnv, ...plan.container?.env },
+      killGraceMs: o.killGraceMs,
+      jobUser: o.jobUser,
+    });
+    await out.close();
+    // A step whose log could not be stored did not do what it says it did: it fails.
+    const outcome =
+      out.failure && stepOutcome.result !== 'canceled'
+        ? { result: 'failed' as const, reason: `its log could not be stored: ${out.failure}` }
+        : stepOutcome;
+    const result =
+      outcome.result === 'failed' && step.continueOnError ? 'succeededWithIssues' : outcome.result;
+    results.push(result);
+    if (job.cause() !== 'lease lost')
+      await reportStep(o, state, index, { state: 'completed', result, reason: outcome.reason });
+  }
+}
+
+/**
+ * Writes the result's reason to the job's log and reports the result, unless the lease is lost.
+ * A server that refuses the result (another attempt holds the job, or it was completed
+ * otherwise) marks the outcome `leaseLost`.
+ */
+async function reportResult(job: JobContext, outcome: JobOutcome): Promise<void> {
+  const { o, spec, state, setup } = job;
   // The agent's own log shows the reason too (and `docker logs` of a fleet container).
   if (outcome.reason) outcome.reason = state.mask(outcome.reason);
   if (outcome.reason && !outcome.leaseLost) setup.write(`${outcome.reason}\n`);
   await setup.close();
-  if (!outcome.leaseLost) {
-    try {
-      await withRetry(
-        () =>
-          client.request(`jobs/${spec.jobId}/complete`, {
-            token: token(),
-            body: { epoch: spec.epoch, result: outcome.result, ...jobReport(state, outcome.reason) },
-          }),
-        { deadlineMs: spec.leaseTtlMs },
-      );
-    } catch (err) {
-      log.error({ err: (err as Error).message }, 'could not report the job result');
-      if (err instanceof HttpError && err.status === 409) outcome.leaseLost = true;
-    }
+  if (outcome.leaseLost) return;
+  try {
+    await withRetry(
+      () =>
+        o.client.complete(
+          spec.jobId,
+          { epoch: spec.epoch, result: outcome.result, ...jobReport(state, outcome.reason) },
+          { token: spec.leaseToken },
+        ),
+      { deadlineMs: spec.leaseTtlMs },
+    );
+  } catch (err) {
+    job.log.error({ err: (err as Error).message }, 'could not report the job result');
+    if (err instanceof LeaseLostError || err instanceof ResultConflictError) outcome.leaseLost = true;
   }
-  await keeper.stop();
-  await rm(jobDir, { recursive: true, force: true }).catch(() => undefined);
-  return outcome;
 }
 
 function shouldRun(
@@ -282,10 +363,11 @@ async function reportStep(
   try {
     await withRetry(
       () =>
-        o.client.request(`jobs/${o.spec.jobId}/steps`, {
-          token: o.spec.leaseToken,
-          body: { epoch: o.spec.epoch, index, ...body },
-        }),
+        o.client.reportStep(
+          o.spec.jobId,
+          { epoch: o.spec.epoch, index, ...body },
+          { token: o.spec.leaseToken },
+        ),
       { deadlineMs: o.spec.leaseTtlMs },
     );
   } catch (err) {

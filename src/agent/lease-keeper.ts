@@ -1,6 +1,6 @@
-import { type ApiClient, HttpError } from '../protocol/client.js';
-import { heartbeatResponse } from '../protocol/schemas.js';
+import { type ApiClient, answerDetail } from '../protocol/client.js';
 import { sleep } from '../shared/clock.js';
+import { AuthError, LeaseLostError, NotFoundError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
 export interface LeaseKeeperOptions {
@@ -42,13 +42,11 @@ export class LeaseKeeper {
     let failures = 0;
     while (!this.stopped.signal.aborted) {
       try {
-        const { body } = await this.o.client.request<unknown>(`jobs/${this.o.jobId}/heartbeat`, {
-          token: this.o.leaseToken,
-          body: { epoch: this.o.epoch, waitMs: canceled ? 0 : waitMs },
-          timeoutMs: waitMs + 10_000,
-          signal: this.stopped.signal,
-        });
-        const beat = heartbeatResponse.parse(body);
+        const beat = await this.o.client.heartbeat(
+          this.o.jobId,
+          { epoch: this.o.epoch, waitMs: canceled ? 0 : waitMs },
+          { token: this.o.leaseToken, timeoutMs: waitMs + 10_000, signal: this.stopped.signal },
+        );
         this.renewedAt = Date.now();
         failures = 0;
         if (beat.cancel && !canceled) {
@@ -59,8 +57,8 @@ export class LeaseKeeper {
         if (canceled) await sleep(Math.min(waitMs, 2_000), this.stopped.signal);
       } catch (err) {
         if (this.stopped.signal.aborted) return;
-        if (err instanceof HttpError && (err.status === 409 || err.status === 401 || err.status === 404)) {
-          this.o.onLost(`the server refused the lease: ${err.detail}`);
+        if (err instanceof LeaseLostError || err instanceof AuthError || err instanceof NotFoundError) {
+          this.o.onLost(`the server refused the lease: ${answerDetail(err) ?? err.message}`);
           return;
         }
         // Unreachable server: keep trying while the lease may still be valid, then give up the job.

@@ -1,10 +1,21 @@
-import { type ApiClient, HttpError, withRetry } from '../protocol/client.js';
+import { type ApiClient, withRetry } from '../protocol/client.js';
 import { MAX_LOG_CHUNK_BYTES } from '../protocol/schemas.js';
+import { AuthError, LeaseLostError, LogGapError } from '../shared/errors.js';
 import { SecretMasker } from './secret-masker.js';
 
 const FLUSH_DELAY_MS = 100;
 /** Chunks are sent at most this big, whatever a step prints without a newline. */
 export const MAX_CHUNK_BYTES = Math.min(256 * 1024, MAX_LOG_CHUNK_BYTES);
+/** The latest chunks sent are kept this long (in bytes): a server that lost them gets them again. */
+const RESEND_WINDOW_BYTES = 4 * MAX_CHUNK_BYTES;
+/** Times one chunk may be answered `log_gap` before the log counts as not stored. */
+const MAX_GAP_RESENDS = 3;
+
+interface Chunk {
+  offset: number;
+  data: string;
+  bytes: number;
+}
 
 export interface LogStreamOptions {
   client: ApiClient;
@@ -34,6 +45,9 @@ export class LogStream {
   private dead = false;
   private truncated = false;
   private failed?: string;
+  /** The latest chunks sent, oldest first, at most RESEND_WINDOW_BYTES (and always the last one). */
+  private recent: Chunk[] = [];
+  private recentBytes = 0;
 
   constructor(private readonly o: LogStreamOptions) {
     this.masker = new SecretMasker(o.secrets);
@@ -84,26 +98,56 @@ export class LogStream {
   private async send(data: string): Promise<void> {
     for (const piece of splitUtf8(data, MAX_CHUNK_BYTES)) {
       if (this.dead) return;
-      const offset = this.offset;
-      this.offset += Buffer.byteLength(piece);
+      const chunk = { offset: this.offset, data: piece, bytes: Buffer.byteLength(piece) };
+      this.offset += chunk.bytes;
       // Past the pool's cap the server keeps nothing more: there is no point sending it.
       if (this.truncated) continue;
+      this.keep(chunk);
       try {
-        const res = await withRetry(
-          () =>
-            this.o.client.request<{ length: number; truncated?: boolean }>(`jobs/${this.o.jobId}/logs`, {
-              token: this.o.leaseToken(),
-              body: { epoch: this.o.epoch, step: this.o.step, offset, data: piece },
-            }),
-          { deadlineMs: this.o.retryForMs },
-        );
-        if (res.body?.truncated) this.truncated = true;
+        await this.append(chunk);
       } catch (err) {
         this.dead = true;
-        if (err instanceof HttpError && (err.status === 409 || err.status === 401)) this.o.onLeaseLost();
+        if (err instanceof LeaseLostError || err instanceof AuthError) this.o.onLeaseLost();
         else this.failed = (err as Error).message;
       }
     }
+  }
+
+  /**
+   * Sends one chunk. A `log_gap` answer means the server has less of this log than was sent
+   * before (it lost the latest chunks): those go again from its stored length, then this one.
+   */
+  private async append(chunk: Chunk, gaps = 0): Promise<void> {
+    try {
+      const res = await withRetry(
+        () =>
+          this.o.client.appendLog(
+            this.o.jobId,
+            { epoch: this.o.epoch, step: this.o.step, offset: chunk.offset, data: chunk.data },
+            { token: this.o.leaseToken() },
+          ),
+        { deadlineMs: this.o.retryForMs },
+      );
+      if (res.truncated) this.truncated = true;
+    } catch (err) {
+      if (!(err instanceof LogGapError) || gaps >= MAX_GAP_RESENDS) throw err;
+      const from = this.recent.findIndex((c) => c.offset + c.bytes > err.length);
+      const first = this.recent[from];
+      if (!first || first.offset > err.length) {
+        throw new Error(
+          `the server has ${err.length} bytes of this log and lost what came after; only bytes from ${first?.offset ?? chunk.offset} are still held`,
+        );
+      }
+      // Resending from a chunk's own start is harmless: the server skips what it has.
+      for (const c of this.recent.slice(from)) await this.append(c, gaps + 1);
+    }
+  }
+
+  private keep(chunk: Chunk): void {
+    this.recent.push(chunk);
+    this.recentBytes += chunk.bytes;
+    while (this.recent.length > 1 && this.recentBytes > RESEND_WINDOW_BYTES)
+      this.recentBytes -= this.recent.shift()!.bytes;
   }
 }
 

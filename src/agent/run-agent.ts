@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { ZodError } from 'zod';
-import { ConnectionError, HttpError } from '../protocol/client.js';
+import { answerDetail, answeredStatus, ConnectionError } from '../protocol/client.js';
 import { ValidationError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { Agent } from './agent.js';
@@ -93,11 +93,12 @@ export async function runAgentProcess(
   try {
     return await agent.run();
   } catch (err) {
-    const message = err instanceof HttpError ? err.detail : (err as Error).message;
+    const message = answerDetail(err) ?? (err as Error).message;
     process.stderr.write(`slipway agent: ${message}\n`);
     if (err instanceof ValidationError) return 2;
-    if (err instanceof HttpError && err.status < 500) return 2;
-    if (err instanceof ConnectionError || err instanceof HttpError) return 3;
+    const status = answeredStatus(err);
+    if (status !== undefined && status < 500) return 2;
+    if (err instanceof ConnectionError || status !== undefined) return 3;
     return 3;
   } finally {
     process.off('SIGINT', onSignal);

@@ -237,9 +237,7 @@ async function publish(step: StepPlan, c: StepContext): Promise<StepOutcome> {
   const archive = info.isDirectory()
     ? await packWorkspace(source, { files: await listAllFiles(source) })
     : await packWorkspace(dirname(source), { files: [basename(source)] });
-  await c.client.request(`jobs/${c.spec.jobId}/artifacts/${name}`, {
-    method: 'PUT',
-    raw: archive,
+  await c.client.publishArtifact(c.spec.jobId, name, archive, {
     token: c.spec.leaseToken,
     timeoutMs: 600_000,
   });
@@ -252,9 +250,7 @@ async function publish(step: StepPlan, c: StepContext): Promise<StepOutcome> {
 async function download(step: StepPlan, c: StepContext): Promise<StepOutcome> {
   const { expand } = stepEnvironment(step, c);
   const options = step.download!;
-  const { body } = await c.client.request<{ name: string }[]>(`jobs/${c.spec.jobId}/artifacts`, {
-    token: c.spec.leaseToken,
-  });
+  const body = await c.client.jobArtifacts(c.spec.jobId, { token: c.spec.leaseToken });
   const wanted = options.artifact ? [expand(options.artifact)] : body.map((a) => a.name);
   if (options.artifact && !body.some((a) => a.name === wanted[0])) {
     return { result: 'failed', reason: `artifact '${wanted[0]}' has not been published in this run` };
@@ -294,9 +290,7 @@ async function uploadFile(path: string, c: StepContext): Promise<void> {
     .slice(0, 100);
   try {
     const archive = await packWorkspace(dirname(path), { files: [basename(path)] });
-    await c.client.request(`jobs/${c.spec.jobId}/artifacts/${name}`, {
-      method: 'PUT',
-      raw: archive,
+    await c.client.publishArtifact(c.spec.jobId, name, archive, {
       token: c.spec.leaseToken,
       timeoutMs: 600_000,
     });

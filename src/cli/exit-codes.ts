@@ -1,5 +1,5 @@
 import { ZodError } from 'zod';
-import { ConnectionError, HttpError } from '../protocol/client.js';
+import { answerDetail, answeredStatus, ConnectionError } from '../protocol/client.js';
 import { DataDirInUseError } from '../shared/data-dir.js';
 import { PipelineError, PipelineErrors, ValidationError } from '../shared/errors.js';
 
@@ -21,13 +21,15 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof PipelineErrors || err instanceof PipelineError || err instanceof ValidationError)
     return EXIT.invalid;
   if (err instanceof ZodError || err instanceof DataDirInUseError) return EXIT.invalid;
-  if (err instanceof HttpError) return err.status >= 500 ? EXIT.infrastructure : EXIT.invalid;
+  const status = answeredStatus(err);
+  if (status !== undefined) return status >= 500 ? EXIT.infrastructure : EXIT.invalid;
   if (err instanceof ConnectionError) return EXIT.infrastructure;
   return EXIT.infrastructure;
 }
 
 export function describeError(err: unknown): string {
-  if (err instanceof HttpError) return err.detail;
+  const detail = answerDetail(err);
+  if (detail !== undefined) return detail;
   if (err instanceof ZodError) return err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n');
   return (err as Error).message ?? String(err);
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { AGENT_VERSION } from '../agent/version.js';
 import { BASE_IMAGE } from '../images/index.js';
-import { type ApiClient, HttpError } from '../protocol/client.js';
+import { type ApiClient, answerDetail } from '../protocol/client.js';
 import type { PoolDemand, QueuedJobView } from '../protocol/schemas.js';
 import { IMAGE_CAPABILITY } from '../server/index.js';
 import { type Clock, sleep, systemClock } from '../shared/clock.js';
@@ -564,6 +564,7 @@ function describeExit(exit: UnitExit): string {
 }
 
 function describe(error: unknown): string {
-  if (error instanceof HttpError) return error.detail;
+  const detail = answerDetail(error);
+  if (detail !== undefined) return detail;
   return (error as Error)?.message ?? String(error);
 }

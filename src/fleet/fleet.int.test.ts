@@ -7,9 +7,10 @@ import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_IMAGE, buildImages } from '../images/index.js';
-import { ApiClient, HttpError } from '../protocol/client.js';
+import { ApiClient, answeredStatus } from '../protocol/client.js';
 import { type PoolDemand, poolDemandResponse } from '../protocol/schemas.js';
 import { type SlipwayServer, startServer } from '../server/index.js';
+import { AuthError } from '../shared/errors.js';
 import { silentLogger } from '../shared/logger.js';
 import { DockerDriver } from './drivers/docker.js';
 import { FleetManager, type UnitEvent } from './fleet-manager.js';
@@ -415,8 +416,8 @@ steps:
       });
     await register();
     const second = await register().catch((e: unknown) => e);
-    expect(second).toBeInstanceOf(HttpError);
-    expect((second as HttpError).status).toBe(401);
+    expect(second).toBeInstanceOf(AuthError);
+    expect(answeredStatus(second)).toBe(401);
     await client.request('pools/default/agents/ticket-probe', { method: 'DELETE', token: adminToken });
   });
 

@@ -1,7 +1,66 @@
 import type { Agent as UndiciAgent } from 'undici';
+import { z } from 'zod';
 import { sleep } from '../shared/clock.js';
-import { SlipwayError } from '../shared/errors.js';
-import { API_PREFIX } from './schemas.js';
+import {
+  AgentBusyError,
+  AuthError,
+  ClaimLostError,
+  ConflictError,
+  ForbiddenError,
+  GoneError,
+  LeaseLostError,
+  LogGapError,
+  NotFoundError,
+  PipelineError,
+  PipelineErrors,
+  RateLimitError,
+  ResultConflictError,
+  SessionReplacedError,
+  SlipwayError,
+  ValidationError,
+} from '../shared/errors.js';
+import {
+  type AgentView,
+  API_PREFIX,
+  agentTokenRequest,
+  agentTokenResponse,
+  agentView,
+  appendLogRequest,
+  appendLogResponse,
+  artifactView,
+  claimRequest,
+  completeJobRequest,
+  createPoolRequest,
+  createRunRequest,
+  createTicketRequest,
+  createTicketResponse,
+  createTokenRequest,
+  createTokenResponse,
+  drainAgentResponse,
+  errorBody,
+  failJobRequest,
+  fleetHeartbeatRequest,
+  heartbeatRequest,
+  heartbeatResponse,
+  type JobOffer,
+  type JobSpec,
+  jobOffer,
+  jobSpec,
+  openSessionRequest,
+  openSessionResponse,
+  type PoolDemand,
+  type PoolView,
+  pollRequest,
+  poolDemandResponse,
+  poolView,
+  type RunView,
+  registerAgentRequest,
+  registerAgentResponse,
+  runEventsResponse,
+  runView,
+  stepUpdateRequest,
+  uploadWorkspaceResponse,
+} from './schemas.js';
 
 /** The server answered with an error status; `code` and `message` come from its JSON body. */
 export class HttpError extends SlipwayError {
@@ -16,6 +75,99 @@ export class HttpError extends SlipwayError {
 
 /** The server could not be reached (refused, reset, timed out). */
 export class ConnectionError extends SlipwayError {}
+
+/** An error body as the server sends it: a code, a message, and the fields some codes carry. */
+const wireError = errorBody.shape.error.extend({
+  offset: z.number().int().optional(),
+  length: z.number().int().optional(),
+  jobId: z.string().optional(),
+  epoch: z.number().int().optional(),
+});
+export type WireError = z.infer<typeof wireError>;
+
+/**
+ * The one table from a wire code back to the error the server threw, so callers branch on
+ * `instanceof LeaseLostError` and never on a status. A code that is missing here, or whose body
+ * lacks a field the error needs, stays an `HttpError` with its status and code.
+ */
+const errorsByCode: Record<string, (e: WireError) => SlipwayError | undefined> = {
+  invalid_request: (e) => new ValidationError(e.message),
+  invalid_pipeline: (e) => pipelineErrors(e.message),
+  unauthorized: (e) => new AuthError(e.message),
+  forbidden: (e) => new ForbiddenError(e.message),
+  not_found: () => new NotFoundError('', ''),
+  conflict: (e) => new ConflictError(e.message),
+  claim_lost: (e) => new ClaimLostError(e.jobId ?? '', e.message),
+  session_replaced: (e) => new SessionReplacedError(e.message),
+  lease_lost: (e) => new LeaseLostError(e.jobId ?? '', e.epoch ?? -1, e.message),
+  log_gap: (e) =>
+    e.offset === undefined || e.length === undefined ? undefined : new LogGapError(e.offset, e.length),
+  result_conflict: (e) => new ResultConflictError(e.message),
+  agent_busy: (e) => new AgentBusyError(e.message),
+  gone: (e) => new GoneError(e.message),
+  rate_limited: (e) => new RateLimitError(e.message),
+};
+
+/** The status and the server's own words of each error the client turned from an answer. */
+const answered = new WeakMap<object, { status: number; detail: string }>();
+
+/** The typed error for an error answer; `HttpError` when the code has no class of its own. */
+export function errorFromAnswer(status: number, body: unknown, text = ''): SlipwayError {
+  const parsed = wireError.safeParse((body as { error?: unknown } | undefined)?.error);
+  if (!parsed.success) {
+    const err = new HttpError(status, 'error', text.slice(0, 200) || `status ${status}`);
+    answered.set(err, { status, detail: err.detail });
+    return err;
+  }
+  const { code, message } = parsed.data;
+  const typed = errorsByCode[code]?.(parsed.data);
+  // Read as an HttpError's always was (`409 lease_lost: …`), wherever a message is shown.
+  if (typed) typed.message = `${status} ${code}: ${message}`;
+  const err = typed ?? new HttpError(status, code, message);
+  answered.set(err, { status, detail: message });
+  return err;
+}
+
+/** The status of the answer an error came from; undefined when no server answered (or it is local). */
+export function answeredStatus(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null ? answered.get(err)?.status : undefined;
+}
+
+/** The server's own words for an error it answered (no status, no code); undefined for others. */
+export function answerDetail(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null ? answered.get(err)?.detail : undefined;
+}
+
+/** `file:line:col: message` lines back into pipeline errors; anything else stays an HttpError. */
+function pipelineErrors(message: string): PipelineErrors | undefined {
+  const errors: PipelineError[] = [];
+  for (const line of message.split('\n')) {
+    const m = /^(.*):(\d+):(\d+): (.*)$/.exec(line);
+    if (!m) return undefined;
+    errors.push(new PipelineError(m[1]!, Number(m[2]), Number(m[3]), m[4]!));
+  }
+  return new PipelineErrors(errors);
+}
+
+type Schema<Out> = z.ZodType<Out>;
+
+/** What every typed call takes besides its body: the credential, a timeout, a way to abort. */
+export type CallOptions = Pick<RequestOptions, 'token' | 'timeoutMs' | 'signal'>;
+
+function poolPath(pool: string, rest: string): string {
+  return `pools/${encodeURIComponent(pool)}${rest}`;
+}
+
+/**
+ * The request as the server's schema reads it (defaults applied). Wrong input fails here, in the
+ * server's words (`field: message`), before anything is sent.
+ */
+function checked(schema: Schema<unknown>, body: unknown): unknown {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new ValidationError(`${issue?.path.join('.') || '(body)'}: ${issue?.message ?? 'invalid'}`);
+}
 
 export interface RequestOptions {
   method?: string;
@@ -56,15 +208,175 @@ export class ApiClient {
     const res = await this.fetch(path, o);
     const text = await res.text();
     const body = text ? safeJson(text) : undefined;
-    if (!res.ok) {
-      const err = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new HttpError(
-        res.status,
-        err?.code ?? 'error',
-        err?.message ?? (text.slice(0, 200) || res.statusText),
-      );
-    }
+    if (!res.ok) throw errorFromAnswer(res.status, body, text || res.statusText);
     return { status: res.status, body: body as T };
+  }
+
+  /** A JSON call whose request is checked before it leaves and whose answer is parsed. */
+  private async call<Out>(
+    path: string,
+    o: CallOptions & { method?: string; raw?: Buffer },
+    request?: { schema: Schema<unknown>; body: unknown },
+    response?: Schema<Out>,
+  ): Promise<Out> {
+    const body = request ? checked(request.schema, request.body) : undefined;
+    const res = await this.request<unknown>(path, { ...o, body });
+    return response ? response.parse(res.body) : (undefined as Out);
+  }
+
+  // ── agents ─────────────────────────────────────────────────────────────────────
+  /** Registers with a PAT or a one-use ticket (`o.token`). */
+  register(body: z.input<typeof registerAgentRequest>, o: CallOptions) {
+    return this.call('agents/register', o, { schema: registerAgentRequest, body }, registerAgentResponse);
+  }
+
+  /** Trades a signed assertion for a short-lived access token. */
+  exchangeToken(body: z.input<typeof agentTokenRequest>, o: CallOptions = {}) {
+    return this.call('agents/token', o, { schema: agentTokenRequest, body }, agentTokenResponse);
+  }
+
+  openSession(body: z.input<typeof openSessionRequest>, o: CallOptions) {
+    return this.call('agents/session', o, { schema: openSessionRequest, body }, openSessionResponse);
+  }
+
+  /** Long-polls for a job offer; null when the poll ended without one. */
+  async poll(body: z.input<typeof pollRequest>, o: CallOptions): Promise<JobOffer | null> {
+    const res = await this.request<unknown>('agents/poll', { ...o, body: checked(pollRequest, body) });
+    return res.status === 204 ? null : jobOffer.parse(res.body);
+  }
+
+  claim(jobId: string, body: z.input<typeof claimRequest>, o: CallOptions): Promise<JobSpec> {
+    return this.call(`jobs/${jobId}/claim`, o, { schema: claimRequest, body }, jobSpec);
+  }
+
+  heartbeat(jobId: string, body: z.input<typeof heartbeatRequest>, o: CallOptions) {
+    return this.call(`jobs/${jobId}/heartbeat`, o, { schema: heartbeatRequest, body }, heartbeatResponse);
+  }
+
+  appendLog(jobId: string, body: z.input<typeof appendLogRequest>, o: CallOptions) {
+    return this.call(`jobs/${jobId}/logs`, o, { schema: appendLogRequest, body }, appendLogResponse);
+  }
+
+  async reportStep(jobId: string, body: z.input<typeof stepUpdateRequest>, o: CallOptions): Promise<void> {
+    await this.call(`jobs/${jobId}/steps`, o, { schema: stepUpdateRequest, body });
+  }
+
+  async complete(jobId: string, body: z.input<typeof completeJobRequest>, o: CallOptions): Promise<void> {
+    await this.call(`jobs/${jobId}/complete`, o, { schema: completeJobRequest, body });
+  }
+
+  /** Removes the calling agent's own registration. */
+  async deregister(o: CallOptions): Promise<void> {
+    await this.call('agents/self', { ...o, method: 'DELETE' });
+  }
+
+  /** Publishes an artifact of the running job (a gzipped tar). */
+  async publishArtifact(jobId: string, name: string, archive: Buffer, o: CallOptions): Promise<void> {
+    const path = `jobs/${jobId}/artifacts/${encodeURIComponent(name)}`;
+    await this.call(path, { ...o, method: 'PUT', raw: archive });
+  }
+
+  /** The artifacts published in the running job's run so far. */
+  jobArtifacts(jobId: string, o: CallOptions) {
+    return this.call(`jobs/${jobId}/artifacts`, o, undefined, artifactView.array());
+  }
+
+  // ── runs ───────────────────────────────────────────────────────────────────────
+  uploadWorkspace(archive: Buffer, o: CallOptions) {
+    return this.call('workspaces', { ...o, method: 'PUT', raw: archive }, undefined, uploadWorkspaceResponse);
+  }
+
+  createRun(body: z.input<typeof createRunRequest>, o: CallOptions): Promise<RunView> {
+    return this.call('runs', o, { schema: createRunRequest, body }, runView);
+  }
+
+  getRun(runId: string, o: CallOptions): Promise<RunView> {
+    return this.call(`runs/${encodeURIComponent(runId)}`, o, undefined, runView);
+  }
+
+  /** Asks the server to cancel a run; answers the run as it is now. */
+  cancelRun(runId: string, o: CallOptions): Promise<RunView> {
+    return this.call(
+      `runs/${encodeURIComponent(runId)}/cancel`,
+      { ...o, method: 'POST' },
+      undefined,
+      runView,
+    );
+  }
+
+  /** One page of the run's feed after `after`, held up to `waitMs` when there is no news. */
+  runEvents(runId: string, q: { after: number; waitMs: number }, o: CallOptions) {
+    const path = `runs/${encodeURIComponent(runId)}/events?after=${q.after}&waitMs=${q.waitMs}`;
+    return this.call(path, o, undefined, runEventsResponse);
+  }
+
+  runArtifacts(runId: string, o: CallOptions) {
+    return this.call(`runs/${encodeURIComponent(runId)}/artifacts`, o, undefined, artifactView.array());
+  }
+
+  /** An artifact of a run, as the gzipped tar it was published as. */
+  async runArtifact(runId: string, name: string, o: CallOptions): Promise<Buffer> {
+    const res = await this.fetch(
+      `runs/${encodeURIComponent(runId)}/artifacts/${encodeURIComponent(name)}`,
+      o,
+    );
+    if (!res.ok) {
+      const text = await res.text();
+      throw errorFromAnswer(res.status, text ? safeJson(text) : undefined, text || res.statusText);
+    }
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  // ── admin and fleets ───────────────────────────────────────────────────────────
+  createToken(body: z.input<typeof createTokenRequest>, o: CallOptions) {
+    return this.call('tokens', o, { schema: createTokenRequest, body }, createTokenResponse);
+  }
+
+  createPool(body: z.input<typeof createPoolRequest>, o: CallOptions): Promise<PoolView> {
+    return this.call('pools', o, { schema: createPoolRequest, body }, poolView);
+  }
+
+  listPools(o: CallOptions): Promise<PoolView[]> {
+    return this.call('pools', o, undefined, poolView.array());
+  }
+
+  /** The agents of one pool (all pools when `pool` is undefined). */
+  listAgents(pool: string | undefined, o: CallOptions): Promise<AgentView[]> {
+    const path = pool === undefined ? 'agents' : `agents?pool=${encodeURIComponent(pool)}`;
+    return this.call(path, o, undefined, agentView.array());
+  }
+
+  async removeAgent(pool: string, name: string, o: CallOptions): Promise<void> {
+    await this.call(poolPath(pool, `/agents/${encodeURIComponent(name)}`), { ...o, method: 'DELETE' });
+  }
+
+  /** Stops the agent taking work; `busy` when it runs a job (which then goes on). */
+  drainAgent(pool: string, name: string, o: CallOptions) {
+    const path = poolPath(pool, `/agents/${encodeURIComponent(name)}/drain`);
+    return this.call(path, { ...o, method: 'POST' }, undefined, drainAgentResponse);
+  }
+
+  createTicket(pool: string, body: z.input<typeof createTicketRequest>, o: CallOptions) {
+    const path = poolPath(pool, '/tickets');
+    return this.call(path, o, { schema: createTicketRequest, body }, createTicketResponse);
+  }
+
+  /** Long-polls: answers at once when jobs are queued, else when one is or `waitMs` passes. */
+  poolDemand(pool: string, waitMs: number, o: CallOptions): Promise<PoolDemand> {
+    return this.call(poolPath(pool, `/demand?waitMs=${waitMs}`), o, undefined, poolDemandResponse);
+  }
+
+  async fleetHeartbeat(pool: string, body: z.input<typeof fleetHeartbeatRequest>, o: CallOptions) {
+    await this.call(
+      poolPath(pool, '/fleet'),
+      { ...o, method: 'PUT' },
+      { schema: fleetHeartbeatRequest, body },
+    );
+  }
+
+  async failJob(pool: string, jobId: string, body: z.input<typeof failJobRequest>, o: CallOptions) {
+    const path = poolPath(pool, `/jobs/${encodeURIComponent(jobId)}/fail`);
+    await this.call(path, o, { schema: failJobRequest, body });
   }
 
   async fetch(path: string, o: RequestOptions = {}): Promise<Response> {
@@ -115,7 +427,8 @@ function describeFetchError(err: unknown): string {
 /** Worth retrying: the server was unreachable, overloaded or restarting. */
 export function isTransient(err: unknown): boolean {
   if (err instanceof ConnectionError) return true;
-  return err instanceof HttpError && (err.status >= 500 || err.status === 429);
+  const status = answeredStatus(err);
+  return status !== undefined && (status >= 500 || status === 429);
 }
 
 /**

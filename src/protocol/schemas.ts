@@ -78,6 +78,15 @@ export const poolView = z.object({
   queued: z.number(),
 });
 export type PoolView = z.infer<typeof poolView>;
+/** An agent as `GET /agents` lists it (capabilities only for admins and `agents:read`). */
+export const agentView = z.object({
+  name: z.string(),
+  pool: z.string(),
+  capabilities: z.record(z.string(), z.string()),
+  busy: z.boolean(),
+});
+export type AgentView = z.infer<typeof agentView>;
+export const drainAgentResponse = z.object({ busy: z.boolean() });
 
 // ── agents ─────────────────────────────────────────────────────────────────────
 export const registerAgentRequest = z.object({
@@ -221,6 +230,7 @@ export const createRunRequest = z.object({
 export type CreateRunRequest = z.input<typeof createRunRequest>;
 export type CreateRunBody = z.output<typeof createRunRequest>;
 export const uploadWorkspaceResponse = z.object({ id: z.string(), size: z.number() });
+export const artifactView = z.object({ name: z.string(), size: z.number() });
 
 export const stepView = z.object({
   index: z.number(),

@@ -1,6 +1,13 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
-import { AuthError, httpStatusOf, SlipwayError } from '../shared/errors.js';
+import {
+  AuthError,
+  ClaimLostError,
+  httpStatusOf,
+  LeaseLostError,
+  LogGapError,
+  SlipwayError,
+} from '../shared/errors.js';
 import type { ServerContext } from './context.js';
 import { adminRoutes } from './routes/admin.js';
 import { agentRoutes } from './routes/agents.js';
@@ -22,7 +29,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   app.setErrorHandler((err, req, reply) => {
     const [status, code, message] = classify(err);
     if (status >= 500) ctx.logger.error({ err, route: req.routeOptions.url }, 'request failed');
-    reply.code(status).send({ error: { code, message } });
+    reply.code(status).send({ error: { code, message, ...wireFields(err) } });
   });
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}` } });
@@ -65,4 +72,15 @@ function classify(err: unknown): [number, string, string] {
     return [e.statusCode, (e.code ?? 'bad_request').toLowerCase(), e.message ?? 'bad request'];
   }
   return [500, 'internal', 'internal error'];
+}
+
+/**
+ * The fields a client acts on besides the code (a log gap's stored length, to resend from
+ * there). Only what the caller sent or may know: never a secret, never another job's state.
+ */
+function wireFields(err: unknown): Record<string, string | number> {
+  if (err instanceof LogGapError) return { offset: err.offset, length: err.length };
+  if (err instanceof LeaseLostError) return { jobId: err.jobId, epoch: err.epoch };
+  if (err instanceof ClaimLostError) return { jobId: err.jobId };
+  return {};
 }

@@ -168,7 +168,10 @@ describe('leases, logs and completion', () => {
     expect((await send(0, 'hello ')).body.length).toBe(6);
     expect((await send(0, 'hello ')).body.length).toBe(6);
     expect((await send(6, 'wörld\n')).body.length).toBe(13);
-    expect((await send(20, 'x')).status).toBe(409);
+    const gap = await send(20, 'x');
+    expect(gap.status).toBe(409);
+    // The sender resends from the stored length the refusal names.
+    expect(gap.body.error).toMatchObject({ code: 'log_gap', offset: 20, length: 13 });
     const log = await server.app.inject({
       url: `/api/v1/jobs/${jobId}/log`,
       headers: { authorization: `Bearer ${admin}` },

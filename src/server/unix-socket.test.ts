@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { ApiClient, HttpError } from '../protocol/client.js';
+import { ApiClient } from '../protocol/client.js';
+import { AuthError } from '../shared/errors.js';
 import { silentLogger } from '../shared/logger.js';
 import { startServer } from './server.js';
 
@@ -16,7 +17,7 @@ it('serves the same API on a Unix socket, still behind tokens', async () => {
   try {
     const client = new ApiClient(`unix://${socketPath}`);
     expect((await client.request('/healthz')).body).toEqual({ ok: true });
-    await expect(client.request('pools')).rejects.toThrow(HttpError);
+    await expect(client.request('pools')).rejects.toThrow(AuthError);
   } finally {
     await server.stop();
     await rm(dir, { recursive: true, force: true });

@@ -1,12 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import {
-  createPoolRequest,
-  createTokenRequest,
-  poolView,
-  runView,
-  type TokenScope,
-} from '../../protocol/schemas.js';
+import { answeredStatus } from '../../protocol/client.js';
+import { createPoolRequest, createTokenRequest, type TokenScope } from '../../protocol/schemas.js';
+import { NotFoundError } from '../../shared/errors.js';
 import { extractWorkspace } from '../../shared/workspace-archive.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { parseDuration } from '../duration.js';
@@ -30,8 +26,8 @@ export async function tokenCreate(
       maxSeconds: MAX_TOKEN_SECONDS,
     }),
   });
-  const res = await client.request<{ token: string }>('tokens', { token, body });
-  out(`${res.body.token}\n`);
+  const created = await client.createToken(body, { token });
+  out(`${created.token}\n`);
   return EXIT.ok;
 }
 
@@ -71,14 +67,14 @@ export async function poolCreate(
             }),
     },
   });
-  await client.request('pools', { token, body });
+  await client.createPool(body, { token });
   out(`pool '${name}' created\n`);
   return EXIT.ok;
 }
 
 export async function poolList(s: ClientSettings, out: Out) {
   const { client, token } = resolveClient(s);
-  const pools = poolView.array().parse((await client.request('pools', { token })).body);
+  const pools = await client.listPools({ token });
   out(`${['POOL', 'ONLINE', 'BUSY', 'OFFLINE', 'QUEUED'].join('\t')}\n`);
   for (const p of pools)
     out(`${[p.name, p.agents.online, p.agents.busy, p.agents.offline, p.queued].join('\t')}\n`);
@@ -87,10 +83,7 @@ export async function poolList(s: ClientSettings, out: Out) {
 
 export async function agentRemove(s: ClientSettings, o: { pool: string; name: string }, out: Out) {
   const { client, token } = resolveClient(s);
-  await client.request(`pools/${encodeURIComponent(o.pool)}/agents/${encodeURIComponent(o.name)}`, {
-    method: 'DELETE',
-    token,
-  });
+  await client.removeAgent(o.pool, o.name, { token });
   out(`agent '${o.name}' removed from pool '${o.pool}'\n`);
   return EXIT.ok;
 }
@@ -107,19 +100,14 @@ export async function agentTicket(
     minSeconds: TICKET_SECONDS.min,
     maxSeconds: TICKET_SECONDS.max,
   });
-  const res = await client.request<{ ticket: string }>(`pools/${encodeURIComponent(o.pool)}/tickets`, {
-    token,
-    body: { name: o.name, ttlSeconds },
-  });
-  out(`${res.body.ticket}\n`);
+  const { ticket } = await client.createTicket(o.pool, { name: o.name, ttlSeconds }, { token });
+  out(`${ticket}\n`);
   return EXIT.ok;
 }
 
 export async function cancelRun(s: ClientSettings, run: string, out: Out) {
   const { client, token } = resolveClient(s);
-  const view = runView.parse(
-    (await client.request(`runs/${encodeURIComponent(run)}/cancel`, { method: 'POST', token })).body,
-  );
+  const view = await client.cancelRun(run, { token });
   // Canceling a run that is over changes nothing: say so rather than "cancel requested".
   out(
     view.status === 'completed'
@@ -132,27 +120,22 @@ export async function cancelRun(s: ClientSettings, run: string, out: Out) {
 /** `slipway artifact list RUN` and `slipway artifact download RUN NAME --to DIR`. */
 export async function artifactList(s: ClientSettings, run: string, out: Out) {
   const { client, token } = resolveClient(s);
-  const { body } = await client.request<{ name: string; size: number }[]>(
-    `runs/${encodeURIComponent(run)}/artifacts`,
-    {
-      token,
-    },
-  );
-  for (const a of body) out(`${a.name}\t${a.size}\n`);
+  const artifacts = await client.runArtifacts(run, { token });
+  for (const a of artifacts) out(`${a.name}\t${a.size}\n`);
   return EXIT.ok;
 }
 
 export async function artifactDownload(s: ClientSettings, run: string, name: string, to: string, out: Out) {
   const { client, token } = resolveClient(s);
-  const res = await client.fetch(`runs/${encodeURIComponent(run)}/artifacts/${encodeURIComponent(name)}`, {
-    token,
-    timeoutMs: 600_000,
+  const archive = await client.runArtifact(run, name, { token, timeoutMs: 600_000 }).catch((err: unknown) => {
+    if (err instanceof NotFoundError)
+      throw new CliError(`run ${run} has no artifact '${name}'`, EXIT.invalid);
+    const status = answeredStatus(err);
+    throw status === undefined ? err : new CliError(`download failed: ${status}`, EXIT.infrastructure);
   });
-  if (res.status === 404) throw new CliError(`run ${run} has no artifact '${name}'`, EXIT.invalid);
-  if (!res.ok) throw new CliError(`download failed: ${res.status}`, EXIT.infrastructure);
   const target = resolve(to);
   await mkdir(target, { recursive: true });
-  const { files } = await extractWorkspace(Buffer.from(await res.arrayBuffer()), target);
+  const { files } = await extractWorkspace(archive, target);
   out(`artifact '${name}': ${files} files in ${target}\n`);
   return EXIT.ok;
 }

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { collectTemplateFiles, parsePipeline, sourceVariables } from '../../pipeline/index.js';
 import { type ApiClient, ConnectionError, withRetry } from '../../protocol/client.js';
-import { type RunView, runEventsResponse, runView, uploadWorkspaceResponse } from '../../protocol/schemas.js';
+import { type RunView, runEventsResponse } from '../../protocol/schemas.js';
 import { packWorkspace } from '../../shared/workspace-archive.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -39,27 +39,21 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const { client, token, url } = resolveClient(o);
 
   const archive = await packWorkspace(dir);
-  const uploaded = uploadWorkspaceResponse.parse(
-    (await client.request('workspaces', { method: 'PUT', raw: archive, token, timeoutMs: 300_000 })).body,
-  );
+  const uploaded = await client.uploadWorkspace(archive, { token, timeoutMs: 300_000 });
   // From here on a stop signal cancels the run, even one that comes before the run exists.
   const stop = new StopSignals();
   try {
-    const created = runView.parse(
-      (
-        await client.request('runs', {
-          token,
-          body: {
-            pipeline: { file: shown, content },
-            workspaceId: uploaded.id,
-            variables: o.vars,
-            secrets: o.secrets,
-            parameters: o.params,
-            templates,
-            source,
-          },
-        })
-      ).body,
+    const created = await client.createRun(
+      {
+        pipeline: { file: shown, content },
+        workspaceId: uploaded.id,
+        variables: o.vars,
+        secrets: o.secrets,
+        parameters: o.params,
+        templates,
+        source,
+      },
+      { token },
     );
     o.out(
       `${dim(`Run #${created.number} of ${shown} queued on ${url} (workspace ${formatBytes(uploaded.size)})`)}\n`,
@@ -124,7 +118,7 @@ async function follow(
   stop.onStop((signal) => {
     const again = signal === 'SIGINT' ? 'Ctrl-C' : signal;
     out(`${dim(`Canceling the run (${again} again to leave without waiting)…`)}\n`);
-    void client.request(`runs/${run.id}/cancel`, { method: 'POST', token }).catch(() => undefined);
+    void client.cancelRun(run.id, { token }).catch(() => undefined);
   });
   try {
     let after = 0;
@@ -151,7 +145,7 @@ async function follow(
       after = page.next;
       if (page.done) break;
     }
-    const final = runView.parse((await client.request(`runs/${run.id}`, { token })).body);
+    const final = await client.getRun(run.id, { token });
     out(summaryTable(final));
     return final.result === 'succeeded' || final.result === 'succeededWithIssues' ? EXIT.ok : EXIT.runFailed;
   } catch (err) {
