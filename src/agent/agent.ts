@@ -1,13 +1,14 @@
 import { readFile, rm } from 'node:fs/promises';
+import type { JobSpec } from '../protocol/index.js';
 import {
+  AGENT_VERSION,
   ApiClient,
   answerDetail,
   answeredStatus,
   type CallOptions,
   ConnectionError,
   isTransient,
-} from '../protocol/client.js';
-import type { JobSpec } from '../protocol/schemas.js';
+} from '../protocol/index.js';
 import { sleep } from '../shared/clock.js';
 import {
   AgentBusyError,
@@ -25,7 +26,6 @@ import type { AgentConfig } from './config.js';
 import { AgentIdentity } from './identity.js';
 import { runJob } from './job-runner.js';
 import type { JobUser } from './job-user.js';
-import { AGENT_VERSION } from './version.js';
 
 export type AgentState = 'idle' | 'running' | 'draining' | 'stopped';
 

@@ -1,6 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { arch } from 'node:os';
 import { join } from 'node:path';
+import type { JobPlan, StepPlan, TaskResult } from '../pipeline/index.js';
 import {
   aggregateStatus,
   createVariableLookup,
@@ -9,9 +10,8 @@ import {
   expandVariables,
   predefinedVariables,
 } from '../pipeline/index.js';
-import type { JobPlan, StepPlan, TaskResult } from '../pipeline/types.js';
-import { type ApiClient, withRetry } from '../protocol/client.js';
-import type { JobSpec } from '../protocol/schemas.js';
+import type { JobSpec } from '../protocol/index.js';
+import { type ApiClient, withRetry } from '../protocol/index.js';
 import { LeaseLostError, ResultConflictError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { extractWorkspace } from '../shared/workspace-archive.js';

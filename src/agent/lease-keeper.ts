@@ -1,4 +1,4 @@
-import { type ApiClient, answerDetail } from '../protocol/client.js';
+import { type ApiClient, answerDetail } from '../protocol/index.js';
 import { sleep } from '../shared/clock.js';
 import { AuthError, LeaseLostError, NotFoundError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';

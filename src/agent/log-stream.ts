@@ -1,7 +1,6 @@
-import { type ApiClient, withRetry } from '../protocol/client.js';
-import { MAX_LOG_CHUNK_BYTES } from '../protocol/schemas.js';
+import { type ApiClient, MAX_LOG_CHUNK_BYTES, withRetry } from '../protocol/index.js';
 import { AuthError, LeaseLostError, LogGapError } from '../shared/errors.js';
-import { SecretMasker } from './secret-masker.js';
+import { SecretMasker } from '../shared/index.js';
 
 const FLUSH_DELAY_MS = 100;
 /** Chunks are sent at most this big, whatever a step prints without a newline. */

@@ -1,8 +1,8 @@
 // Entry point of the standalone agent bundle (`slipway-agent`), run in containers and by the
 // agent image: `docker run -e AZP_URL=… -e AZP_TOKEN=… slipway/agent --once`.
 import { Command } from 'commander';
+import { AGENT_VERSION } from '../protocol/index.js';
 import { runAgentProcess } from './run-agent.js';
-import { AGENT_VERSION } from './version.js';
 
 const program = new Command('slipway-agent')
   .version(AGENT_VERSION, '--version')

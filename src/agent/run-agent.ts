@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { ZodError } from 'zod';
-import { answerDetail, answeredStatus, ConnectionError } from '../protocol/client.js';
+import { answerDetail, answeredStatus, ConnectionError } from '../protocol/index.js';
 import { ValidationError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { Agent } from './agent.js';

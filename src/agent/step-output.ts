@@ -1,7 +1,7 @@
-import type { TaskResult } from '../pipeline/types.js';
+import type { TaskResult } from '../pipeline/index.js';
+import { isTruthy, type LoggingCommand, mayBecomeCommand, parseLoggingCommand } from '../pipeline/index.js';
+import { MIN_SECRET_LENGTH, maskText } from '../shared/index.js';
 import type { LogStream } from './log-stream.js';
-import { isTruthy, type LoggingCommand, mayBecomeCommand, parseLoggingCommand } from './logging-commands.js';
-import { MIN_SECRET_LENGTH, maskText } from './secret-masker.js';
 
 /** What logging commands change for the rest of the job, collected as steps run. */
 export class JobState {

@@ -1,10 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import type { StepPlan, TaskResult } from '../pipeline/index.js';
 import { createVariableLookup, expandMacros, toEnvName } from '../pipeline/index.js';
-import type { StepPlan, TaskResult } from '../pipeline/types.js';
-import type { ApiClient } from '../protocol/client.js';
-import type { JobSpec } from '../protocol/schemas.js';
+import type { ApiClient, JobSpec } from '../protocol/index.js';
 import { sleep } from '../shared/clock.js';
 import { assertNever } from '../shared/errors.js';
 import { extractWorkspace, listAllFiles, packWorkspace } from '../shared/workspace-archive.js';

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ApiClient } from '../protocol/client.js';
+import { ApiClient } from '../protocol/index.js';
 import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_PORT, readServerAddress } from '../shared/data-dir.js';
 import { CliError, EXIT } from './exit-codes.js';
 

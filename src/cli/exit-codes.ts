@@ -1,5 +1,5 @@
 import { ZodError } from 'zod';
-import { answerDetail, answeredStatus, ConnectionError } from '../protocol/client.js';
+import { answerDetail, answeredStatus, ConnectionError } from '../protocol/index.js';
 import { DataDirInUseError } from '../shared/data-dir.js';
 import { PipelineError, PipelineErrors, ValidationError } from '../shared/errors.js';
 

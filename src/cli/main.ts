@@ -1,6 +1,6 @@
 // The `slipway` command: the composition root of every process the CLI starts.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { AGENT_VERSION } from '../agent/version.js';
+import { AGENT_VERSION } from '../protocol/index.js';
 import { DEFAULT_DATA_DIR, DEFAULT_PORT } from '../shared/data-dir.js';
 import type { ClientSettings } from './client-config.js';
 import type { FleetFlags } from './commands/fleet.js';
@@ -79,7 +79,7 @@ program
   )
   .action(
     act(async (o) => {
-      const { startServer } = await import('../server/server.js');
+      const { startServer } = await import('../server/index.js');
       const server = await startServer({
         logger: await logger('server', o.logLevel),
         config: {
@@ -214,7 +214,7 @@ agent
   .action(
     act(async (o) => {
       const { capability, killGrace, retryFor, ...flags } = o;
-      const { runAgentProcess } = await import('../agent/run-agent.js');
+      const { runAgentProcess } = await import('../agent/index.js');
       return runAgentProcess(
         { ...flags, capabilities: capability, killGraceSeconds: killGrace, retryForSeconds: retryFor },
         env,

@@ -1,6 +1,6 @@
-import { type FormatName, parseLoggingCommand } from '../agent/logging-commands.js';
-import type { TaskResult } from '../pipeline/types.js';
-import type { RunEvent, RunView } from '../protocol/schemas.js';
+import type { TaskResult } from '../pipeline/index.js';
+import { type FormatName, parseLoggingCommand } from '../pipeline/index.js';
+import type { RunEvent, RunView } from '../protocol/index.js';
 import { assertNever } from '../shared/errors.js';
 import { visibleTerminalText } from '../shared/terminal-text.js';
 

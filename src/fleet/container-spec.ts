@@ -1,6 +1,6 @@
 import type Dockerode from 'dockerode';
 import { AGENT_CA_BUNDLE, AGENT_MOUNT, agentCommand } from '../images/index.js';
-import { IMAGE_CAPABILITY } from '../server/index.js';
+import { IMAGE_CAPABILITY } from '../protocol/index.js';
 import type { UnitRequest } from './driver.js';
 import { FLEET_ROLE, LABEL, type UnitRole } from './labels.js';
 

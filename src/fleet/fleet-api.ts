@@ -1,5 +1,4 @@
-import type { ApiClient } from '../protocol/client.js';
-import type { PoolDemand } from '../protocol/schemas.js';
+import type { ApiClient, PoolDemand } from '../protocol/index.js';
 import { AgentBusyError, ConflictError, NotFoundError } from '../shared/errors.js';
 
 /** The admin API calls a fleet makes, with the admin token it alone holds. */

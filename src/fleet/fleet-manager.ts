@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { AGENT_VERSION } from '../agent/version.js';
 import { BASE_IMAGE } from '../images/index.js';
-import { type ApiClient, answerDetail } from '../protocol/client.js';
-import type { PoolDemand, QueuedJobView } from '../protocol/schemas.js';
-import { IMAGE_CAPABILITY } from '../server/index.js';
+import type { PoolDemand, QueuedJobView } from '../protocol/index.js';
+import { AGENT_VERSION, type ApiClient, answerDetail, IMAGE_CAPABILITY } from '../protocol/index.js';
 import { type Clock, sleep, systemClock } from '../shared/clock.js';
 import { NotFoundError } from '../shared/errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';

@@ -1,4 +1,4 @@
-import type { PoolDemand, QueuedJobView } from '../protocol/schemas.js';
+import type { PoolDemand, QueuedJobView } from '../protocol/index.js';
 
 type AgentView = PoolDemand['agents'][number];
 

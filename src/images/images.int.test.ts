@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_VERSION } from '../agent/version.js';
+import { AGENT_VERSION } from '../protocol/index.js';
 import { demuxDockerLogs } from '../shared/docker-logs.js';
 import { AGENT_LIB_DIR, AGENT_MOUNT, AGENT_NODE, agentCommand, loaderName } from './agent-command.js';
 import { AGENT_VOLUME_PREFIX, ensureAgentVolume } from './agent-volume.js';

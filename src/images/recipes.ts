@@ -1,5 +1,5 @@
 import { basename, posix } from 'node:path';
-import { AGENT_VERSION } from '../agent/version.js';
+import { AGENT_VERSION } from '../protocol/index.js';
 import {
   AGENT_BUNDLE,
   AGENT_BUSYBOX,

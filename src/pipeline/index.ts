@@ -20,6 +20,14 @@ export {
 } from './expressions.js';
 export { type FinishedJob, type JobStart, type JobStartInput, prepareJobStart } from './job-start.js';
 export { MAX_NESTING_DEPTH, MAX_PIPELINE_BYTES } from './load-yaml.js';
+export {
+  type FormatName,
+  isTruthy,
+  type LoggingCommand,
+  mayBecomeCommand,
+  parseLoggingCommand,
+  unescapeValue,
+} from './logging-commands.js';
 export { createVariableLookup, expandMacros, expandVariables, toEnvName } from './macros.js';
 export {
   collectTemplateFiles,

@@ -1,2 +1,3 @@
 export * from './client.js';
 export * from './schemas.js';
+export * from './wire.js';

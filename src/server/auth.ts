@@ -1,10 +1,10 @@
 import { decodeJwt, importSPKI, jwtVerify } from 'jose';
-import type { TokenScope } from '../protocol/schemas.js';
+import type { TokenScope } from '../protocol/index.js';
 import type { Clock } from '../shared/clock.js';
 import { AuthError, ForbiddenError, RateLimitError } from '../shared/errors.js';
 import { hashToken, newId, newToken, type TokenKind, tokenKind } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
-import type { Store, TokenRow } from '../store/types.js';
+import type { Store, TokenRow } from '../store/index.js';
 
 export const ACCESS_TOKEN_TTL_MS = 60 * 60 * 1000;
 export const ASSERTION_MAX_AGE_S = 300;

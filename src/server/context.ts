@@ -3,7 +3,7 @@ import type { Clock } from '../shared/clock.js';
 import { AuthError } from '../shared/errors.js';
 import { hashToken, type TokenKind } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
-import type { Store, TokenRow } from '../store/types.js';
+import type { Store, TokenRow } from '../store/index.js';
 import type { ArtifactStore } from './artifact-store.js';
 import { type Auth, type FailureLimiter, refuseAuth } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';

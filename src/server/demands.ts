@@ -1,4 +1,4 @@
-import type { Demand } from '../pipeline/types.js';
+import type { Demand } from '../pipeline/index.js';
 
 /** The demands an agent's capabilities do not meet, as the user wrote them. */
 export function unmetDemands(demands: Demand[], capabilities: Record<string, string>): Demand[] {

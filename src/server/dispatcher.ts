@@ -1,8 +1,8 @@
-import type { JobOffer } from '../protocol/schemas.js';
+import { IMAGE_CAPABILITY, type JobOffer } from '../protocol/index.js';
 import type { Clock } from '../shared/clock.js';
 import { normalizeImageRef } from '../shared/image-ref.js';
 import type { Logger } from '../shared/logger.js';
-import type { AgentRow, JobRow, Store } from '../store/types.js';
+import type { AgentRow, JobRow, Store } from '../store/index.js';
 import { unmetDemands } from './demands.js';
 
 /** How long an offered job is kept from other pollers while its agent claims it. */
@@ -31,13 +31,6 @@ export function agentFits(agent: AgentRow, job: JobRow): boolean {
   if (needsContainerRuntime(job) && !runsInImage(agent, job)) return false;
   return unmetDemands(job.plan.pool.demands, agent.capabilities).length === 0;
 }
-
-/**
- * The capability a fleet agent reports for the image it runs in. A warm agent of the pool's
- * default image can take a container job for that same image (and no services), so the
- * common case starts at once instead of in a new container.
- */
-export const IMAGE_CAPABILITY = 'Slipway.Image';
 
 function runsInImage(agent: AgentRow, job: JobRow): boolean {
   const image = job.plan.container?.image;

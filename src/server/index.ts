@@ -1,3 +1,2 @@
 export { type ServerConfig, type ServerConfigInput, serverConfig } from './config.js';
-export { IMAGE_CAPABILITY } from './dispatcher.js';
 export { ADMIN_TOKEN_FILE, type SlipwayServer, type StartServerOptions, startServer } from './server.js';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { Store } from '../store/types.js';
+import type { Store } from '../store/index.js';
 import type { Dispatcher } from './dispatcher.js';
 
 /**

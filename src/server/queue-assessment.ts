@@ -1,4 +1,4 @@
-import type { AgentRow, FleetRow, JobRow, PoolRow } from '../store/types.js';
+import type { AgentRow, FleetRow, JobRow, PoolRow } from '../store/index.js';
 import { formatDemand, unmetDemands } from './demands.js';
 import { needsContainerRuntime } from './dispatcher.js';
 

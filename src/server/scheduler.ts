@@ -1,4 +1,4 @@
-import { MIN_SECRET_LENGTH, maskText } from '../agent/secret-masker.js';
+import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/index.js';
 import {
   buildNumberRevisionKey,
   DEFAULT_BUILD_NUMBER_FORMAT,
@@ -8,14 +8,7 @@ import {
   prepareJobStart,
   sourceVariables,
 } from '../pipeline/index.js';
-import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/types.js';
-import type {
-  CreateRunBody,
-  JobEventData,
-  JobSpec,
-  RunEventData,
-  StepEventData,
-} from '../protocol/schemas.js';
+import type { CreateRunBody, JobEventData, JobSpec, RunEventData, StepEventData } from '../protocol/index.js';
 import type { Clock } from '../shared/clock.js';
 import { formatSeconds } from '../shared/duration.js';
 import {
@@ -27,8 +20,9 @@ import {
   ValidationError,
 } from '../shared/errors.js';
 import { newId } from '../shared/ids.js';
+import { MIN_SECRET_LENGTH, maskText } from '../shared/index.js';
 import type { Logger } from '../shared/logger.js';
-import type { AgentRow, JobRow, NewEvent, RunRow, Store } from '../store/types.js';
+import type { AgentRow, JobRow, NewEvent, RunRow, Store } from '../store/index.js';
 import type { Auth } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Notifier } from './notifier.js';

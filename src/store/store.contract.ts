@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { JobPlan, PipelinePlan } from '../pipeline/types.js';
-import type { JobStatus } from '../protocol/schemas.js';
+import type { JobPlan, PipelinePlan } from '../pipeline/index.js';
+import type { JobStatus } from '../protocol/index.js';
 import { ConflictError } from '../shared/errors.js';
 import { JOB_TRANSITIONS, type JobRow, type Store } from './types.js';
 

@@ -3,7 +3,7 @@
  * own, so an implementation needs no transaction spanning calls (SQLite and PostgreSQL alike).
  * Times are epoch milliseconds.
  */
-import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/types.js';
+import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/index.js';
 import type {
   JobStatus,
   PoolSettings,
@@ -11,7 +11,7 @@ import type {
   RunStatus,
   StepState,
   TokenScope,
-} from '../protocol/schemas.js';
+} from '../protocol/index.js';
 import type { TokenKind } from '../shared/ids.js';
 
 export interface TokenRow {

@@ -1,7 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { answeredStatus } from '../../protocol/client.js';
-import { createPoolRequest, createTokenRequest, type TokenScope } from '../../protocol/schemas.js';
+import {
+  answeredStatus,
+  createPoolRequest,
+  createTokenRequest,
+  type TokenScope,
+} from '../../protocol/index.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { extractWorkspace } from '../../shared/workspace-archive.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';

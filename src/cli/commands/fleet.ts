@@ -10,7 +10,7 @@ import {
   type ResourceLimits,
   withDefaultLimits,
 } from '../../fleet/index.js';
-import type { ApiClient } from '../../protocol/client.js';
+import type { ApiClient } from '../../protocol/index.js';
 import { DEFAULT_DATA_DIR, readServerAddress } from '../../shared/data-dir.js';
 import type { Logger } from '../../shared/logger.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';

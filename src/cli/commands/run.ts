@@ -1,7 +1,12 @@
 import { resolve } from 'node:path';
 import { collectTemplateFiles, parsePipeline, sourceVariables } from '../../pipeline/index.js';
-import { type ApiClient, ConnectionError, withRetry } from '../../protocol/client.js';
-import { type RunView, runEventsResponse } from '../../protocol/schemas.js';
+import {
+  type ApiClient,
+  ConnectionError,
+  type RunView,
+  runEventsResponse,
+  withRetry,
+} from '../../protocol/index.js';
 import { packWorkspace } from '../../shared/workspace-archive.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';

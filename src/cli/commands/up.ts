@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type Docker from 'dockerode';
 import type { FleetManager, ResourceLimits } from '../../fleet/index.js';
 import { buildImages } from '../../images/index.js';
-import { ApiClient } from '../../protocol/client.js';
+import { ApiClient } from '../../protocol/index.js';
 import { type SlipwayServer, startServer } from '../../server/index.js';
 import { lockDataDir } from '../../shared/data-dir.js';
 import type { Logger } from '../../shared/logger.js';

@@ -1,10 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import {
-  API_PREFIX,
-  createPoolRequest,
-  createTokenRequest,
-  listAgentsQuery,
-} from '../../protocol/schemas.js';
+import { API_PREFIX, createPoolRequest, createTokenRequest, listAgentsQuery } from '../../protocol/index.js';
 import { authenticate, type ServerContext } from '../context.js';
 
 /** Pools, tokens and agent removal: the admin's side. */

@@ -6,8 +6,8 @@ import {
   openSessionRequest,
   pollRequest,
   registerAgentRequest,
-} from '../../protocol/schemas.js';
-import type { AgentRow } from '../../store/types.js';
+} from '../../protocol/index.js';
+import type { AgentRow } from '../../store/index.js';
 import { authenticate, clientGone, clientOf, type ServerContext } from '../context.js';
 
 /** Registration, access tokens, sessions, polling and claiming: the agent's side of the protocol. */

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { API_PREFIX } from '../../protocol/schemas.js';
+import { API_PREFIX } from '../../protocol/index.js';
 import { ValidationError } from '../../shared/errors.js';
 import { authenticate, type ServerContext } from '../context.js';
 

@@ -5,7 +5,7 @@ import {
   failJobRequest,
   fleetHeartbeatRequest,
   poolDemandQuery,
-} from '../../protocol/schemas.js';
+} from '../../protocol/index.js';
 import { authenticate, clientGone, type ServerContext } from '../context.js';
 
 type PoolReq = { Params: { pool: string } };

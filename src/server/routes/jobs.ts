@@ -5,7 +5,7 @@ import {
   completeJobRequest,
   heartbeatRequest,
   stepUpdateRequest,
-} from '../../protocol/schemas.js';
+} from '../../protocol/index.js';
 import { authenticate, clientGone, type ServerContext } from '../context.js';
 
 type JobReq = { Params: { id: string } };

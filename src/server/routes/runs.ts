@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { API_PREFIX, createRunRequest } from '../../protocol/schemas.js';
+import { API_PREFIX, createRunRequest } from '../../protocol/index.js';
 import { ValidationError } from '../../shared/errors.js';
 import { authenticate, clientGone, type ServerContext } from '../context.js';
 import { LOG_PAGE_BYTES } from '../services/index.js';

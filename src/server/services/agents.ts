@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { JobOffer, JobSpec, openSessionRequest, registerAgentRequest } from '../../protocol/schemas.js';
+import type { JobOffer, JobSpec, openSessionRequest, registerAgentRequest } from '../../protocol/index.js';
 import type { Clock } from '../../shared/clock.js';
 import {
   AgentBusyError,
@@ -10,7 +10,7 @@ import {
 } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { Logger } from '../../shared/logger.js';
-import type { AgentRow, Store, TokenRow } from '../../store/types.js';
+import type { AgentRow, Store, TokenRow } from '../../store/index.js';
 import { type Auth, type AuthCaller, type FailureLimiter, refuseAuth } from '../auth.js';
 import { agentFits, type Dispatcher } from '../dispatcher.js';
 import type { Scheduler } from '../scheduler.js';

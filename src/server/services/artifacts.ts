@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { NotFoundError, ValidationError } from '../../shared/errors.js';
-import type { Store } from '../../store/types.js';
+import type { Store } from '../../store/index.js';
 import type { ArtifactStore } from '../artifact-store.js';
 import type { Scheduler } from '../scheduler.js';
 import { type JobCredential, leasedJob } from './jobs.js';

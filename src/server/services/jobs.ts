@@ -6,7 +6,7 @@ import {
   type heartbeatRequest,
   MAX_LOG_CHUNK_BYTES,
   type stepUpdateRequest,
-} from '../../protocol/schemas.js';
+} from '../../protocol/index.js';
 import type { Clock } from '../../shared/clock.js';
 import {
   ForbiddenError,
@@ -23,7 +23,7 @@ import {
   type PoolSettings,
   type Store,
   type TokenRow,
-} from '../../store/types.js';
+} from '../../store/index.js';
 import type { Notifier } from '../notifier.js';
 import type { Scheduler } from '../scheduler.js';
 import type { WorkspaceStore } from '../workspace-store.js';

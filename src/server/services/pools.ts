@@ -5,11 +5,11 @@ import type {
   fleetHeartbeatRequest,
   PoolDemand,
   PoolView,
-} from '../../protocol/schemas.js';
+} from '../../protocol/index.js';
 import type { Clock } from '../../shared/clock.js';
 import { AgentBusyError, NotFoundError, ValidationError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import type { AgentRow, PoolRow, Store } from '../../store/types.js';
+import type { AgentRow, PoolRow, Store } from '../../store/index.js';
 import type { Auth } from '../auth.js';
 import { formatDemand } from '../demands.js';
 import { type Dispatcher, needsContainerRuntime } from '../dispatcher.js';

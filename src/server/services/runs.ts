@@ -1,7 +1,7 @@
-import type { CreateRunBody, RunView } from '../../protocol/schemas.js';
+import type { CreateRunBody, RunView } from '../../protocol/index.js';
 import type { Clock } from '../../shared/clock.js';
 import { NotFoundError } from '../../shared/errors.js';
-import type { EventRow, JobRow, RunRow, StepRow, Store } from '../../store/types.js';
+import type { EventRow, JobRow, RunRow, StepRow, Store } from '../../store/index.js';
 import type { Notifier } from '../notifier.js';
 import type { Scheduler } from '../scheduler.js';
 import type { WorkspaceStore } from '../workspace-store.js';

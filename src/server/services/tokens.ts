@@ -1,9 +1,9 @@
 import type { z } from 'zod';
-import type { createTokenRequest } from '../../protocol/schemas.js';
+import type { createTokenRequest } from '../../protocol/index.js';
 import type { Clock } from '../../shared/clock.js';
 import { NotFoundError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import type { Store } from '../../store/types.js';
+import type { Store } from '../../store/index.js';
 import type { Auth } from '../auth.js';
 
 export type CreateTokenBody = z.output<typeof createTokenRequest>;

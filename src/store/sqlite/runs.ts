@@ -1,5 +1,5 @@
-import type { JobPlan, PipelinePlan } from '../../pipeline/types.js';
-import type { JobStatus, RunStatus } from '../../protocol/schemas.js';
+import type { JobPlan, PipelinePlan } from '../../pipeline/index.js';
+import type { JobStatus, RunStatus } from '../../protocol/index.js';
 import { ConflictError } from '../../shared/errors.js';
 import {
   type ClaimOutcome,

@@ -1,4 +1,4 @@
-import type { JobStatus, RunStatus } from '../../protocol/schemas.js';
+import type { JobStatus, RunStatus } from '../../protocol/index.js';
 import type {
   AgentRow,
   FleetRow,

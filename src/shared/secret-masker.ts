@@ -1,4 +1,4 @@
-import { ValidationError } from '../shared/errors.js';
+import { ValidationError } from './errors.js';
 
 /**
  * Secrets shorter than this are refused: masking `abc` would shred ordinary log text, and a
