@@ -37,6 +37,8 @@ export {
   validatePipeline,
 } from './parse-pipeline.js';
 export {
+  type BuildReason,
+  buildReason,
   checkoutOptions,
   containerRef,
   demand,

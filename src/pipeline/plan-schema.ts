@@ -17,6 +17,10 @@ const strings = z.record(z.string(), z.string());
 /** The result of a finished job or step, as in Azure Pipelines. */
 export const taskResult = z.enum(['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped']);
 
+/** Why a run was queued, as Azure's `Build.Reason` says it. */
+export const buildReason = z.enum(['Manual', 'IndividualCI', 'BatchedCI', 'PullRequest', 'Schedule']);
+export type BuildReason = z.infer<typeof buildReason>;
+
 /** Where a value came from, for errors found after parsing. */
 export const sourcePos = z.object({
   line: z.number(),

@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import type { BuildReason } from './plan-schema.js';
 
 export interface PredefinedVariablesInput {
   agentName: string;
@@ -90,6 +91,8 @@ export interface RunSource {
   commit?: string;
   /** The repository's (or folder's) name. */
   repository?: string;
+  /** The repository's default branch (`refs/heads/main`): caches of it are readable by every branch. */
+  defaultBranch?: string;
 }
 
 /**
@@ -97,8 +100,11 @@ export interface RunSource {
  * (`eq(variables['Build.SourceBranch'], 'refs/heads/main')`). A run queued by hand is `Manual`.
  * Known at compile time too, as in Azure, so `${{ if }}` may use them.
  */
-export function sourceVariables(source: RunSource = {}): Record<string, string> {
-  const variables: Record<string, string> = { 'Build.Reason': 'Manual' };
+export function sourceVariables(
+  source: RunSource = {},
+  reason: BuildReason = 'Manual',
+): Record<string, string> {
+  const variables: Record<string, string> = { 'Build.Reason': reason };
   if (source.repository) variables['Build.Repository.Name'] = source.repository;
   if (source.branch) {
     variables['Build.SourceBranch'] = source.branch;

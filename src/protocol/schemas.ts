@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 // The plan's schema module alone: the pipeline's index would load its YAML reader into every client.
-import { dockerMode, jobPlan, taskResult } from '../pipeline/plan-schema.js';
+import { buildReason, dockerMode, jobPlan, taskResult } from '../pipeline/plan-schema.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -224,8 +224,15 @@ export const createRunRequest = z.object({
         .regex(/^[0-9a-f]{40,64}$/)
         .optional(),
       repository: z.string().min(1).max(255).optional(),
+      defaultBranch: z
+        .string()
+        .regex(/^refs\//)
+        .max(255)
+        .optional(),
     })
     .optional(),
+  /** The client vouches for nothing in this run: it writes no cache entry a trusted run reads. */
+  untrusted: z.boolean().default(false),
 });
 export type CreateRunRequest = z.input<typeof createRunRequest>;
 export type CreateRunBody = z.output<typeof createRunRequest>;
@@ -267,6 +274,14 @@ export const runView = z.object({
   /** `##vso[build.updatebuildnumber]`, or the run number. */
   buildNumber: z.string(),
   tags: z.array(z.string()),
+  source: z.object({
+    branch: z.string().optional(),
+    commit: z.string().optional(),
+    repository: z.string().optional(),
+    defaultBranch: z.string().optional(),
+  }),
+  reason: buildReason,
+  untrusted: z.boolean(),
   createdAt: z.string(),
   finishedAt: z.string().nullable(),
   jobs: z.array(jobView),

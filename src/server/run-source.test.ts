@@ -69,6 +69,12 @@ describe('a run’s source', () => {
       ['onMain', 'queued', null],
       ['elsewhere', 'completed', 'skipped'],
     ]);
+    // The run keeps its origin, so caches and views can tell branches and trust apart.
+    expect(run).toMatchObject({
+      source: { branch: 'refs/heads/main', commit },
+      reason: 'Manual',
+      untrusted: false,
+    });
     const a = await agent('a');
     const spec = (await call('POST', `jobs/${run.jobs[0]!.id}/claim`, a.access, { sessionId: a.sessionId }))
       .body;

@@ -1,5 +1,6 @@
 import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/index.js';
 import {
+  type BuildReason,
   buildNumberRevisionKey,
   DEFAULT_BUILD_NUMBER_FORMAT,
   formatBuildNumber,
@@ -86,9 +87,10 @@ export class Scheduler {
     if (n > 0) this.o.logger.info({ jobs: n }, 'extended leases of running jobs after start');
   }
 
-  async createRun(body: CreateRunBody) {
+  /** Queues a run; `reason` is `Manual` for a run asked for through the API, a trigger's otherwise. */
+  async createRun(body: CreateRunBody, reason: BuildReason = 'Manual') {
     // `Build.SourceBranch` and the like, known at compile time as in Azure; `--var` overrides them.
-    const req = { ...body, variables: { ...sourceVariables(body.source), ...body.variables } };
+    const req = { ...body, variables: { ...sourceVariables(body.source, reason), ...body.variables } };
     // Compiled here again, with the same templates and values the CLI used: the server decides.
     const plan = parsePipeline(req.pipeline.content, req.pipeline.file, {
       readFile: (path) => req.templates[path],
@@ -143,6 +145,9 @@ export class Scheduler {
         cancelRequested: false,
         buildNumber: null,
         tags: [],
+        source: req.source ?? {},
+        reason,
+        untrusted: req.untrusted,
         createdAt: now,
         startedAt: null,
         finishedAt: null,

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { JobPlan, PipelinePlan } from '../pipeline/index.js';
 import type { JobStatus } from '../protocol/index.js';
 import { ConflictError } from '../shared/errors.js';
-import { JOB_TRANSITIONS, type JobRow, type Store } from './types.js';
+import { JOB_TRANSITIONS, type JobRow, type RunRow, type Store } from './types.js';
 
 const plan: JobPlan = {
   name: 'build',
@@ -50,7 +50,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
   describe(`Store contract: ${name}`, () => {
     let store: Store;
     const pipeline: PipelinePlan = { file: 'p.yml', variables: {}, jobs: [plan] };
-    const newRun = async (runId: string, jobs: JobRow[]) =>
+    const newRun = async (runId: string, jobs: JobRow[], origin: Partial<RunRow> = {}) =>
       store.createRun(
         {
           id: runId,
@@ -64,9 +64,13 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
           cancelRequested: false,
           buildNumber: null,
           tags: [],
+          source: {},
+          reason: 'Manual',
+          untrusted: false,
           createdAt: 1,
           startedAt: null,
           finishedAt: null,
+          ...origin,
         },
         jobs,
       );
@@ -81,6 +85,22 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       const b = await newRun('r2', [job('j2', 'r2'), { ...job('j3', 'r2'), idx: 1 }]);
       expect([a.number, b.number]).toEqual([1, 2]);
       expect((await store.listJobs('r2')).map((j) => j.id)).toEqual(['j2', 'j3']);
+    });
+
+    it('keeps where a run came from, why it was queued and whether it is trusted', async () => {
+      const source = {
+        branch: 'refs/heads/fork-fix',
+        commit: 'a'.repeat(40),
+        defaultBranch: 'refs/heads/main',
+      };
+      await newRun('run_pr', [], { source, reason: 'PullRequest', untrusted: true });
+      await newRun('run_manual', []);
+      expect(await store.getRun('run_pr')).toMatchObject({ source, reason: 'PullRequest', untrusted: true });
+      expect(await store.getRun('run_manual')).toMatchObject({
+        source: {},
+        reason: 'Manual',
+        untrusted: false,
+      });
     });
 
     it('refuses every job transition the state machine does not allow, changing nothing', async () => {

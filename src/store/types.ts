@@ -3,7 +3,7 @@
  * own, so an implementation needs no transaction spanning calls (SQLite and PostgreSQL alike).
  * Times are epoch milliseconds.
  */
-import type { JobPlan, PipelinePlan, TaskResult } from '../pipeline/index.js';
+import type { BuildReason, JobPlan, PipelinePlan, RunSource, TaskResult } from '../pipeline/index.js';
 import type {
   JobStatus,
   PoolSettings,
@@ -91,6 +91,11 @@ export interface RunRow {
   /** Set by `##vso[build.updatebuildnumber]`; the run number when null. */
   buildNumber: string | null;
   tags: string[];
+  /** What the run was queued for; `{}` for a folder outside git. */
+  source: RunSource;
+  reason: BuildReason;
+  /** Queued from a source nobody vouched for (a fork's pull request): no cache writes a trusted run reads. */
+  untrusted: boolean;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;

@@ -132,6 +132,9 @@ export function runView(run: RunRow, jobs: JobRow[], steps: StepRow[]): RunView 
     result: run.result,
     buildNumber: run.buildNumber ?? String(run.number),
     tags: run.tags,
+    source: run.source,
+    reason: run.reason,
+    untrusted: run.untrusted,
     createdAt: new Date(run.createdAt).toISOString(),
     finishedAt: iso(run.finishedAt),
     jobs: jobs.map((j) => ({

@@ -18,7 +18,7 @@ const job = (id, runId) => ({ id, runId, idx: 0, name: id, displayName: id, plan
 for (let i = 0; ; i++) {
   const runId = 'r' + process.pid + '-' + i;
   await store.createRun({ id: runId, pipelineFile: 'p', plan: {}, variables: {}, secrets: null, workspaceId: null,
-    status: 'queued', result: null, cancelRequested: false, createdAt: 1, startedAt: null, finishedAt: null },
+    status: 'queued', result: null, cancelRequested: false, tags: [], source: {}, reason: 'Manual', untrusted: false, createdAt: 1, startedAt: null, finishedAt: null },
     [job(runId + '-a', runId), { ...job(runId + '-b', runId), idx: 1 }]);
   await store.claimJob(runId + '-a', { id: 'x', name: 'x' }, 1e13, 1);
   let offset = 0;

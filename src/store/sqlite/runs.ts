@@ -23,6 +23,9 @@ interface RawRun {
   cancel_requested: number;
   build_number: string | null;
   tags: string;
+  source: string;
+  reason: string;
+  untrusted: number;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
@@ -42,6 +45,9 @@ function toRun(db: Db, r: RawRun): RunRow {
     cancelRequested: r.cancel_requested === 1,
     buildNumber: r.build_number,
     tags: json.parse(r.tags),
+    source: json.parse(r.source),
+    reason: r.reason as RunRow['reason'],
+    untrusted: r.untrusted === 1,
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -107,7 +113,7 @@ function runPlanOf(db: Db, id: string): PipelinePlan {
 const JOB = `SELECT id, run_id, idx, name, display_name, pool, depends_on, status, result, reason, attempt, agent_id,
   agent_name, lease_expires_at, cancel_requested, outputs, queued_at, started_at, finished_at FROM jobs`;
 const RUN = `SELECT id, number, pipeline_file, variables, secrets, workspace_id, status, result, cancel_requested,
-  build_number, tags, created_at, started_at, finished_at FROM runs`;
+  build_number, tags, source, reason, untrusted, created_at, started_at, finished_at FROM runs`;
 
 function toJob(db: Db, r: RawJob): JobRow {
   return {
@@ -194,8 +200,9 @@ export function createRun(
     sql(
       db,
       `INSERT INTO runs (id, number, pipeline_file, plan, variables, secrets, workspace_id, status, result,
-         cancel_requested, created_at, started_at, finished_at, build_number, build_rev_key)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         cancel_requested, created_at, started_at, finished_at, build_number, build_rev_key,
+         source, reason, untrusted)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       run.id,
       n,
@@ -212,6 +219,9 @@ export function createRun(
       run.finishedAt,
       buildNumber,
       build?.revisionKey ?? null,
+      json.str(run.source),
+      run.reason,
+      Number(run.untrusted),
     );
     const insert = sql(
       db,
