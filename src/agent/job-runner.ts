@@ -103,9 +103,15 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
   try {
     await rm(jobDir, { recursive: true, force: true });
     await Promise.all(Object.values(dirs).map((d) => mkdir(d, { recursive: true })));
+    if (plan.docker === 'socket')
+      setup.write(
+        "##[warning]This job has the host's Docker socket (docker: socket): it has root on the host, and can read or change every container, image and file there.\n",
+      );
     setup.write(
       `Agent ${o.agent.name} (pool ${o.agent.pool}) runs job ${plan.name}, attempt ${spec.attempt}\n`,
     );
+    if (plan.docker === 'dind')
+      setup.write('Docker: this job has an engine of its own (docker: dind), at $DOCKER_HOST over TLS\n');
     if (plan.checkout === 'none') setup.write('checkout: none — the workspace is not unpacked\n');
     else if (spec.hasWorkspace) {
       const res = await client.fetch(`jobs/${spec.jobId}/workspace`, { token: token(), timeoutMs: 300_000 });

@@ -35,6 +35,15 @@ export interface PoolSettings {
   maxLogMiB?: number;
   /** Most log one step keeps, in MiB; default `DEFAULT_MAX_STEP_LOG_MIB`. */
   maxStepLogMiB?: number;
+  /** Allow `docker: dind` jobs (an engine of the job's own); absent in pools made before it: false. */
+  allowDind?: boolean;
+  /** Options of the engine a `docker: dind` job gets. */
+  dockerEngine?: {
+    registryMirrors?: string[];
+    insecureRegistries?: string[];
+    mtu?: number;
+    storageDriver?: string;
+  };
 }
 
 /** A job's log is cut here unless its pool says otherwise: generous, but bounded. */
@@ -171,6 +180,8 @@ export interface Store {
   createPool(name: string, settings: PoolSettings, now: number): Promise<PoolRow>;
   getPool(name: string): Promise<PoolRow | undefined>;
   listPools(): Promise<PoolRow[]>;
+  /** Replaces a pool's settings; undefined when there is no such pool. */
+  updatePoolSettings(name: string, settings: PoolSettings): Promise<PoolRow | undefined>;
 
   // agents
   /** Registers `name` in `pool`; with `replace` an existing one is taken over (its tokens revoked). */

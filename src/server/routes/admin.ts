@@ -1,5 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { API_PREFIX, createPoolRequest, createTokenRequest } from '../../protocol/schemas.js';
+import {
+  API_PREFIX,
+  createPoolRequest,
+  createTokenRequest,
+  updatePoolRequest,
+} from '../../protocol/schemas.js';
 import { AgentBusyError, NotFoundError } from '../../shared/errors.js';
 import { authenticate, type ServerContext } from '../context.js';
 
@@ -37,6 +42,18 @@ export function adminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const body = createPoolRequest.parse(req.body);
     const pool = await ctx.store.createPool(body.name, body.settings, ctx.clock.now());
     reply.code(201);
+    return poolSummary(ctx, pool.name);
+  });
+
+  // The settings given replace the pool's; the others stay. Fleets read them for every job.
+  app.patch<{ Params: { pool: string } }>(`${API_PREFIX}/pools/:pool`, async (req) => {
+    await admin(req);
+    const { settings } = updatePoolRequest.parse(req.body);
+    const pool = await ctx.store.getPool(req.params.pool);
+    if (!pool) throw new NotFoundError('pool', req.params.pool);
+    const given = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+    await ctx.store.updatePoolSettings(pool.name, { ...pool.settings, ...given });
+    void ctx.scheduler.poolChanged(pool.name);
     return poolSummary(ctx, pool.name);
   });
 
