@@ -279,7 +279,9 @@ describe('buildContainerSpec', () => {
           Privileged: false,
           CapAdd: ['ALL'],
           CapDrop: ['SYS_RESOURCE'],
-          SecurityOpt: ['seccomp=unconfined', 'systempaths=unconfined'],
+          SecurityOpt: ['seccomp=unconfined'],
+          MaskedPaths: [],
+          ReadonlyPaths: [],
           DeviceCgroupRules: ['a *:* rwm'],
         });
         // The job container itself keeps its confinement.

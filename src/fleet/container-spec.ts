@@ -33,11 +33,12 @@ export const DOCKER_SOCKET_IN_CONTAINER = '/var/run/docker.sock';
 /**
  * What the job's engine gets instead of `--privileged`, which some hosts refuse outright (a VM
  * whose capability bounding set lacks CAP_SYS_RESOURCE: "unable to apply caps"). Every other
- * capability, no seccomp filter, writable /sys and /proc paths and every device: enough for
+ * capability, no seccomp filter, no masked or read-only /proc and /sys paths (the CLI's
+ * `systempaths=unconfined`, which the API takes as empty lists) and every device: enough for
  * dockerd, runc and overlay2, and it starts wherever `--privileged` does.
  */
 export const DIND_CAP_DROP = ['SYS_RESOURCE'];
-export const DIND_SECURITY_OPT = ['seccomp=unconfined', 'systempaths=unconfined'];
+export const DIND_SECURITY_OPT = ['seccomp=unconfined'];
 export const DIND_DEVICE_CGROUP_RULES = ['a *:* rwm'];
 
 /**
@@ -230,6 +231,8 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
             CapAdd: ['ALL'],
             CapDrop: DIND_CAP_DROP,
             SecurityOpt: DIND_SECURITY_OPT,
+            MaskedPaths: [],
+            ReadonlyPaths: [],
             DeviceCgroupRules: DIND_DEVICE_CGROUP_RULES,
             Mounts: mounts([
               // A volume, not the container's own layer: overlay2 cannot stack on overlay2.

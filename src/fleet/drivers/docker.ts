@@ -203,11 +203,13 @@ export class DockerDriver implements FleetDriver {
 
   async #tail(container: Dockerode.Container): Promise<string> {
     try {
-      const raw = (await container.logs({ stdout: true, stderr: true, tail: 5 })) as unknown as Buffer;
-      const text = demuxDockerLogs(raw)
-        .trim()
-        .replace(/\s*\n\s*/g, ' | ');
-      return text === '' ? '(no output)' : text;
+      const raw = (await container.logs({ stdout: true, stderr: true, tail: 40 })) as unknown as Buffer;
+      // dockerd's last words are its reason; its info and warning lines are noise around them.
+      const lines = demuxDockerLogs(raw)
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !/level=(info|debug|warning)/.test(l));
+      return lines.length === 0 ? '(no output)' : lines.slice(-3).join(' | ');
     } catch {
       return '(its output could not be read)';
     }
