@@ -3,6 +3,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+// The test's stand-in engine is made with the image builder's parts, as other fleet tests do.
+import { importRootfs } from '../images/docker-import.js';
+import { findStaticBusybox } from '../images/host.js';
+import { DIND_CLIENT_CERTS, DIND_READY_FILE } from '../images/index.js';
+import { RootfsPlan } from '../images/rootfs.js';
 import { ApiClient } from '../protocol/client.js';
 import { startServer } from '../server/index.js';
 import { silentLogger } from '../shared/logger.js';
@@ -188,6 +193,44 @@ describe('docker: dind', () => {
     expect(started).toHaveLength(2);
   }, 180_000);
 
+  it('the first step starts only once the engine is ready', async () => {
+    // A stand-in engine that takes 3 s to be ready and leaves a mark the job can see when it is.
+    const runId = randomBytes(5).toString('hex');
+    const slow = { repo: 'slipway-test/slow-engine', tag: runId };
+    const plan = new RootfsPlan({ usrMerge: false });
+    await plan.file('/bin/busybox', await findStaticBusybox(), { mode: 0o755 });
+    const b = '/bin/busybox';
+    await importRootfs(docker, plan.tar(), {
+      ...slow,
+      config: {
+        entrypoint: [
+          b,
+          'sh',
+          '-c',
+          `${b} sleep 3; echo ready > ${DIND_CLIENT_CERTS}/mark; ${b} mkdir -p /run; ${b} touch ${DIND_READY_FILE}; exec ${b} sleep 600`,
+        ],
+        env: {},
+        labels: { 'slipway.test': runId },
+      },
+    });
+    try {
+      const t = await fleets.start({ minIdle: 0, max: 2, dindImage: `${slow.repo}:${slow.tag}` });
+      await allow(t.client, t.adminToken, { allowDind: true });
+      const { run, log } = await runPipeline(
+        t.client,
+        t.adminToken,
+        'jobs:\n- job: first\n  docker: dind\n  steps:\n  - bash: cat "$DOCKER_CERT_PATH/mark"\n',
+      );
+      expect(run.result, log).toBe('succeeded');
+      expect(log).toContain('ready');
+    } finally {
+      await docker
+        .getImage(`${slow.repo}:${slow.tag}`)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
+  }, 120_000);
+
   it('fails the job with a clear error when its engine does not come up', async () => {
     const t = await fleets.start({ minIdle: 0, max: 2 });
     await allow(t.client, t.adminToken, {
@@ -202,6 +245,32 @@ describe('docker: dind', () => {
     // Each failed start took its engine's storage with it.
     const volumes = await docker.listVolumes({ filters: { label: [t.label, `${LABEL.role}=dind-storage`] } });
     expect(volumes.Volumes ?? []).toEqual([]);
+  }, 180_000);
+});
+
+describe('examples/dind', () => {
+  it('builds an image with dind and runs it, through slipway run', async () => {
+    const t = await fleets.start({ minIdle: 0, max: 2 });
+    await allow(t.client, t.adminToken, { allowDind: true });
+    const env = { SLIPWAY_URL: t.server.url, SLIPWAY_TOKEN: t.adminToken };
+    const cli = spawnCli(['run', 'examples/dind/azure-pipelines.yml', '--dir', 'examples/dind'], env);
+    expect(await cli.exited, cli.output()).toBe(0);
+    expect(cli.output()).toContain('hello from an image built inside a Slipway job');
+
+    // For the record: the same `slipway run` of a plain job in its own container, and of a dind job.
+    const timed = async (yaml: string) => {
+      const started = performance.now();
+      const run = await runPipeline(t.client, t.adminToken, yaml);
+      expect(run.run.result, run.log).toBe('succeeded');
+      return Math.round(performance.now() - started);
+    };
+    const plain = await timed(
+      'jobs:\n- job: plain\n  container: slipway/base:latest\n  services: {}\n  steps:\n  - bash: echo hi\n',
+    );
+    const dind = await timed(
+      'jobs:\n- job: d\n  docker: dind\n  steps:\n  - bash: docker version >/dev/null\n',
+    );
+    console.log(`end to end: plain container job ${plain} ms, dind job ${dind} ms`);
   }, 180_000);
 });
 

@@ -167,7 +167,13 @@ export async function countLabelled(docker: Dockerode, label: string) {
 export async function startTestFleet(
   docker: Dockerode,
   cleanups: Array<() => Promise<void>>,
-  o: { drainTimeoutMs?: number; resources?: ResourceLimits; minIdle?: number; max?: number } = {},
+  o: {
+    drainTimeoutMs?: number;
+    resources?: ResourceLimits;
+    minIdle?: number;
+    max?: number;
+    dindImage?: string;
+  } = {},
 ) {
   const runId = randomBytes(5).toString('hex');
   const label = `slipway.test=${runId}`;
@@ -192,6 +198,7 @@ export async function startTestFleet(
       serverSocket: socketPath,
       labels: { 'slipway.test': runId },
       ...(o.resources ? { resources: o.resources } : {}),
+      ...(o.dindImage ? { dindImage: o.dindImage } : {}),
     }),
     fleetId: `test-${runId}`,
     minIdle: o.minIdle ?? 1,

@@ -38,6 +38,7 @@ const ENGINE_TOOLS: Array<[tool: string, debianPackage: string]> = [
  */
 export const DIND_SCRIPT = `#!/bin/sh
 set -eu
+started=$(cut -d' ' -f1 /proc/uptime)
 rw() { mount -o remount,rw "$1" 2>/dev/null || mount -o remount,bind,rw "$1" 2>/dev/null || echo "slipway-dind: $1 stays read-only" >&2; }
 rw /sys
 for d in /sys/fs/cgroup /sys/fs/cgroup/*; do
@@ -76,6 +77,8 @@ umask 022
     if docker --tlsverify --tlscacert "$c/ca.pem" --tlscert "$c/cert.pem" --tlskey "$c/key.pem" \\
       -H tcp://127.0.0.1:${DIND_PORT} version >/dev/null 2>&1; then
       touch ${DIND_READY_FILE}
+      now=$(cut -d' ' -f1 /proc/uptime)
+      echo "slipway-dind: the engine answers over TLS, $(awk "BEGIN { print $now - $started }") s after start" >&2
       exit 0
     fi
     i=$((i + 1))
