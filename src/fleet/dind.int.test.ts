@@ -281,9 +281,17 @@ describe('docker: socket', () => {
     const { run, log } = await runPipeline(
       t.client,
       t.adminToken,
-      'jobs:\n- job: s\n  docker: socket\n  steps:\n  - bash: docker ps --format "{{.Names}}" | grep -c slipway\n',
+      `jobs:
+- job: s
+  docker: socket
+  steps:
+  - bash: |
+      echo "host engine: $(docker info --format '{{.ID}}')"
+`,
     );
     expect(run.result, `${log}\n${JSON.stringify(run.jobs)}`).toBe('succeeded');
+    // The job talks to the host's own engine.
+    expect(log).toContain(`host engine: ${(await docker.info()).ID}`);
     expect(log.split('\n')[0]).toContain(
       "##[warning]This job has the host's Docker socket (docker: socket): it has root on the host",
     );

@@ -67,7 +67,7 @@ export class AgentBundleMissingError extends SlipwayError {
 }
 
 /**
- * Builds `slipway/agent` and `slipway/base` from this host's files, without a registry. Each
+ * Builds `slipway/agent`, `slipway/base` (and `slipway/dind`) from this host's files, without a registry. Each
  * image carries a hash of its inputs; an image whose hash matches is kept as it is.
  */
 export async function buildImages(options: BuildImagesOptions): Promise<BuiltImages> {

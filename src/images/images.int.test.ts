@@ -268,7 +268,7 @@ describe('agent runtime', () => {
 });
 
 describe('base image', () => {
-  it('has bash, git, curl, tar, make, node and npm working', async () => {
+  it('has bash, git, curl, tar, make, node, npm and the docker CLI working', async () => {
     const script = [
       'set -euo pipefail',
       'echo "bash $BASH_VERSINFO"',
@@ -286,6 +286,8 @@ describe('base image', () => {
       'git -c user.email=ci@example.com -c user.name=ci commit -q --allow-empty -m first',
       'git clone -q /tmp/origin /tmp/clone && git -C /tmp/clone log --format=%s',
       'printf "all:\\n\\t@echo made\\n" > /tmp/Makefile && make -s -C /tmp',
+      // The client for docker: dind and docker: socket jobs.
+      'docker --version | cut -d" " -f1',
     ].join('\n');
     const result = await run(built.base.ref, { cmd: ['bash', '-c', script] });
     expect(result.exitCode, result.output).toBe(0);
@@ -295,7 +297,7 @@ describe('base image', () => {
     expect(result.output).toMatch(/^tar \(GNU tar\)/m);
     expect(result.output).toMatch(/^GNU Make\n/m);
     expect(result.output).toMatch(new RegExp(`^node ${process.versions.node.split('.')[0]}\\n`, 'm'));
-    expect(result.output).toMatch(/^npm\nxz\ngzip\nfirst\nmade\n$/m);
+    expect(result.output).toMatch(/^npm\nxz\ngzip\nfirst\nmade\nDocker\n$/m);
     expect(result.exitCode).toBe(0);
   });
 
