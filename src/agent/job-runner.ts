@@ -181,9 +181,15 @@ async function prepareWorkspace(job: JobContext): Promise<void> {
   const { o, spec, plan, dirs, setup } = job;
   await rm(dirs.job, { recursive: true, force: true });
   await Promise.all([dirs.s, dirs.a, dirs.b, dirs.tmp].map((d) => mkdir(d, { recursive: true })));
+  if (plan.docker === 'socket')
+    setup.write(
+      "##[warning]This job has the host's Docker socket (docker: socket): it has root on the host, and can read or change every container, image and file there.\n",
+    );
   setup.write(
     `Agent ${o.agent.name} (pool ${o.agent.pool}) runs job ${plan.name}, attempt ${spec.attempt}\n`,
   );
+  if (plan.docker === 'dind')
+    setup.write('Docker: this job has an engine of its own (docker: dind), at $DOCKER_HOST over TLS\n');
   if (plan.checkout === 'none') setup.write('checkout: none — the workspace is not unpacked\n');
   else if (spec.hasWorkspace) {
     const res = await o.client.fetch(`jobs/${spec.jobId}/workspace`, {

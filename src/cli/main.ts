@@ -165,9 +165,34 @@ token
   .action(act(async (o) => (await admin()).tokenCreate(client(o), o, out)));
 
 const pool = program.command('pool').description('agent pools');
-pool
-  .command('create')
+const list = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+/** The options of the engine a `docker: dind` job gets, for `pool create` and `pool update`. */
+const engineOptions = (command: ReturnType<typeof pool.command>) =>
+  command
+    .option('--registry-mirror <url>', "a registry mirror for dind jobs' engines (repeatable)", list)
+    .option(
+      '--insecure-registry <host:port>',
+      "a plain-HTTP registry dind jobs' engines may use (repeatable)",
+      list,
+    )
+    .option('--network-mtu <n>', "MTU of a job's private network and of its dind engine's networks", Number)
+    .option('--storage-driver <name>', "storage driver of dind jobs' engines (default overlay2)");
+engineOptions(
+  pool
+    .command('update')
+    .description("change a pool's settings; fleets apply them to the next job")
+    .argument('<name>')
+    .option('--allow-dind', "let this pool's jobs have a Docker engine of their own (docker: dind)")
+    .option('--no-allow-dind', 'refuse docker: dind jobs (the default)')
+    .option('--allow-docker-socket', "let this pool's jobs use the host Docker socket (root on the host!)")
+    .option('--no-allow-docker-socket', 'refuse docker: socket jobs (the default)')
+    .option('--default-image <image>', 'image for container jobs that name none'),
+)
+  .addOption(dataOption())
+  .action(act(async (name, o) => (await admin()).poolUpdate(client(o), name, o, out)));
+engineOptions(pool.command('create'))
   .argument('<name>')
+  .option('--allow-dind', "let this pool's jobs have a Docker engine of their own (docker: dind)")
   .option('--allow-docker-socket', "let this pool's jobs use the host Docker socket (root on the host!)")
   .option('--default-image <image>', 'image for container jobs that name none')
   .option('--retry-on-agent-loss <n>', 'new attempts for a job whose agent is lost mid-job', Number)

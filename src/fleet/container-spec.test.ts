@@ -236,6 +236,139 @@ describe('buildContainerSpec', () => {
         expect(s.agent.HostConfig?.Mounts?.some((m) => m.Target === '/slipway-work')).toBe(false);
       },
     ],
+    [
+      'docker: dind adds the job engine on a private network as `docker`, with its own volumes',
+      (i) => {
+        i.unit.jobId = 'job_1';
+        i.unit.docker = 'dind';
+      },
+      (s) => {
+        const net = 'slipway-default-1-u1';
+        expect(s.network?.Name).toBe(net);
+        expect(s.dind?.Image).toBe('slipway/dind:latest');
+        expect(s.dind?.name).toBe(`${net}-docker`);
+        expect(s.dind?.HostConfig?.NetworkMode).toBe(net);
+        expect(s.dind?.NetworkingConfig?.EndpointsConfig?.[net]?.Aliases).toEqual(['docker']);
+        expect(s.agent.HostConfig?.NetworkMode).toBe(net);
+        expect(s.volumes.map((v) => v.Name)).toEqual([`${net}-docker-storage`, `${net}-docker-certs`]);
+        for (const v of s.volumes) {
+          expect(v.Labels).toMatchObject({
+            'slipway.managed': 'true',
+            'slipway.unit': 'u1',
+            'slipway.job': 'job_1',
+          });
+        }
+        expect(s.dind?.Labels).toMatchObject({
+          'slipway.role': 'dind',
+          'slipway.unit': 'u1',
+          'slipway.fleet': 'fleet-a',
+        });
+        expect(s.dind?.HostConfig?.Mounts).toEqual([
+          { Type: 'volume', Source: `${net}-docker-storage`, Target: '/var/lib/docker' },
+          { Type: 'volume', Source: `${net}-docker-certs`, Target: '/certs/client' },
+        ]);
+      },
+    ],
+    [
+      'docker: dind gives the engine the narrow explicit rights, never --privileged',
+      (i) => {
+        i.unit.docker = 'dind';
+      },
+      (s) => {
+        expect(s.dind?.HostConfig).toMatchObject({
+          Privileged: false,
+          CapAdd: ['ALL'],
+          CapDrop: ['SYS_RESOURCE'],
+          SecurityOpt: ['seccomp=unconfined'],
+          MaskedPaths: [],
+          ReadonlyPaths: [],
+          DeviceCgroupRules: ['a *:* rwm'],
+        });
+        // The job container itself keeps its confinement.
+        expect(s.agent.HostConfig).toMatchObject({ Privileged: false, SecurityOpt: ['no-new-privileges'] });
+        expect(s.agent.HostConfig?.CapAdd).toBeUndefined();
+      },
+    ],
+    [
+      'docker: dind mounts the client half read-only in the job and points the steps at the engine over TLS',
+      (i) => {
+        i.unit.docker = 'dind';
+      },
+      (s) => {
+        expect(s.agent.Env).toEqual(
+          expect.arrayContaining([
+            'DOCKER_HOST=tcp://docker:2376',
+            'DOCKER_TLS_VERIFY=1',
+            'DOCKER_CERT_PATH=/run/slipway-docker/certs',
+          ]),
+        );
+        expect(s.agent.HostConfig?.Mounts).toContainEqual({
+          Type: 'volume',
+          Source: 'slipway-default-1-u1-docker-certs',
+          Target: '/run/slipway-docker/certs',
+          ReadOnly: true,
+        });
+      },
+    ],
+    [
+      "docker: dind passes the pool's engine options to dockerd and the MTU to the job network",
+      (i) => {
+        i.unit.docker = 'dind';
+        i.unit.dockerEngine = {
+          registryMirrors: ['http://mirror.local:5000'],
+          insecureRegistries: ['registry.local:5000'],
+          mtu: 1400,
+          storageDriver: 'vfs',
+        };
+      },
+      (s) => {
+        expect(s.dind?.Cmd).toEqual([
+          '--registry-mirror=http://mirror.local:5000',
+          '--insecure-registry=registry.local:5000',
+          '--mtu=1400',
+          '--storage-driver=vfs',
+        ]);
+        expect(s.network?.Options).toEqual({ 'com.docker.network.driver.mtu': '1400' });
+      },
+    ],
+    [
+      'docker: dind limits the engine like every other container of the unit',
+      (i) => {
+        i.unit.docker = 'dind';
+        i.resources = { cpus: 2, memoryBytes: 1024 ** 3 };
+      },
+      (s) => {
+        expect(s.dind?.HostConfig).toMatchObject({ NanoCpus: 2e9, Memory: 1024 ** 3, MemorySwap: 1024 ** 3 });
+      },
+    ],
+    [
+      'docker: socket mounts the host socket and makes no engine, volumes or network',
+      (i) => {
+        i.unit.docker = 'socket';
+        i.hostSocket = '/run/docker.sock';
+      },
+      (s) => {
+        expect(s.agent.HostConfig?.Mounts).toContainEqual({
+          Type: 'bind',
+          Source: '/run/docker.sock',
+          Target: '/var/run/docker.sock',
+        });
+        expect(s.agent.Env).toContain('DOCKER_HOST=unix:///var/run/docker.sock');
+        expect(s.dind).toBeUndefined();
+        expect(s.volumes).toEqual([]);
+        expect(s.network).toBeUndefined();
+      },
+    ],
+    [
+      'no docker: no engine, no socket, no Docker variables',
+      () => undefined,
+      (s) => {
+        expect(s.dind).toBeUndefined();
+        expect(s.volumes).toEqual([]);
+        expect(s.agent.Env?.some((e) => e.startsWith('DOCKER_'))).toBe(false);
+        expect(s.agent.HostConfig?.Mounts?.some((m) => m.Target === '/var/run/docker.sock')).toBe(false);
+      },
+    ],
   ])('%s', (_name, change, check) => check(spec(change)));
 });
 

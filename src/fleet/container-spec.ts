@@ -1,7 +1,14 @@
 import type Dockerode from 'dockerode';
-import { AGENT_CA_BUNDLE, AGENT_MOUNT, agentCommand } from '../images/index.js';
+import {
+  AGENT_CA_BUNDLE,
+  AGENT_MOUNT,
+  agentCommand,
+  DIND_CLIENT_CERTS,
+  DIND_IMAGE,
+  DIND_PORT,
+} from '../images/index.js';
 import { IMAGE_CAPABILITY } from '../protocol/index.js';
-import type { UnitRequest } from './driver.js';
+import type { DockerEngineOptions, UnitRequest } from './driver.js';
 import { FLEET_ROLE, LABEL, type UnitRole } from './labels.js';
 
 /** Where the server's Unix socket appears in agent containers; no TCP port is opened to them. */
@@ -15,6 +22,24 @@ export const WORK_MOUNT = '/slipway-work';
 export const WORK_DIR = `${WORK_MOUNT}/_work`;
 /** HOME for non-root images that set none: many have no writable home of their own. */
 export const WORK_HOME = `${WORK_MOUNT}/home`;
+
+/** The job's engine answers here, on the job's private network. */
+export const DIND_HOST = `tcp://docker:${DIND_PORT}`;
+/** Where the client half of the job engine's certificates is mounted (read-only) in the job container. */
+export const DOCKER_CERT_PATH = '/run/slipway-docker/certs';
+/** Where the host engine's socket appears in `docker: socket` job containers. */
+export const DOCKER_SOCKET_IN_CONTAINER = '/var/run/docker.sock';
+
+/**
+ * What the job's engine gets instead of `--privileged`, which some hosts refuse outright (a VM
+ * whose capability bounding set lacks CAP_SYS_RESOURCE: "unable to apply caps"). Every other
+ * capability, no seccomp filter, no masked or read-only /proc and /sys paths (the CLI's
+ * `systempaths=unconfined`, which the API takes as empty lists) and every device: enough for
+ * dockerd, runc and overlay2, and it starts wherever `--privileged` does.
+ */
+export const DIND_CAP_DROP = ['SYS_RESOURCE'];
+export const DIND_SECURITY_OPT = ['seccomp=unconfined'];
+export const DIND_DEVICE_CGROUP_RULES = ['a *:* rwm'];
 
 /**
  * Default capabilities jobs do without. Kept: what package managers and service entrypoints
@@ -53,12 +78,20 @@ export interface ContainerSpecInput {
   labels?: Record<string, string>;
   /** Architecture of the agent runtime; default this process's. */
   arch?: string;
+  /** Image of the job's engine (`docker: dind`); default `slipway/dind:latest`. */
+  dindImage?: string;
+  /** Host path of the engine's socket, mounted for `docker: socket`; default `/var/run/docker.sock`. */
+  hostSocket?: string;
 }
 
 export interface ContainerSpec {
-  /** The unit's private network, when it has services. */
+  /** The unit's private network, when it has services or its own engine. */
   network?: Dockerode.NetworkCreateOptions;
+  /** Named volumes made before the containers (the job engine's storage and certificates). */
+  volumes: Dockerode.VolumeCreateOptions[];
   services: Dockerode.ContainerCreateOptions[];
+  /** The job's own Docker engine (`docker: dind`), started before the agent and ready before it starts. */
+  dind?: Dockerode.ContainerCreateOptions;
   agent: Dockerode.ContainerCreateOptions;
 }
 
@@ -66,8 +99,10 @@ export interface ContainerSpec {
 export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
   const { unit } = input;
   const base = `slipway-${unit.agentName}-${unit.unitId}`;
+  const docker = unit.docker ?? 'none';
+  const engine = unit.dockerEngine ?? {};
   const hasServices = Object.keys(unit.services).length > 0;
-  const network = hasServices ? base : undefined;
+  const network = hasServices || docker === 'dind' ? base : undefined;
   const labels = (role: UnitRole, extra: Record<string, string> = {}) => ({
     ...input.labels,
     [LABEL.managed]: 'true',
@@ -104,16 +139,49 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
     '--capability',
     `${IMAGE_CAPABILITY}=${unit.image}`,
   ];
+  // Named, so the engine and the job share them; labelled with the unit, so they go with it.
+  const storage = `${base}-docker-storage`;
+  const certs = `${base}-docker-certs`;
+  const volumes: Dockerode.VolumeCreateOptions[] =
+    docker === 'dind'
+      ? [
+          { Name: storage, Labels: labels('dind-storage') },
+          { Name: certs, Labels: labels('dind-certs') },
+        ]
+      : [];
+  const dockerEnv =
+    docker === 'dind'
+      ? [`DOCKER_HOST=${DIND_HOST}`, 'DOCKER_TLS_VERIFY=1', `DOCKER_CERT_PATH=${DOCKER_CERT_PATH}`]
+      : docker === 'socket'
+        ? [`DOCKER_HOST=unix://${DOCKER_SOCKET_IN_CONTAINER}`]
+        : [];
+  const dockerMounts: Mount[] =
+    docker === 'dind'
+      ? [{ Type: 'volume', Source: certs, Target: DOCKER_CERT_PATH, ReadOnly: true }]
+      : docker === 'socket'
+        ? [
+            {
+              Type: 'bind',
+              Source: input.hostSocket ?? '/var/run/docker.sock',
+              Target: DOCKER_SOCKET_IN_CONTAINER,
+            },
+          ]
+        : [];
   const agent: Dockerode.ContainerCreateOptions = {
     name: base,
     Image: unit.image,
     // Replacing the entrypoint also drops the image's CMD: the image's own program never runs.
     Entrypoint: agentCommand(args, input.arch),
-    Env: [...agentEnv(input.image), ...Object.entries(unit.env ?? {}).map(([k, v]) => `${k}=${v}`)],
+    Env: [
+      ...agentEnv(input.image),
+      ...dockerEnv,
+      ...Object.entries(unit.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    ],
     Labels: labels('agent'),
     HostConfig: {
       ...hostConfig(),
       Mounts: mounts([
+        ...dockerMounts,
         {
           Type: 'volume',
           Source: input.agentVolume,
@@ -147,13 +215,63 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
       ...endpoint([name]),
     }),
   );
+  const dind: Dockerode.ContainerCreateOptions | undefined =
+    docker === 'dind'
+      ? {
+          name: `${base}-docker`,
+          Image: input.dindImage ?? DIND_IMAGE,
+          Cmd: engineArgs(engine),
+          Labels: labels('dind'),
+          HostConfig: {
+            ...limits(input.resources),
+            NetworkMode: network!,
+            RestartPolicy: { Name: 'no' },
+            Init: true,
+            Privileged: false,
+            CapAdd: ['ALL'],
+            CapDrop: DIND_CAP_DROP,
+            SecurityOpt: DIND_SECURITY_OPT,
+            MaskedPaths: [],
+            ReadonlyPaths: [],
+            DeviceCgroupRules: DIND_DEVICE_CGROUP_RULES,
+            Mounts: mounts([
+              // A volume, not the container's own layer: overlay2 cannot stack on overlay2.
+              { Type: 'volume', Source: storage, Target: '/var/lib/docker' },
+              { Type: 'volume', Source: certs, Target: DIND_CLIENT_CERTS },
+            ]),
+          },
+          ...endpoint(['docker']),
+        }
+      : undefined;
+  const networkOptions =
+    engine.mtu === undefined ? {} : { Options: { 'com.docker.network.driver.mtu': String(engine.mtu) } };
   return {
     ...(network
-      ? { network: { Name: network, Driver: 'bridge', CheckDuplicate: true, Labels: labels('network') } }
+      ? {
+          network: {
+            Name: network,
+            Driver: 'bridge',
+            CheckDuplicate: true,
+            ...networkOptions,
+            Labels: labels('network'),
+          },
+        }
       : {}),
+    volumes,
     services,
+    ...(dind ? { dind } : {}),
     agent,
   };
+}
+
+/** dockerd flags for the pool's engine options; the image's entrypoint adds the TLS ones. */
+export function engineArgs(o: DockerEngineOptions): string[] {
+  return [
+    ...(o.registryMirrors ?? []).map((m) => `--registry-mirror=${m}`),
+    ...(o.insecureRegistries ?? []).map((r) => `--insecure-registry=${r}`),
+    ...(o.mtu === undefined ? [] : [`--mtu=${o.mtu}`]),
+    ...(o.storageDriver === undefined ? [] : [`--storage-driver=${o.storageDriver}`]),
+  ];
 }
 
 /**

@@ -12,6 +12,18 @@ export interface ServiceRequest {
   ports: string[];
 }
 
+/** Options of a job's own Docker engine (`docker: dind`), from its pool's settings. */
+export interface DockerEngineOptions {
+  /** `--registry-mirror` of the job's engine; default none. */
+  registryMirrors?: string[];
+  /** `--insecure-registry` of the job's engine (plain HTTP or unverified TLS); default none. */
+  insecureRegistries?: string[];
+  /** MTU of the job's network and of the engine's own networks; default Docker's (1500). */
+  mtu?: number;
+  /** `--storage-driver` of the job's engine; default its choice (overlay2 on its own volume). */
+  storageDriver?: string;
+}
+
 /** Everything needed to start one agent (and what its job needs beside it). */
 export interface UnitRequest {
   /** Unique per start; every object of the unit carries it, so the unit is found and removed as one. */
@@ -28,6 +40,13 @@ export interface UnitRequest {
   services: Record<string, ServiceRequest>;
   /** The job container's own environment (`container: { env }`); never credentials. */
   env?: Record<string, string>;
+  /**
+   * Docker for the job: none (default), dind (an engine of its own in a sidecar, TLS on) or
+   * socket (the host's engine socket: root on the host). The manager checks the pool's policy.
+   */
+  docker?: 'none' | 'dind' | 'socket';
+  /** Options of the job's own engine (`docker: dind`); default none. */
+  dockerEngine?: DockerEngineOptions;
   /**
    * One-use registration ticket, delivered as a file the agent reads and deletes. A promise, so
    * the server issues it while the containers are being made; it is awaited just before start.

@@ -114,35 +114,61 @@ describe('FleetManager', () => {
     );
   });
 
-  it('refuses docker: socket jobs, even on a pool that allows them, and says why', async () => {
+  it("gives dind and socket jobs what their pool allows, with the pool's engine options read for every job", async () => {
     const driver = new FakeDriver();
     ts = await startTestServer();
+    const server = ts;
     await ts.client.request('pools', {
       token: ts.adminToken,
-      body: { name: 'sock', settings: { allowDockerSocket: true } },
+      body: {
+        name: 'builds',
+        settings: { allowDind: true, allowDockerSocket: true, dockerEngine: { mtu: 1400 } },
+      },
     });
     fleet = new FleetManager({
       client: ts.client,
       adminToken: ts.adminToken,
       driver,
       fleetId: 'fake',
-      pool: 'sock',
+      pool: 'builds',
       minIdle: 0,
       demandWaitMs: 500,
+      // Its fake units never run a job: stop cancels them at once.
+      drainTimeoutMs: 100,
+      stopGraceSeconds: 0,
     });
-    const refused: string[] = [];
-    fleet.on('jobRefused', (j) => refused.push(j.reason));
     await fleet.start();
-    const run = await queueRun(
-      ts.client,
-      ts.adminToken,
-      'pool: sock\njobs:\n- job: a\n  docker: socket\n  steps:\n  - script: echo\n',
-    );
-    await waitFor(async () => refused.length === 1, 'the refusal');
-    expect(refused[0]).toContain("asks for 'docker: socket', which the Docker fleet does not support yet");
-    expect(driver.started).toEqual([]);
-    // The job does not wait forever: it fails with the fleet's reason.
-    const server = ts;
+    const yaml = (docker: string) =>
+      `pool: builds\njobs:\n- job: a\n  docker: ${docker}\n  steps:\n  - script: echo\n`;
+    await queueRun(ts.client, ts.adminToken, yaml('dind'));
+    await waitFor(async () => driver.started.length === 1, 'the dind unit');
+    expect(driver.started[0]).toMatchObject({ docker: 'dind', dockerEngine: { mtu: 1400 } });
+
+    // A change applies to the next job.
+    await ts.client.request('pools/builds', {
+      method: 'PATCH',
+      token: ts.adminToken,
+      body: { settings: { dockerEngine: { mtu: 1300, storageDriver: 'vfs' } } },
+    });
+    await queueRun(ts.client, ts.adminToken, yaml('dind'));
+    await waitFor(async () => driver.started.length === 2, 'the second dind unit');
+    expect(driver.started[1]).toMatchObject({
+      docker: 'dind',
+      dockerEngine: { mtu: 1300, storageDriver: 'vfs' },
+    });
+
+    await queueRun(ts.client, ts.adminToken, yaml('socket'));
+    await waitFor(async () => driver.started.length === 3, 'the socket unit');
+    expect(driver.started[2]).toMatchObject({ docker: 'socket' });
+    expect(driver.started[2]!.dockerEngine).toBeUndefined();
+
+    // Turned off: the next dind job fails before it starts, naming the flag that would allow it.
+    await ts.client.request('pools/builds', {
+      method: 'PATCH',
+      token: ts.adminToken,
+      body: { settings: { allowDind: false } },
+    });
+    const run = await queueRun(ts.client, ts.adminToken, yaml('dind'));
     const job = await waitFor(async () => {
       const { body } = await server.client.request<{
         jobs: Array<{ status: string; result: string; reason: string }>;
@@ -150,6 +176,7 @@ describe('FleetManager', () => {
       return body.jobs[0]?.status === 'completed' && body.jobs[0];
     }, 'the job to be failed');
     expect(job).toMatchObject({ result: 'failed' });
-    expect(job.reason).toContain('docker: socket');
+    expect(job.reason).toContain("'slipway pool update builds --allow-dind'");
+    expect(driver.started).toHaveLength(3);
   });
 });

@@ -6,9 +6,9 @@ import { AGENT_VERSION, type ApiClient, answerDetail, IMAGE_CAPABILITY } from '.
 import { type Clock, sleep, systemClock } from '../shared/clock.js';
 import { NotFoundError } from '../shared/errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
-import type { FleetDriver, UnitExit } from './driver.js';
+import type { DockerEngineOptions, FleetDriver, UnitExit } from './driver.js';
 import { FleetApi } from './fleet-api.js';
-import { allocateNames, isIdle, type PlannedUnit, planFleet } from './plan.js';
+import { allocateNames, type DockerPolicy, isIdle, type PlannedUnit, planFleet } from './plan.js';
 
 export type FleetState = 'idle' | 'running' | 'draining' | 'stopped';
 
@@ -278,8 +278,18 @@ export class FleetManager extends EventEmitter<FleetEvents> {
     if (this.#learned === undefined && this.state === 'running') await this.#learnCapabilities(demand);
     await this.#removeOrphans(agents);
 
+    // The pool's policy is read for every round that has Docker jobs: a change applies to the next job.
+    const settings = demand.queued.some((j) => j.docker !== 'none' && !this.#skip.has(j.jobId))
+      ? await this.#api.poolSettings()
+      : undefined;
+    const policy: DockerPolicy = {
+      pool: this.pool,
+      allowDind: settings?.allowDind ?? false,
+      allowDockerSocket: settings?.allowDockerSocket ?? false,
+    };
     const plan = planFleet({
       demand,
+      policy,
       units: [...this.#units.values()],
       defaultImage: this.#defaultImage,
       minIdle: this.#minIdle,
@@ -318,7 +328,7 @@ export class FleetManager extends EventEmitter<FleetEvents> {
     const names = allocateNames(this.pool, warm + plan.cold.length, taken);
     for (let i = 0; i < warm; i++) this.#launch(names[i]!, this.#defaultImage);
     plan.cold.forEach((job, i) => {
-      this.#launch(names[warm + i]!, job.image ?? this.#defaultImage, job);
+      this.#launch(names[warm + i]!, job.image ?? this.#defaultImage, job, settings?.dockerEngine);
     });
     return warm + plan.cold.length + plan.drain.length + plan.stale.length > 0;
   }
@@ -328,7 +338,7 @@ export class FleetManager extends EventEmitter<FleetEvents> {
   }
 
   /** Starts one unit in the background; it is tracked (and counted) from this moment. */
-  #launch(name: string, image: string, job?: QueuedJobView): void {
+  #launch(name: string, image: string, job?: QueuedJobView, dockerEngine?: DockerEngineOptions): void {
     const unit: Unit = {
       unitId: randomBytes(5).toString('hex'),
       name,
@@ -356,6 +366,8 @@ export class FleetManager extends EventEmitter<FleetEvents> {
           ...(job ? { jobId: job.jobId } : {}),
           services: job?.services ?? {},
           env: job?.env ?? {},
+          docker: job?.docker ?? 'none',
+          ...(job?.docker === 'dind' && dockerEngine ? { dockerEngine } : {}),
           ticket,
         });
       } catch (error) {

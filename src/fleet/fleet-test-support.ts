@@ -167,7 +167,13 @@ export async function countLabelled(docker: Dockerode, label: string) {
 export async function startTestFleet(
   docker: Dockerode,
   cleanups: Array<() => Promise<void>>,
-  o: { drainTimeoutMs?: number; resources?: ResourceLimits } = {},
+  o: {
+    drainTimeoutMs?: number;
+    resources?: ResourceLimits;
+    minIdle?: number;
+    max?: number;
+    dindImage?: string;
+  } = {},
 ) {
   const runId = randomBytes(5).toString('hex');
   const label = `slipway.test=${runId}`;
@@ -192,15 +198,16 @@ export async function startTestFleet(
       serverSocket: socketPath,
       labels: { 'slipway.test': runId },
       ...(o.resources ? { resources: o.resources } : {}),
+      ...(o.dindImage ? { dindImage: o.dindImage } : {}),
     }),
     fleetId: `test-${runId}`,
-    minIdle: 1,
-    max: 2,
+    minIdle: o.minIdle ?? 1,
+    max: o.max ?? 2,
     drainTimeoutMs: o.drainTimeoutMs ?? 30_000,
     stopGraceSeconds: 2,
     demandWaitMs: 1_000,
   });
   cleanups.unshift(async () => fleet.stop());
   await fleet.start();
-  return { client, adminToken, fleet, label };
+  return { client, adminToken, fleet, label, server, socketPath, runId };
 }

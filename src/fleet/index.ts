@@ -3,15 +3,27 @@ export {
   buildContainerSpec,
   type ContainerSpec,
   type ContainerSpecInput,
+  DIND_HOST,
+  DOCKER_CERT_PATH,
   DROPPED_CAPABILITIES,
+  engineArgs,
   fleetNetworkSpec,
   type ResourceLimits,
   SOCKET_IN_CONTAINER,
   TICKET_PATH,
   WORK_DIR,
 } from './container-spec.js';
-export type { FleetDriver, GcReport, ServiceRequest, UnitExit, UnitInfo, UnitRequest } from './driver.js';
+export type {
+  DockerEngineOptions,
+  FleetDriver,
+  GcReport,
+  ServiceRequest,
+  UnitExit,
+  UnitInfo,
+  UnitRequest,
+} from './driver.js';
 export {
+  DindNotReadyError,
   DockerDriver,
   type DockerDriverOptions,
   ImageUnavailableError,
@@ -27,5 +39,13 @@ export {
   type UnitEvent,
 } from './fleet-manager.js';
 export { FLEET_ROLE, fleetFilter, LABEL } from './labels.js';
-export { allocateNames, isWarmJob, type Plan, type PlanInput, planFleet, refusal } from './plan.js';
+export {
+  allocateNames,
+  type DockerPolicy,
+  isWarmJob,
+  type Plan,
+  type PlanInput,
+  planFleet,
+  refusal,
+} from './plan.js';
 export { type HostResources, parseByteSize, parseResourceLimits, withDefaultLimits } from './resources.js';

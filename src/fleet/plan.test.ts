@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PoolDemand, QueuedJobView } from '../protocol/schemas.js';
-import { allocateNames, type PlanInput, type PlannedUnit, planFleet } from './plan.js';
+import { allocateNames, type PlanInput, type PlannedUnit, planFleet, refusal } from './plan.js';
 
 const IMAGE = 'slipway/base:latest';
 const NOW = 100_000;
@@ -40,9 +40,12 @@ function plan(o: {
   max?: number;
   accepting?: boolean;
   skip?: string[];
+  allowDind?: boolean;
+  allowDockerSocket?: boolean;
 }) {
   const input: PlanInput = {
     demand: { queued: o.queued ?? [], agents: o.agents ?? [], running: [] },
+    policy: { pool: 'p', allowDind: o.allowDind ?? false, allowDockerSocket: o.allowDockerSocket ?? false },
     units: o.units ?? [],
     defaultImage: IMAGE,
     minIdle: o.minIdle ?? 1,
@@ -134,13 +137,34 @@ describe('planFleet', () => {
       { cold: ['a'] },
     ],
     [
-      'docker: dind and socket are refused, nothing starts for them',
+      'docker: dind and socket are refused where the pool does not allow them, nothing starts for them',
       {
         queued: [job('a', { docker: 'socket' }), job('b', { docker: 'dind', image: 'x' })],
         units: [unit('p-1')],
         agents: [idleAgent('p-1')],
       },
       { refuse: ['a', 'b'] },
+    ],
+    [
+      'a dind job in the default image gets a cold agent of its own where the pool allows it, never a warm one',
+      {
+        queued: [job('a', { docker: 'dind' }), job('b', { docker: 'socket' })],
+        units: [unit('p-1')],
+        agents: [idleAgent('p-1')],
+        allowDind: true,
+        allowDockerSocket: true,
+      },
+      { cold: ['a', 'b'] },
+    ],
+    [
+      'each policy allows only its own mode',
+      {
+        queued: [job('a', { docker: 'dind' }), job('b', { docker: 'socket' })],
+        units: [unit('p-1')],
+        agents: [idleAgent('p-1')],
+        allowDind: true,
+      },
+      { cold: ['a'], refuse: ['b'] },
     ],
     [
       'refused or given-up jobs are skipped',
@@ -196,5 +220,18 @@ describe('allocateNames', () => {
       'default-5',
     ]);
     expect(allocateNames('gpu', 0, new Set())).toEqual([]);
+  });
+});
+
+describe('refusal', () => {
+  it('names the flag that would allow the job', () => {
+    const policy = { pool: 'builds', allowDind: false, allowDockerSocket: false };
+    expect(refusal(job('j', { docker: 'dind' }), policy)).toBe(
+      "job 'j' asks for 'docker: dind', which pool 'builds' does not allow: allow it with 'slipway pool update builds --allow-dind'",
+    );
+    expect(refusal(job('j', { docker: 'socket' }), policy)).toContain(
+      "allow it with 'slipway pool update builds --allow-docker-socket'",
+    );
+    expect(refusal(job('j'), policy)).toBeNull();
   });
 });

@@ -1,4 +1,5 @@
 import type { PoolDemand, QueuedJobView } from '../protocol/index.js';
+import { assertNever } from '../shared/errors.js';
 
 type AgentView = PoolDemand['agents'][number];
 
@@ -18,8 +19,17 @@ export interface PlannedUnit {
   spent: boolean;
 }
 
+/** What the pool lets its jobs have, read from its settings for every round with such jobs. */
+export interface DockerPolicy {
+  pool: string;
+  allowDind: boolean;
+  allowDockerSocket: boolean;
+}
+
 export interface PlanInput {
   demand: PoolDemand;
+  /** The pool's Docker policy now; default: neither allowed. */
+  policy?: DockerPolicy;
   units: PlannedUnit[];
   defaultImage: string;
   minIdle: number;
@@ -48,15 +58,32 @@ export interface Plan {
   refuse: Array<{ jobId: string; reason: string }>;
 }
 
-/** Why the Docker fleet does not run a job, or null when it can. */
-export function refusal(job: QueuedJobView): string | null {
-  if (job.docker === 'none') return null;
-  return `job '${job.name}' asks for 'docker: ${job.docker}', which the Docker fleet does not support yet (no host socket or privileged dind is given to job containers)`;
+/** Why the Docker fleet does not run a job, or null when it can: what its pool does not allow, and the flag that would. */
+export function refusal(job: QueuedJobView, policy?: DockerPolicy): string | null {
+  const pool = policy?.pool ?? 'default';
+  switch (job.docker) {
+    case 'none':
+      return null;
+    case 'dind':
+      return policy?.allowDind
+        ? null
+        : `job '${job.name}' asks for 'docker: dind', which pool '${pool}' does not allow: allow it with 'slipway pool update ${pool} --allow-dind'`;
+    case 'socket':
+      return policy?.allowDockerSocket
+        ? null
+        : `job '${job.name}' asks for 'docker: socket', which pool '${pool}' does not allow (it gives the job root on the host): allow it with 'slipway pool update ${pool} --allow-docker-socket'`;
+    default:
+      return assertNever(job.docker);
+  }
 }
 
-/** A job a warm agent of the default image can take: no services, no other image. */
+/** A job a warm agent of the default image can take: no services, no other image, no Docker. */
 export function isWarmJob(job: QueuedJobView, defaultImage: string): boolean {
-  return Object.keys(job.services).length === 0 && (job.image === null || job.image === defaultImage);
+  return (
+    job.docker === 'none' &&
+    Object.keys(job.services).length === 0 &&
+    (job.image === null || job.image === defaultImage)
+  );
 }
 
 /**
@@ -69,7 +96,7 @@ export function planFleet(input: PlanInput): Plan {
   const { demand, units } = input;
   const agents = new Map(demand.agents.map((a) => [a.name, a]));
   const refuse = demand.queued.flatMap((job) => {
-    const reason = input.skip.has(job.jobId) ? null : refusal(job);
+    const reason = input.skip.has(job.jobId) ? null : refusal(job, input.policy);
     return reason ? [{ jobId: job.jobId, reason }] : [];
   });
   const live = units.filter((u) => u.phase !== 'stopping');
@@ -92,7 +119,7 @@ export function planFleet(input: PlanInput): Plan {
   let warm = 0;
   const cold: QueuedJobView[] = [];
   for (const job of demand.queued) {
-    if (refusal(job) !== null || input.skip.has(job.jobId)) continue;
+    if (refusal(job, input.policy) !== null || input.skip.has(job.jobId)) continue;
     if (isWarmJob(job, input.defaultImage)) {
       if (freeLeft > 0) freeLeft--;
       else if (capacity > 0) {

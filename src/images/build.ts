@@ -2,8 +2,15 @@ import { stat } from 'node:fs/promises';
 import type Dockerode from 'dockerode';
 import { SlipwayError } from '../shared/errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
+import { dindRecipe } from './dind.js';
 import { importRootfs } from './docker-import.js';
-import { busyboxApplets, DEFAULT_HOST_PATH, findCaBundle, findStaticBusybox } from './host.js';
+import {
+  busyboxApplets,
+  DEFAULT_HOST_PATH,
+  findCaBundle,
+  findStaticBusybox,
+  HostToolMissingError,
+} from './host.js';
 import { withHostLock } from './host-lock.js';
 import { agentRecipe, baseRecipe, type HostFiles, type ImageRecipe, RECIPE_VERSION } from './recipes.js';
 
@@ -21,6 +28,11 @@ export interface BuildImagesOptions {
   nodePath?: string;
   /** Directories searched for busybox and the base image's tools; default `DEFAULT_HOST_PATH`. */
   hostPath?: string;
+  /**
+   * Also build `slipway/dind`, the per-job engine of `docker: dind` jobs, from the host's engine
+   * binaries; default true. Skipped (with a warning) when the host lacks them.
+   */
+  dind?: boolean;
 }
 
 export interface BuiltImage {
@@ -38,6 +50,8 @@ export interface BuiltImage {
 export interface BuiltImages {
   agent: BuiltImage;
   base: BuiltImage;
+  /** Absent when not asked for or when the host has no engine binaries to make it from. */
+  dind?: BuiltImage;
 }
 
 export class AgentBundleMissingError extends SlipwayError {
@@ -53,7 +67,7 @@ export class AgentBundleMissingError extends SlipwayError {
 }
 
 /**
- * Builds `slipway/agent` and `slipway/base` from this host's files, without a registry. Each
+ * Builds `slipway/agent`, `slipway/base` (and `slipway/dind`) from this host's files, without a registry. Each
  * image carries a hash of its inputs; an image whose hash matches is kept as it is.
  */
 export async function buildImages(options: BuildImagesOptions): Promise<BuiltImages> {
@@ -73,16 +87,28 @@ export async function buildImages(options: BuildImagesOptions): Promise<BuiltIma
     searchPath,
     arch: process.arch,
   };
-  const [agentPlan, basePlan] = await Promise.all([
+  const [agentPlan, basePlan, dindPlan] = await Promise.all([
     agentRecipe(host, options.agentBundlePath),
     baseRecipe(host),
+    options.dind === false
+      ? undefined
+      : dindRecipe(host).catch((error: unknown) => {
+          if (!(error instanceof HostToolMissingError)) throw error;
+          logger.warn(
+            { err: error.message },
+            "not building slipway/dind: 'docker: dind' jobs will not start",
+          );
+          return undefined;
+        }),
   ]);
   // One at a time, across processes too: both imports are disk-bound in the engine, and a
   // process that waited finds the other's image and skips.
   return withHostLock('image-build', async () => {
     const agent = await buildImage(options.docker, agentPlan, options.force ?? false, logger);
     const base = await buildImage(options.docker, basePlan, options.force ?? false, logger);
-    return { agent, base };
+    if (!dindPlan) return { agent, base };
+    const dind = await buildImage(options.docker, dindPlan, options.force ?? false, logger);
+    return { agent, base, dind };
   });
 }
 

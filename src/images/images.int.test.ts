@@ -149,7 +149,8 @@ describe('buildImages', () => {
         'slipway.managed': 'true',
         [INPUTS_HASH_LABEL]: image.inputsHash,
       });
-      expect(info.Size).toBeLessThan(200e6);
+      // The base image carries the docker CLI (45 MB) for docker: dind and socket jobs.
+      expect(info.Size).toBeLessThan(image === built.base ? 260e6 : 200e6);
       expect(info.Config.Env.some((e) => e.startsWith('LD_LIBRARY_PATH'))).toBe(false);
     }
     const agent = await docker.getImage(built.agent.ref).inspect();
@@ -268,7 +269,7 @@ describe('agent runtime', () => {
 });
 
 describe('base image', () => {
-  it('has bash, git, curl, tar, make, node and npm working', async () => {
+  it('has bash, git, curl, tar, make, node, npm and the docker CLI working', async () => {
     const script = [
       'set -euo pipefail',
       'echo "bash $BASH_VERSINFO"',
@@ -286,6 +287,8 @@ describe('base image', () => {
       'git -c user.email=ci@example.com -c user.name=ci commit -q --allow-empty -m first',
       'git clone -q /tmp/origin /tmp/clone && git -C /tmp/clone log --format=%s',
       'printf "all:\\n\\t@echo made\\n" > /tmp/Makefile && make -s -C /tmp',
+      // The client for docker: dind and docker: socket jobs.
+      'docker --version | cut -d" " -f1',
     ].join('\n');
     const result = await run(built.base.ref, { cmd: ['bash', '-c', script] });
     expect(result.exitCode, result.output).toBe(0);
@@ -295,7 +298,7 @@ describe('base image', () => {
     expect(result.output).toMatch(/^tar \(GNU tar\)/m);
     expect(result.output).toMatch(/^GNU Make\n/m);
     expect(result.output).toMatch(new RegExp(`^node ${process.versions.node.split('.')[0]}\\n`, 'm'));
-    expect(result.output).toMatch(/^npm\nxz\ngzip\nfirst\nmade\n$/m);
+    expect(result.output).toMatch(/^npm\nxz\ngzip\nfirst\nmade\nDocker\n$/m);
     expect(result.exitCode).toBe(0);
   });
 

@@ -22,6 +22,15 @@ export {
   buildImages,
   INPUTS_HASH_LABEL,
 } from './build.js';
+export {
+  DIND_CLIENT_CERTS,
+  DIND_ENTRYPOINT,
+  DIND_IMAGE,
+  DIND_IMAGE_REPO,
+  DIND_PORT,
+  DIND_READY_FILE,
+  DIND_SERVER_CERTS,
+} from './dind.js';
 export { ImageImportError } from './docker-import.js';
 export { DEFAULT_HOST_PATH, HostToolMissingError } from './host.js';
 export { AGENT_IMAGE, AGENT_IMAGE_REPO, BASE_IMAGE, BASE_IMAGE_REPO, IMAGE_PATH } from './recipes.js';

@@ -40,7 +40,7 @@ export interface ImageRecipe {
   repo: string;
   /** Tags besides `latest`. */
   extraTags: string[];
-  kind: 'agent-image' | 'base-image';
+  kind: 'agent-image' | 'base-image' | 'dind-image';
   plan: RootfsPlan;
   config: ImageConfig;
 }
@@ -120,9 +120,11 @@ const BASE_TOOLS: Array<[tool: string, debianPackage: string]> = [
   ['gzip', 'gzip'],
   ['xz', 'xz-utils'],
   ['make', 'make'],
+  // The client for `docker: dind` and `docker: socket` jobs.
+  ['docker', 'docker.io'],
 ];
 
-/** The default job image: bash, git, curl, tar, gzip, xz, make, node and npm, busybox for the rest. */
+/** The default job image: bash, git, curl, tar, gzip, xz, make, the docker CLI, node and npm, busybox for the rest. */
 export async function baseRecipe(host: HostFiles): Promise<ImageRecipe> {
   const plan = new RootfsPlan();
   await addSkeleton(plan, host, '/bin/bash');

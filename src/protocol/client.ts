@@ -59,6 +59,7 @@ import {
   runEventsResponse,
   runView,
   stepUpdateRequest,
+  updatePoolRequest,
   uploadWorkspaceResponse,
 } from './schemas.js';
 
@@ -334,6 +335,16 @@ export class ApiClient {
 
   createPool(body: z.input<typeof createPoolRequest>, o: CallOptions): Promise<PoolView> {
     return this.call('pools', o, { schema: createPoolRequest, body }, poolView);
+  }
+
+  /** Changes the settings given; the pool's other settings stay. */
+  updatePool(name: string, body: z.input<typeof updatePoolRequest>, o: CallOptions): Promise<PoolView> {
+    return this.call(
+      `pools/${encodeURIComponent(name)}`,
+      { ...o, method: 'PATCH' },
+      { schema: updatePoolRequest, body },
+      poolView,
+    );
   }
 
   listPools(o: CallOptions): Promise<PoolView[]> {

@@ -64,12 +64,43 @@ export const poolSettings = z.object({
   maxLogMiB: z.number().int().min(1).max(100_000).optional(),
   /** Most log one step keeps, in MiB. Default 100. */
   maxStepLogMiB: z.number().int().min(1).max(100_000).optional(),
+  /** Allow `docker: dind` jobs: a Docker engine of the job's own, in a sidecar with broad rights. */
+  allowDind: z.boolean().optional(),
+  /** Options of the engine a `docker: dind` job gets. */
+  dockerEngine: z
+    .object({
+      registryMirrors: z.array(z.string().url().max(500)).max(20).optional(),
+      insecureRegistries: z
+        .array(
+          z
+            .string()
+            .regex(/^[A-Za-z0-9.:[\]/-]+$/, 'a host[:port] or CIDR')
+            .max(300),
+        )
+        .max(20)
+        .optional(),
+      /** MTU of the job's network and of the engine's networks (as AGENT_MTU_VALUE in Azure Pipelines). */
+      mtu: z.number().int().min(576).max(65_535).optional(),
+      storageDriver: z
+        .string()
+        .regex(/^[a-z0-9-]+$/, 'a storage driver name such as overlay2 or vfs')
+        .optional(),
+    })
+    .optional(),
 });
 export type PoolSettings = z.output<typeof poolSettings>;
 export const createPoolRequest = z.object({
   name,
-  settings: poolSettings.default({ allowDockerSocket: false }),
+  settings: poolSettings.default({ allowDockerSocket: false, allowDind: false }),
 });
+/** `PATCH /pools/:name`: the settings given replace those of the pool; the rest stay. */
+export const updatePoolRequest = z.object({
+  settings: poolSettings
+    .omit({ allowDockerSocket: true, allowDind: true })
+    .partial()
+    .extend({ allowDockerSocket: z.boolean().optional(), allowDind: z.boolean().optional() }),
+});
+export type UpdatePoolRequest = z.input<typeof updatePoolRequest>;
 export const poolView = z.object({
   name: z.string(),
   settings: poolSettings,

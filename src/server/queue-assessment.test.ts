@@ -53,9 +53,14 @@ function servers(o: {
   busy?: string[];
   fleets?: FleetRow[];
   allowDockerSocket?: boolean;
+  allowDind?: boolean;
 }) {
   return {
-    pool: { name: 'default', settings: { allowDockerSocket: o.allowDockerSocket ?? false }, createdAt: 0 },
+    pool: {
+      name: 'default',
+      settings: { allowDockerSocket: o.allowDockerSocket ?? false, allowDind: o.allowDind ?? false },
+      createdAt: 0,
+    },
     agents: o.agents ?? [],
     busyAgentIds: new Set(o.busy ?? []),
     fleets: o.fleets ?? [],
@@ -136,7 +141,33 @@ describe('assessQueuedJob', () => {
       'docker: socket on a pool that does not allow it',
       'container: img:1\ndocker: socket\nsteps:\n- script: echo hi\n',
       { fleets: [fleet] },
-      { kind: 'impossible' },
+      {
+        kind: 'impossible',
+        reason:
+          "job 'job' asks for 'docker: socket', which pool 'default' does not allow (it gives the job root on the host): allow it with 'slipway pool update default --allow-docker-socket'",
+      },
+    ],
+    [
+      'docker: dind on a pool that does not allow it',
+      'docker: dind\nsteps:\n- script: docker version\n',
+      { fleets: [fleet] },
+      {
+        kind: 'impossible',
+        reason:
+          "job 'job' asks for 'docker: dind', which pool 'default' does not allow: allow it with 'slipway pool update default --allow-dind'",
+      },
+    ],
+    [
+      'docker: dind on a pool that allows it, with a fleet',
+      'docker: dind\nsteps:\n- script: docker version\n',
+      { fleets: [fleet], allowDind: true },
+      { kind: 'waiting', reason: "waiting for the fleet of pool 'default' to start its container" },
+    ],
+    [
+      'docker: socket on a pool that allows it, with a fleet',
+      'docker: socket\nsteps:\n- script: docker version\n',
+      { fleets: [fleet], allowDockerSocket: true },
+      { kind: 'waiting' },
     ],
     [
       'only a draining agent',

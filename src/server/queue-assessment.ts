@@ -30,16 +30,16 @@ export function assessQueuedJob(job: JobRow, servers: PoolServers): QueueAssessm
   if (job.plan.docker === 'socket' && !pool.settings.allowDockerSocket) {
     return {
       kind: 'impossible',
-      reason: `job '${job.name}' asks for 'docker: socket', which pool '${pool.name}' does not allow (it gives the job root on the host; an admin must enable allowDockerSocket)`,
+      reason: `job '${job.name}' asks for 'docker: socket', which pool '${pool.name}' does not allow (it gives the job root on the host): allow it with 'slipway pool update ${pool.name} --allow-docker-socket'`,
+    };
+  }
+  if (job.plan.docker === 'dind' && pool.settings.allowDind !== true) {
+    return {
+      kind: 'impossible',
+      reason: `job '${job.name}' asks for 'docker: dind', which pool '${pool.name}' does not allow: allow it with 'slipway pool update ${pool.name} --allow-dind'`,
     };
   }
   if (needsContainerRuntime(job)) {
-    if (job.plan.docker === 'dind') {
-      return {
-        kind: 'impossible',
-        reason: `job '${job.name}' asks for 'docker: dind', which Slipway does not support yet`,
-      };
-    }
     if (fleets.length > 0) {
       return {
         kind: 'waiting',

@@ -80,6 +80,21 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await store.ensurePool('default', { allowDockerSocket: false }, 0);
     });
 
+    it("replaces a pool's settings, and says when there is no such pool", async () => {
+      const updated = await store.updatePoolSettings('default', {
+        allowDockerSocket: false,
+        allowDind: true,
+        dockerEngine: { mtu: 1400 },
+      });
+      expect(updated?.settings).toEqual({
+        allowDockerSocket: false,
+        allowDind: true,
+        dockerEngine: { mtu: 1400 },
+      });
+      expect((await store.getPool('default'))?.settings.allowDind).toBe(true);
+      expect(await store.updatePoolSettings('nope', { allowDockerSocket: false })).toBeUndefined();
+    });
+
     it('numbers runs one after another and stores their jobs with them', async () => {
       const a = await newRun('r1', [job('j1', 'r1')]);
       const b = await newRun('r2', [job('j2', 'r2'), { ...job('j3', 'r2'), idx: 1 }]);

@@ -172,6 +172,8 @@ export interface Store {
   createPool(name: string, settings: PoolSettings, now: number): Promise<PoolRow>;
   getPool(name: string): Promise<PoolRow | undefined>;
   listPools(): Promise<PoolRow[]>;
+  /** Replaces a pool's settings; undefined when there is no such pool. */
+  updatePoolSettings(name: string, settings: PoolSettings): Promise<PoolRow | undefined>;
 
   // agents
   /** Registers `name` in `pool`; with `replace` an existing one is taken over (its tokens revoked). */

@@ -4,7 +4,9 @@ import {
   answeredStatus,
   createPoolRequest,
   createTokenRequest,
+  type PoolView,
   type TokenScope,
+  type UpdatePoolRequest,
 } from '../../protocol/index.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { extractWorkspace } from '../../shared/workspace-archive.js';
@@ -39,17 +41,41 @@ export async function tokenCreate(
 const MAX_TOKEN_SECONDS = 366 * 86_400;
 const TICKET_SECONDS = { min: 10, max: 3600 };
 
+/** Flags of the engine a `docker: dind` job gets (`pool create` and `pool update`). */
+interface EngineFlags {
+  registryMirror?: string[];
+  insecureRegistry?: string[];
+  networkMtu?: number;
+  storageDriver?: string;
+}
+
+function engineSettings(o: EngineFlags, current: PoolView['settings']['dockerEngine'] = {}) {
+  if (
+    o.networkMtu !== undefined &&
+    !(Number.isInteger(o.networkMtu) && o.networkMtu >= 576 && o.networkMtu <= 65_535)
+  )
+    throw new CliError('--network-mtu must be a whole number from 576 to 65535', EXIT.invalid);
+  const given = {
+    ...(o.registryMirror ? { registryMirrors: o.registryMirror } : {}),
+    ...(o.insecureRegistry ? { insecureRegistries: o.insecureRegistry } : {}),
+    ...(o.networkMtu === undefined ? {} : { mtu: o.networkMtu }),
+    ...(o.storageDriver === undefined ? {} : { storageDriver: o.storageDriver }),
+  };
+  return Object.keys(given).length === 0 ? undefined : { ...current, ...given };
+}
+
 export async function poolCreate(
   s: ClientSettings,
   name: string,
   o: {
     allowDockerSocket?: boolean;
+    allowDind?: boolean;
     defaultImage?: string;
     retryOnAgentLoss?: number;
     maxLog?: number;
     maxStepLog?: number;
     queueTimeout?: string;
-  },
+  } & EngineFlags,
   out: Out,
 ) {
   const { client, token } = resolveClient(s);
@@ -57,6 +83,7 @@ export async function poolCreate(
     name,
     settings: {
       allowDockerSocket: o.allowDockerSocket ?? false,
+      allowDind: o.allowDind ?? false,
       defaultImage: o.defaultImage,
       retryCountOnAgentLoss: o.retryOnAgentLoss,
       maxLogMiB: o.maxLog,
@@ -69,10 +96,46 @@ export async function poolCreate(
               minSeconds: 1,
               maxSeconds: 7 * 86_400,
             }),
+      dockerEngine: engineSettings(o),
     },
   });
   await client.createPool(body, { token });
   out(`pool '${name}' created\n`);
+  return EXIT.ok;
+}
+
+/** `slipway pool update NAME`: changes only what its flags say; fleets apply it to the next job. */
+export async function poolUpdate(
+  s: ClientSettings,
+  name: string,
+  o: { allowDockerSocket?: boolean; allowDind?: boolean; defaultImage?: string } & EngineFlags,
+  out: Out,
+) {
+  const { client, token } = resolveClient(s);
+  const pool = (await client.listPools({ token })).find((p) => p.name === name);
+  if (!pool)
+    throw new CliError(
+      `there is no pool '${name}' (create it with 'slipway pool create ${name}')`,
+      EXIT.invalid,
+    );
+  const settings: UpdatePoolRequest['settings'] = {
+    ...(o.allowDockerSocket === undefined ? {} : { allowDockerSocket: o.allowDockerSocket }),
+    ...(o.allowDind === undefined ? {} : { allowDind: o.allowDind }),
+    ...(o.defaultImage === undefined ? {} : { defaultImage: o.defaultImage }),
+  };
+  const engine = engineSettings(o, pool.settings.dockerEngine);
+  if (engine) settings.dockerEngine = engine;
+  if (Object.keys(settings).length === 0)
+    throw new CliError(
+      'nothing to change: give at least one flag (see slipway pool update --help)',
+      EXIT.invalid,
+    );
+  const updated = await client.updatePool(name, { settings }, { token });
+  const flags = [
+    `dind ${updated.settings.allowDind ? 'allowed' : 'not allowed'}`,
+    `docker socket ${updated.settings.allowDockerSocket ? 'allowed (root on the host)' : 'not allowed'}`,
+  ];
+  out(`pool '${name}' updated: ${flags.join(', ')}\n`);
   return EXIT.ok;
 }
 

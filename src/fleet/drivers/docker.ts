@@ -1,5 +1,5 @@
 import type Dockerode from 'dockerode';
-import { AGENT_IMAGE, ensureAgentVolume } from '../../images/index.js';
+import { AGENT_IMAGE, DIND_IMAGE, DIND_READY_FILE, ensureAgentVolume } from '../../images/index.js';
 import { sleep } from '../../shared/clock.js';
 import { demuxDockerLogs } from '../../shared/docker-logs.js';
 import { SlipwayError } from '../../shared/errors.js';
@@ -23,9 +23,18 @@ export interface DockerDriverOptions {
   pull?: boolean;
   /** Longest an image pull may take, in ms; default 300 000. */
   pullTimeoutMs?: number;
+  /** Image of the per-job engine of `docker: dind` jobs; default `slipway/dind:latest` (`slipway image build`). */
+  dindImage?: string;
+  /** Longest a job's engine may take to answer over TLS, in ms; default 60 000. */
+  dindReadyTimeoutMs?: number;
+  /** Host path of the engine's socket, for `docker: socket` jobs; default the one this driver talks to, else `/var/run/docker.sock`. */
+  hostSocket?: string;
   /** Default: silent. */
   logger?: Logger;
 }
+
+/** The job's own Docker engine did not come up; the job never started. */
+export class DindNotReadyError extends SlipwayError {}
 
 /** A unit could not be started; whatever part of it was made is gone again. */
 export class UnitStartError extends SlipwayError {}
@@ -108,9 +117,11 @@ export class DockerDriver implements FleetDriver {
     const agentVolume = this.#volume;
     if (!agentVolume) throw new UnitStartError('the Docker driver was not prepared (call prepare() first)');
     const { ticket, ...unit } = request;
+    const dindImage = this.#o.dindImage ?? DIND_IMAGE;
     const [image] = await Promise.all([
       this.#ensureImage(unit.image),
       ...Object.values(unit.services).map((s) => this.#ensureImage(s.image)),
+      ...(unit.docker === 'dind' ? [this.#ensureLocalImage(dindImage)] : []),
     ]);
     const spec = buildContainerSpec({
       unit,
@@ -120,9 +131,20 @@ export class DockerDriver implements FleetDriver {
       fleetNetwork: this.#network,
       resources: this.#o.resources,
       labels: this.#o.labels,
+      dindImage,
+      hostSocket: this.#hostSocket(),
     });
     try {
       if (spec.network) await this.#docker.createNetwork(spec.network);
+      await Promise.all(spec.volumes.map((v) => this.#docker.createVolume(v)));
+      // The engine boots (0.5–2 s) while the agent's container is made.
+      const engine = spec.dind
+        ? this.#docker.createContainer(spec.dind).then(async (c) => {
+            await c.start();
+            return c;
+          })
+        : undefined;
+      engine?.catch(() => undefined);
       // Services start beside the agent rather than before it: the agent needs ~0.3 s to
       // register and claim, which covers most services' own start.
       const services = Promise.all(
@@ -132,12 +154,80 @@ export class DockerDriver implements FleetDriver {
       this.#agents.set(unit.unitId, agent.id);
       await agent.putArchive(ticketArchive(await ticket), { path: '/' });
       await services;
+      // The readiness gate: the agent (and so the job's first step) starts only once the
+      // job's engine answers over TLS with the job's own client certificate.
+      if (engine) await this.#dindReady(await engine);
       await agent.start();
     } catch (error) {
+      if (error instanceof DindNotReadyError) {
+        await this.remove(unit.unitId).catch(() => undefined);
+        throw error;
+      }
       await this.remove(unit.unitId).catch((e) =>
         this.#log.warn({ err: e, unit: unit.unitId }, 'cleanup failed'),
       );
       throw new UnitStartError(`starting ${unit.agentName} in ${unit.image} failed: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Waits for the sidecar's entrypoint to mark the engine answering over TLS. */
+  async #dindReady(container: Dockerode.Container): Promise<void> {
+    const timeoutMs = this.#o.dindReadyTimeoutMs ?? 60_000;
+    const until = performance.now() + timeoutMs;
+    const started = performance.now();
+    for (;;) {
+      try {
+        // A HEAD on the file: no process started in the sidecar per probe.
+        await container.infoArchive({ path: DIND_READY_FILE });
+        this.#log.debug({ readyMs: Math.round(performance.now() - started) }, "the job's engine is ready");
+        return;
+      } catch (error) {
+        if (statusOf(error) !== 404) throw error;
+      }
+      const state = (await container.inspect()).State;
+      if (!state.Running) {
+        throw new DindNotReadyError(
+          `the job's Docker engine (docker: dind) exited with code ${state.ExitCode} before it answered: ${await this.#tail(container)}`,
+        );
+      }
+      if (performance.now() > until) {
+        throw new DindNotReadyError(
+          `the job's Docker engine (docker: dind) did not answer over TLS within ${Math.round(timeoutMs / 1000)} s: ${await this.#tail(container)}`,
+        );
+      }
+      await sleep(50);
+    }
+  }
+
+  async #tail(container: Dockerode.Container): Promise<string> {
+    try {
+      const raw = (await container.logs({ stdout: true, stderr: true, tail: 40 })) as unknown as Buffer;
+      // dockerd's last words are its reason; its info and warning lines are noise around them.
+      const lines = demuxDockerLogs(raw)
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !/level=(info|debug|warning)/.test(l));
+      return lines.length === 0 ? '(no output)' : lines.slice(-3).join(' | ');
+    } catch {
+      return '(its output could not be read)';
+    }
+  }
+
+  #hostSocket(): string {
+    if (this.#o.hostSocket) return this.#o.hostSocket;
+    const path = (this.#docker.modem as { socketPath?: unknown }).socketPath;
+    return typeof path === 'string' && path !== '' ? path : '/var/run/docker.sock';
+  }
+
+  /** An image that is built locally (`slipway image build`), never pulled. */
+  async #ensureLocalImage(ref: string): Promise<void> {
+    try {
+      await this.#docker.getImage(ref).inspect();
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+      throw new ImageUnavailableError(ref, "it is built locally: run 'slipway image build'", {
         cause: error,
       });
     }

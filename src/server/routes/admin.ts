@@ -1,5 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { API_PREFIX, createPoolRequest, createTokenRequest, listAgentsQuery } from '../../protocol/index.js';
+import {
+  API_PREFIX,
+  createPoolRequest,
+  createTokenRequest,
+  listAgentsQuery,
+  updatePoolRequest,
+} from '../../protocol/index.js';
 import { authenticate, type ServerContext } from '../context.js';
 
 /** Pools, tokens and agent removal: the admin's side. */
@@ -28,6 +34,11 @@ export function adminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const pool = await ctx.pools.create(createPoolRequest.parse(req.body));
     reply.code(201);
     return pool;
+  });
+
+  app.patch<{ Params: { pool: string } }>(`${API_PREFIX}/pools/:pool`, async (req) => {
+    await admin(req);
+    return ctx.pools.update(req.params.pool, updatePoolRequest.parse(req.body));
   });
 
   app.get(`${API_PREFIX}/pools`, async (req) => {

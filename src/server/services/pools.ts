@@ -5,6 +5,7 @@ import type {
   fleetHeartbeatRequest,
   PoolDemand,
   PoolView,
+  updatePoolRequest,
 } from '../../protocol/index.js';
 import type { Clock } from '../../shared/clock.js';
 import { AgentBusyError, NotFoundError, ValidationError } from '../../shared/errors.js';
@@ -19,6 +20,7 @@ import type { Scheduler } from '../scheduler.js';
 export type CreatePoolBody = z.output<typeof createPoolRequest>;
 export type CreateTicketBody = z.output<typeof createTicketRequest>;
 export type FleetHeartbeatBody = z.output<typeof fleetHeartbeatRequest>;
+export type UpdatePoolBody = z.output<typeof updatePoolRequest>;
 
 /** An agent as an admin sees it (`GET /agents`): capabilities are the host's environment. */
 export interface AgentListItem {
@@ -54,6 +56,19 @@ export class PoolService {
   async create(body: CreatePoolBody): Promise<PoolView> {
     const pool = await this.o.store.createPool(body.name, body.settings, this.o.clock.now());
     return this.summary(pool);
+  }
+
+  /**
+   * The settings given replace the pool's; the others stay. Fleets read them for every job, so a
+   * change applies to the next job; queued jobs are looked at again under the new policy.
+   */
+  async update(name: string, body: UpdatePoolBody): Promise<PoolView> {
+    const pool = await this.requirePool(name);
+    const given = Object.fromEntries(Object.entries(body.settings).filter(([, v]) => v !== undefined));
+    const updated = await this.o.store.updatePoolSettings(pool.name, { ...pool.settings, ...given });
+    if (!updated) throw new NotFoundError('pool', name);
+    void this.o.scheduler.poolChanged(pool.name);
+    return this.summary(updated);
   }
 
   async list(): Promise<PoolView[]> {

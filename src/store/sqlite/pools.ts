@@ -33,3 +33,8 @@ export function ensurePool(db: Db, name: string, settings: PoolSettings, now: nu
 export function listPools(db: Db): PoolRow[] {
   return (sql(db, 'SELECT * FROM pools ORDER BY name').all() as Raw[]).map(toRow);
 }
+
+export function updatePoolSettings(db: Db, name: string, settings: PoolSettings): PoolRow | undefined {
+  sql(db, 'UPDATE pools SET settings = ? WHERE name = ?').run(json.str(settings), name);
+  return getPool(db, name);
+}

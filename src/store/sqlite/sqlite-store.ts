@@ -42,6 +42,7 @@ export class SqliteStore implements Store {
   createPool = async (name: string, s: PoolSettings, now: number) => pools.createPool(this.db, name, s, now);
   getPool = async (name: string) => pools.getPool(this.db, name);
   listPools = async () => pools.listPools(this.db);
+  updatePoolSettings = async (name: string, s: PoolSettings) => pools.updatePoolSettings(this.db, name, s);
 
   registerAgent = async (
     a: { id: string; pool: string; name: string; publicKey: string; replace: boolean; singleJob?: boolean },
