@@ -13,8 +13,27 @@ engine() {
   docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null || echo unknown
 }
 
-if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+# The offline image builder assembles images from host files: static busybox, the tools of the
+# default job image, the engine binaries for slipway/dind and buildah for slipway/buildah.
+missing_packages() {
+  command -v dockerd >/dev/null 2>&1 || echo docker.io
+  command -v docker >/dev/null 2>&1 || echo docker.io
+  dpkg -s busybox-static >/dev/null 2>&1 || echo busybox-static
+  command -v git >/dev/null 2>&1 || echo git
+  command -v curl >/dev/null 2>&1 || echo curl
+  command -v make >/dev/null 2>&1 || echo make
+  command -v xz >/dev/null 2>&1 || echo xz-utils
+  command -v buildah >/dev/null 2>&1 || echo buildah
+  [ -f /etc/ssl/certs/ca-certificates.crt ] || echo ca-certificates
+}
+
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 && [ -z "$(missing_packages)" ]; then
   echo "docker: engine $(engine) answers at ${DOCKER_HOST:-unix:///var/run/docker.sock}"
+  exit 0
+fi
+
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 && [ "$(id -u)" != "0" ]; then
+  echo "docker: engine $(engine) answers; not root, so not installing: $(missing_packages | sort -u | tr '\n' ' ')(images made from them are skipped)" >&2
   exit 0
 fi
 
@@ -31,19 +50,8 @@ fi
 [ "$(id -u)" = "0" ] || cannot_help "not root, so this script cannot install or start dockerd"
 command -v apt-get >/dev/null 2>&1 || cannot_help "no apt-get to install docker.io"
 
-# The offline image builder assembles images from host files: static busybox, and the tools of
-# the default job image. Only what is missing is installed.
-packages=()
-command -v dockerd >/dev/null 2>&1 || packages+=(docker.io)
-command -v docker >/dev/null 2>&1 || packages+=(docker.io)
-dpkg -s busybox-static >/dev/null 2>&1 || packages+=(busybox-static)
-command -v git >/dev/null 2>&1 || packages+=(git)
-command -v curl >/dev/null 2>&1 || packages+=(curl)
-command -v make >/dev/null 2>&1 || packages+=(make)
-command -v xz >/dev/null 2>&1 || packages+=(xz-utils)
-[ -f /etc/ssl/certs/ca-certificates.crt ] || packages+=(ca-certificates)
+mapfile -t packages < <(missing_packages | sort -u)
 if [ "${#packages[@]}" -gt 0 ]; then
-  mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
   export DEBIAN_FRONTEND=noninteractive
   if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${packages[@]}"; } >"$APT_LOG" 2>&1; then
     tail -n 20 "$APT_LOG" >&2

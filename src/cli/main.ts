@@ -184,6 +184,8 @@ engineOptions(
     .argument('<name>')
     .option('--allow-dind', "let this pool's jobs have a Docker engine of their own (docker: dind)")
     .option('--no-allow-dind', 'refuse docker: dind jobs (the default)')
+    .option('--allow-rootless-builds', "let this pool's jobs build images with buildah (docker: rootless)")
+    .option('--no-allow-rootless-builds', 'refuse docker: rootless jobs (the default)')
     .option('--allow-docker-socket', "let this pool's jobs use the host Docker socket (root on the host!)")
     .option('--no-allow-docker-socket', 'refuse docker: socket jobs (the default)')
     .option('--default-image <image>', 'image for container jobs that name none'),
@@ -193,6 +195,7 @@ engineOptions(
 engineOptions(pool.command('create'))
   .argument('<name>')
   .option('--allow-dind', "let this pool's jobs have a Docker engine of their own (docker: dind)")
+  .option('--allow-rootless-builds', "let this pool's jobs build images with buildah (docker: rootless)")
   .option('--allow-docker-socket', "let this pool's jobs use the host Docker socket (root on the host!)")
   .option('--default-image <image>', 'image for container jobs that name none')
   .option('--retry-on-agent-loss <n>', 'new attempts for a job whose agent is lost mid-job', Number)

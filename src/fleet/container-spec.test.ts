@@ -360,6 +360,26 @@ describe('buildContainerSpec', () => {
       },
     ],
     [
+      'docker: rootless lifts the seccomp filter and keeps CAP_SETFCAP for the builder, and nothing else',
+      (i) => {
+        i.unit.docker = 'rootless';
+      },
+      (s) => {
+        expect(s.agent.HostConfig).toMatchObject({
+          Privileged: false,
+          SecurityOpt: ['no-new-privileges', 'seccomp=unconfined'],
+          CapDrop: ['NET_RAW', 'MKNOD', 'AUDIT_WRITE', 'SETPCAP'],
+        });
+        expect(s.agent.HostConfig?.CapAdd).toBeUndefined();
+        expect(s.agent.Env).toEqual(
+          expect.arrayContaining(['BUILDAH_ISOLATION=chroot', 'STORAGE_DRIVER=vfs']),
+        );
+        expect(s.agent.HostConfig?.Mounts?.some((m) => m.Target === '/var/run/docker.sock')).toBe(false);
+        expect(s.dind).toBeUndefined();
+        expect(s.volumes).toEqual([]);
+      },
+    ],
+    [
       'no docker: no engine, no socket, no Docker variables',
       () => undefined,
       (s) => {

@@ -154,7 +154,9 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
       ? [`DOCKER_HOST=${DIND_HOST}`, 'DOCKER_TLS_VERIFY=1', `DOCKER_CERT_PATH=${DOCKER_CERT_PATH}`]
       : docker === 'socket'
         ? [`DOCKER_HOST=unix://${DOCKER_SOCKET_IN_CONTAINER}`]
-        : [];
+        : docker === 'rootless'
+          ? ROOTLESS_BUILDER_ENV
+          : [];
   const dockerMounts: Mount[] =
     docker === 'dind'
       ? [{ Type: 'volume', Source: certs, Target: DOCKER_CERT_PATH, ReadOnly: true }]
@@ -180,6 +182,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
     Labels: labels('agent'),
     HostConfig: {
       ...hostConfig(),
+      ...(docker === 'rootless' ? rootlessBuilderRights() : {}),
       Mounts: mounts([
         ...dockerMounts,
         {
@@ -305,6 +308,29 @@ interface Mount {
 function mounts(list: Mount[]): Dockerode.MountSettings[] {
   return list as Dockerode.MountSettings[];
 }
+
+/**
+ * What a daemonless builder (buildah, chroot isolation) needs beyond the usual confinement, and
+ * no more: it maps a user namespace (CAP_SETFCAP, and syscalls Docker's seccomp profile refuses
+ * without CAP_SYS_ADMIN) — no device, no mount rights, no engine, nothing of the host's.
+ */
+function rootlessBuilderRights(): Dockerode.HostConfig {
+  return {
+    CapDrop: DROPPED_CAPABILITIES.filter((c) => c !== 'SETFCAP'),
+    SecurityOpt: ['no-new-privileges', 'seccomp=unconfined'],
+  };
+}
+
+/**
+ * Tells buildah and podman which sandbox they are in: chroot isolation for `RUN`, vfs storage
+ * (overlay needs mount rights the job has not), and that the namespace they would re-exec into
+ * is the container itself.
+ */
+export const ROOTLESS_BUILDER_ENV = [
+  'BUILDAH_ISOLATION=chroot',
+  'STORAGE_DRIVER=vfs',
+  '_CONTAINERS_USERNS_CONFIGURED=done',
+];
 
 /** No privileges beyond Docker's defaults minus a few, no setuid escalation, an init that reaps. */
 function confinement(): Dockerode.HostConfig {

@@ -44,7 +44,7 @@ export interface UnitRequest {
    * Docker for the job: none (default), dind (an engine of its own in a sidecar, TLS on) or
    * socket (the host's engine socket: root on the host). The manager checks the pool's policy.
    */
-  docker?: 'none' | 'dind' | 'socket';
+  docker?: 'none' | 'dind' | 'socket' | 'rootless';
   /** Options of the job's own engine (`docker: dind`); default none. */
   dockerEngine?: DockerEngineOptions;
   /**

@@ -286,6 +286,7 @@ export class FleetManager extends EventEmitter<FleetEvents> {
       pool: this.pool,
       allowDind: settings?.allowDind ?? false,
       allowDockerSocket: settings?.allowDockerSocket ?? false,
+      allowRootlessBuilds: settings?.allowRootlessBuilds ?? false,
     };
     const plan = planFleet({
       demand,

@@ -45,7 +45,12 @@ function plan(o: {
 }) {
   const input: PlanInput = {
     demand: { queued: o.queued ?? [], agents: o.agents ?? [], running: [] },
-    policy: { pool: 'p', allowDind: o.allowDind ?? false, allowDockerSocket: o.allowDockerSocket ?? false },
+    policy: {
+      pool: 'p',
+      allowDind: o.allowDind ?? false,
+      allowDockerSocket: o.allowDockerSocket ?? false,
+      allowRootlessBuilds: false,
+    },
     units: o.units ?? [],
     defaultImage: IMAGE,
     minIdle: o.minIdle ?? 1,
@@ -225,13 +230,17 @@ describe('allocateNames', () => {
 
 describe('refusal', () => {
   it('names the flag that would allow the job', () => {
-    const policy = { pool: 'builds', allowDind: false, allowDockerSocket: false };
+    const policy = { pool: 'builds', allowDind: false, allowDockerSocket: false, allowRootlessBuilds: false };
     expect(refusal(job('j', { docker: 'dind' }), policy)).toBe(
       "job 'j' asks for 'docker: dind', which pool 'builds' does not allow: allow it with 'slipway pool update builds --allow-dind'",
     );
     expect(refusal(job('j', { docker: 'socket' }), policy)).toContain(
       "allow it with 'slipway pool update builds --allow-docker-socket'",
     );
+    expect(refusal(job('j', { docker: 'rootless' }), policy)).toContain(
+      "allow it with 'slipway pool update builds --allow-rootless-builds'",
+    );
+    expect(refusal(job('j', { docker: 'rootless' }), { ...policy, allowRootlessBuilds: true })).toBeNull();
     expect(refusal(job('j'), policy)).toBeNull();
   });
 });

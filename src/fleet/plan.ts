@@ -24,6 +24,7 @@ export interface DockerPolicy {
   pool: string;
   allowDind: boolean;
   allowDockerSocket: boolean;
+  allowRootlessBuilds: boolean;
 }
 
 export interface PlanInput {
@@ -68,6 +69,10 @@ export function refusal(job: QueuedJobView, policy?: DockerPolicy): string | nul
       return policy?.allowDind
         ? null
         : `job '${job.name}' asks for 'docker: dind', which pool '${pool}' does not allow: allow it with 'slipway pool update ${pool} --allow-dind'`;
+    case 'rootless':
+      return policy?.allowRootlessBuilds
+        ? null
+        : `job '${job.name}' asks for 'docker: rootless', which pool '${pool}' does not allow: allow it with 'slipway pool update ${pool} --allow-rootless-builds'`;
     case 'socket':
       return policy?.allowDockerSocket
         ? null

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import type Dockerode from 'dockerode';
 import { SlipwayError } from '../shared/errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
+import { buildahRecipe } from './buildah.js';
 import { dindRecipe } from './dind.js';
 import { importRootfs } from './docker-import.js';
 import {
@@ -33,6 +34,8 @@ export interface BuildImagesOptions {
    * binaries; default true. Skipped (with a warning) when the host lacks them.
    */
   dind?: boolean;
+  /** Also build `slipway/buildah` for `docker: rootless` jobs; default true. Skipped (with a warning) without buildah on the host. */
+  buildah?: boolean;
 }
 
 export interface BuiltImage {
@@ -52,6 +55,8 @@ export interface BuiltImages {
   base: BuiltImage;
   /** Absent when not asked for or when the host has no engine binaries to make it from. */
   dind?: BuiltImage;
+  /** Absent when not asked for or when the host has no buildah. */
+  buildah?: BuiltImage;
 }
 
 export class AgentBundleMissingError extends SlipwayError {
@@ -87,28 +92,30 @@ export async function buildImages(options: BuildImagesOptions): Promise<BuiltIma
     searchPath,
     arch: process.arch,
   };
-  const [agentPlan, basePlan, dindPlan] = await Promise.all([
+  const optional = (image: string, use: string) => (error: unknown) => {
+    if (!(error instanceof HostToolMissingError)) throw error;
+    logger.warn({ err: error.message }, `not building ${image}: ${use}`);
+    return undefined;
+  };
+  const [agentPlan, basePlan, dindPlan, buildahPlan] = await Promise.all([
     agentRecipe(host, options.agentBundlePath),
     baseRecipe(host),
     options.dind === false
       ? undefined
-      : dindRecipe(host).catch((error: unknown) => {
-          if (!(error instanceof HostToolMissingError)) throw error;
-          logger.warn(
-            { err: error.message },
-            "not building slipway/dind: 'docker: dind' jobs will not start",
-          );
-          return undefined;
-        }),
+      : dindRecipe(host).catch(optional('slipway/dind', "'docker: dind' jobs will not start")),
+    options.buildah === false
+      ? undefined
+      : buildahRecipe(host).catch(optional('slipway/buildah', 'there is no image for docker: rootless jobs')),
   ]);
   // One at a time, across processes too: both imports are disk-bound in the engine, and a
   // process that waited finds the other's image and skips.
   return withHostLock('image-build', async () => {
     const agent = await buildImage(options.docker, agentPlan, options.force ?? false, logger);
     const base = await buildImage(options.docker, basePlan, options.force ?? false, logger);
-    if (!dindPlan) return { agent, base };
-    const dind = await buildImage(options.docker, dindPlan, options.force ?? false, logger);
-    return { agent, base, dind };
+    const dind = dindPlan && (await buildImage(options.docker, dindPlan, options.force ?? false, logger));
+    const buildah =
+      buildahPlan && (await buildImage(options.docker, buildahPlan, options.force ?? false, logger));
+    return { agent, base, ...(dind ? { dind } : {}), ...(buildah ? { buildah } : {}) };
   });
 }
 

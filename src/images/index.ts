@@ -22,6 +22,7 @@ export {
   buildImages,
   INPUTS_HASH_LABEL,
 } from './build.js';
+export { BUILDAH_IMAGE, BUILDAH_IMAGE_REPO } from './buildah.js';
 export {
   DIND_CLIENT_CERTS,
   DIND_ENTRYPOINT,

@@ -40,7 +40,7 @@ export interface ImageRecipe {
   repo: string;
   /** Tags besides `latest`. */
   extraTags: string[];
-  kind: 'agent-image' | 'base-image' | 'dind-image';
+  kind: 'agent-image' | 'base-image' | 'dind-image' | 'buildah-image';
   plan: RootfsPlan;
   config: ImageConfig;
 }

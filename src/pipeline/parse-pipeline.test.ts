@@ -273,7 +273,7 @@ describe('validatePipeline', () => {
         "p.yml:3:21: 'timeoutInMinutes' must be a number of minutes from 0 to 1000000, found 'soon'",
         "p.yml:4:20: 'continueOnError' must be true or false, found 'maybe'",
         "p.yml:5:16: 'displayName' must be a string, found a sequence",
-        "p.yml:6:11: 'docker' must be one of none, dind, socket, found 'yes'",
+        "p.yml:6:11: 'docker' must be one of none, dind, socket, rootless, found 'yes'",
         "p.yml:7:10: 'steps' must be a list of steps, found a mapping",
       ],
     ],

@@ -38,7 +38,12 @@ export const demand = z.discriminatedUnion('op', [
 export const poolRef = z.object({ name: z.string(), demands: z.array(demand) });
 
 /** none: no Docker in the job; dind: a per-job docker-in-docker sidecar; socket: the host's (pool must allow). */
-export const dockerMode = z.enum(['none', 'dind', 'socket']);
+/**
+ * Docker inside a job: none; an engine of its own (`dind`); the host's socket (`socket`); or
+ * `rootless`: no engine at all, a daemonless builder (buildah, podman) in the job's own container,
+ * which the fleet starts with the few extra rights such a builder needs.
+ */
+export const dockerMode = z.enum(['none', 'dind', 'socket', 'rootless']);
 
 export const containerRef = z.object({
   image: z.string(),

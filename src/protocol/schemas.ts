@@ -66,6 +66,11 @@ export const poolSettings = z.object({
   maxStepLogMiB: z.number().int().min(1).max(100_000).optional(),
   /** Allow `docker: dind` jobs: a Docker engine of the job's own, in a sidecar with broad rights. */
   allowDind: z.boolean().optional(),
+  /**
+   * Allow `docker: rootless` jobs: a daemonless builder (buildah) in the job's container, which
+   * then runs without a seccomp filter and keeps CAP_SETFCAP to map its user namespace.
+   */
+  allowRootlessBuilds: z.boolean().optional(),
   /** Options of the engine a `docker: dind` job gets. */
   dockerEngine: z
     .object({
@@ -96,9 +101,9 @@ export const createPoolRequest = z.object({
 /** `PATCH /pools/:name`: the settings given replace those of the pool; the rest stay. */
 export const updatePoolRequest = z.object({
   settings: poolSettings
-    .omit({ allowDockerSocket: true, allowDind: true })
+    .omit({ allowDockerSocket: true })
     .partial()
-    .extend({ allowDockerSocket: z.boolean().optional(), allowDind: z.boolean().optional() }),
+    .extend({ allowDockerSocket: z.boolean().optional() }),
 });
 export type UpdatePoolRequest = z.input<typeof updatePoolRequest>;
 export const poolView = z.object({

@@ -54,11 +54,16 @@ function servers(o: {
   fleets?: FleetRow[];
   allowDockerSocket?: boolean;
   allowDind?: boolean;
+  allowRootlessBuilds?: boolean;
 }) {
   return {
     pool: {
       name: 'default',
-      settings: { allowDockerSocket: o.allowDockerSocket ?? false, allowDind: o.allowDind ?? false },
+      settings: {
+        allowDockerSocket: o.allowDockerSocket ?? false,
+        allowDind: o.allowDind ?? false,
+        allowRootlessBuilds: o.allowRootlessBuilds ?? false,
+      },
       createdAt: 0,
     },
     agents: o.agents ?? [],
@@ -162,6 +167,22 @@ describe('assessQueuedJob', () => {
       'docker: dind\nsteps:\n- script: docker version\n',
       { fleets: [fleet], allowDind: true },
       { kind: 'waiting', reason: "waiting for the fleet of pool 'default' to start its container" },
+    ],
+    [
+      'docker: rootless on a pool that does not allow it',
+      'container: slipway/buildah\ndocker: rootless\nsteps:\n- script: buildah bud .\n',
+      { fleets: [fleet] },
+      {
+        kind: 'impossible',
+        reason:
+          "job 'job' asks for 'docker: rootless', which pool 'default' does not allow: allow it with 'slipway pool update default --allow-rootless-builds'",
+      },
+    ],
+    [
+      'docker: rootless on a pool that allows it, with a fleet',
+      'container: slipway/buildah\ndocker: rootless\nsteps:\n- script: buildah bud .\n',
+      { fleets: [fleet], allowRootlessBuilds: true },
+      { kind: 'waiting' },
     ],
     [
       'docker: socket on a pool that allows it, with a fleet',

@@ -39,6 +39,12 @@ export function assessQueuedJob(job: JobRow, servers: PoolServers): QueueAssessm
       reason: `job '${job.name}' asks for 'docker: dind', which pool '${pool.name}' does not allow: allow it with 'slipway pool update ${pool.name} --allow-dind'`,
     };
   }
+  if (job.plan.docker === 'rootless' && pool.settings.allowRootlessBuilds !== true) {
+    return {
+      kind: 'impossible',
+      reason: `job '${job.name}' asks for 'docker: rootless', which pool '${pool.name}' does not allow: allow it with 'slipway pool update ${pool.name} --allow-rootless-builds'`,
+    };
+  }
   if (needsContainerRuntime(job)) {
     if (fleets.length > 0) {
       return {

@@ -70,6 +70,7 @@ export async function poolCreate(
   o: {
     allowDockerSocket?: boolean;
     allowDind?: boolean;
+    allowRootlessBuilds?: boolean;
     defaultImage?: string;
     retryOnAgentLoss?: number;
     maxLog?: number;
@@ -84,6 +85,7 @@ export async function poolCreate(
     settings: {
       allowDockerSocket: o.allowDockerSocket ?? false,
       allowDind: o.allowDind ?? false,
+      allowRootlessBuilds: o.allowRootlessBuilds ?? false,
       defaultImage: o.defaultImage,
       retryCountOnAgentLoss: o.retryOnAgentLoss,
       maxLogMiB: o.maxLog,
@@ -108,7 +110,12 @@ export async function poolCreate(
 export async function poolUpdate(
   s: ClientSettings,
   name: string,
-  o: { allowDockerSocket?: boolean; allowDind?: boolean; defaultImage?: string } & EngineFlags,
+  o: {
+    allowDockerSocket?: boolean;
+    allowDind?: boolean;
+    allowRootlessBuilds?: boolean;
+    defaultImage?: string;
+  } & EngineFlags,
   out: Out,
 ) {
   const { client, token } = resolveClient(s);
@@ -121,6 +128,7 @@ export async function poolUpdate(
   const settings: UpdatePoolRequest['settings'] = {
     ...(o.allowDockerSocket === undefined ? {} : { allowDockerSocket: o.allowDockerSocket }),
     ...(o.allowDind === undefined ? {} : { allowDind: o.allowDind }),
+    ...(o.allowRootlessBuilds === undefined ? {} : { allowRootlessBuilds: o.allowRootlessBuilds }),
     ...(o.defaultImage === undefined ? {} : { defaultImage: o.defaultImage }),
   };
   const engine = engineSettings(o, pool.settings.dockerEngine);
@@ -133,6 +141,7 @@ export async function poolUpdate(
   const updated = await client.updatePool(name, { settings }, { token });
   const flags = [
     `dind ${updated.settings.allowDind ? 'allowed' : 'not allowed'}`,
+    `rootless builds ${updated.settings.allowRootlessBuilds ? 'allowed' : 'not allowed'}`,
     `docker socket ${updated.settings.allowDockerSocket ? 'allowed (root on the host)' : 'not allowed'}`,
   ];
   out(`pool '${name}' updated: ${flags.join(', ')}\n`);

@@ -1,0 +1,1 @@
+echo "hello from an image built inside a Slipway job"
