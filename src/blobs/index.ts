@@ -10,3 +10,4 @@ export {
   type PutBlobOptions,
 } from './blob-store.js';
 export { LocalDiskBlobStore, type LocalDiskBlobStoreOptions } from './local-disk-blob-store.js';
+export { BLOBS_FLAG, checkBlobsUrl, openBlobStore } from './open-blob-store.js';

@@ -16,6 +16,7 @@ import {
   checkBlobPrefix,
   type PutBlobOptions,
 } from './blob-store.js';
+import { verifier } from './verify-stream.js';
 
 export interface LocalDiskBlobStoreOptions {
   /** The folder blobs live in (created 0700); it belongs to one process, as the data directory does. */
@@ -203,35 +204,6 @@ async function readHeader(fh: FileHandle, key: string): Promise<BlobInfo> {
     throw new BlobCorruptError(key, `${fileSize - HEADER_BYTES} bytes on disk, ${info.size} recorded`);
   }
   return info;
-}
-
-/**
- * Passes the content through while hashing it and holds the latest chunk back, so a reader
- * never gets the whole of a corrupt blob: at the end it gets the last chunk or the error.
- */
-function verifier(info: BlobInfo): Transform {
-  const hash = createHash('sha256');
-  let size = 0;
-  let held: Buffer | undefined;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      const previous = held;
-      held = chunk;
-      done(null, previous);
-    },
-    flush(done) {
-      const sha256 = hash.digest('hex');
-      if (size !== info.size || sha256 !== info.sha256) {
-        return done(
-          new BlobCorruptError(info.key, `its content has SHA-256 ${sha256}, ${info.sha256} was recorded`),
-        );
-      }
-      if (held) this.push(held);
-      done();
-    },
-  });
 }
 
 function isMissing(error: unknown): boolean {

@@ -65,6 +65,12 @@ program
   .option('--port <port>', 'port', (v) => Number(v), Number(env.SLIPWAY_PORT ?? DEFAULT_PORT))
   .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
   .addOption(databaseOption())
+  .addOption(
+    new Option(
+      '--blobs <url>',
+      'workspaces, artifacts and caches: s3://BUCKET[/PREFIX][?endpoint=URL] (default: files under <data>/blobs)',
+    ).default(env.SLIPWAY_BLOBS || undefined),
+  )
   .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
   .option(
     '--vm-image-pool <image=pool>',
@@ -87,6 +93,7 @@ program
           port: o.port,
           dataDir: o.data,
           database: o.database,
+          blobs: o.blobs,
           socketPath: o.socket,
           leaseTtlSeconds: o.leaseTtl,
           vmImagePools: o.vmImagePool,

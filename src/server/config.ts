@@ -9,6 +9,8 @@ export const serverConfig = z.object({
   dataDir: z.string().default('.slipway'),
   /** Where the store lives, as a URL (`sqlite:<path>`; relative to the current directory); default `sqlite:<data>/slipway.db`. */
   database: z.string().optional(),
+  /** Blob storage URL (`s3://…`); default: files under `<data>/blobs`. */
+  blobs: z.string().optional(),
   /** Also serve the API on this Unix socket (mounted into fleet containers); none by default. */
   socketPath: z.string().optional(),
   /** How long a job's lease lives without a heartbeat, in seconds. */

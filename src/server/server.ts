@@ -4,7 +4,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { type BlobStore, LocalDiskBlobStore } from '../blobs/index.js';
+import { type BlobStore, checkBlobsUrl, openBlobStore } from '../blobs/index.js';
 import { type Clock, systemClock } from '../shared/clock.js';
 import {
   ADMIN_TOKEN_FILE,
@@ -76,6 +76,7 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
   const databaseUrl = config.database ?? defaultStoreUrl(dataDir);
   // A store this build cannot open is refused before the data directory is touched.
   if (!options.store) checkStoreUrl(databaseUrl);
+  if (!options.blobs && config.blobs) checkBlobsUrl(config.blobs);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const lock = options.dataDirLock ?? lockDataDir(dataDir);
   try {
@@ -98,7 +99,7 @@ async function startLocked(
   const warning = preparePrivateDataDir(dataDir);
   if (warning) logger.warn({ dataDir }, warning);
   const store = options.store ?? (await openStore(databaseUrl));
-  const blobs = options.blobs ?? new LocalDiskBlobStore({ root: join(dataDir, 'blobs') });
+  const blobs = options.blobs ?? (await openBlobStore(config.blobs, dataDir));
   await adoptLegacyBlobs(dataDir, blobs, logger);
   const vault = new SecretVault(await secretKey(dataDir, config.secretKey));
   const auth = new Auth({ store, clock, logger });
