@@ -37,6 +37,8 @@ function collect(value: string, previous: Record<string, string>): Record<string
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
+const listOf = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
 const dataOption = () => new Option('--data <dir>', 'data directory of the local server').default(undefined);
 
 const databaseOption = () =>
@@ -171,16 +173,53 @@ token
   .addOption(dataOption())
   .action(act(async (o) => (await admin()).tokenCreate(client(o), o, out)));
 
+const group = program.command('group').description('variable groups: values and secrets pipelines reference');
+const groups = () => import('./commands/groups.js');
+group
+  .command('create')
+  .argument('<name>')
+  .option('--description <text>', 'what the group is for')
+  .option('--pools <pools>', "pools whose jobs may read it, comma-separated ('*': every pool)", listOf)
+  .option('--var <name=value>', 'a value (repeatable)', collect, {})
+  .option(
+    '--secret <name=value>',
+    'a secret: sealed at rest, masked in logs, shown by name only (repeatable)',
+    collect,
+    {},
+  )
+  .addOption(dataOption())
+  .action(act(async (name, o) => (await groups()).groupCreate(client(o), name, o, out)));
+group
+  .command('set')
+  .description('change only what the flags say')
+  .argument('<name>')
+  .option('--description <text>', 'what the group is for')
+  .option('--pools <pools>', 'replace the pools whose jobs may read it, comma-separated', listOf)
+  .option('--var <name=value>', 'set a value (repeatable)', collect, {})
+  .option('--secret <name=value>', 'set a secret (repeatable)', collect, {})
+  .option('--unset <name>', 'remove a value or secret (repeatable)', listOf)
+  .addOption(dataOption())
+  .action(act(async (name, o) => (await groups()).groupSet(client(o), name, o, out)));
+group
+  .command('list')
+  .option('--json', 'as JSON')
+  .addOption(dataOption())
+  .action(act(async (o) => (await groups()).groupList(client(o), o, out)));
+group
+  .command('delete')
+  .argument('<name>')
+  .addOption(dataOption())
+  .action(act(async (name, o) => (await groups()).groupDelete(client(o), name, out)));
+
 const pool = program.command('pool').description('agent pools');
-const list = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 /** The options of the engine a `docker: dind` job gets, for `pool create` and `pool update`. */
 const engineOptions = (command: ReturnType<typeof pool.command>) =>
   command
-    .option('--registry-mirror <url>', "a registry mirror for dind jobs' engines (repeatable)", list)
+    .option('--registry-mirror <url>', "a registry mirror for dind jobs' engines (repeatable)", listOf)
     .option(
       '--insecure-registry <host:port>',
       "a plain-HTTP registry dind jobs' engines may use (repeatable)",
-      list,
+      listOf,
     )
     .option('--network-mtu <n>', "MTU of a job's private network and of its dind engine's networks", Number)
     .option('--storage-driver <name>', "storage driver of dind jobs' engines (default overlay2)");

@@ -236,6 +236,34 @@ describe('parsePipeline', () => {
   });
 });
 
+describe('variable groups', () => {
+  it('keeps the groups of every level in order, beside the variables, for the coordinator to fill in', () => {
+    const plan = parsePipeline(
+      lines(
+        'variables:',
+        '- group: shared',
+        '- name: REGION',
+        '  value: eu',
+        'stages:',
+        '- stage: s',
+        '  variables: [{ group: Release Secrets }]',
+        '  jobs:',
+        '  - job: a',
+        '    variables: [{ group: shared }, { group: job-only }]',
+        '    steps: [{ script: echo }]',
+        '  - job: b',
+        '    steps: [{ script: echo }]',
+      ),
+      'p.yml',
+    );
+    const [a, b] = plan.jobs;
+    // Listed again lower down, a group moves to its last place, as later definitions win.
+    expect(a!.variableGroups).toEqual(['Release Secrets', 'shared', 'job-only']);
+    expect(b!.variableGroups).toEqual(['shared', 'Release Secrets']);
+    expect(a!.variables).toEqual({ REGION: 'eu' });
+  });
+});
+
 describe('validatePipeline', () => {
   const cases: Array<[string, string, string[]]> = [
     ['a valid pipeline', lines('steps:', '- script: x'), []],
@@ -374,6 +402,8 @@ describe('validatePipeline', () => {
         'pool: { vmImage: ubuntu-latest, demands: ["a -gt 3", ok] }',
         'variables:',
         '- group: shared',
+        '- group: "bad/name"',
+        '- { group: x, name: y }',
         '- name: secretKey',
         '  value: x',
         '- value: no name',
@@ -389,16 +419,17 @@ describe('validatePipeline', () => {
       [
         "p.yml:1:18: pool.vmImage 'ubuntu-latest' is a hosted image; map it to a Slipway pool with the vmImagePools setting ('ubuntu-latest': <pool>), or write 'pool: <name>' instead",
         "p.yml:1:43: invalid demand 'a -gt 3': write 'name' or 'name -equals value'",
-        "p.yml:3:3: variable groups ('group: shared') are not supported yet by Slipway: define the variables in the pipeline or pass them with --var",
-        "p.yml:4:9: invalid variable name 'secretKey': names starting with 'secret' are reserved",
-        "p.yml:6:3: a variables item needs a 'name'",
-        "p.yml:8:10: a runtime expression must be written '$[ <expression> ]', taking the whole value",
-        "p.yml:12:3: service name 'bad_name' is not a valid hostname (letters, digits, '-')",
-        "p.yml:13:7: service 'db' needs an 'image'",
-        "p.yml:13:24: 'volumes' is not supported yet by Slipway",
-        "p.yml:14:21: 'image' must be an image name without spaces, found 'a b'",
-        "p.yml:14:47: invalid port '99999': write 'containerPort' or 'hostPort:containerPort'",
-        "p.yml:14:56: invalid port 'x': write 'containerPort' or 'hostPort:containerPort'",
+        "p.yml:4:10: invalid variable group name 'bad/name': use letters, digits, spaces, '.', '_' and '-'",
+        "p.yml:5:15: unknown key 'name' in variable group reference",
+        "p.yml:6:9: invalid variable name 'secretKey': names starting with 'secret' are reserved",
+        "p.yml:8:3: a variables item needs a 'name'",
+        "p.yml:10:10: a runtime expression must be written '$[ <expression> ]', taking the whole value",
+        "p.yml:14:3: service name 'bad_name' is not a valid hostname (letters, digits, '-')",
+        "p.yml:15:7: service 'db' needs an 'image'",
+        "p.yml:15:24: 'volumes' is not supported yet by Slipway",
+        "p.yml:16:21: 'image' must be an image name without spaces, found 'a b'",
+        "p.yml:16:47: invalid port '99999': write 'containerPort' or 'hostPort:containerPort'",
+        "p.yml:16:56: invalid port 'x': write 'containerPort' or 'hostPort:containerPort'",
       ],
     ],
     [

@@ -6,7 +6,13 @@ import { type JobDraft, MAX_JOBS } from './read-job.js';
 import { DEFAULT_POOL, overlayPool, type PoolSpec, resolvePool } from './read-pool.js';
 import type { StageDraft } from './read-stages.js';
 import type { Leg } from './read-strategy.js';
-import { overlayVariables, runtimeRecord, type Variable, variableRecord } from './read-variables.js';
+import {
+  groupNames,
+  overlayVariables,
+  runtimeRecord,
+  type Variable,
+  variableRecord,
+} from './read-variables.js';
 import type { ContainerRef, JobPlan, SourcePos, StagePlan, StepPlan } from './types.js';
 
 /** What every job inherits and what naming pools and containers needs. */
@@ -177,6 +183,8 @@ function planJob(
     pos: draft.pos,
   };
   if (draft.container) plan.container = resolveContainer(draft.container, ctx.containers, expand, evaluate);
+  const groups = groupNames(variables);
+  if (groups.length > 0) plan.variableGroups = groups;
   const readonly = variables.filter((v) => v.readonly).map((v) => v.name);
   if (readonly.length > 0) plan.readonlyVariables = readonly;
   const runtime = runtimeRecord(variables);

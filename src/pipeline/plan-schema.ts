@@ -213,6 +213,12 @@ export const jobPlan = z.object({
    * job starts, and their values overlay `variables`.
    */
   runtimeVariables: strings.optional(),
+  /**
+   * `- group: NAME` references in the job's variables (pipeline, stage and job levels), in
+   * order. The coordinator puts each group's values beneath the job's own variables (a value
+   * the pipeline defines wins) and its secrets into the job's secrets, at queue time.
+   */
+  variableGroups: z.array(z.string()).optional(),
   /** Optional. `workspace: { clean }`. Slipway workspaces are fresh, so the agent only logs it. */
   workspace: z.object({ clean: z.enum(['outputs', 'resources', 'all']) }).optional(),
   /**

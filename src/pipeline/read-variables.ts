@@ -11,6 +11,8 @@ export interface Variable {
   readonly: boolean;
   /** Defined by a runtime expression (`$[ … ]`), evaluated when the job starts. */
   runtime?: true;
+  /** `- group: NAME`: a variable group kept on the coordinator; `name` is the group's, `value` empty. */
+  group?: true;
 }
 
 /** Copied into every job of the plan; see MAX_JOBS. */
@@ -20,6 +22,9 @@ const ITEM_KEYS = {
   known: ['name', 'value', 'readonly'],
 };
 const NAME = /^[A-Za-z0-9_.-]+$/;
+const GROUP_KEYS = { context: 'variable group reference', known: ['group'] };
+/** As Azure allows them: words with spaces between. */
+export const GROUP_NAME = /^[A-Za-z0-9_.-]+( [A-Za-z0-9_.-]+)*$/;
 /** Azure reserves these prefixes for the agent's own variables. */
 const RESERVED_PREFIXES = ['endpoint', 'input', 'secret', 'path', 'securefile'];
 
@@ -53,12 +58,17 @@ function readListItem(issues: Issues, node: YNode): Variable | undefined {
   if (!map) return undefined;
   const group = entryOf(map, 'group');
   if (group) {
-    const name = group.value.kind === 'scalar' ? `: ${group.value.value}` : '';
-    issues.add(
-      group.keyPos,
-      `variable groups ('group${name}') are not supported yet by Slipway: define the variables in the pipeline or pass them with --var`,
-    );
-    return undefined;
+    checkKeys(issues, map, GROUP_KEYS);
+    const name = readString(issues, group);
+    if (name === undefined) return undefined;
+    if (!GROUP_NAME.test(name)) {
+      issues.add(
+        group.value.pos,
+        `invalid variable group name '${name}': use letters, digits, spaces, '.', '_' and '-'`,
+      );
+      return undefined;
+    }
+    return { name, value: '', readonly: false, group: true };
   }
   const template = entryOf(map, 'template');
   if (template) {
@@ -143,15 +153,22 @@ function checkName(issues: Issues, name: string, pos: SourcePos): boolean {
 export function overlayVariables(base: readonly Variable[], over: readonly Variable[]): Variable[] {
   const byName = new Map<string, Variable>();
   for (const variable of [...base, ...over]) {
-    byName.delete(variable.name.toLowerCase());
-    byName.set(variable.name.toLowerCase(), variable);
+    // A group and a variable of the same name are different things.
+    const key = `${variable.group ? 'group:' : ''}${variable.name.toLowerCase()}`;
+    byName.delete(key);
+    byName.set(key, variable);
   }
   return [...byName.values()];
 }
 
 /** The variables with values known now. */
 export function variableRecord(variables: readonly Variable[]): Record<string, string> {
-  return Object.fromEntries(variables.filter((v) => !v.runtime).map((v) => [v.name, v.value]));
+  return Object.fromEntries(variables.filter((v) => !v.runtime && !v.group).map((v) => [v.name, v.value]));
+}
+
+/** The variable groups referenced, in definition order; the coordinator fills in their values. */
+export function groupNames(variables: readonly Variable[]): string[] {
+  return variables.filter((v) => v.group).map((v) => v.name);
 }
 
 /** Runtime variables, name → expression source, in definition order. */

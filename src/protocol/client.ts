@@ -36,6 +36,7 @@ import {
   createTicketResponse,
   createTokenRequest,
   createTokenResponse,
+  createVariableGroupRequest,
   drainAgentResponse,
   errorBody,
   failJobRequest,
@@ -60,7 +61,9 @@ import {
   runView,
   stepUpdateRequest,
   updatePoolRequest,
+  updateVariableGroupRequest,
   uploadWorkspaceResponse,
+  variableGroupView,
 } from './schemas.js';
 
 /** The server answered with an error status; `code` and `message` come from its JSON body. */
@@ -355,6 +358,32 @@ export class ApiClient {
   listAgents(pool: string | undefined, o: CallOptions): Promise<AgentView[]> {
     const path = pool === undefined ? 'agents' : `agents?pool=${encodeURIComponent(pool)}`;
     return this.call(path, o, undefined, agentView.array());
+  }
+
+  // ── variable groups ────────────────────────────────────────────────────────────
+  createVariableGroup(body: z.input<typeof createVariableGroupRequest>, o: CallOptions) {
+    return this.call('groups', o, { schema: createVariableGroupRequest, body }, variableGroupView);
+  }
+
+  listVariableGroups(o: CallOptions) {
+    return this.call('groups', o, undefined, variableGroupView.array());
+  }
+
+  getVariableGroup(name: string, o: CallOptions) {
+    return this.call(`groups/${encodeURIComponent(name)}`, o, undefined, variableGroupView);
+  }
+
+  updateVariableGroup(name: string, body: z.input<typeof updateVariableGroupRequest>, o: CallOptions) {
+    return this.call(
+      `groups/${encodeURIComponent(name)}`,
+      { ...o, method: 'PATCH' },
+      { schema: updateVariableGroupRequest, body },
+      variableGroupView,
+    );
+  }
+
+  async deleteVariableGroup(name: string, o: CallOptions): Promise<void> {
+    await this.call(`groups/${encodeURIComponent(name)}`, { ...o, method: 'DELETE' });
   }
 
   async removeAgent(pool: string, name: string, o: CallOptions): Promise<void> {

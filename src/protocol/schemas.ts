@@ -155,6 +155,45 @@ export const claimRequest = z.object({ sessionId: z.string() });
 
 export const secretValue = z.string().min(4, 'secrets must be at least 4 characters');
 
+// ── variable groups ────────────────────────────────────────────────────────────
+const variableName = z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/, "letters, digits, '.', '_' and '-'");
+/** As Azure allows them: words with spaces between; unique whatever the case. */
+export const variableGroupName = z
+  .string()
+  .max(100)
+  .regex(/^[A-Za-z0-9_.-]+( [A-Za-z0-9_.-]+)*$/, "letters, digits, spaces, '.', '_' and '-'");
+/** Pools whose jobs may read the group; `*` for every pool. None: no job may, until one is named. */
+const groupPools = z
+  .array(z.string().regex(/^(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,99})$/, "a pool name or '*'"))
+  .max(100);
+const groupValues = z.record(variableName, z.string().max(64 * 1024));
+export const createVariableGroupRequest = z.object({
+  name: variableGroupName,
+  description: z.string().max(1000).default(''),
+  pools: groupPools.default([]),
+  variables: groupValues.default({}),
+  secrets: z.record(variableName, secretValue).default({}),
+});
+/** Sets the values and secrets given, removes those in `remove`; `pools` and `description` replace. */
+export const updateVariableGroupRequest = z.object({
+  description: z.string().max(1000).optional(),
+  pools: groupPools.optional(),
+  variables: groupValues.default({}),
+  secrets: z.record(variableName, secretValue).default({}),
+  remove: z.array(variableName).max(1000).default([]),
+});
+/** A group as the API shows it: secrets by name only, never their values. */
+export const variableGroupView = z.object({
+  name: z.string(),
+  description: z.string(),
+  pools: z.array(z.string()),
+  variables: z.record(z.string(), z.string()),
+  secretNames: z.array(z.string()),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type VariableGroupView = z.infer<typeof variableGroupView>;
+
 const dependencyState = z.object({
   result: taskResult,
   outputs: z.record(z.string(), z.string()).optional(),

@@ -17,6 +17,7 @@ import type {
   PoolService,
   RunService,
   TokenService,
+  VariableGroupService,
 } from './services/index.js';
 import type { WorkspaceStore } from './workspace-store.js';
 
@@ -35,6 +36,8 @@ export interface ServerContext {
   runService: RunService;
   jobService: JobService;
   artifactService: ArtifactService;
+  /** Variable groups (`slipway group`), which jobs reference with `- group: NAME`. */
+  variableGroups: VariableGroupService;
   metrics: ServerMetrics;
   /** Longest a poll is held open. Default 50 s. */
   pollTimeoutMs: number;

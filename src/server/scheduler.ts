@@ -29,6 +29,7 @@ import type { Dispatcher } from './dispatcher.js';
 import type { Notifier } from './notifier.js';
 import { assessQueuedJob, type PoolServers } from './queue-assessment.js';
 import type { SecretVault } from './secret-vault.js';
+import type { VariableGroupService } from './services/variable-groups.js';
 
 export interface SchedulerOptions {
   store: Store;
@@ -42,6 +43,8 @@ export interface SchedulerOptions {
   leaseTtlMs: number;
   /** `pool: { vmImage }` names mapped to Slipway pools. */
   vmImagePools?: Record<string, string>;
+  /** Fills in the variable groups jobs reference (`- group: NAME`); without it such runs are refused. */
+  variableGroups?: Pick<VariableGroupService, 'resolve'>;
 }
 
 /** A fleet that has not announced itself for this long no longer counts as able to start agents. */
@@ -132,6 +135,7 @@ export class Scheduler {
       startedAt: null,
       finishedAt: null,
     }));
+    for (const job of jobs) await this.fillVariableGroups(plan.file, job, req.untrusted);
     const run = await this.o.store.createRun(
       {
         id: runId,
@@ -372,11 +376,31 @@ export class Scheduler {
         ...(start.run ? start.variables : {}),
       },
       buildNumber: run.buildNumber ?? String(run.number),
-      secrets: run.secrets ? this.o.vault.open(run.secrets) : {},
+      // The job's own (its groups'), then the run's: `--secret` wins.
+      secrets: {
+        ...(claimed.secrets ? this.o.vault.open(claimed.secrets) : {}),
+        ...(run.secrets ? this.o.vault.open(run.secrets) : {}),
+      },
       hasWorkspace: run.workspaceId !== null,
       dependencies: start.run ? start.dependencies : {},
       stageDependencies: start.run ? start.stageDependencies : {},
     };
+  }
+
+  /**
+   * A job's variable groups, read now (a later change does not alter a queued run): their
+   * values beneath the job's own, their secrets sealed for this job alone.
+   */
+  private async fillVariableGroups(file: string, job: JobRow, untrusted: boolean): Promise<void> {
+    if (!job.plan.variableGroups?.length) return;
+    if (!this.o.variableGroups) {
+      throw new ValidationError(
+        `${file}: job '${job.name}' uses variable groups, which this server does not keep`,
+      );
+    }
+    const groups = await this.o.variableGroups.resolve(file, job, untrusted);
+    job.plan = { ...job.plan, variables: { ...groups.variables, ...job.plan.variables } };
+    if (Object.keys(groups.secrets).length > 0) job.secrets = this.o.vault.seal(groups.secrets);
   }
 
   /** Records the agent's result. Sending the same result again is fine; a different one is a conflict. */
@@ -412,9 +436,10 @@ export class Scheduler {
    */
   async runSecretMask(runId: string): Promise<(text: string) => string> {
     const run = await this.o.store.getRun(runId);
-    const secrets = Object.values(run?.secrets ? this.o.vault.open(run.secrets) : {}).filter(
-      (v) => [...v].length >= MIN_SECRET_LENGTH,
-    );
+    const sealed = [run?.secrets, ...(await this.o.store.listJobs(runId)).map((j) => j.secrets)];
+    const secrets = sealed
+      .flatMap((s) => (s ? Object.values(this.o.vault.open(s)) : []))
+      .filter((v) => [...v].length >= MIN_SECRET_LENGTH);
     return secrets.length === 0 ? (text) => text : (text) => maskText(text, secrets);
   }
 

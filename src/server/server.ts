@@ -35,6 +35,7 @@ import {
   PoolService,
   RunService,
   TokenService,
+  VariableGroupService,
 } from './services/index.js';
 import { WorkspaceStore } from './workspace-store.js';
 
@@ -110,6 +111,7 @@ async function startLocked(
   const notifier = options.notifier ?? new InProcessNotifier();
   const dispatcher = new Dispatcher({ store, clock, logger });
   const leaseTtlMs = config.leaseTtlSeconds * 1000;
+  const variableGroups = new VariableGroupService({ store, clock, vault });
   const scheduler = new Scheduler({
     store,
     clock,
@@ -120,6 +122,7 @@ async function startLocked(
     vault,
     leaseTtlMs,
     vmImagePools: config.vmImagePools,
+    variableGroups,
   });
   await scheduler.recover();
   scheduler.start();
@@ -152,6 +155,7 @@ async function startLocked(
     runService: new RunService({ store, scheduler, notifier, workspaces, clock }),
     jobService: new JobService({ store, scheduler, notifier, workspaces, clock }),
     artifactService: new ArtifactService({ store, scheduler, artifacts }),
+    variableGroups,
   };
   const app = buildApp(context);
   const handlers = trackHandlers(app);

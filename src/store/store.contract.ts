@@ -118,6 +118,39 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       });
     });
 
+    it('keeps variable groups: one per name whatever its case, changed only by compare-and-set', async () => {
+      const group = {
+        name: 'Shared',
+        description: 'for builds',
+        variables: { REGION: 'eu' },
+        secrets: 'sealed-blob',
+        secretNames: ['TOKEN'],
+        pools: ['default'],
+        createdAt: 1,
+        updatedAt: 1,
+      };
+      expect(await store.insertVariableGroup(group)).toBe(true);
+      expect(await store.insertVariableGroup({ ...group, name: 'shared' })).toBe(false);
+      expect(await store.getVariableGroup('SHARED')).toEqual(group);
+      const changed = { ...group, variables: { REGION: 'us' }, updatedAt: 2 };
+      expect(await store.updateVariableGroup(changed, 1)).toBe(true);
+      // A writer that read the first version loses: nothing it did not see is overwritten.
+      expect(await store.updateVariableGroup({ ...group, updatedAt: 3 }, 1)).toBe(false);
+      expect((await store.getVariableGroup('shared'))?.variables).toEqual({ REGION: 'us' });
+      expect((await store.listVariableGroups()).map((g) => g.name)).toEqual(['Shared']);
+      expect(await store.deleteVariableGroup('shared')).toBe(true);
+      expect(await store.getVariableGroup('Shared')).toBeUndefined();
+    });
+
+    it('keeps the sealed secrets of a job with that job', async () => {
+      await newRun('run_s', [
+        { ...job('j_s', 'run_s'), secrets: 'sealed-for-j' },
+        { ...job('j_t', 'run_s'), idx: 1 },
+      ]);
+      expect((await store.getJob('j_s'))?.secrets).toBe('sealed-for-j');
+      expect((await store.getJob('j_t'))?.secrets).toBeNull();
+    });
+
     it('refuses every job transition the state machine does not allow, changing nothing', async () => {
       const statuses: JobStatus[] = ['pending', 'queued', 'running', 'completed'];
       for (const from of statuses) {

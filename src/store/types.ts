@@ -124,6 +124,24 @@ export interface JobRow {
   queuedAt: number | null;
   startedAt: number | null;
   finishedAt: number | null;
+  /** Sealed secrets of the variable groups this job references; its own, not the run's. */
+  secrets?: string | null;
+}
+
+/** A variable group: values, sealed secrets, and the pools whose jobs may read it. */
+export interface VariableGroupRow {
+  /** Unique whatever the case, as Azure's group names are. */
+  name: string;
+  description: string;
+  variables: Record<string, string>;
+  /** Sealed JSON of name → value; only the server's key opens it. */
+  secrets: string | null;
+  /** The secrets' names, for views that must not open them. */
+  secretNames: string[];
+  /** Pools whose jobs may use the group; `*` for every pool. */
+  pools: string[];
+  createdAt: number;
+  updatedAt: number;
 }
 
 export interface StepRow {
@@ -211,6 +229,14 @@ export interface Store {
    * Creates a run and its jobs (all `pending`) in one step and numbers the run. With `build`,
    * the build number is rendered with the next revision among runs of the same revision key.
    */
+  /** Creates a variable group; false when one of that name (any case) exists. */
+  insertVariableGroup(group: VariableGroupRow): Promise<boolean>;
+  /** Replaces a group's contents if nobody changed it since `expectedUpdatedAt` (compare-and-set). */
+  updateVariableGroup(group: VariableGroupRow, expectedUpdatedAt: number): Promise<boolean>;
+  getVariableGroup(name: string): Promise<VariableGroupRow | undefined>;
+  listVariableGroups(): Promise<VariableGroupRow[]>;
+  deleteVariableGroup(name: string): Promise<boolean>;
+
   createRun(
     run: Omit<RunRow, 'number'>,
     jobs: JobRow[],

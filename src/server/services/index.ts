@@ -4,3 +4,4 @@ export { type JobCredential, JobService, type JobServiceOptions, LOG_PAGE_BYTES,
 export { PoolService, type PoolServiceOptions } from './pools.js';
 export { findRun, type RunFeedPage, RunService, type RunServiceOptions, runView } from './runs.js';
 export { TokenService, type TokenServiceOptions } from './tokens.js';
+export { VariableGroupService, type VariableGroupServiceOptions } from './variable-groups.js';

@@ -74,6 +74,7 @@ interface RawJob {
   queued_at: number | null;
   started_at: number | null;
   finished_at: number | null;
+  secrets: string | null;
 }
 
 /**
@@ -111,7 +112,7 @@ function runPlanOf(db: Db, id: string): PipelinePlan {
 
 /** Every column but the plan, which is read once and then served from memory. */
 const JOB = `SELECT id, run_id, idx, name, display_name, pool, depends_on, status, result, reason, attempt, agent_id,
-  agent_name, lease_expires_at, cancel_requested, outputs, queued_at, started_at, finished_at FROM jobs`;
+  agent_name, lease_expires_at, cancel_requested, outputs, queued_at, started_at, finished_at, secrets FROM jobs`;
 const RUN = `SELECT id, number, pipeline_file, variables, secrets, workspace_id, status, result, cancel_requested,
   build_number, tags, source, reason, untrusted, created_at, started_at, finished_at FROM runs`;
 
@@ -137,6 +138,7 @@ function toJob(db: Db, r: RawJob): JobRow {
     queuedAt: r.queued_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
+    secrets: r.secrets,
   };
 }
 
@@ -225,8 +227,8 @@ export function createRun(
     );
     const insert = sql(
       db,
-      `INSERT INTO jobs (id, run_id, idx, name, display_name, plan, pool, depends_on, status, attempt)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+      `INSERT INTO jobs (id, run_id, idx, name, display_name, plan, pool, depends_on, status, attempt, secrets)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
     );
     for (const j of jobs) {
       insert.run(
@@ -239,6 +241,7 @@ export function createRun(
         j.pool,
         json.str(j.dependsOn),
         j.status,
+        j.secrets ?? null,
       );
     }
     return { ...run, number: n, buildNumber };

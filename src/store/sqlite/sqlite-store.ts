@@ -10,6 +10,7 @@ import type {
   RunRow,
   StepRow,
   Store,
+  VariableGroupRow,
 } from '../types.js';
 import * as agents from './agents.js';
 import { type Db, openDb, sql } from './db.js';
@@ -18,6 +19,7 @@ import * as fleets from './fleets.js';
 import * as pools from './pools.js';
 import * as runs from './runs.js';
 import * as tokens from './tokens.js';
+import * as groups from './variable-groups.js';
 
 /**
  * The embedded store. better-sqlite3 is synchronous, which makes every method trivially atomic
@@ -64,6 +66,12 @@ export class SqliteStore implements Store {
   setAgentDraining = async (agentId: string, draining: boolean) =>
     agents.setAgentDraining(this.db, agentId, draining);
   upsertFleet = async (f: FleetRow) => fleets.upsertFleet(this.db, f);
+  insertVariableGroup = async (g: VariableGroupRow) => groups.insertVariableGroup(this.db, g);
+  updateVariableGroup = async (g: VariableGroupRow, expectedUpdatedAt: number) =>
+    groups.updateVariableGroup(this.db, g, expectedUpdatedAt);
+  getVariableGroup = async (name: string) => groups.getVariableGroup(this.db, name);
+  listVariableGroups = async () => groups.listVariableGroups(this.db);
+  deleteVariableGroup = async (name: string) => groups.deleteVariableGroup(this.db, name);
   listFleets = async (pool: string, since: number) => fleets.listFleets(this.db, pool, since);
   touchAgent = async (agentId: string, now: number) => agents.touchAgent(this.db, agentId, now);
   deleteAgent = async (agentId: string, now: number) => agents.deleteAgent(this.db, agentId, now);
