@@ -184,6 +184,8 @@ async function prepareWorkspace(job: JobContext): Promise<void> {
   setup.write(
     `Agent ${o.agent.name} (pool ${o.agent.pool}) runs job ${plan.name}, attempt ${spec.attempt}\n`,
   );
+  if (spec.untrusted)
+    setup.write('Untrusted run (a pull request from a fork): no secrets, no secure variables\n');
   if (plan.checkout === 'none') setup.write('checkout: none — the workspace is not unpacked\n');
   else if (spec.hasWorkspace) {
     const res = await o.client.fetch(`jobs/${spec.jobId}/workspace`, {

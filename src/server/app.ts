@@ -14,6 +14,7 @@ import { agentRoutes } from './routes/agents.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { jobRoutes } from './routes/jobs.js';
+import { repositoryRoutes } from './routes/repositories.js';
 import { runRoutes } from './routes/runs.js';
 
 /** JSON bodies larger than this are refused with 413; workspaces have their own limit. */
@@ -52,6 +53,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   adminRoutes(app, ctx);
   fleetRoutes(app, ctx);
   artifactRoutes(app, ctx);
+  repositoryRoutes(app, ctx);
   return app;
 }
 
