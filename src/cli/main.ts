@@ -77,6 +77,11 @@ program
     '--socket <path>',
     'also serve the API on this Unix socket, for `slipway fleet` (e.g. <data>/agent.sock)',
   )
+  .option(
+    '--public-url <url>',
+    'the address people reach the server at (links in commit statuses)',
+    env.SLIPWAY_PUBLIC_URL,
+  )
   .action(
     act(async (o) => {
       const { startServer } = await import('../server/index.js');
@@ -88,6 +93,7 @@ program
           dataDir: o.data,
           database: o.database,
           socketPath: o.socket,
+          publicUrl: o.publicUrl,
           leaseTtlSeconds: o.leaseTtl,
           vmImagePools: o.vmImagePool,
           logLevel: o.logLevel,

@@ -132,3 +132,21 @@ describe('wildcards', () => {
     ['src/**/*.ts', 'src/deep/a.ts', true],
   ])('path %s ~ %s → %s', (p, t, e) => expect(pathMatches(p, t)).toBe(e));
 });
+
+describe('examples/repository', () => {
+  it('has a trigger, pr and schedules that read, with crons that parse', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { parsePipeline } = await import('../pipeline/index.js');
+    const { parseCron } = await import('./cron.js');
+    const file = join(import.meta.dirname, '..', '..', 'examples', 'repository', 'azure-pipelines.yml');
+    const plan = parsePipeline(readFileSync(file, 'utf8'), 'azure-pipelines.yml');
+    const t = readTriggers(plan.triggers);
+    expect(t.trigger).toMatchObject({ batch: true, tagsGiven: true });
+    expect(t.pr).toMatchObject({ autoCancel: true, drafts: false });
+    expect(t.schedules.map((s) => s.displayName)).toEqual(['Nightly', 'Weekly image rebuild']);
+    for (const s of t.schedules) parseCron(s.cron);
+    expect(ciTriggered(t.trigger, { ref: 'refs/heads/main', changedPaths: ['README.md'] })).toBe(false);
+    expect(ciTriggered(t.trigger, { ref: 'refs/heads/main', changedPaths: ['src/a.ts'] })).toBe(true);
+  });
+});
