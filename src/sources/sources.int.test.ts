@@ -545,9 +545,12 @@ describe('commit statuses back to the forge', () => {
     const port = (fakeForge.address() as { port: number }).port;
     try {
       const o = await origin();
+      const gate = join(o.work, '..', 'status-gate');
       const head = await commit(
         o.work,
-        { 'azure-pipelines.yml': 'trigger: none\nsteps:\n- script: echo ok\n' },
+        {
+          'azure-pipelines.yml': `trigger: none\nsteps:\n- bash: while [ ! -f '${gate}' ]; do sleep 0.1; done\n`,
+        },
         'status',
       );
       const tokenFile = join(o.work, '..', 'status-token');
@@ -562,7 +565,11 @@ describe('commit statuses back to the forge', () => {
         '--forge-project',
         'team/app',
       ]);
-      expect((await cli(['run', '--repo', 'statused'])).code).toBe(0);
+      const running = cli(['run', '--repo', 'statused']);
+      // The run is held until its pending status has reached the forge.
+      await until('the pending status', async () => posted.find((p) => p.body.state === 'pending'));
+      await writeFile(gate, '');
+      expect((await running).code).toBe(0);
       await until('the final status', async () => posted.find((p) => p.body.state === 'success'));
       expect(posted.map((p) => p.body.state)).toEqual(['pending', 'success']);
       expect(posted[0]).toMatchObject({
