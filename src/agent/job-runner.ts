@@ -192,6 +192,8 @@ async function prepareWorkspace(job: JobContext): Promise<void> {
     setup.write('Docker: this job has an engine of its own (docker: dind), at $DOCKER_HOST over TLS\n');
   if (plan.docker === 'rootless')
     setup.write('Docker: no engine (docker: rootless); build images with buildah in this container\n');
+  if (spec.untrusted)
+    setup.write('Untrusted run (a pull request from a fork): no secrets, no secure variables\n');
   if (plan.checkout === 'none') setup.write('checkout: none — the workspace is not unpacked\n');
   else if (spec.hasWorkspace) {
     const res = await o.client.fetch(`jobs/${spec.jobId}/workspace`, {

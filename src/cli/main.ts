@@ -85,6 +85,11 @@ program
     '--socket <path>',
     'also serve the API on this Unix socket, for `slipway fleet` (e.g. <data>/agent.sock)',
   )
+  .option(
+    '--public-url <url>',
+    'the address people reach the server at (links in commit statuses)',
+    env.SLIPWAY_PUBLIC_URL,
+  )
   .action(
     act(async (o) => {
       const { startServer } = await import('../server/index.js');
@@ -97,6 +102,7 @@ program
           database: o.database,
           blobs: o.blobs,
           socketPath: o.socket,
+          publicUrl: o.publicUrl,
           leaseTtlSeconds: o.leaseTtl,
           vmImagePools: o.vmImagePool,
           logLevel: o.logLevel,
@@ -121,20 +127,88 @@ program
   .option('--var <name=value>', 'set a variable (repeatable)', collect, {})
   .option('--secret <name=value>', 'set a secret variable (repeatable; masked in logs)', collect, {})
   .option('--param <name=value>', "set one of the pipeline's parameters (repeatable)", collect, {})
+  .option('--repo <name>', 'run a connected repository instead of a folder (the server fetches it)')
+  .option('--branch <branch>', 'with --repo: the branch to run (default: its default branch)')
+  .option('--commit <sha>', 'with --repo: the commit to run')
   .addOption(dataOption())
   .action(
     act(async (pipeline, o) =>
-      (await import('./commands/run.js')).runCommand({
-        ...client(o),
-        pipeline,
-        dir: o.dir,
-        vars: o.var,
-        secrets: o.secret,
-        params: o.param,
-        out,
-      }),
+      o.repo !== undefined
+        ? (await import('./commands/repo.js')).runRepoCommand(client(o), {
+            repo: o.repo,
+            branch: o.branch,
+            commit: o.commit,
+            vars: o.var,
+            out,
+          })
+        : (await import('./commands/run.js')).runCommand({
+            ...client(o),
+            pipeline,
+            dir: o.dir,
+            vars: o.var,
+            secrets: o.secret,
+            params: o.param,
+            out,
+          }),
     ),
   );
+
+const repo = program
+  .command('repo')
+  .description('repositories the server mirrors and builds on push, pull request and schedule');
+repo
+  .command('add')
+  .description('connect a repository; prints the webhook URLs and a webhook secret, once')
+  .argument('<name>')
+  .requiredOption('--url <url>', 'https://, ssh:// or file:// URL of the repository')
+  .option('--pipeline <file>', 'pipeline file in the repository', 'azure-pipelines.yml')
+  .option('--default-branch <branch>', 'default branch (schedules, caches)', 'main')
+  .option('--poll <seconds>', 'also poll for new commits this often', Number)
+  .option(
+    '--credential-file <file>',
+    'HTTPS token (user:token or token) or SSH deploy key; kept on the server only',
+  )
+  .option('--status-token-file <file>', 'token that may set commit statuses on the forge')
+  .addOption(
+    new Option('--forge <forge>', 'the forge, when the URL does not tell it').choices([
+      'github',
+      'gitlab',
+      'gitea',
+    ]),
+  )
+  .option(
+    '--forge-api <url>',
+    'the forge API root (self-hosted GitLab: https://host/api/v4, Gitea: https://host/api/v1)',
+  )
+  .option(
+    '--forge-project <path>',
+    'owner/repo (or GitLab project path) for commit statuses; default from --url',
+  )
+  .option(
+    '--secret <name=value>',
+    'secret variable for trusted runs of this repository (repeatable)',
+    collect,
+    {},
+  )
+  .addOption(dataOption())
+  .action(act(async (name, o) => (await import('./commands/repo.js')).repoAdd(client(o), name, o, out)));
+repo
+  .command('list')
+  .option('--json', 'as JSON')
+  .addOption(dataOption())
+  .action(act(async (o) => (await import('./commands/repo.js')).repoList(client(o), o, out)));
+repo
+  .command('remove')
+  .argument('<name>')
+  .addOption(dataOption())
+  .action(act(async (name, o) => (await import('./commands/repo.js')).repoRemove(client(o), name, out)));
+repo
+  .command('errors')
+  .description('what could not be built (a broken pipeline file), with the commit')
+  .argument('<name>')
+  .option('--json', 'as JSON')
+  .addOption(dataOption())
+  .action(act(async (name, o) => (await import('./commands/repo.js')).repoErrors(client(o), name, o, out)));
 
 program
   .command('validate')

@@ -22,6 +22,8 @@ import {
 import {
   type AgentView,
   API_PREFIX,
+  addRepositoryRequest,
+  addRepositoryResponse,
   agentTokenRequest,
   agentTokenResponse,
   agentView,
@@ -54,9 +56,13 @@ import {
   pollRequest,
   poolDemandResponse,
   poolView,
+  type RepositoryView,
   type RunView,
   registerAgentRequest,
   registerAgentResponse,
+  repositoryErrorView,
+  repositoryRunRequest,
+  repositoryView,
   runEventsResponse,
   runView,
   stepUpdateRequest,
@@ -329,6 +335,38 @@ export class ApiClient {
       throw errorFromAnswer(res.status, text ? safeJson(text) : undefined, text || res.statusText);
     }
     return Buffer.from(await res.arrayBuffer());
+  }
+
+  // ── repositories ─────────────────────────────────────────────────────────────────
+  addRepository(body: z.input<typeof addRepositoryRequest>, o: CallOptions) {
+    return this.call('repositories', o, { schema: addRepositoryRequest, body }, addRepositoryResponse);
+  }
+
+  listRepositories(o: CallOptions): Promise<RepositoryView[]> {
+    return this.call('repositories', o, undefined, repositoryView.array());
+  }
+
+  async removeRepository(name: string, o: CallOptions): Promise<void> {
+    await this.call(`repositories/${encodeURIComponent(name)}`, { ...o, method: 'DELETE' });
+  }
+
+  repositoryErrors(name: string, o: CallOptions) {
+    return this.call(
+      `repositories/${encodeURIComponent(name)}/errors`,
+      o,
+      undefined,
+      repositoryErrorView.array(),
+    );
+  }
+
+  /** Queues a run of the repository's branch or commit (`slipway run --repo`). */
+  runRepository(name: string, body: z.input<typeof repositoryRunRequest>, o: CallOptions): Promise<RunView> {
+    return this.call(
+      `repositories/${encodeURIComponent(name)}/runs`,
+      o,
+      { schema: repositoryRunRequest, body },
+      runView,
+    );
   }
 
   // ── admin and fleets ───────────────────────────────────────────────────────────

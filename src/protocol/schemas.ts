@@ -218,6 +218,8 @@ export const jobSpec = z.object({
   /** Secrets by name, in clear: they exist only in this response and the agent's memory. */
   secrets: z.record(z.string(), z.string()),
   hasWorkspace: z.boolean(),
+  /** The run came from a source nobody vouched for (a fork's pull request): it has no secrets. */
+  untrusted: z.boolean().default(false),
   /** Results of the jobs this one depends on, for conditions like `succeeded('build')`. */
   dependencies: z.record(z.string(), dependencyState),
   /** Jobs of the stages this job's stage depends on: `stageDependencies.<stage>.<job>`. */
@@ -488,3 +490,91 @@ export const poolDemandQuery = z.object({
 });
 /** `GET /agents?pool=`: only that pool's agents. */
 export const listAgentsQuery = z.object({ pool: z.string().optional() });
+
+// ── repositories (sources) ──────────────────────────────────────────────────────
+export const repositoryName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+    'letters, digits, ".", "_" and "-", starting with a letter or digit',
+  );
+export const forgeName = z.enum(['github', 'gitlab', 'gitea']);
+export const addRepositoryRequest = z.object({
+  name: repositoryName,
+  url: z.string().min(1).max(2000),
+  /** The pipeline file's path in the repository. */
+  pipelineFile: z.string().min(1).max(500).default('azure-pipelines.yml'),
+  defaultBranch: z.string().min(1).max(255).default('main'),
+  /** Poll interval in seconds; none: webhooks only. */
+  pollSeconds: z.number().int().min(1).max(86_400).optional(),
+  /** An HTTPS token (`user:token` or the token alone) or an SSH private key, as the file holds it. */
+  credential: z
+    .string()
+    .min(1)
+    .max(64 * 1024)
+    .optional(),
+  /** The token for commit statuses; with it, runs report back to the forge. */
+  statusToken: z.string().min(1).max(4096).optional(),
+  forge: forgeName.optional(),
+  /** The forge's API root, when the URL does not tell it (self-hosted GitLab, Gitea). */
+  forgeApiUrl: z.string().url().max(2000).optional(),
+  /** `owner/repo` (or GitLab's project path) for statuses; default from the URL. */
+  forgeProject: z.string().min(1).max(500).optional(),
+  /** Secret variables trusted runs get (never a fork's pull request). */
+  secrets: z
+    .record(
+      z.string().min(1).max(200),
+      z
+        .string()
+        .min(4)
+        .max(64 * 1024),
+    )
+    .default({}),
+});
+export type AddRepositoryRequest = z.input<typeof addRepositoryRequest>;
+export const repositoryView = z.object({
+  name: z.string(),
+  url: z.string(),
+  pipelineFile: z.string(),
+  defaultBranch: z.string(),
+  pollSeconds: z.number().nullable(),
+  credential: z.enum(['none', 'token', 'ssh-key']),
+  statuses: forgeName.nullable(),
+  secrets: z.array(z.string()),
+  createdAt: z.string(),
+});
+export type RepositoryView = z.infer<typeof repositoryView>;
+/** The answer to `add`: the only time the webhook secret is shown. */
+export const addRepositoryResponse = z.object({
+  repository: repositoryView,
+  webhookSecret: z.string(),
+  /** Paths of the webhook endpoints, per forge (relative to the server's URL). */
+  hooks: z.object({ github: z.string(), gitlab: z.string(), gitea: z.string() }),
+});
+export const repositoryErrorView = z.object({
+  ref: z.string().nullable(),
+  commit: z.string().nullable(),
+  message: z.string(),
+  at: z.string(),
+});
+export type RepositoryErrorView = z.infer<typeof repositoryErrorView>;
+export const repositoryRunRequest = z
+  .object({
+    /** A branch name (`main`) or full ref; default: the repository's default branch. */
+    branch: z.string().min(1).max(255).optional(),
+    commit: z
+      .string()
+      .regex(/^[0-9a-f]{7,64}$/, 'a commit id in hex')
+      .optional(),
+    variables: z.record(z.string(), z.string()).default({}),
+  })
+  .refine((r) => !(r.branch && r.commit), {
+    message: 'give a branch or a commit, not both',
+    path: ['commit'],
+  });
+export type RepositoryRunRequest = z.input<typeof repositoryRunRequest>;
+export const hookResponse = z.object({
+  /** False for a replayed delivery (its id was seen before): nothing is queued twice. */
+  queued: z.boolean(),
+  delivery: z.string(),
+});

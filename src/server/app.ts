@@ -14,6 +14,7 @@ import { agentRoutes } from './routes/agents.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { jobRoutes } from './routes/jobs.js';
+import { repositoryRoutes } from './routes/repositories.js';
 import { runRoutes } from './routes/runs.js';
 import { variableGroupRoutes } from './routes/variable-groups.js';
 
@@ -54,6 +55,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   fleetRoutes(app, ctx);
   artifactRoutes(app, ctx);
   variableGroupRoutes(app, ctx);
+  repositoryRoutes(app, ctx);
   return app;
 }
 

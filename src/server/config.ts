@@ -21,6 +21,10 @@ export const serverConfig = z.object({
   secretKey: z.string().optional(),
   /** `pool: { vmImage: X }` in pipelines runs on the pool mapped here (e.g. ubuntu-latest → default). */
   vmImagePools: z.record(z.string(), z.string()).default({}),
+  /** The server's address as people reach it (links in commit statuses); default: the address it listens on. */
+  publicUrl: z.string().url().optional(),
+  /** How often the sources' loop looks at what is due (polls, statuses, batches), in ms. */
+  sourcesTickMs: z.number().int().min(50).max(60_000).default(1_000),
   /** Log level (pino). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -15,6 +15,7 @@ import type {
   ArtifactService,
   JobService,
   PoolService,
+  RepositoryService,
   RunService,
   TokenService,
   VariableGroupService,
@@ -47,6 +48,8 @@ export interface ServerContext {
   pools: PoolService;
   /** Personal access tokens. */
   tokens: TokenService;
+  /** Repositories: mirrors, webhooks, polling, schedules, manual runs. */
+  repositories: RepositoryService;
 }
 
 /**

@@ -55,6 +55,10 @@ export const DEFAULT_QUEUE_TIMEOUT_S = 15 * 60;
 /** How often queued jobs are looked at again when nothing announced a change. */
 const QUEUE_PASS_MS = 5_000;
 
+/** What the log of an untrusted run says first. */
+export const UNTRUSTED_NOTE =
+  'This run is untrusted (a pull request from a fork): it has no secrets and no secure variables, and writes no cache a trusted run reads.';
+
 /** Ordered from best to worst: a run's result is the worst of its jobs'. */
 const SEVERITY: TaskResult[] = ['skipped', 'succeeded', 'succeededWithIssues', 'canceled', 'failed'];
 
@@ -142,7 +146,9 @@ export class Scheduler {
         pipelineFile: plan.file,
         plan,
         variables: req.variables,
-        secrets: Object.keys(req.secrets).length > 0 ? this.o.vault.seal(req.secrets) : null,
+        // An untrusted run (a fork's pull request) gets no secrets, whoever asked for them.
+        secrets:
+          !req.untrusted && Object.keys(req.secrets).length > 0 ? this.o.vault.seal(req.secrets) : null,
         workspaceId: req.workspaceId ?? null,
         status: 'queued',
         result: null,
@@ -160,6 +166,16 @@ export class Scheduler {
       buildNumberOf(plan, now, req.variables),
     );
     await this.runEvent(run.id, { status: 'queued', number: run.number });
+    if (run.untrusted) {
+      await this.event(run.id, {
+        kind: 'log',
+        jobId: null,
+        jobName: null,
+        attempt: null,
+        step: null,
+        data: { text: `${UNTRUSTED_NOTE}\n` },
+      });
+    }
     await this.advance(run.id);
     return run;
   }
@@ -382,6 +398,7 @@ export class Scheduler {
         ...(run.secrets ? this.o.vault.open(run.secrets) : {}),
       },
       hasWorkspace: run.workspaceId !== null,
+      untrusted: run.untrusted,
       dependencies: start.run ? start.dependencies : {},
       stageDependencies: start.run ? start.stageDependencies : {},
     };

@@ -16,6 +16,7 @@ import {
 } from '../shared/data-dir.js';
 import { hashToken, newId, newToken } from '../shared/ids.js';
 import { createLogger, type Logger } from '../shared/logger.js';
+import { GitRunner, SourcesRunner } from '../sources/index.js';
 import { checkStoreUrl, defaultStoreUrl, openStore, type Store } from '../store/index.js';
 import { buildApp } from './app.js';
 import { ArtifactStore } from './artifact-store.js';
@@ -33,6 +34,7 @@ import {
   ArtifactService,
   JobService,
   PoolService,
+  RepositoryService,
   RunService,
   TokenService,
   VariableGroupService,
@@ -136,6 +138,20 @@ async function startLocked(
   const pollTimeoutMs = config.pollTimeoutSeconds * 1000;
   const workspaces = new WorkspaceStore(blobs);
   const artifacts = new ArtifactStore(blobs);
+  const runService = new RunService({ store, scheduler, notifier, workspaces, clock });
+  let publicUrl = config.publicUrl ?? '';
+  const repositories = new RepositoryService({
+    store,
+    clock,
+    logger: logger.child({ part: 'sources' }),
+    vault,
+    scheduler,
+    runs: runService,
+    git: new GitRunner({ stateDir: join(dataDir, 'repos', '.git-state') }),
+    mirrorsDir: join(dataDir, 'repos'),
+    publicUrl: () => publicUrl,
+  });
+  const sources = new SourcesRunner({ work: repositories, clock, logger, tickMs: config.sourcesTickMs });
   const context: ServerContext = {
     metrics,
     store,
@@ -152,7 +168,8 @@ async function startLocked(
     agents: new AgentService({ store, clock, logger, auth, limiter, scheduler, dispatcher, pollTimeoutMs }),
     pools: new PoolService({ store, clock, logger, auth, scheduler, dispatcher, notifier }),
     tokens: new TokenService({ store, clock, logger, auth }),
-    runService: new RunService({ store, scheduler, notifier, workspaces, clock }),
+    runService,
+    repositories,
     jobService: new JobService({ store, scheduler, notifier, workspaces, clock }),
     artifactService: new ArtifactService({ store, scheduler, artifacts }),
     variableGroups,
@@ -166,6 +183,8 @@ async function startLocked(
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   const socket = config.socketPath ? await listenOnSocket(app, resolve(config.socketPath)) : undefined;
   const socketPath = config.socketPath ? resolve(config.socketPath) : undefined;
+  publicUrl = (config.publicUrl ?? url).replace(/\/+$/, '');
+  sources.start();
   // For the CLI: `slipway run --data DIR` finds this server, whatever its --port.
   recordServerAddress(dataDir, { url, ...(socketPath ? { socket: socketPath } : {}) });
   logger.info({ url, socket: config.socketPath, dataDir }, 'server ready');
@@ -179,6 +198,8 @@ async function startLocked(
     socketPath,
     async stop() {
       try {
+        await sources.stop();
+        await repositories.idle();
         scheduler.stop();
         dispatcher.stop();
         socket?.closeAllConnections();

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { JobPlan, PipelinePlan } from '../pipeline/index.js';
 import type { JobStatus } from '../protocol/index.js';
 import { ConflictError } from '../shared/errors.js';
-import { JOB_TRANSITIONS, type JobRow, type RunRow, type Store } from './types.js';
+import { JOB_TRANSITIONS, type JobRow, type RepositoryRow, type RunRow, type Store } from './types.js';
 
 const plan: JobPlan = {
   name: 'build',
@@ -332,6 +332,118 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await store.deleteAgent('a', 2)).toBe(false);
       await store.transitionJob('j', ['running'], { status: 'completed', result: 'succeeded' });
       expect(await store.deleteAgent('a', 3)).toBe(true);
+    });
+    describe('repositories', () => {
+      const repo = (name: string): RepositoryRow => ({
+        name,
+        url: `file:///srv/${name}.git`,
+        pipelineFile: 'azure-pipelines.yml',
+        defaultBranch: 'main',
+        pollSeconds: 30,
+        credential: null,
+        webhookSecret: 'sealed',
+        statusApi: null,
+        secrets: null,
+        createdAt: 5,
+      });
+
+      it('adds a repository once, lists and removes it with what was kept for it; its runs stay', async () => {
+        expect(await store.insertRepository(repo('app'))).toBe(true);
+        expect(await store.insertRepository(repo('app'))).toBe(false);
+        expect(await store.getRepository('app')).toEqual(repo('app'));
+        await store.moveRepositoryRef('app', 'refs/heads/main', null, 'c1');
+        await newRun('r-app', []);
+        await store.insertRepositoryRun({
+          runId: 'r-app',
+          repo: 'app',
+          kind: 'ci',
+          ref: 'refs/heads/main',
+          commit: 'c1',
+          prNumber: null,
+          reported: 'none',
+        });
+        expect(await store.deleteRepository('app')).toBe(true);
+        expect(await store.listRepositories()).toEqual([]);
+        expect(await store.listRepositoryRefs('app')).toEqual([]);
+        expect(await store.getRun('r-app')).toBeDefined();
+      });
+
+      it('moves a ref by compare-and-set: one of two movers of the same push wins', async () => {
+        await store.insertRepository(repo('app'));
+        expect(await store.moveRepositoryRef('app', 'refs/heads/main', null, 'c1')).toBe(true);
+        expect(await store.moveRepositoryRef('app', 'refs/heads/main', null, 'c1')).toBe(false);
+        expect(await store.moveRepositoryRef('app', 'refs/heads/main', 'c1', 'c2')).toBe(true);
+        expect(await store.moveRepositoryRef('app', 'refs/heads/main', 'c1', 'c2')).toBe(false);
+        expect(await store.setBatchPending('app', 'refs/heads/main', null, 'c3')).toBe(true);
+        expect(await store.listBatchPending()).toEqual([
+          { repo: 'app', ref: 'refs/heads/main', commit: 'c2', batchPending: 'c3' },
+        ]);
+        expect(await store.moveRepositoryRef('app', 'refs/heads/main', 'c2', null)).toBe(true);
+        expect(await store.listRepositoryRefs('app')).toEqual([]);
+      });
+
+      it('queues deliveries once per id, oldest first, until done', async () => {
+        await store.insertRepository(repo('app'));
+        expect(
+          await store.recordDelivery({ repo: 'app', forge: 'github', deliveryId: 'd1', event: { n: 1 } }, 1),
+        ).toBe(true);
+        expect(
+          await store.recordDelivery({ repo: 'app', forge: 'github', deliveryId: 'd1', event: { n: 1 } }, 2),
+        ).toBe(false);
+        await store.recordDelivery({ repo: 'app', forge: 'gitea', deliveryId: 'd1', event: { n: 2 } }, 3);
+        expect(await store.countPendingDeliveries('app')).toBe(2);
+        const pending = await store.listPendingDeliveries('app', 10);
+        expect(pending.map((d) => d.event)).toEqual([{ n: 1 }, { n: 2 }]);
+        expect(await store.listReposWithPendingDeliveries()).toEqual(['app']);
+        await store.finishDelivery(pending[0]!.seq, 4);
+        expect(await store.countPendingDeliveries('app')).toBe(1);
+      });
+
+      it('keeps errors newest first, and reports run states by compare-and-set', async () => {
+        await store.insertRepository(repo('app'));
+        await store.recordRepositoryError(
+          { repo: 'app', ref: 'refs/heads/main', commit: 'c1', message: 'one' },
+          1,
+        );
+        await store.recordRepositoryError({ repo: 'app', ref: null, commit: null, message: 'two' }, 2);
+        expect((await store.listRepositoryErrors('app', 10)).map((e) => e.message)).toEqual(['two', 'one']);
+        await newRun('r1', [job('j1', 'r1', 'queued')]);
+        await store.insertRepositoryRun({
+          runId: 'r1',
+          repo: 'app',
+          kind: 'pr',
+          ref: 'refs/pull/1/head',
+          commit: 'c1',
+          prNumber: 1,
+          reported: 'none',
+        });
+        expect(await store.listRepositoryRuns({ repo: 'app', prNumber: 1, active: true })).toMatchObject([
+          { runId: 'r1', status: 'queued', number: 1 },
+        ]);
+        expect((await store.listRepositoryRunsToReport(10)).map((r) => r.runId)).toEqual(['r1']);
+        expect(await store.markRunReported('r1', 'none', 'pending')).toBe(true);
+        expect(await store.markRunReported('r1', 'none', 'pending')).toBe(false);
+        expect(await store.listRepositoryRunsToReport(10)).toEqual([]);
+        await store.transitionRun('r1', ['queued'], { status: 'completed', result: 'failed' });
+        expect(await store.listRepositoryRunsToReport(10)).toMatchObject([{ runId: 'r1', result: 'failed' }]);
+      });
+
+      it('moves a schedule’s last slot by compare-and-set, so it fires once', async () => {
+        await store.insertRepository(repo('app'));
+        const to = { slot: 100, commit: null };
+        expect(await store.moveScheduleFire('app', 'nightly', 'refs/heads/main', null, to)).toBe(true);
+        expect(await store.moveScheduleFire('app', 'nightly', 'refs/heads/main', null, to)).toBe(false);
+        expect(
+          await store.moveScheduleFire('app', 'nightly', 'refs/heads/main', 100, { slot: 200, commit: 'c' }),
+        ).toBe(true);
+        expect(
+          await store.moveScheduleFire('app', 'nightly', 'refs/heads/main', 100, { slot: 200, commit: 'c' }),
+        ).toBe(false);
+        expect(await store.getScheduleFire('app', 'nightly', 'refs/heads/main')).toEqual({
+          lastSlot: 200,
+          lastCommit: 'c',
+        });
+      });
     });
   });
 }

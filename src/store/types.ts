@@ -175,6 +175,71 @@ export type AppendLogOutcome =
   | { ok: true; length: number; appended: boolean; truncated?: true }
   | { ok: false; reason: 'stale-epoch' | 'gap'; length: number };
 
+// ── Repositories (the sources domain): mirrors, refs acted on, deliveries, schedules ──
+
+/** A repository the coordinator mirrors. Sealed fields open only with the server's key. */
+export interface RepositoryRow {
+  name: string;
+  url: string;
+  /** The pipeline file's path in the repository. */
+  pipelineFile: string;
+  /** Short name (`main`). */
+  defaultBranch: string;
+  /** Poll interval; null: no polling (webhooks only). */
+  pollSeconds: number | null;
+  /** Sealed `{ kind, … }` credential for git; null for none. */
+  credential: string | null;
+  /** Sealed `{ secret }`: verifies webhook deliveries. */
+  webhookSecret: string;
+  /** Sealed `{ forge, apiUrl, project, token }`: where commit statuses go; null for none. */
+  statusApi: string | null;
+  /** Sealed secret variables trusted runs of this repository get; null for none. */
+  secrets: string | null;
+  createdAt: number;
+}
+
+export interface RepositoryRefRow {
+  ref: string;
+  commit: string;
+  batchPending: string | null;
+}
+
+export interface DeliveryRow {
+  seq: number;
+  repo: string;
+  forge: string;
+  deliveryId: string;
+  /** The delivery's event as the sources domain normalised it (JSON). */
+  event: unknown;
+  receivedAt: number;
+}
+
+export interface RepositoryErrorRow {
+  id: number;
+  repo: string;
+  ref: string | null;
+  commit: string | null;
+  message: string;
+  at: number;
+}
+
+/** What a run of a repository was for. `reported` is the last state sent to the forge. */
+export interface RepositoryRunRow {
+  runId: string;
+  repo: string;
+  kind: 'ci' | 'pr' | 'schedule' | 'manual';
+  ref: string;
+  commit: string;
+  prNumber: number | null;
+  reported: 'none' | 'pending' | 'final' | 'off';
+}
+/** A repository run with its run's state. */
+export type RepositoryRunState = RepositoryRunRow & {
+  number: number;
+  status: RunStatus;
+  result: TaskResult | null;
+};
+
 export interface Store {
   // tokens
   insertToken(token: NewToken, now: number): Promise<void>;
@@ -326,6 +391,67 @@ export interface Store {
     after: number,
     maxBytes: number,
   ): Promise<{ text: string; next: number } | undefined>;
+
+  // ── Repositories ──
+  /** False when a repository of that name exists. */
+  insertRepository(repo: RepositoryRow): Promise<boolean>;
+  getRepository(name: string): Promise<RepositoryRow | undefined>;
+  listRepositories(): Promise<RepositoryRow[]>;
+  /** Removes it and everything kept for it (refs, deliveries, errors, schedule fires); runs stay. */
+  deleteRepository(name: string): Promise<boolean>;
+  listRepositoryRefs(repo: string): Promise<RepositoryRefRow[]>;
+  /** Compare-and-set of a ref's tip (`from` null: the ref is new; `to` null: it is gone). */
+  moveRepositoryRef(repo: string, ref: string, from: string | null, to: string | null): Promise<boolean>;
+  /** Compare-and-set of the commit a batched branch waits to build. */
+  setBatchPending(repo: string, ref: string, from: string | null, to: string | null): Promise<boolean>;
+  listBatchPending(): Promise<(RepositoryRefRow & { repo: string })[]>;
+  /** Queues a webhook delivery; false when its id was delivered before (a replay). */
+  recordDelivery(
+    d: { repo: string; forge: string; deliveryId: string; event: unknown },
+    now: number,
+  ): Promise<boolean>;
+  countPendingDeliveries(repo: string): Promise<number>;
+  /** Undone deliveries, oldest first. */
+  listPendingDeliveries(repo: string, limit: number): Promise<DeliveryRow[]>;
+  /** Repositories with undone deliveries (after a restart, the queue is drained from here). */
+  listReposWithPendingDeliveries(): Promise<string[]>;
+  finishDelivery(seq: number, now: number): Promise<void>;
+  recordRepositoryError(
+    e: { repo: string; ref: string | null; commit: string | null; message: string },
+    now: number,
+  ): Promise<void>;
+  /** Newest first. */
+  listRepositoryErrors(repo: string, limit: number): Promise<RepositoryErrorRow[]>;
+  insertRepositoryRun(r: RepositoryRunRow): Promise<void>;
+  /** A repository's runs with their state, newest first; `active`: not completed. */
+  listRepositoryRuns(f: {
+    repo: string;
+    ref?: string;
+    kind?: RepositoryRunRow['kind'];
+    prNumber?: number;
+    active?: boolean;
+  }): Promise<RepositoryRunState[]>;
+  /** Runs whose forge status is behind their state: never sent, or pending while the run completed. */
+  listRepositoryRunsToReport(limit: number): Promise<RepositoryRunState[]>;
+  /** Compare-and-set of what was last reported for a run. */
+  markRunReported(
+    runId: string,
+    from: RepositoryRunRow['reported'],
+    to: RepositoryRunRow['reported'],
+  ): Promise<boolean>;
+  getScheduleFire(
+    repo: string,
+    schedule: string,
+    branch: string,
+  ): Promise<{ lastSlot: number; lastCommit: string | null } | undefined>;
+  /** Compare-and-set of a schedule's last slot on a branch (`from` null: first sight). */
+  moveScheduleFire(
+    repo: string,
+    schedule: string,
+    branch: string,
+    from: number | null,
+    to: { slot: number; commit: string | null },
+  ): Promise<boolean>;
 
   close(): Promise<void>;
 }

@@ -80,7 +80,7 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * Traps the stop signals while a run is queued and followed: the first one goes to the
  * `onStop` callback (kept until there is one), a second one leaves at once.
  */
-class StopSignals {
+export class StopSignals {
   #count = 0;
   #pending?: NodeJS.Signals;
   #onStop?: (signal: NodeJS.Signals) => void;
@@ -111,7 +111,7 @@ class StopSignals {
  * asks the server to cancel the run (and keeps showing it stop); a second one leaves at once.
  * A lost connection is retried.
  */
-async function follow(
+export async function follow(
   client: ApiClient,
   token: string,
   run: RunView,

@@ -7,6 +7,8 @@ import type {
   NewEvent,
   NewToken,
   PoolSettings,
+  RepositoryRow,
+  RepositoryRunRow,
   RunRow,
   StepRow,
   Store,
@@ -17,6 +19,7 @@ import { type Db, openDb, sql } from './db.js';
 import * as events from './events.js';
 import * as fleets from './fleets.js';
 import * as pools from './pools.js';
+import * as repos from './repositories.js';
 import * as runs from './runs.js';
 import * as tokens from './tokens.js';
 import * as groups from './variable-groups.js';
@@ -135,6 +138,51 @@ export class SqliteStore implements Store {
     after: number,
     maxBytes: number,
   ) => events.readLogPage(this.db, jobId, attempt, step, after, maxBytes);
+
+  // ── Repositories ──
+  insertRepository = async (r: RepositoryRow) => repos.insertRepository(this.db, r);
+  getRepository = async (name: string) => repos.getRepository(this.db, name);
+  listRepositories = async () => repos.listRepositories(this.db);
+  deleteRepository = async (name: string) => repos.deleteRepository(this.db, name);
+  listRepositoryRefs = async (repo: string) => repos.listRepositoryRefs(this.db, repo);
+  moveRepositoryRef = async (repo: string, ref: string, from: string | null, to: string | null) =>
+    repos.moveRepositoryRef(this.db, repo, ref, from, to);
+  setBatchPending = async (repo: string, ref: string, from: string | null, to: string | null) =>
+    repos.setBatchPending(this.db, repo, ref, from, to);
+  listBatchPending = async () => repos.listBatchPending(this.db);
+  recordDelivery = async (
+    d: { repo: string; forge: string; deliveryId: string; event: unknown },
+    now: number,
+  ) => repos.recordDelivery(this.db, d, now);
+  countPendingDeliveries = async (repo: string) => repos.countPendingDeliveries(this.db, repo);
+  listPendingDeliveries = async (repo: string, limit: number) =>
+    repos.listPendingDeliveries(this.db, repo, limit);
+  listReposWithPendingDeliveries = async () => repos.listReposWithPendingDeliveries(this.db);
+  finishDelivery = async (seq: number, now: number) => repos.finishDelivery(this.db, seq, now);
+  recordRepositoryError = async (
+    e: { repo: string; ref: string | null; commit: string | null; message: string },
+    now: number,
+  ) => repos.recordRepositoryError(this.db, e, now);
+  listRepositoryErrors = async (repo: string, limit: number) =>
+    repos.listRepositoryErrors(this.db, repo, limit);
+  insertRepositoryRun = async (r: RepositoryRunRow) => repos.insertRepositoryRun(this.db, r);
+  listRepositoryRuns = async (f: Parameters<typeof repos.listRepositoryRuns>[1]) =>
+    repos.listRepositoryRuns(this.db, f);
+  listRepositoryRunsToReport = async (limit: number) => repos.listRepositoryRunsToReport(this.db, limit);
+  markRunReported = async (
+    runId: string,
+    from: RepositoryRunRow['reported'],
+    to: RepositoryRunRow['reported'],
+  ) => repos.markRunReported(this.db, runId, from, to);
+  getScheduleFire = async (repo: string, schedule: string, branch: string) =>
+    repos.getScheduleFire(this.db, repo, schedule, branch);
+  moveScheduleFire = async (
+    repo: string,
+    schedule: string,
+    branch: string,
+    from: number | null,
+    to: { slot: number; commit: string | null },
+  ) => repos.moveScheduleFire(this.db, repo, schedule, branch, from, to);
 
   close = async () => {
     this.db.close();
