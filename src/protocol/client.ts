@@ -40,12 +40,14 @@ import {
   errorBody,
   failJobRequest,
   fleetHeartbeatRequest,
+  fleetView,
   heartbeatRequest,
   heartbeatResponse,
   type JobOffer,
   type JobSpec,
   jobOffer,
   jobSpec,
+  type ListRunsQuery,
   openSessionRequest,
   openSessionResponse,
   type PoolDemand,
@@ -53,9 +55,11 @@ import {
   pollRequest,
   poolDemandResponse,
   poolView,
+  queueView,
   type RunView,
   registerAgentRequest,
   registerAgentResponse,
+  rerunRequest,
   runEventsResponse,
   runView,
   stepUpdateRequest,
@@ -304,6 +308,27 @@ export class ApiClient {
     );
   }
 
+  /** Runs, newest first: a page of at most `q.limit`, below run number `q.before`, filtered. */
+  listRuns(q: ListRunsQuery, o: CallOptions): Promise<RunView[]> {
+    return this.call(`runs${queryString(q)}`, o, undefined, runView.array());
+  }
+
+  /** Queues a run again (all of it, or with `failedOnly` what failed and what depends on it); the new run. */
+  rerun(runId: string, body: z.input<typeof rerunRequest>, o: CallOptions): Promise<RunView> {
+    const path = `runs/${encodeURIComponent(runId)}/rerun`;
+    return this.call(path, o, { schema: rerunRequest, body }, runView);
+  }
+
+  /** Every queued job with why it waits (one pool's with `pool`), and jobs nothing could serve. */
+  queue(pool: string | undefined, o: CallOptions) {
+    return this.call(`queue${queryString({ pool })}`, o, undefined, queueView);
+  }
+
+  /** The fleets serving a pool (every pool's when undefined), with their containers and scale events. */
+  listFleets(pool: string | undefined, o: CallOptions) {
+    return this.call(`fleets${queryString({ pool })}`, o, undefined, fleetView.array());
+  }
+
   /** One page of the run's feed after `after`, held up to `waitMs` when there is no news. */
   runEvents(runId: string, q: { after: number; waitMs: number }, o: CallOptions) {
     const path = `runs/${encodeURIComponent(runId)}/events?after=${q.after}&waitMs=${q.waitMs}`;
@@ -409,6 +434,14 @@ export class ApiClient {
       throw new ConnectionError(`cannot reach ${this.baseUrl}: ${describeFetchError(err)}`, { cause: err });
     }
   }
+}
+
+/** `?a=1&b=x` of the defined values; empty when there are none. */
+function queryString(q: Record<string, string | number | boolean | undefined>): string {
+  const pairs = Object.entries(q).flatMap(([k, v]) =>
+    v === undefined ? [] : [`${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`],
+  );
+  return pairs.length === 0 ? '' : `?${pairs.join('&')}`;
 }
 
 function safeJson(text: string): unknown {

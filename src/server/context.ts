@@ -15,6 +15,7 @@ import type {
   ArtifactService,
   JobService,
   PoolService,
+  QueueService,
   RunService,
   TokenService,
 } from './services/index.js';
@@ -44,6 +45,8 @@ export interface ServerContext {
   pools: PoolService;
   /** Personal access tokens. */
   tokens: TokenService;
+  /** The queue as people see it: why each job waits. */
+  queue: QueueService;
 }
 
 /**

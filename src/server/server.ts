@@ -33,6 +33,7 @@ import {
   ArtifactService,
   JobService,
   PoolService,
+  QueueService,
   RunService,
   TokenService,
 } from './services/index.js';
@@ -146,7 +147,8 @@ async function startLocked(
     artifacts,
     pollTimeoutMs,
     agents: new AgentService({ store, clock, logger, auth, limiter, scheduler, dispatcher, pollTimeoutMs }),
-    pools: new PoolService({ store, clock, logger, auth, scheduler, dispatcher, notifier }),
+    pools: new PoolService({ store, clock, logger, auth, scheduler, dispatcher, notifier, pollTimeoutMs }),
+    queue: new QueueService({ store, clock, poolServers: (pool) => scheduler.poolServers(pool) }),
     tokens: new TokenService({ store, clock, logger, auth }),
     runService: new RunService({ store, scheduler, notifier, workspaces, clock }),
     jobService: new JobService({ store, scheduler, notifier, workspaces, clock }),
