@@ -140,6 +140,66 @@ program
   .addOption(dataOption())
   .action(act(async (run, o) => (await admin()).cancelRun(client(o), run, out)));
 
+// Seeing what runs: each loads only the views module, and speaks JSON with --json.
+const views = () => import('./commands/views.js');
+const viewFlags = (o: { data?: string; json?: boolean }) => ({
+  ...client(o),
+  json: o.json === true,
+  tty: process.stdout.isTTY === true,
+  out,
+});
+const jsonOption = () => new Option('--json', 'print the answer as JSON, for scripts');
+program
+  .command('runs')
+  .description('list runs, newest first')
+  .option('--limit <n>', 'how many (default 20, at most 500)')
+  .option('--before <number>', 'only runs numbered below this (the next page)')
+  .option('--status <status>', 'queued, running, completed, or a result: succeeded, failed, canceled, …')
+  .option('--search <text>', 'text in the pipeline file, repository, branch or build number')
+  .addOption(jsonOption())
+  .addOption(dataOption())
+  .action(act(async (o) => (await views()).runsCommand({ ...viewFlags(o), ...o })));
+program
+  .command('status')
+  .description("a run's jobs and steps, with times and reasons")
+  .argument('<run>', 'run number or id')
+  .addOption(jsonOption())
+  .addOption(dataOption())
+  .action(act(async (run, o) => (await views()).statusCommand({ ...viewFlags(o), run })));
+program
+  .command('logs')
+  .description("a run's log, or one job's; --follow goes on until the run ends and exits by its result")
+  .argument('<run>', 'run number or id')
+  .argument('[job]', 'job name (default: every job)')
+  .option('--follow', 'keep printing what is logged until the run ends')
+  .addOption(jsonOption())
+  .addOption(dataOption())
+  .action(
+    act(async (run, job, o) => (await views()).logsCommand({ ...viewFlags(o), run, job, follow: o.follow })),
+  );
+program
+  .command('agents')
+  .description('agents with their state and job, and the fleets with their containers')
+  .option('--pool <pool>', 'only this pool')
+  .addOption(jsonOption())
+  .addOption(dataOption())
+  .action(act(async (o) => (await views()).agentsCommand({ ...viewFlags(o), pool: o.pool })));
+program
+  .command('queue')
+  .description('queued jobs with why each waits, and jobs that no agent could serve')
+  .option('--pool <pool>', 'only this pool')
+  .addOption(jsonOption())
+  .addOption(dataOption())
+  .action(act(async (o) => (await views()).queueCommand({ ...viewFlags(o), pool: o.pool })));
+program
+  .command('rerun')
+  .description('queue a run again, with the same workspace, variables and secrets')
+  .argument('<run>', 'run number or id')
+  .option('--failed', 'only the failed and canceled jobs and what depends on them; keep the others')
+  .addOption(jsonOption())
+  .addOption(dataOption())
+  .action(act(async (run, o) => (await views()).rerunCommand({ ...viewFlags(o), run, failed: o.failed })));
+
 const artifact = program.command('artifact').description("a run's pipeline artifacts");
 artifact
   .command('list')
