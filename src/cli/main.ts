@@ -218,7 +218,10 @@ const token = program.command('token').description('personal access tokens');
 token
   .command('create')
   .description('create a token; prints only the token')
-  .requiredOption('--scope <scope...>', 'scopes: agent:register, runs:write, runs:read, agents:read, admin')
+  .requiredOption(
+    '--scope <scope...>',
+    'scopes: agent:register, runs:write, runs:read, agents:read, metrics:read, admin',
+  )
   .option('--expires <duration>', 'lifetime: 90s, 10m, 12h or 30d (at most 366d)', '30d')
   .option('--name <name>', 'a name to recognise it by')
   .addOption(dataOption())

@@ -63,8 +63,12 @@ export class Scheduler {
   private reaper?: NodeJS.Timeout;
   private queuePass?: NodeJS.Timeout;
   private readonly reconsidering = new Map<string, { again: boolean; done: Promise<void> }>();
-  /** Told of every job that reaches a result (metrics). */
-  onJobFinished: (result: TaskResult, reason: string | null) => void = () => {};
+  /** Told of every job that reaches a result, with its row from before (metrics). */
+  onJobFinished: (result: TaskResult, reason: string | null, job: JobRow, now: number) => void = () => {};
+  /** Told of every claim, with the job's row from before it (metrics: the queue wait). */
+  onJobStarted: (job: JobRow, now: number) => void = () => {};
+  /** Told of every lease that expired (metrics). */
+  onLeaseExpired: (job: JobRow) => void = () => {};
 
   constructor(private readonly o: SchedulerOptions) {}
 
@@ -405,6 +409,7 @@ export class Scheduler {
     );
     this.o.dispatcher.claimed(jobId);
     if (!outcome.ok) throw new ClaimLostError(jobId);
+    this.onJobStarted(job, now);
     const claimed = outcome.job;
     const run = (await this.o.store.getRun(claimed.runId))!;
     const lease = await this.o.auth.issue('job', {
@@ -555,6 +560,7 @@ export class Scheduler {
           { jobId: job.id, attempt: job.attempt, agent: job.agentName },
           'lease expired: agent lost',
         );
+        this.onLeaseExpired(job);
         const reason = `agent lost: ${job.agentName ?? 'the agent'} stopped renewing its lease`;
         for (const s of await this.o.store.listSteps(job.id, job.attempt)) {
           if (s.state !== 'running') continue;
@@ -616,7 +622,7 @@ export class Scheduler {
       leaseExpiresAt: null,
     });
     if (!ok) return;
-    this.onJobFinished(result, reason);
+    this.onJobFinished(result, reason, job, this.o.clock.now());
     // A finished leg frees a place under its group's maxParallel for the next one.
     if (job.plan.parallelGroup) void this.o.dispatcher.kick();
     await this.jobEvent(job, { status: 'completed', result, reason });
