@@ -160,6 +160,7 @@ export class Scheduler {
       buildNumberOf(plan, now, req.variables),
     );
     await this.runEvent(run.id, { status: 'queued', number: run.number });
+    this.o.logger.info({ runId: run.id, number: run.number, reason, jobs: jobs.length }, 'run queued');
     await this.advance(run.id);
     return run;
   }
@@ -378,7 +379,10 @@ export class Scheduler {
   }
 
   private async failWaiting(job: JobRow, reason: string): Promise<void> {
-    this.o.logger.info({ jobId: job.id, pool: job.pool, reason }, 'queued job failed: nothing can serve it');
+    this.o.logger.info(
+      { runId: job.runId, jobId: job.id, pool: job.pool, reason },
+      'queued job failed: nothing can serve it',
+    );
     await this.finishJob(job, ['queued'], 'failed', reason);
     await this.advance(job.runId);
   }
@@ -410,6 +414,10 @@ export class Scheduler {
     this.o.dispatcher.claimed(jobId);
     if (!outcome.ok) throw new ClaimLostError(jobId);
     this.onJobStarted(job, now);
+    this.o.logger.debug(
+      { runId: job.runId, jobId, agentId: agent.id, attempt: outcome.job.attempt },
+      'job claimed',
+    );
     const claimed = outcome.job;
     const run = (await this.o.store.getRun(claimed.runId))!;
     const lease = await this.o.auth.issue('job', {
@@ -557,7 +565,13 @@ export class Scheduler {
     try {
       for (const job of await this.o.store.listExpiredLeases(this.o.clock.now())) {
         this.o.logger.warn(
-          { jobId: job.id, attempt: job.attempt, agent: job.agentName },
+          {
+            runId: job.runId,
+            jobId: job.id,
+            agentId: job.agentId,
+            attempt: job.attempt,
+            agent: job.agentName,
+          },
           'lease expired: agent lost',
         );
         this.onLeaseExpired(job);
@@ -623,6 +637,10 @@ export class Scheduler {
     });
     if (!ok) return;
     this.onJobFinished(result, reason, job, this.o.clock.now());
+    this.o.logger.debug(
+      { runId: job.runId, jobId: job.id, agentId: job.agentId, attempt: job.attempt, result, reason },
+      'job finished',
+    );
     // A finished leg frees a place under its group's maxParallel for the next one.
     if (job.plan.parallelGroup) void this.o.dispatcher.kick();
     await this.jobEvent(job, { status: 'completed', result, reason });
@@ -637,7 +655,9 @@ export class Scheduler {
       result,
       finishedAt,
     });
-    if (won) await this.runEvent(run.id, { status: 'completed', result });
+    if (!won) return;
+    await this.runEvent(run.id, { status: 'completed', result });
+    this.o.logger.info({ runId: run.id, number: run.number, result }, 'run finished');
   }
 
   /** Records a job event, or a step event when `step` is given. */
