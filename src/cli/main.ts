@@ -7,6 +7,8 @@ import type { FleetFlags } from './commands/fleet.js';
 import { describeError, EXIT, exitCodeFor } from './exit-codes.js';
 
 const env = process.env;
+/** Runs inside a CI system (`CI` set, as they all set it, and not to `0` or `false`). */
+const inCi = Boolean(env.CI) && !['0', 'false'].includes(String(env.CI).toLowerCase());
 
 // Commands load what they need when they run: `slipway run` never pays for the server's,
 // the fleet's or Docker's modules (startup time is part of every command's latency).
@@ -123,6 +125,11 @@ program
         secrets: o.secret,
         params: o.param,
         out,
+        // A live view on a terminal; the plain lines in CI logs and pipes.
+        live:
+          process.stdout.isTTY && !inCi
+            ? { columns: () => process.stdout.columns || 80, rows: () => process.stdout.rows || 24 }
+            : undefined,
       }),
     ),
   );

@@ -4,7 +4,7 @@ import type { RunEvent, RunView } from '../protocol/index.js';
 import { assertNever } from '../shared/errors.js';
 import { visibleTerminalText } from '../shared/terminal-text.js';
 
-const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+export const useColor = process.stdout.isTTY === true && !process.env.NO_COLOR;
 /** A job's log text: its colours kept (unless NO_COLOR), every other control sequence made visible. */
 const logText = (s: string) => visibleTerminalText(s, { colors: !process.env.NO_COLOR });
 /** Names, reasons, build numbers, tags: a job can set some of them, so no sequence of theirs acts. */
