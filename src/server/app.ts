@@ -25,6 +25,13 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     done(null, body),
   );
   app.addContentTypeParser('application/gzip', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // An action without options (cancel, rerun) may come as JSON with no body at all, as a
+  // browser's fetch sends it: that is no body, not an error. Anything else is parsed as before.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) =>
+    body === '' ? done(null, undefined) : json(req, String(body), done),
+  );
 
   app.setErrorHandler((err, req, reply) => {
     const [status, code, message] = classify(err);
