@@ -79,6 +79,7 @@ program
     '--socket <path>',
     'also serve the API on this Unix socket, for `slipway fleet` (e.g. <data>/agent.sock)',
   )
+  .option('--no-metrics-loopback', '/metrics needs a metrics:read token from loopback clients too')
   .action(
     act(async (o) => {
       const { startServer } = await import('../server/index.js');
@@ -94,6 +95,7 @@ program
           vmImagePools: o.vmImagePool,
           logLevel: o.logLevel,
           secretKey: env.SLIPWAY_SECRET_KEY,
+          metricsLoopback: o.metricsLoopback,
         },
       });
       out(`Slipway server listening on ${server.url}\nAdmin token: ${server.adminTokenFile}\n`);
