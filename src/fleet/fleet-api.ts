@@ -1,4 +1,4 @@
-import type { ApiClient, PoolDemand } from '../protocol/index.js';
+import type { ApiClient, FleetStatus, PoolDemand } from '../protocol/index.js';
 import { AgentBusyError, ConflictError, NotFoundError } from '../shared/errors.js';
 
 /** The admin API calls a fleet makes, with the admin token it alone holds. */
@@ -38,8 +38,9 @@ export class FleetApi {
     }
   }
 
-  async heartbeat(id: string, capabilities: Record<string, string>): Promise<void> {
-    await this.client.fleetHeartbeat(this.pool, { id, capabilities }, { token: this.token });
+  async heartbeat(id: string, capabilities: Record<string, string>, status?: FleetStatus): Promise<void> {
+    const body = { id, capabilities, ...(status ? { status } : {}) };
+    await this.client.fleetHeartbeat(this.pool, body, { token: this.token });
   }
 
   /** Stops the agent taking work; true when it runs a job (which then goes on). Absent: false. */

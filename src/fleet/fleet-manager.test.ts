@@ -179,4 +179,30 @@ describe('FleetManager', () => {
     expect(job.reason).toContain("'slipway pool update builds --allow-dind'");
     expect(driver.started).toHaveLength(3);
   });
+
+  it('reports its containers, bounds and scale events with its heartbeat, for the fleets view', async () => {
+    const driver = new FakeDriver((image) => image === 'missing:1');
+    const { ts } = await startFleet(driver, { minIdle: 2, max: 3, heartbeatMs: 50, maxStartAttempts: 1 });
+    await waitFor(async () => driver.started.length === 2, 'two warm agents');
+    await queueRun(ts.client, ts.adminToken, 'container: missing:1\nsteps: [{ script: a }]\n');
+    const fleets = await waitFor(async () => {
+      const list = await ts.client.listFleets('default', { token: ts.adminToken });
+      const status = list[0]?.status;
+      return status && status.totals.started === 2 && status.totals.startFailed === 1 ? list : undefined;
+    }, 'the status in a heartbeat');
+    expect(fleets).toHaveLength(1);
+    expect(fleets[0]).toMatchObject({ pool: 'default', id: 'fake', live: true });
+    expect(fleets[0]!.status).toMatchObject({
+      containers: 2,
+      minIdle: 2,
+      max: 3,
+      image: 'slipway/base:latest',
+    });
+    expect(fleets[0]!.status!.events.map((e) => [e.kind, e.agent])).toEqual([
+      ['started', 'default-1'],
+      ['started', 'default-2'],
+      ['start-failed', 'default-3'],
+    ]);
+    expect(fleets[0]!.status!.events[2]!.detail).toContain('no such image missing:1');
+  });
 });

@@ -8,6 +8,7 @@ import { NotFoundError } from '../shared/errors.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
 import type { DockerEngineOptions, FleetDriver, UnitExit } from './driver.js';
 import { FleetApi } from './fleet-api.js';
+import { FleetStatusRecorder } from './fleet-status.js';
 import { allocateNames, type DockerPolicy, isIdle, type PlannedUnit, planFleet } from './plan.js';
 
 export type FleetState = 'idle' | 'running' | 'draining' | 'stopped';
@@ -111,6 +112,7 @@ export class FleetManager extends EventEmitter<FleetEvents> {
   #loop: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
+  readonly #status: FleetStatusRecorder;
 
   constructor(options: FleetManagerOptions) {
     super();
@@ -122,6 +124,13 @@ export class FleetManager extends EventEmitter<FleetEvents> {
     this.#api = new FleetApi(options.client, options.adminToken, this.pool);
     this.#clock = options.clock ?? systemClock;
     this.#log = (options.logger ?? silentLogger).child({ fleet: this.fleetId, pool: this.pool });
+    // Scale events go to the server with the next heartbeat (`GET /fleets`, `/metrics`).
+    const status = new FleetStatusRecorder(() => this.#clock.now());
+    this.#status = status;
+    this.on('unitStarted', (u) => status.record('started', u));
+    this.on('unitExited', (u) => status.record('exited', u, u.reason));
+    this.on('scaledDown', (u) => status.record('scaled-down', u));
+    this.on('startFailed', (u) => status.record('start-failed', u, u.error));
   }
 
   /** The image warm agents run, known once started. */
@@ -519,7 +528,12 @@ export class FleetManager extends EventEmitter<FleetEvents> {
 
   async #heartbeat(): Promise<void> {
     try {
-      await this.#api.heartbeat(this.fleetId, this.#capabilities());
+      const status = this.#status.status([...this.#units.values()], {
+        minIdle: this.#minIdle,
+        max: this.#max,
+        image: this.#defaultImage,
+      });
+      await this.#api.heartbeat(this.fleetId, this.#capabilities(), status);
     } catch (error) {
       this.#log.warn({ err: describe(error) }, 'could not announce the fleet');
     }

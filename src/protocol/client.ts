@@ -43,12 +43,14 @@ import {
   errorBody,
   failJobRequest,
   fleetHeartbeatRequest,
+  fleetView,
   heartbeatRequest,
   heartbeatResponse,
   type JobOffer,
   type JobSpec,
   jobOffer,
   jobSpec,
+  type ListRunsQuery,
   openSessionRequest,
   openSessionResponse,
   type PoolDemand,
@@ -56,6 +58,7 @@ import {
   pollRequest,
   poolDemandResponse,
   poolView,
+  queueView,
   type RepositoryView,
   type RunView,
   registerAgentRequest,
@@ -63,6 +66,7 @@ import {
   repositoryErrorView,
   repositoryRunRequest,
   repositoryView,
+  rerunRequest,
   runEventsResponse,
   runView,
   stepUpdateRequest,
@@ -314,10 +318,58 @@ export class ApiClient {
     );
   }
 
+  /** Runs, newest first: a page of at most `q.limit`, below run number `q.before`, filtered. */
+  listRuns(q: ListRunsQuery, o: CallOptions): Promise<RunView[]> {
+    return this.call(`runs${queryString(q)}`, o, undefined, runView.array());
+  }
+
+  /** Queues a run again (all of it, or with `failedOnly` what failed and what depends on it); the new run. */
+  rerun(runId: string, body: z.input<typeof rerunRequest>, o: CallOptions): Promise<RunView> {
+    const path = `runs/${encodeURIComponent(runId)}/rerun`;
+    return this.call(path, o, { schema: rerunRequest, body }, runView);
+  }
+
+  /** Every queued job with why it waits (one pool's with `pool`), and jobs nothing could serve. */
+  queue(pool: string | undefined, o: CallOptions) {
+    return this.call(`queue${queryString({ pool })}`, o, undefined, queueView);
+  }
+
+  /** The fleets serving a pool (every pool's when undefined), with their containers and scale events. */
+  listFleets(pool: string | undefined, o: CallOptions) {
+    return this.call(`fleets${queryString({ pool })}`, o, undefined, fleetView.array());
+  }
+
   /** One page of the run's feed after `after`, held up to `waitMs` when there is no news. */
   runEvents(runId: string, q: { after: number; waitMs: number }, o: CallOptions) {
     const path = `runs/${encodeURIComponent(runId)}/events?after=${q.after}&waitMs=${q.waitMs}`;
     return this.call(path, o, undefined, runEventsResponse);
+  }
+
+  /**
+   * A job's log as text, streamed in pieces as the server sends them: its current attempt's
+   * unless `q.attempt`, every step's unless `q.step` (-1: the job's setup and teardown lines).
+   */
+  async *jobLog(
+    jobId: string,
+    q: { attempt?: number; step?: number },
+    o: CallOptions,
+  ): AsyncGenerator<string> {
+    const res = await this.fetch(`jobs/${encodeURIComponent(jobId)}/log${queryString(q)}`, {
+      ...o,
+      timeoutMs: o.timeoutMs ?? 600_000,
+    });
+    if (!res.ok) {
+      const text = await res.text();
+      throw errorFromAnswer(res.status, text ? safeJson(text) : undefined, text || res.statusText);
+    }
+    if (!res.body) return;
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      const text = decoder.decode(chunk, { stream: true });
+      if (text) yield text;
+    }
+    const tail = decoder.decode();
+    if (tail) yield tail;
   }
 
   runArtifacts(runId: string, o: CallOptions) {
@@ -487,6 +539,14 @@ export class ApiClient {
       throw new ConnectionError(`cannot reach ${this.baseUrl}: ${describeFetchError(err)}`, { cause: err });
     }
   }
+}
+
+/** `?a=1&b=x` of the defined values; empty when there are none. */
+function queryString(q: Record<string, string | number | boolean | undefined>): string {
+  const pairs = Object.entries(q).flatMap(([k, v]) =>
+    v === undefined ? [] : [`${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`],
+  );
+  return pairs.length === 0 ? '' : `?${pairs.join('&')}`;
 }
 
 function safeJson(text: string): unknown {

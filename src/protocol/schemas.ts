@@ -26,7 +26,15 @@ export type StepState = z.infer<typeof stepState>;
 export const reportedStepState = stepState.exclude(['pending']);
 
 // ── tokens and pools ───────────────────────────────────────────────────────────
-export const tokenScope = z.enum(['admin', 'agent:register', 'runs:write', 'runs:read', 'agents:read']);
+export const tokenScope = z.enum([
+  'admin',
+  'agent:register',
+  'runs:write',
+  'runs:read',
+  'agents:read',
+  /** Scrapes `/metrics` (from anywhere; loopback needs no token unless configured otherwise). */
+  'metrics:read',
+]);
 export type TokenScope = z.infer<typeof tokenScope>;
 
 export const createTokenRequest = z.object({
@@ -120,6 +128,16 @@ export const agentView = z.object({
   pool: z.string(),
   capabilities: z.record(z.string(), z.string()),
   busy: z.boolean(),
+  // What `slipway agents` and the UI show (see "views" below).
+  id: z.string(),
+  version: z.string().nullable(),
+  state: z.enum(['idle', 'busy', 'draining', 'offline']),
+  currentJob: z
+    .object({ id: z.string(), name: z.string(), runId: z.string(), runNumber: z.number() })
+    .nullable(),
+  lastSeenAt: z.string().nullable(),
+  /** Started for one job (a fleet's ticket): it serves nothing else. */
+  boundJobId: z.string().nullable(),
 });
 export type AgentView = z.infer<typeof agentView>;
 export const drainAgentResponse = z.object({ busy: z.boolean() });
@@ -348,6 +366,12 @@ export const runView = z.object({
   pipelineFile: z.string(),
   status: runStatus,
   result: taskResult.nullable(),
+  /** When its first job started; null while it waits. */
+  startedAt: z.string().nullable(),
+  /** Started to finished (queued to finished when nothing ever started); null until it finishes. */
+  durationSeconds: z.number().nullable(),
+  /** Set on a re-run: the run it repeats, and whether only what failed was re-run. */
+  rerunOf: z.object({ id: z.string(), number: z.number(), failedOnly: z.boolean() }).nullable(),
   /** `##vso[build.updatebuildnumber]`, or the run number. */
   buildNumber: z.string(),
   tags: z.array(z.string()),
@@ -439,6 +463,8 @@ export const fleetHeartbeatRequest = z.object({
   id: z.string().min(1).max(100),
   /** Capabilities of the agents this fleet starts. */
   capabilities: z.record(z.string(), z.string()).default({}),
+  /** What the fleet runs now and its recent scale events (fleets before this field send none). */
+  status: z.lazy(() => fleetStatus).optional(),
 });
 
 export const failJobRequest = z.object({ reason: z.string().min(1).max(2000) });
@@ -578,3 +604,143 @@ export const hookResponse = z.object({
   queued: z.boolean(),
   delivery: z.string(),
 });
+
+// ── views: the runs list, the queue, agents and fleets, re-runs ────────────────
+/** `status=` of `GET /runs`: a run status, or a result (`failed` is a finished run that failed). */
+export const runListStatus = z.enum([...runStatus.options, ...taskResult.options]);
+export type RunListStatus = z.infer<typeof runListStatus>;
+/** Most runs in one page of `GET /runs`. */
+export const MAX_RUNS_PAGE = 500;
+/**
+ * `GET /runs?limit=&before=&status=&q=`: newest first; `before` is a run number (the next page
+ * starts below the last number seen), `q` is text found in the pipeline file, repository,
+ * branch or build number.
+ */
+export const listRunsQuery = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(50)
+    .transform((n) => Math.min(n, MAX_RUNS_PAGE)),
+  before: z.coerce.number().int().min(1).optional(),
+  status: runListStatus.optional(),
+  q: z.string().trim().min(1).max(200).optional(),
+});
+/** What a client asks `GET /runs` for (the query string's fields). */
+export type ListRunsQuery = {
+  limit?: number;
+  before?: number;
+  status?: RunListStatus;
+  q?: string;
+};
+
+/** `POST /runs/:id/rerun`: a new run of the same plan, workspace, variables and (sealed) secrets. */
+export const rerunRequest = z.object({
+  /**
+   * Re-run only the jobs that failed or were canceled, and every job that depends on one of
+   * them; the other jobs keep their result and outputs from the run repeated.
+   */
+  failedOnly: z.boolean().default(false),
+});
+
+/**
+ * Why a queued job has not started: `ready` (an idle agent fits; it is being handed over),
+ * `waiting` (matching agents are busy, still starting, or the fleet is at its maximum),
+ * `unserved` (nothing serves the pool yet; it fails after the pool's queue timeout),
+ * `impossible` (nothing could ever run it; the scheduler fails it on its next look).
+ */
+export const queueKind = z.enum(['ready', 'waiting', 'unserved', 'impossible']);
+export type QueueKind = z.infer<typeof queueKind>;
+export const queueEntry = z.object({
+  jobId: z.string(),
+  jobName: z.string(),
+  displayName: z.string(),
+  runId: z.string(),
+  runNumber: z.number(),
+  pipelineFile: z.string(),
+  pool: z.string(),
+  /** The job's demands as written (`docker`, `node -equals 20`). */
+  demands: z.array(z.string()),
+  /** The job's own image, when it runs in a container. */
+  image: z.string().nullable(),
+  kind: queueKind,
+  /** The scheduler's words for why it waits; null when it is `ready`. */
+  reason: z.string().nullable(),
+  queuedAt: z.string(),
+  waitedSeconds: z.number(),
+  /** The job is queued again after its agent was lost (attempt > 0). */
+  attempt: z.number(),
+});
+export type QueueEntry = z.infer<typeof queueEntry>;
+/** A job that failed without starting: nothing could serve its demands, or no agent could be started. */
+export const unservedJob = z.object({
+  jobId: z.string(),
+  jobName: z.string(),
+  runId: z.string(),
+  runNumber: z.number(),
+  pool: z.string(),
+  demands: z.array(z.string()),
+  reason: z.string().nullable(),
+  failedAt: z.string(),
+});
+export type UnservedJob = z.infer<typeof unservedJob>;
+/** How far back `GET /queue` lists jobs that failed without starting. */
+export const UNSERVED_WINDOW_MS = 24 * 3600_000;
+export const queueView = z.object({
+  /** Oldest first, as the dispatcher hands them out. */
+  queued: z.array(queueEntry),
+  /** Newest first, from the last 24 hours, at most 50. */
+  failed: z.array(unservedJob),
+});
+export type QueueView = z.infer<typeof queueView>;
+/** `GET /queue?pool=` and `GET /fleets?pool=`: only that pool. */
+export const poolQuery = z.object({ pool: z.string().min(1).max(64).optional() });
+
+/** One thing a fleet did to its containers. */
+export const fleetScaleEvent = z.object({
+  at: z.string(),
+  kind: z.enum(['started', 'exited', 'scaled-down', 'start-failed']),
+  agent: z.string().max(100),
+  /** Set for a container started for one job. */
+  jobId: z.string().max(100).optional(),
+  detail: z.string().max(500).optional(),
+});
+export type FleetScaleEvent = z.infer<typeof fleetScaleEvent>;
+/** Most scale events a fleet reports (the newest). */
+export const MAX_FLEET_EVENTS = 20;
+const gaugeCount = z.number().int().min(0).max(1_000_000);
+/** What a fleet reports with each heartbeat. */
+export const fleetStatus = z.object({
+  /** Agent containers it runs now: starting, idle and busy. */
+  containers: gaugeCount,
+  starting: gaugeCount,
+  idle: gaugeCount,
+  busy: gaugeCount,
+  /** Idle agents it keeps warm. */
+  minIdle: gaugeCount,
+  /** Most containers at once. */
+  max: gaugeCount,
+  /** The image warm agents run. */
+  image: z.string().max(500).nullable(),
+  /** Since the fleet started, by kind (counters for `/metrics`). */
+  totals: z.object({
+    started: gaugeCount,
+    exited: gaugeCount,
+    scaledDown: gaugeCount,
+    startFailed: gaugeCount,
+  }),
+  /** The newest scale events, oldest first. */
+  events: z.array(fleetScaleEvent).max(MAX_FLEET_EVENTS),
+});
+export type FleetStatus = z.infer<typeof fleetStatus>;
+export const fleetView = z.object({
+  pool: z.string(),
+  id: z.string(),
+  lastSeenAt: z.string(),
+  /** Seen recently enough to count as serving its pool. */
+  live: z.boolean(),
+  capabilities: z.record(z.string(), z.string()),
+  status: fleetStatus.nullable(),
+});
+export type FleetView = z.infer<typeof fleetView>;

@@ -25,6 +25,8 @@ export const serverConfig = z.object({
   publicUrl: z.string().url().optional(),
   /** How often the sources' loop looks at what is due (polls, statuses, batches), in ms. */
   sourcesTickMs: z.number().int().min(50).max(60_000).default(1_000),
+  /** `/metrics` answers loopback clients without a token; others need one with scope `metrics:read`. Default true. */
+  metricsLoopback: z.boolean().default(true),
   /** Log level (pino). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

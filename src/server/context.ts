@@ -15,6 +15,7 @@ import type {
   ArtifactService,
   JobService,
   PoolService,
+  QueueService,
   RepositoryService,
   RunService,
   TokenService,
@@ -40,6 +41,8 @@ export interface ServerContext {
   /** Variable groups (`slipway group`), which jobs reference with `- group: NAME`. */
   variableGroups: VariableGroupService;
   metrics: ServerMetrics;
+  /** `/metrics` answers loopback clients without a token. */
+  metricsLoopback: boolean;
   /** Longest a poll is held open. Default 50 s. */
   pollTimeoutMs: number;
   /** Registration, sessions, polling and claiming: the agent's side. */
@@ -50,6 +53,8 @@ export interface ServerContext {
   tokens: TokenService;
   /** Repositories: mirrors, webhooks, polling, schedules, manual runs. */
   repositories: RepositoryService;
+  /** The queue as people see it: why each job waits. */
+  queue: QueueService;
 }
 
 /**

@@ -73,6 +73,21 @@ function servers(o: {
 }
 
 const fleet: FleetRow = { pool: 'default', id: 'f', capabilities: { docker: '1' }, lastSeenAt: 0 };
+/** A fleet that reported running as many containers as it may. */
+const fullFleet: FleetRow = {
+  ...fleet,
+  status: {
+    containers: 2,
+    starting: 0,
+    idle: 0,
+    busy: 2,
+    minIdle: 1,
+    max: 2,
+    image: 'slipway/base:latest',
+    totals: { started: 2, exited: 0, scaledDown: 0, startFailed: 0 },
+    events: [],
+  },
+};
 const HOST = 'steps:\n- script: echo hi\n';
 const GPU = 'pool: { name: default, demands: [gpu] }\nsteps:\n- script: echo hi\n';
 const CONTAINER = 'container: img:1\nsteps:\n- script: echo hi\n';
@@ -130,6 +145,31 @@ describe('assessQueuedJob', () => {
       'a container job and a live fleet',
       CONTAINER,
       { fleets: [fleet] },
+      { kind: 'waiting', reason: "waiting for the fleet of pool 'default' to start its container" },
+    ],
+    [
+      'a fleet at its maximum whose agents meet the demands',
+      'pool: { name: default, demands: [docker] }\nsteps:\n- script: echo hi\n',
+      { fleets: [fullFleet] },
+      {
+        kind: 'waiting',
+        reason:
+          "waiting for an agent in pool 'default' that meets docker: 0 idle, 0 busy; the fleet is at its maximum of 2 containers",
+      },
+    ],
+    [
+      'a container job and a fleet at its maximum',
+      CONTAINER,
+      { fleets: [fullFleet] },
+      {
+        kind: 'waiting',
+        reason: "waiting for the fleet of pool 'default': it runs its maximum of 2 containers",
+      },
+    ],
+    [
+      'a container job, one fleet at its maximum and one with room',
+      CONTAINER,
+      { fleets: [fullFleet, { ...fullFleet, id: 'f2', status: { ...fullFleet.status!, containers: 1 } }] },
       { kind: 'waiting', reason: "waiting for the fleet of pool 'default' to start its container" },
     ],
     [

@@ -47,9 +47,12 @@ export function assessQueuedJob(job: JobRow, servers: PoolServers): QueueAssessm
   }
   if (needsContainerRuntime(job)) {
     if (fleets.length > 0) {
+      const full = atMaximum(fleets);
       return {
         kind: 'waiting',
-        reason: `waiting for the fleet of pool '${pool.name}' to start its container`,
+        reason: full
+          ? `waiting for the fleet of pool '${pool.name}': it runs its maximum of ${full} containers`
+          : `waiting for the fleet of pool '${pool.name}' to start its container`,
       };
     }
     return {
@@ -74,7 +77,12 @@ export function assessQueuedJob(job: JobRow, servers: PoolServers): QueueAssessm
     const draining = fitting.length - busy;
     const parts = [`0 idle`, `${busy} busy`];
     if (draining > 0) parts.push(`${draining} draining`);
-    const fleet = fleetFits ? '; the fleet may start one' : '';
+    const full = atMaximum(fleets.filter((f) => unmetDemands(demands, f.capabilities).length === 0));
+    const fleet = !fleetFits
+      ? ''
+      : full
+        ? `; the fleet is at its maximum of ${full} containers`
+        : '; the fleet may start one';
     return {
       kind: 'waiting',
       reason: `waiting for an agent in pool '${pool.name}'${describeDemands(job)}: ${parts.join(', ')}${fleet}`,
@@ -103,6 +111,16 @@ export function assessQueuedJob(job: JobRow, servers: PoolServers): QueueAssessm
     kind: 'impossible',
     reason: `no agent in pool '${pool.name}' meets the demands of job '${job.name}': ${unmet.join(', ')}`,
   };
+}
+
+/**
+ * The fleets' maximum when every one of them reported running that many containers (so none
+ * will start another until one ends); undefined when one may still start one, or did not say.
+ */
+function atMaximum(fleets: FleetRow[]): number | undefined {
+  if (fleets.length === 0) return undefined;
+  const full = fleets.every((f) => f.status && f.status.containers >= f.status.max);
+  return full ? fleets.reduce((n, f) => n + f.status!.max, 0) : undefined;
 }
 
 function describeDemands(job: JobRow): string {

@@ -70,8 +70,12 @@ export class Scheduler {
   private reaper?: NodeJS.Timeout;
   private queuePass?: NodeJS.Timeout;
   private readonly reconsidering = new Map<string, { again: boolean; done: Promise<void> }>();
-  /** Told of every job that reaches a result (metrics). */
-  onJobFinished: (result: TaskResult, reason: string | null) => void = () => {};
+  /** Told of every job that reaches a result, with its row from before (metrics). */
+  onJobFinished: (result: TaskResult, reason: string | null, job: JobRow, now: number) => void = () => {};
+  /** Told of every claim, with the job's row from before it (metrics: the queue wait). */
+  onJobStarted: (job: JobRow, now: number) => void = () => {};
+  /** Told of every lease that expired (metrics). */
+  onLeaseExpired: (job: JobRow) => void = () => {};
 
   constructor(private readonly o: SchedulerOptions) {}
 
@@ -176,8 +180,95 @@ export class Scheduler {
         data: { text: `${UNTRUSTED_NOTE}\n` },
       });
     }
+    this.o.logger.info({ runId: run.id, number: run.number, reason, jobs: jobs.length }, 'run queued');
     await this.advance(run.id);
     return run;
+  }
+
+  /**
+   * Queues a new run of `runId`'s plan with the same workspace, variables, source and sealed
+   * secrets (the plan is not compiled again: it is what ran). With `failedOnly`, only the jobs
+   * that failed or were canceled run again, with every job that depends on one of them
+   * (directly or not); every other job is carried over as it finished — result, outputs and
+   * times — without its log, so the jobs that run again see the same dependency outputs.
+   */
+  async rerun(runId: string, failedOnly: boolean): Promise<RunRow> {
+    const old = await this.o.store.getRun(runId);
+    if (!old) throw new NotFoundError('run', runId);
+    const oldJobs = await this.o.store.listJobs(old.id);
+    const again = failedOnly ? jobsToRunAgain(oldJobs) : new Set(oldJobs.map((j) => j.name));
+    if (failedOnly && old.status !== 'completed') {
+      throw new ConflictError(`run ${old.number} has not finished: wait for it, or re-run all of it`);
+    }
+    if (again.size === 0) {
+      throw new ConflictError(`run ${old.number} has no failed or canceled job to re-run`);
+    }
+    for (const pool of new Set(oldJobs.filter((j) => again.has(j.name)).map((j) => j.pool))) {
+      if (!(await this.o.store.getPool(pool))) {
+        throw new ValidationError(`run ${old.number} uses pool '${pool}', which no longer exists`);
+      }
+    }
+    const now = this.o.clock.now();
+    const newRunId = newId('run_');
+    const jobs: JobRow[] = oldJobs.map((j) => ({
+      ...j,
+      id: newId('job_'),
+      runId: newRunId,
+      status: 'pending',
+      result: null,
+      reason: null,
+      attempt: 0,
+      agentId: null,
+      agentName: null,
+      leaseExpiresAt: null,
+      cancelRequested: false,
+      outputs: {},
+      queuedAt: null,
+      startedAt: null,
+      finishedAt: null,
+    }));
+    const run = await this.o.store.createRun(
+      {
+        id: newRunId,
+        pipelineFile: old.pipelineFile,
+        plan: old.plan,
+        variables: old.variables,
+        secrets: old.secrets,
+        workspaceId: old.workspaceId,
+        status: 'queued',
+        result: null,
+        cancelRequested: false,
+        buildNumber: null,
+        tags: [],
+        source: old.source,
+        reason: old.reason,
+        untrusted: old.untrusted,
+        rerunOf: { id: old.id, number: old.number, failedOnly },
+        createdAt: now,
+        startedAt: null,
+        finishedAt: null,
+      },
+      jobs,
+      buildNumberOf(old.plan, now, old.variables),
+    );
+    await this.runEvent(run.id, { status: 'queued', number: run.number });
+    for (const [i, kept] of oldJobs.entries()) {
+      if (again.has(kept.name)) continue;
+      const job = jobs[i]!;
+      const reason = `kept from run ${old.number}${kept.reason ? `: ${kept.reason}` : ''}`;
+      const moved = await this.o.store.transitionJob(job.id, ['pending'], {
+        status: 'completed',
+        result: kept.result,
+        reason,
+        outputs: kept.outputs,
+        startedAt: kept.startedAt,
+        finishedAt: kept.finishedAt,
+      });
+      if (moved) await this.jobEvent(job, { status: 'completed', result: kept.result!, reason });
+    }
+    this.o.logger.info({ runId: run.id, rerunOf: old.id, failedOnly, jobs: again.size }, 'run queued again');
+    await this.advance(run.id);
+    return (await this.o.store.getRun(run.id)) ?? run;
   }
 
   /**
@@ -308,12 +399,16 @@ export class Scheduler {
   }
 
   private async failWaiting(job: JobRow, reason: string): Promise<void> {
-    this.o.logger.info({ jobId: job.id, pool: job.pool, reason }, 'queued job failed: nothing can serve it');
+    this.o.logger.info(
+      { runId: job.runId, jobId: job.id, pool: job.pool, reason },
+      'queued job failed: nothing can serve it',
+    );
     await this.finishJob(job, ['queued'], 'failed', reason);
     await this.advance(job.runId);
   }
 
-  private async poolServers(poolName: string): Promise<PoolServers> {
+  /** What could serve `poolName` now: its agents, which are busy, its live fleets. */
+  async poolServers(poolName: string): Promise<PoolServers> {
     const [pool, agents, running, fleets] = await Promise.all([
       this.o.store.getPool(poolName),
       this.o.store.listAgents(poolName),
@@ -338,6 +433,11 @@ export class Scheduler {
     );
     this.o.dispatcher.claimed(jobId);
     if (!outcome.ok) throw new ClaimLostError(jobId);
+    this.onJobStarted(job, now);
+    this.o.logger.debug(
+      { runId: job.runId, jobId, agentId: agent.id, attempt: outcome.job.attempt },
+      'job claimed',
+    );
     const claimed = outcome.job;
     const run = (await this.o.store.getRun(claimed.runId))!;
     const lease = await this.o.auth.issue('job', {
@@ -507,9 +607,16 @@ export class Scheduler {
     try {
       for (const job of await this.o.store.listExpiredLeases(this.o.clock.now())) {
         this.o.logger.warn(
-          { jobId: job.id, attempt: job.attempt, agent: job.agentName },
+          {
+            runId: job.runId,
+            jobId: job.id,
+            agentId: job.agentId,
+            attempt: job.attempt,
+            agent: job.agentName,
+          },
           'lease expired: agent lost',
         );
+        this.onLeaseExpired(job);
         const reason = `agent lost: ${job.agentName ?? 'the agent'} stopped renewing its lease`;
         for (const s of await this.o.store.listSteps(job.id, job.attempt)) {
           if (s.state !== 'running') continue;
@@ -571,7 +678,11 @@ export class Scheduler {
       leaseExpiresAt: null,
     });
     if (!ok) return;
-    this.onJobFinished(result, reason);
+    this.onJobFinished(result, reason, job, this.o.clock.now());
+    this.o.logger.debug(
+      { runId: job.runId, jobId: job.id, agentId: job.agentId, attempt: job.attempt, result, reason },
+      'job finished',
+    );
     // A finished leg frees a place under its group's maxParallel for the next one.
     if (job.plan.parallelGroup) void this.o.dispatcher.kick();
     await this.jobEvent(job, { status: 'completed', result, reason });
@@ -586,7 +697,9 @@ export class Scheduler {
       result,
       finishedAt,
     });
-    if (won) await this.runEvent(run.id, { status: 'completed', result });
+    if (!won) return;
+    await this.runEvent(run.id, { status: 'completed', result });
+    this.o.logger.info({ runId: run.id, number: run.number, result }, 'run finished');
   }
 
   /** Records a job event, or a step event when `step` is given. */
@@ -637,6 +750,28 @@ function jobStart(run: RunRow, job: JobRow, deps: JobRow[]): JobStart {
     finished: deps.map((d) => ({ plan: d.plan, result: d.result!, outputs: d.outputs })),
     variables: { ...run.plan.variables, ...job.plan.variables, ...run.variables },
   });
+}
+
+/**
+ * The jobs a failed-only re-run runs again, by name: those that failed or were canceled, and
+ * every job that depends on one of them, directly or through others.
+ */
+export function jobsToRunAgain(jobs: readonly JobRow[]): Set<string> {
+  const again = new Set<string>();
+  for (const j of jobs) if (j.result === 'failed' || j.result === 'canceled') again.add(j.name);
+  let grew = again.size > 0;
+  while (grew) {
+    grew = false;
+    for (const j of jobs) {
+      if (again.has(j.name)) continue;
+      const names = new Set(j.dependsOn.map((d) => d.toLowerCase()));
+      if ([...again].some((n) => names.has(n.toLowerCase()))) {
+        again.add(j.name);
+        grew = true;
+      }
+    }
+  }
+  return again;
 }
 
 /** A failed job that may fail (`continueOnError`) counts as succeeded with issues, as in Azure Pipelines. */

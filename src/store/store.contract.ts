@@ -445,5 +445,91 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         });
       });
     });
+
+    it('lists runs newest first, below a number, by status or result, and by text in their origin', async () => {
+      await newRun('r1', [], { source: { branch: 'refs/heads/main', repository: 'Shop' } });
+      await newRun('r2', [], { pipelineFile: 'ci/build.yml', source: { branch: 'refs/heads/feat/50%_off' } });
+      await newRun('r3', [], { buildNumber: '20260101.7' });
+      await store.transitionRun('r1', ['queued'], { status: 'completed', result: 'failed', finishedAt: 5 });
+      await store.transitionRun('r2', ['queued'], { status: 'running', startedAt: 3 });
+      const numbers = async (limit: number, filter?: Parameters<Store['listRuns']>[1]) =>
+        (await store.listRuns(limit, filter)).map((r) => r.number);
+      expect(await numbers(10)).toEqual([3, 2, 1]);
+      expect(await numbers(2)).toEqual([3, 2]);
+      expect(await numbers(10, { before: 3 })).toEqual([2, 1]);
+      expect(await numbers(10, { status: 'running' })).toEqual([2]);
+      expect(await numbers(10, { status: 'failed' })).toEqual([1]);
+      expect(await numbers(10, { status: 'succeeded' })).toEqual([]);
+      expect(await numbers(10, { q: 'shop' })).toEqual([1]);
+      expect(await numbers(10, { q: 'BUILD.yml' })).toEqual([2]);
+      expect(await numbers(10, { q: '50%_' })).toEqual([2]);
+      expect(await numbers(10, { q: '5_%' })).toEqual([]);
+      expect(await numbers(10, { q: '20260101' })).toEqual([3]);
+      expect(await numbers(10, { q: 'refs/heads', before: 2 })).toEqual([1]);
+    });
+
+    it('remembers the run a re-run repeats', async () => {
+      await newRun('r1', []);
+      await newRun('r2', [], { rerunOf: { id: 'r1', number: 1, failedOnly: true } });
+      expect((await store.getRun('r1'))!.rerunOf).toBeNull();
+      expect((await store.getRun('r2'))!.rerunOf).toEqual({ id: 'r1', number: 1, failedOnly: true });
+    });
+
+    it('finds jobs that failed without starting, newest first, by pool and since a time', async () => {
+      await store.createPool('gpu', { allowDockerSocket: false }, 0);
+      await newRun('r', [
+        job('never', 'r', 'queued'),
+        { ...job('ran', 'r', 'queued'), idx: 1 },
+        { ...job('gpu', 'r', 'pending'), idx: 2, pool: 'gpu' },
+        { ...job('old', 'r', 'pending'), idx: 3 },
+        { ...job('ok', 'r', 'pending'), idx: 4 },
+      ]);
+      await store.transitionJob('old', ['pending'], { status: 'completed', result: 'failed', finishedAt: 5 });
+      await store.transitionJob('never', ['queued'], {
+        status: 'completed',
+        result: 'failed',
+        finishedAt: 20,
+      });
+      await store.claimJob('ran', { id: 'a', name: 'a' }, 100, 10);
+      await store.transitionJob('ran', ['running'], {
+        status: 'completed',
+        result: 'failed',
+        finishedAt: 30,
+      });
+      await store.transitionJob('gpu', ['pending'], {
+        status: 'completed',
+        result: 'failed',
+        finishedAt: 40,
+      });
+      await store.transitionJob('ok', ['pending'], {
+        status: 'completed',
+        result: 'skipped',
+        finishedAt: 50,
+      });
+      const ids = async (since: number, limit: number, pool?: string) =>
+        (await store.listFailedUnstartedJobs(since, limit, pool)).map((j) => j.id);
+      expect(await ids(10, 10)).toEqual(['gpu', 'never']);
+      expect(await ids(0, 10)).toEqual(['gpu', 'never', 'old']);
+      expect(await ids(0, 1)).toEqual(['gpu']);
+      expect(await ids(0, 10, 'default')).toEqual(['never', 'old']);
+    });
+
+    it('keeps what a fleet last reported of its containers', async () => {
+      const status = {
+        containers: 2,
+        starting: 0,
+        idle: 1,
+        busy: 1,
+        minIdle: 1,
+        max: 4,
+        image: 'slipway/base:latest',
+        totals: { started: 3, exited: 1, scaledDown: 0, startFailed: 0 },
+        events: [{ at: new Date(5).toISOString(), kind: 'started' as const, agent: 'default-1' }],
+      };
+      await store.upsertFleet({ pool: 'default', id: 'f', capabilities: {}, lastSeenAt: 5, status });
+      expect((await store.listFleets('default', 0))[0]!.status).toEqual(status);
+      await store.upsertFleet({ pool: 'default', id: 'f', capabilities: {}, lastSeenAt: 6 });
+      expect((await store.listFleets('default', 0))[0]!.status).toBeNull();
+    });
   });
 }

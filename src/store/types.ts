@@ -5,6 +5,7 @@
  */
 import type { BuildReason, JobPlan, PipelinePlan, RunSource, TaskResult } from '../pipeline/index.js';
 import type {
+  FleetStatus,
   JobStatus,
   PoolSettings,
   RunEvent,
@@ -74,6 +75,27 @@ export interface FleetRow {
   id: string;
   capabilities: Record<string, string>;
   lastSeenAt: number;
+  /** What the fleet last said it runs (containers, warm size, bounds, scale events); absent from older fleets. */
+  status?: FleetStatus | null;
+}
+
+export type { FleetStatus };
+
+/** Which runs `listRuns` answers, newest first. */
+export interface RunFilter {
+  /** Only runs numbered below this (the next page after a page ending at `before`). */
+  before?: number;
+  /** A run status (`queued`, `running`, `completed`) or a result (`failed`, `succeeded`, …). */
+  status?: RunStatus | TaskResult;
+  /** Text found (case-insensitive) in the pipeline file, repository, branch or build number. */
+  q?: string;
+}
+
+/** The run a re-run repeats, and whether it re-ran only what failed. */
+export interface RerunOf {
+  id: string;
+  number: number;
+  failedOnly: boolean;
 }
 
 export interface RunRow {
@@ -96,6 +118,8 @@ export interface RunRow {
   reason: BuildReason;
   /** Queued from a source nobody vouched for (a fork's pull request): no cache writes a trusted run reads. */
   untrusted: boolean;
+  /** Set on a re-run: the run it repeats. */
+  rerunOf?: RerunOf | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
@@ -309,7 +333,8 @@ export interface Store {
   ): Promise<RunRow>;
   getRun(id: string): Promise<RunRow | undefined>;
   getRunByNumber(n: number): Promise<RunRow | undefined>;
-  listRuns(limit: number): Promise<RunRow[]>;
+  /** The newest runs first, at most `limit`, those `filter` keeps. */
+  listRuns(limit: number, filter?: RunFilter): Promise<RunRow[]>;
   updateRun(
     id: string,
     patch: Partial<
@@ -332,6 +357,11 @@ export interface Store {
   getJob(id: string): Promise<JobRow | undefined>;
   listJobs(runId: string): Promise<JobRow[]>;
   countRunJobs(runId: string): Promise<Record<JobStatus, number>>;
+  /**
+   * Jobs that failed without ever starting (nothing could serve them, or a fleet could not start
+   * them), finished at or after `since`, newest first, at most `limit`.
+   */
+  listFailedUnstartedJobs(since: number, limit: number, pool?: string): Promise<JobRow[]>;
   /** Jobs in `status`, oldest queued first; at most `limit` of them when given. */
   listJobsByStatus(status: JobStatus, pool?: string, limit?: number): Promise<JobRow[]>;
   /** Moves a job between states only along allowed transitions; false when `from` did not hold. */

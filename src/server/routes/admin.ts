@@ -4,6 +4,7 @@ import {
   createPoolRequest,
   createTokenRequest,
   listAgentsQuery,
+  poolQuery,
   updatePoolRequest,
 } from '../../protocol/index.js';
 import { authenticate, type ServerContext } from '../context.js';
@@ -51,6 +52,13 @@ export function adminRoutes(app: FastifyInstance, ctx: ServerContext): void {
     ctx.auth.requireScope(await authenticate(ctx, req, ['adm', 'pat']), 'agents:read');
     const { pool } = listAgentsQuery.parse(req.query);
     return ctx.pools.listAgents(pool);
+  });
+
+  // What each fleet runs and its recent scale events; its capabilities are like an agent's.
+  app.get(`${API_PREFIX}/fleets`, async (req) => {
+    ctx.auth.requireScope(await authenticate(ctx, req, ['adm', 'pat']), 'agents:read');
+    const { pool } = poolQuery.parse(req.query);
+    return ctx.pools.listFleets(pool);
   });
 
   app.delete<{ Params: { pool: string; name: string } }>(

@@ -1,7 +1,13 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { API_PREFIX, createRunRequest } from '../../protocol/index.js';
+import {
+  API_PREFIX,
+  createRunRequest,
+  listRunsQuery,
+  poolQuery,
+  rerunRequest,
+} from '../../protocol/index.js';
 import { ValidationError } from '../../shared/errors.js';
 import { authenticate, clientGone, type ServerContext } from '../context.js';
 import { LOG_PAGE_BYTES } from '../services/index.js';
@@ -10,12 +16,6 @@ import { LOG_PAGE_BYTES } from '../services/index.js';
 export const MAX_WORKSPACE_BYTES = 256 * 1024 * 1024;
 
 const count = z.coerce.number().int().min(0);
-const listRunsQuery = z.object({
-  limit: count
-    .min(1)
-    .default(50)
-    .transform((n) => Math.min(n, 500)),
-});
 const feedQuery = z.object({ after: count.default(0), waitMs: count.default(0) });
 /** `step=-1` is the job-level lines (setup, teardown); no step, the whole attempt's log. */
 const logQuery = z.object({ attempt: count.optional(), step: z.coerce.number().int().min(-1).optional() });
@@ -54,8 +54,8 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get(`${API_PREFIX}/runs`, async (req) => {
     await canRead(req);
-    const { limit } = listRunsQuery.parse(req.query);
-    return ctx.runService.list(limit);
+    const { limit, ...filter } = listRunsQuery.parse(req.query);
+    return ctx.runService.list(limit, filter);
   });
 
   app.get<Id>(`${API_PREFIX}/runs/:id`, async (req) => {
@@ -73,6 +73,22 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post<Id>(`${API_PREFIX}/runs/:id/cancel`, async (req) => {
     await canWrite(req);
     return ctx.runService.cancel(req.params.id);
+  });
+
+  // A new run of the same plan and workspace; `failedOnly` re-runs what failed and what follows it.
+  app.post<Id>(`${API_PREFIX}/runs/:id/rerun`, async (req, reply) => {
+    await canWrite(req);
+    const { failedOnly } = rerunRequest.parse(req.body ?? {});
+    const view = await ctx.runService.rerun(req.params.id, failedOnly);
+    reply.code(201);
+    return view;
+  });
+
+  // Every queued job with why it waits, and the jobs that failed because nothing could serve them.
+  app.get(`${API_PREFIX}/queue`, async (req) => {
+    await canRead(req);
+    const { pool } = poolQuery.parse(req.query);
+    return ctx.queue.view(pool);
   });
 
   app.get<Id>(`${API_PREFIX}/jobs/:id/log`, async (req, reply) => {

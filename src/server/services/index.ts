@@ -2,6 +2,7 @@ export { AgentService, type AgentServiceOptions } from './agents.js';
 export { type ArtifactInfo, ArtifactService, type ArtifactServiceOptions } from './artifacts.js';
 export { type JobCredential, JobService, type JobServiceOptions, LOG_PAGE_BYTES, logLimits } from './jobs.js';
 export { PoolService, type PoolServiceOptions } from './pools.js';
+export { QueueService, type QueueServiceOptions } from './queue.js';
 export {
   historyDepth,
   MAX_PENDING_DELIVERIES,

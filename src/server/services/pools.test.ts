@@ -53,7 +53,10 @@ describe('PoolService pools', () => {
         version: 'test',
         capabilities: { os: 'linux' },
         busy: true,
+        state: 'busy',
+        currentJob: { id: jobId, name: 'job', runId: expect.any(String), runNumber: 1 },
         lastSeenAt: new Date(w.clock.now()).toISOString(),
+        boundJobId: null,
       },
     ]);
   });
@@ -93,7 +96,13 @@ describe('PoolService fleets', () => {
     w.clock.advance(1_000);
     await w.pools.fleetPresent('default', { id: 'fleet-a', capabilities: { 'Slipway.Image': '1' } });
     expect(await w.store.listFleets('default', w.clock.now())).toEqual([
-      { pool: 'default', id: 'fleet-a', capabilities: { 'Slipway.Image': '1' }, lastSeenAt: w.clock.now() },
+      {
+        pool: 'default',
+        id: 'fleet-a',
+        capabilities: { 'Slipway.Image': '1' },
+        lastSeenAt: w.clock.now(),
+        status: null,
+      },
     ]);
     expect(w.poolChanged).toHaveBeenCalledWith('default');
     await expect(w.pools.fleetPresent('nowhere', { id: 'f', capabilities: {} })).rejects.toThrow(

@@ -1,7 +1,10 @@
 import type { z } from 'zod';
 import type {
+  AgentView,
   createPoolRequest,
   createTicketRequest,
+  FleetStatus,
+  FleetView,
   fleetHeartbeatRequest,
   PoolDemand,
   PoolView,
@@ -15,7 +18,7 @@ import type { Auth } from '../auth.js';
 import { formatDemand } from '../demands.js';
 import { type Dispatcher, needsContainerRuntime } from '../dispatcher.js';
 import type { Notifier } from '../notifier.js';
-import type { Scheduler } from '../scheduler.js';
+import { FLEET_PRESENCE_MS, type Scheduler } from '../scheduler.js';
 
 export type CreatePoolBody = z.output<typeof createPoolRequest>;
 export type CreateTicketBody = z.output<typeof createTicketRequest>;
@@ -23,15 +26,10 @@ export type FleetHeartbeatBody = z.output<typeof fleetHeartbeatRequest>;
 export type UpdatePoolBody = z.output<typeof updatePoolRequest>;
 
 /** An agent as an admin sees it (`GET /agents`): capabilities are the host's environment. */
-export interface AgentListItem {
-  id: string;
-  pool: string;
-  name: string;
-  version: string | null;
-  capabilities: Record<string, string>;
-  busy: boolean;
-  lastSeenAt: string | null;
-}
+export type AgentListItem = AgentView;
+
+/** Fleets seen in this window are listed (`GET /fleets`); older ones are gone. */
+const FLEET_LIST_WINDOW_MS = 10 * 60_000;
 
 export interface PoolServiceOptions {
   store: Store;
@@ -42,6 +40,13 @@ export interface PoolServiceOptions {
   dispatcher: Dispatcher;
   /** Wakes a pool's demand long-poll when work arrives (`pool:<name>`). */
   notifier: Notifier;
+  /**
+   * Longest poll an agent holds open; an idle agent not seen for this long and a grace of 30 s
+   * more counts as offline. Default 50 s.
+   */
+  pollTimeoutMs?: number;
+  /** Told of each fleet heartbeat's status (metrics); default: nobody. */
+  onFleetStatus?: (pool: string, fleetId: string, status: FleetStatus | undefined) => void;
 }
 
 /**
@@ -76,19 +81,64 @@ export class PoolService {
     return Promise.all(pools.map((p) => this.summary(p)));
   }
 
-  /** Every agent, or a pool's, with whether it runs a job now. */
+  /**
+   * Every agent, or a pool's: its state (busy with a job, draining, idle while it polls or was
+   * seen within a poll's length, offline otherwise), the job it runs and what it reported.
+   */
   async listAgents(pool?: string): Promise<AgentListItem[]> {
-    const agents = await this.o.store.listAgents(pool);
-    const running = await this.o.store.listJobsByStatus('running');
-    return agents.map((a) => ({
-      id: a.id,
-      pool: a.pool,
-      name: a.name,
-      version: a.version,
-      capabilities: a.capabilities,
-      busy: running.some((j) => j.agentId === a.id),
-      lastSeenAt: a.lastSeenAt === null ? null : new Date(a.lastSeenAt).toISOString(),
-    }));
+    const { store, clock, dispatcher } = this.o;
+    const agents = await store.listAgents(pool);
+    const running = await store.listJobsByStatus('running', pool);
+    const jobOf = new Map(running.flatMap((j) => (j.agentId ? [[j.agentId, j] as const] : [])));
+    const runNumbers = new Map<string, number>();
+    for (const id of new Set(running.map((j) => j.runId))) {
+      const run = await store.getRun(id);
+      if (run) runNumbers.set(id, run.number);
+    }
+    const now = clock.now();
+    const seenWithin = (this.o.pollTimeoutMs ?? 50_000) + 30_000;
+    return agents.map((a) => {
+      const job = jobOf.get(a.id);
+      const seen = a.lastSeenAt !== null && now - a.lastSeenAt <= seenWithin;
+      const online = a.sessionId !== null && (dispatcher.isPolling(a.id) || seen);
+      const state = job ? 'busy' : a.draining ? 'draining' : online ? 'idle' : 'offline';
+      return {
+        id: a.id,
+        pool: a.pool,
+        name: a.name,
+        version: a.version,
+        capabilities: a.capabilities,
+        busy: job !== undefined,
+        state,
+        currentJob: job
+          ? { id: job.id, name: job.name, runId: job.runId, runNumber: runNumbers.get(job.runId) ?? 0 }
+          : null,
+        lastSeenAt: a.lastSeenAt === null ? null : new Date(a.lastSeenAt).toISOString(),
+        boundJobId: a.boundJobId,
+      };
+    });
+  }
+
+  /** The fleets seen in the last ten minutes, with what each last reported of its containers. */
+  async listFleets(pool?: string): Promise<FleetView[]> {
+    const { store, clock } = this.o;
+    const now = clock.now();
+    const pools = pool === undefined ? (await store.listPools()).map((p) => p.name) : [pool];
+    if (pool !== undefined) await this.requirePool(pool);
+    const views: FleetView[] = [];
+    for (const name of pools) {
+      for (const f of await store.listFleets(name, now - FLEET_LIST_WINDOW_MS)) {
+        views.push({
+          pool: f.pool,
+          id: f.id,
+          lastSeenAt: new Date(f.lastSeenAt).toISOString(),
+          live: now - f.lastSeenAt <= FLEET_PRESENCE_MS,
+          capabilities: f.capabilities,
+          status: f.status ?? null,
+        });
+      }
+    }
+    return views;
   }
 
   /** Removes an agent by name; refused while it runs a job. Its pool's queue is looked at again. */
@@ -125,7 +175,9 @@ export class PoolService {
       id: body.id,
       capabilities: body.capabilities,
       lastSeenAt: this.o.clock.now(),
+      status: body.status ?? null,
     });
+    this.o.onFleetStatus?.(pool, body.id, body.status);
     void this.o.scheduler.poolChanged(pool);
   }
 

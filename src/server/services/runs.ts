@@ -1,7 +1,7 @@
 import type { CreateRunBody, RunView } from '../../protocol/index.js';
 import type { Clock } from '../../shared/clock.js';
 import { NotFoundError } from '../../shared/errors.js';
-import type { EventRow, JobRow, RunRow, StepRow, Store } from '../../store/index.js';
+import type { EventRow, JobRow, RunFilter, RunRow, StepRow, Store } from '../../store/index.js';
 import type { Notifier } from '../notifier.js';
 import type { Scheduler } from '../scheduler.js';
 import type { WorkspaceStore } from '../workspace-store.js';
@@ -45,10 +45,16 @@ export class RunService {
     return this.viewOf(await this.o.scheduler.createRun(body));
   }
 
-  /** The newest runs first, at most `limit` of them. */
-  async list(limit: number): Promise<RunView[]> {
-    const runs = await this.o.store.listRuns(limit);
+  /** The newest runs first, at most `limit` of them, those `filter` keeps. */
+  async list(limit: number, filter: RunFilter = {}): Promise<RunView[]> {
+    const runs = await this.o.store.listRuns(limit, filter);
     return Promise.all(runs.map((r) => this.viewOf(r)));
+  }
+
+  /** Queues the run again, all of it or only what failed (see `Scheduler.rerun`). */
+  async rerun(idOrNumber: string, failedOnly: boolean): Promise<RunView> {
+    const run = await findRun(this.o.store, idOrNumber);
+    return this.viewOf(await this.o.scheduler.rerun(run.id, failedOnly));
   }
 
   async view(idOrNumber: string): Promise<RunView> {
@@ -130,6 +136,10 @@ export function runView(run: RunRow, jobs: JobRow[], steps: StepRow[]): RunView 
     pipelineFile: run.pipelineFile,
     status: run.status,
     result: run.result,
+    startedAt: iso(run.startedAt),
+    durationSeconds:
+      run.finishedAt === null ? null : Math.max(0, run.finishedAt - (run.startedAt ?? run.createdAt)) / 1000,
+    rerunOf: run.rerunOf ?? null,
     buildNumber: run.buildNumber ?? String(run.number),
     tags: run.tags,
     source: run.source,

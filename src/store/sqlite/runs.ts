@@ -6,6 +6,7 @@ import {
   JOB_TRANSITIONS,
   type JobRow,
   RUN_TRANSITIONS,
+  type RunFilter,
   type RunRow,
   type StepRow,
 } from '../types.js';
@@ -26,6 +27,7 @@ interface RawRun {
   source: string;
   reason: string;
   untrusted: number;
+  rerun_of: string | null;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
@@ -48,6 +50,7 @@ function toRun(db: Db, r: RawRun): RunRow {
     source: json.parse(r.source),
     reason: r.reason as RunRow['reason'],
     untrusted: r.untrusted === 1,
+    rerunOf: r.rerun_of === null ? null : json.parse(r.rerun_of),
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -114,7 +117,7 @@ function runPlanOf(db: Db, id: string): PipelinePlan {
 const JOB = `SELECT id, run_id, idx, name, display_name, pool, depends_on, status, result, reason, attempt, agent_id,
   agent_name, lease_expires_at, cancel_requested, outputs, queued_at, started_at, finished_at, secrets FROM jobs`;
 const RUN = `SELECT id, number, pipeline_file, variables, secrets, workspace_id, status, result, cancel_requested,
-  build_number, tags, source, reason, untrusted, created_at, started_at, finished_at FROM runs`;
+  build_number, tags, source, reason, untrusted, rerun_of, created_at, started_at, finished_at FROM runs`;
 
 function toJob(db: Db, r: RawJob): JobRow {
   return {
@@ -203,8 +206,8 @@ export function createRun(
       db,
       `INSERT INTO runs (id, number, pipeline_file, plan, variables, secrets, workspace_id, status, result,
          cancel_requested, created_at, started_at, finished_at, build_number, build_rev_key,
-         source, reason, untrusted)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         source, reason, untrusted, rerun_of)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       run.id,
       n,
@@ -224,6 +227,7 @@ export function createRun(
       json.str(run.source),
       run.reason,
       Number(run.untrusted),
+      run.rerunOf ? json.str(run.rerunOf) : null,
     );
     const insert = sql(
       db,
@@ -258,8 +262,32 @@ export function getRunByNumber(db: Db, n: number): RunRow | undefined {
   return r && toRun(db, r);
 }
 
-export function listRuns(db: Db, limit: number): RunRow[] {
-  return (sql(db, `${RUN} ORDER BY number DESC LIMIT ?`).all(limit) as RawRun[]).map((r) => toRun(db, r));
+const RUN_STATUSES: ReadonlySet<string> = new Set(['queued', 'running', 'completed']);
+
+export function listRuns(db: Db, limit: number, filter: RunFilter = {}): RunRow[] {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (filter.before !== undefined) {
+    where.push('number < ?');
+    args.push(filter.before);
+  }
+  if (filter.status !== undefined) {
+    where.push(RUN_STATUSES.has(filter.status) ? 'status = ?' : 'result = ?');
+    args.push(filter.status);
+  }
+  if (filter.q !== undefined) {
+    // LIKE with ESCAPE: the text is looked for as it is, `%` and `_` included.
+    const like = `%${filter.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push(
+      `(lower(pipeline_file) LIKE ? ESCAPE '\\' OR lower(COALESCE(json_extract(source, '$.repository'), '')) LIKE ? ESCAPE '\\'
+        OR lower(COALESCE(json_extract(source, '$.branch'), '')) LIKE ? ESCAPE '\\' OR lower(COALESCE(build_number, '')) LIKE ? ESCAPE '\\')`,
+    );
+    args.push(like, like, like, like);
+  }
+  const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  return (sql(db, `${RUN} ${clause} ORDER BY number DESC LIMIT ?`).all(...args, limit) as RawRun[]).map((r) =>
+    toRun(db, r),
+  );
 }
 
 export function updateRun(db: Db, id: string, patch: Partial<RunRow>): void {
@@ -312,6 +340,15 @@ export function listJobsByStatus(db: Db, status: JobStatus, pool?: string, limit
     ? sql(db, `${JOB} WHERE status = ? AND pool = ? ORDER BY queued_at, idx LIMIT ?`).all(status, pool, limit)
     : sql(db, `${JOB} WHERE status = ? ORDER BY queued_at, idx LIMIT ?`).all(status, limit);
   return (rows as RawJob[]).map((r) => toJob(db, r));
+}
+
+export function listFailedUnstartedJobs(db: Db, since: number, limit: number, pool?: string): JobRow[] {
+  const rows = sql(
+    db,
+    `${JOB} WHERE result = 'failed' AND started_at IS NULL AND finished_at >= ?${pool === undefined ? '' : ' AND pool = ?'}
+     ORDER BY finished_at DESC LIMIT ?`,
+  ).all(...(pool === undefined ? [since, limit] : [since, pool, limit])) as RawJob[];
+  return rows.map((r) => toJob(db, r));
 }
 
 export function transitionJob(

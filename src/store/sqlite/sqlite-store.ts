@@ -9,6 +9,7 @@ import type {
   PoolSettings,
   RepositoryRow,
   RepositoryRunRow,
+  RunFilter,
   RunRow,
   StepRow,
   Store,
@@ -96,13 +97,15 @@ export class SqliteStore implements Store {
   ) => runs.createRun(this.db, run, jobs, build);
   getRun = async (id: string) => runs.getRun(this.db, id);
   getRunByNumber = async (n: number) => runs.getRunByNumber(this.db, n);
-  listRuns = async (limit: number) => runs.listRuns(this.db, limit);
+  listRuns = async (limit: number, filter?: RunFilter) => runs.listRuns(this.db, limit, filter);
   updateRun = async (id: string, patch: Partial<RunRow>) => runs.updateRun(this.db, id, patch);
   transitionRun = async (id: string, from: RunStatus[], patch: Partial<RunRow> & { status: RunStatus }) =>
     runs.transitionRun(this.db, id, from, patch);
   getJob = async (id: string) => runs.getJob(this.db, id);
   listJobs = async (runId: string) => runs.listJobs(this.db, runId);
   countRunJobs = async (runId: string) => runs.countRunJobs(this.db, runId);
+  listFailedUnstartedJobs = async (since: number, limit: number, pool?: string) =>
+    runs.listFailedUnstartedJobs(this.db, since, limit, pool);
   listJobsByStatus = async (status: JobStatus, pool?: string, limit?: number) =>
     runs.listJobsByStatus(this.db, status, pool, limit);
   transitionJob = async (id: string, from: JobStatus[], patch: Partial<JobRow> & { status: JobStatus }) =>
