@@ -103,3 +103,16 @@ it('fails the log, not the lease, when the server lost more than the agent still
   expect(events.leaseLost).toBe(0);
   expect(stream.failure).toMatch(/the server has 0 bytes of this log and lost what came after/);
 });
+
+it('gives up the lease, not the step, when the server stays out of reach for the whole retry window', async () => {
+  // Nothing listens here: every append is refused at the connection.
+  const server = await logServer(new Set());
+  const url = server.url;
+  await new Promise((r) => servers.pop()!.close(r));
+  const { stream, events } = logStream(url);
+  stream.write('lost while the coordinator restarts\n');
+  await stream.close();
+  expect(events.leaseLost).toBe(1);
+  // A failed step would be reported as this job's result; a lost lease lets the server retry it.
+  expect(stream.failure).toBeUndefined();
+});

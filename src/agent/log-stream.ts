@@ -1,4 +1,4 @@
-import { type ApiClient, MAX_LOG_CHUNK_BYTES, withRetry } from '../protocol/index.js';
+import { type ApiClient, ConnectionError, MAX_LOG_CHUNK_BYTES, withRetry } from '../protocol/index.js';
 import { AuthError, LeaseLostError, LogGapError } from '../shared/errors.js';
 import { SecretMasker } from '../shared/index.js';
 
@@ -106,8 +106,11 @@ export class LogStream {
         await this.append(chunk);
       } catch (err) {
         this.dead = true;
-        if (err instanceof LeaseLostError || err instanceof AuthError) this.o.onLeaseLost();
-        else this.failed = (err as Error).message;
+        // A server out of reach for a whole lease has let the lease go (or will, when it is back):
+        // the attempt is lost, not failed, so the job runs again where it may.
+        if (err instanceof LeaseLostError || err instanceof AuthError || err instanceof ConnectionError) {
+          this.o.onLeaseLost();
+        } else this.failed = (err as Error).message;
       }
     }
   }
