@@ -19,6 +19,10 @@ export const serverConfig = z.object({
   secretKey: z.string().optional(),
   /** `pool: { vmImage: X }` in pipelines runs on the pool mapped here (e.g. ubuntu-latest → default). */
   vmImagePools: z.record(z.string(), z.string()).default({}),
+  /** Total size of cache entries, in GiB, past which the least recently used are evicted. */
+  cacheMaxGiB: z.number().positive().default(20),
+  /** Largest cache entry, in GiB; a bigger save is refused with a message naming this setting. */
+  cacheMaxEntryGiB: z.number().positive().default(2),
   /** Log level (pino). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -13,6 +13,7 @@ import type { Scheduler } from './scheduler.js';
 import type {
   AgentService,
   ArtifactService,
+  CacheService,
   JobService,
   PoolService,
   RunService,
@@ -35,6 +36,8 @@ export interface ServerContext {
   runService: RunService;
   jobService: JobService;
   artifactService: ArtifactService;
+  /** Cache entries: lookup, restore and save for running jobs, eviction. */
+  caches: CacheService;
   metrics: ServerMetrics;
   /** Longest a poll is held open. Default 50 s. */
   pollTimeoutMs: number;

@@ -31,6 +31,7 @@ import { SecretVault } from './secret-vault.js';
 import {
   AgentService,
   ArtifactService,
+  CacheService,
   JobService,
   PoolService,
   RunService,
@@ -66,6 +67,8 @@ export interface StartServerOptions {
 }
 
 export { ADMIN_TOKEN_FILE };
+
+const GiB = 1024 * 1024 * 1024;
 
 /** Starts the coordinator: opens the store, prepares the data directory, listens. */
 export async function startServer(options: StartServerOptions): Promise<SlipwayServer> {
@@ -151,6 +154,14 @@ async function startLocked(
     runService: new RunService({ store, scheduler, notifier, workspaces, clock }),
     jobService: new JobService({ store, scheduler, notifier, workspaces, clock }),
     artifactService: new ArtifactService({ store, scheduler, artifacts }),
+    caches: new CacheService({
+      store,
+      blobs,
+      clock,
+      logger,
+      maxEntryBytes: config.cacheMaxEntryGiB * GiB,
+      maxTotalBytes: config.cacheMaxGiB * GiB,
+    }),
   };
   const app = buildApp(context);
   const handlers = trackHandlers(app);
