@@ -37,6 +37,13 @@ function collect(value: string, previous: Record<string, string>): Record<string
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
+/** A size in GiB for the cache flags: a positive number (fractions allowed). */
+function gib(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number of GiB');
+  return n;
+}
+
 const dataOption = () => new Option('--data <dir>', 'data directory of the local server').default(undefined);
 
 const databaseOption = () =>
@@ -77,6 +84,8 @@ program
     '--socket <path>',
     'also serve the API on this Unix socket, for `slipway fleet` (e.g. <data>/agent.sock)',
   )
+  .option('--cache-max-gib <GiB>', 'total size of cache entries before the least recently used go', gib, 20)
+  .option('--cache-max-entry-gib <GiB>', 'largest cache entry accepted', gib, 2)
   .action(
     act(async (o) => {
       const { startServer } = await import('../server/index.js');
@@ -89,6 +98,8 @@ program
           database: o.database,
           socketPath: o.socket,
           leaseTtlSeconds: o.leaseTtl,
+          cacheMaxGiB: o.cacheMaxGib,
+          cacheMaxEntryGiB: o.cacheMaxEntryGib,
           vmImagePools: o.vmImagePool,
           logLevel: o.logLevel,
           secretKey: env.SLIPWAY_SECRET_KEY,
@@ -112,6 +123,7 @@ program
   .option('--var <name=value>', 'set a variable (repeatable)', collect, {})
   .option('--secret <name=value>', 'set a secret variable (repeatable; masked in logs)', collect, {})
   .option('--param <name=value>', "set one of the pipeline's parameters (repeatable)", collect, {})
+  .option('--untrusted', 'queue the run as untrusted: its cache saves are read by no trusted run')
   .addOption(dataOption())
   .action(
     act(async (pipeline, o) =>
@@ -122,6 +134,7 @@ program
         vars: o.var,
         secrets: o.secret,
         params: o.param,
+        untrusted: o.untrusted === true,
         out,
       }),
     ),
@@ -292,6 +305,8 @@ fleetOptions(
     .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
     .addOption(databaseOption())
     .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
+    .option('--cache-max-gib <GiB>', 'total size of cache entries before the least recently used go', gib, 20)
+    .option('--cache-max-entry-gib <GiB>', 'largest cache entry accepted', gib, 2)
     .addOption(logLevelOption()),
   { minIdle: 1, max: 4 },
 ).action(
@@ -302,6 +317,8 @@ fleetOptions(
       data: o.data,
       database: o.database,
       leaseTtlSeconds: o.leaseTtl,
+      cacheMaxGiB: o.cacheMaxGib,
+      cacheMaxEntryGiB: o.cacheMaxEntryGib,
       secretKey: env.SLIPWAY_SECRET_KEY,
       fleet: fleetFlags(o),
       logger: await logger('up', o.logLevel),

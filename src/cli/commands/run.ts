@@ -20,6 +20,8 @@ export interface RunCommandOptions extends ClientSettings {
   secrets: Record<string, string>;
   /** Values for the pipeline's `parameters`. */
   params: Record<string, string>;
+  /** Queue the run as untrusted (`--untrusted`): no trusted run reads the caches it saves. */
+  untrusted?: boolean;
   out: (s: string) => void;
 }
 
@@ -57,6 +59,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
         parameters: o.params,
         templates,
         source,
+        untrusted: o.untrusted ?? false,
       },
       { token },
     );
