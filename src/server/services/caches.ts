@@ -119,6 +119,8 @@ export class CacheService {
     q: { key: string; sha256: string; size: number },
     body: Readable,
   ): Promise<{ saved: boolean; evicted: number }> {
+    // Heard at once: an upload cut off while the job is looked up must fail this save, not the process.
+    body.on('error', () => undefined);
     const { write } = await this.scopesOf(cred, jobId);
     this.checkSize(q.size);
     const { store, blobs, clock } = this.o;
