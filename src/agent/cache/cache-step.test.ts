@@ -163,7 +163,7 @@ class FakeCacheApi {
   }
 }
 
-async function setup(cache: Partial<NonNullable<StepPlan['cache']>> = {}) {
+async function setup(cache: Partial<NonNullable<StepPlan['cache']>> = {}, systemTar = true) {
   const s = await tempDir();
   const tmp = await tempDir();
   const api = new FakeCacheApi();
@@ -186,13 +186,18 @@ async function setup(cache: Partial<NonNullable<StepPlan['cache']>> = {}) {
     out: { write: (t: string) => log.push(t) } as unknown as LogStream,
     expand,
     stop: new AbortController().signal,
+    systemTar,
   };
   return { api, log: () => log.join(''), state, step, save, c, s };
 }
 
-describe('restoreCache and saveCache', () => {
+// With GNU tar (this machine's), and with node-tar alone (images without GNU tar).
+describe.each([
+  ['GNU tar', true],
+  ['node-tar', false],
+])('restoreCache and saveCache with %s', (_tar, systemTar) => {
   it('misses, then saves the folder under the resolved key after the job', async () => {
-    const t = await setup();
+    const t = await setup({}, systemTar);
     expect(await restoreCache(t.step, 0, t.c)).toEqual({ result: 'succeeded' });
     expect(t.state.variables.HIT).toBe('false');
     expect(t.api.lookups).toEqual([['deps|"Linux"', 'deps']]);
@@ -205,10 +210,15 @@ describe('restoreCache and saveCache', () => {
       sha256: sha(saved!.bytes),
     });
     expect(t.log()).toMatch(/Saved 1 files .* as 'deps\|"Linux"'/);
+    // What was saved restores: the archive of either tar passes the checks and unpacks.
+    const again = await setup({}, systemTar);
+    again.api.entries.set('deps|"Linux"', { bytes: saved!.bytes });
+    await restoreCache(again.step, 0, again.c);
+    expect(await readFile(join(again.s, 'deps/lib/a.js'), 'utf8')).toBe('module');
   });
 
   it('restores an exact hit (cacheHitVar true) and then does not save', async () => {
-    const t = await setup();
+    const t = await setup({}, systemTar);
     t.api.entries.set('deps|"Linux"', { bytes: rawTar([{ path: 'lib/a.js', body: 'cached' }]) });
     expect(await restoreCache(t.step, 0, t.c)).toEqual({ result: 'succeeded' });
     expect(await readFile(join(t.s, 'deps/lib/a.js'), 'utf8')).toBe('cached');
@@ -219,7 +229,7 @@ describe('restoreCache and saveCache', () => {
   });
 
   it('restores a restore-key hit as inexact, and saves afterwards', async () => {
-    const t = await setup();
+    const t = await setup({}, systemTar);
     t.api.entries.set('deps|"Darwin"', { bytes: rawTar([{ path: 'old.js', body: 'older' }]) });
     await restoreCache(t.step, 0, t.c);
     expect(t.state.variables.HIT).toBe('inexact');
@@ -229,7 +239,7 @@ describe('restoreCache and saveCache', () => {
   });
 
   it('refuses an entry whose checksum is not the recorded one before unpacking anything', async () => {
-    const t = await setup();
+    const t = await setup({}, systemTar);
     const good = rawTar([{ path: 'a.js', body: 'good' }]);
     t.api.entries.set('deps|"Linux"', { bytes: rawTar([{ path: 'a.js', body: 'evil' }]), sha256: sha(good) });
     const outcome = await restoreCache(t.step, 0, t.c);
@@ -266,7 +276,7 @@ describe('restoreCache and saveCache', () => {
   ])(
     'refuses a hostile archive with %s, writing nothing outside the path',
     async (_what, entries, message) => {
-      const t = await setup();
+      const t = await setup({}, systemTar);
       t.api.entries.set('deps|"Linux"', { bytes: rawTar(entries) });
       await expect(restoreCache(t.step, 0, t.c)).rejects.toThrow(message);
       await expect(lstat(join(t.s, 'evil'))).rejects.toThrow();
@@ -275,7 +285,7 @@ describe('restoreCache and saveCache', () => {
   );
 
   it('fails, naming the segment, when the key names a file that does not exist', async () => {
-    const t = await setup({ key: 'deps | lock.json' });
+    const t = await setup({ key: 'deps | lock.json' }, systemTar);
     expect(await restoreCache(t.step, 0, t.c)).toMatchObject({
       result: 'failed',
       reason: expect.stringMatching(/key segment 'lock.json' names no file/),
@@ -283,7 +293,7 @@ describe('restoreCache and saveCache', () => {
   });
 
   it('refuses a key that carries a secret, since keys are stored in clear', async () => {
-    const t = await setup({ key: 'deps | $(token)' });
+    const t = await setup({ key: 'deps | $(token)' }, systemTar);
     t.state.addSecret('s3cr3t-value');
     t.c.expand = (text) => text.replace('$(token)', 's3cr3t-value');
     expect(await restoreCache(t.step, 0, t.c)).toMatchObject({

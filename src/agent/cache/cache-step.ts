@@ -1,28 +1,34 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { create } from 'tar';
 import type { StepPlan, TaskResult } from '../../pipeline/index.js';
 import type { ApiClient, JobSpec } from '../../protocol/index.js';
-import { extractWorkspace, listAllFiles } from '../../shared/workspace-archive.js';
+import { ArchiveChecker, extractWorkspace, listAllFiles } from '../../shared/workspace-archive.js';
 import { chownTree, type JobUser } from '../job-user.js';
 import type { LogStream } from '../log-stream.js';
 import type { JobState } from '../step-output.js';
 import { CacheKeyError, type ResolvedKey, resolveCacheKey } from './cache-key.js';
+import { extractWithTar, findGnuTar, packWithTar } from './system-tar.js';
 
 export interface CacheStepContext {
   client: ApiClient;
   spec: JobSpec;
   state: JobState;
-  dirs: { s: string; tmp: string };
+  dirs: { s: string };
   out: LogStream;
   /** Expands `$(name)` macros with the job's variables (no secrets). */
   expand: (text: string) => string;
   jobUser?: JobUser;
   stop: AbortSignal;
+  /** The environment steps start from; its PATH says whether GNU tar is there. */
+  baseEnv?: Record<string, string>;
+  /** Use GNU tar when there is one. Default true; false: node-tar only. */
+  systemTar?: boolean;
 }
 
 export type CacheOutcome = { result: TaskResult; reason?: string };
@@ -36,6 +42,9 @@ interface Restored {
 
 /** The restores of each job, by the index of their cache step; gone with the job's state. */
 const restoredByJob = new WeakMap<JobState, Map<number, Restored>>();
+
+/** How cache archives are checked: entries stay inside the path; the size was bounded by the server. */
+const CHECK_OPTIONS = { what: 'cache' as const, maxBytes: Number.MAX_SAFE_INTEGER };
 
 /** Transfers are bounded by their size, not by a request timeout. */
 const TRANSFER_TIMEOUT_MS = 6 * 60 * 60_000;
@@ -81,10 +90,13 @@ export async function restoreCache(
   c.out.write(
     `Cache ${entry.exact ? 'hit' : 'hit on a restore key'}: entry '${entry.key}' (${formatMB(entry.size)})\n`,
   );
-  const tmp = join(c.dirs.tmp, `cache-${Math.random().toString(36).slice(2)}.tar`);
   const started = Date.now();
+  const { tmp, done } = await privateTemp();
   try {
-    const problem = await downloadVerified(c, entry, tmp);
+    // With GNU tar, the archive's entries are checked as it downloads (node-tar checks as it writes).
+    const tar = c.systemTar === false ? undefined : await findGnuTar(c.baseEnv?.PATH ?? process.env.PATH);
+    const checker = tar ? new ArchiveChecker(path, CHECK_OPTIONS) : undefined;
+    const problem = await downloadVerified(c, entry, tmp, checker);
     if (problem) {
       c.out.write(`##[warning]${problem}; nothing was restored\n`);
       record(false);
@@ -94,18 +106,14 @@ export async function restoreCache(
         reason: 'the cache entry could not be verified; nothing restored',
       };
     }
-    await mkdir(path, { recursive: true });
-    const { files, bytes } = await extractWorkspace(createReadStream(tmp), path, {
-      what: 'cache',
-      maxBytes: Number.MAX_SAFE_INTEGER,
-    });
-    if (c.jobUser) await chownTree(path, c.jobUser);
+    const downloaded = Date.now();
+    const { files, bytes } = await unpack(tmp, path, c, tar && checker ? { tar, checker } : undefined);
     const seconds = Math.max((Date.now() - started) / 1000, 0.001);
     c.out.write(
-      `Restored ${files} ${files === 1 ? 'file' : 'files'} (${formatMB(bytes)}) into ${path} in ${seconds.toFixed(1)}s (${(entry.size / MB / seconds).toFixed(1)} MB/s)\n`,
+      `Restored ${files} ${files === 1 ? 'file' : 'files'} (${formatMB(bytes)}) into ${path} in ${seconds.toFixed(1)}s (${(entry.size / MB / seconds).toFixed(1)} MB/s; download ${((downloaded - started) / 1000).toFixed(1)}s, unpack ${((Date.now() - downloaded) / 1000).toFixed(1)}s with ${tar ? 'GNU tar' : 'node-tar'})\n`,
     );
   } finally {
-    await rm(tmp, { force: true });
+    await done();
   }
   record(entry.exact);
   setHit(entry.exact ? 'true' : 'inexact');
@@ -134,11 +142,11 @@ export async function saveCache(step: StepPlan, c: CacheStepContext): Promise<Ca
     c.out.write(`##[warning]${restored.path} does not exist or is no folder; nothing to save\n`);
     return { result: 'succeededWithIssues', reason: `nothing to save: ${restored.path} does not exist` };
   }
-  const tmp = join(c.dirs.tmp, `cache-${Math.random().toString(36).slice(2)}.tar`);
   const token = { token: c.spec.leaseToken, timeoutMs: TRANSFER_TIMEOUT_MS, signal: c.stop };
+  const { tmp, done } = await privateTemp();
   try {
     const started = Date.now();
-    const packed = await packToFile(restored.path, tmp);
+    const packed = await packToFile(restored.path, tmp, c);
     const { exists } = await c.client.cacheReserve(
       c.spec.jobId,
       { key: restored.key, size: packed.size },
@@ -163,7 +171,7 @@ export async function saveCache(step: StepPlan, c: CacheStepContext): Promise<Ca
     if (saved.evicted > 0) c.out.write(`The server evicted ${saved.evicted} least recently used entries\n`);
     return { result: 'succeeded' };
   } finally {
-    await rm(tmp, { force: true });
+    await done();
   }
 }
 
@@ -208,6 +216,7 @@ async function downloadVerified(
   c: CacheStepContext,
   entry: { id: string; key: string; size: number; sha256: string },
   file: string,
+  checker?: ArchiveChecker,
 ): Promise<string | undefined> {
   const hash = createHash('sha256');
   let size = 0;
@@ -215,6 +224,7 @@ async function downloadVerified(
     transform(chunk: Buffer, _encoding, done) {
       size += chunk.length;
       hash.update(chunk);
+      checker?.write(chunk);
       done(null, chunk);
     },
   });
@@ -235,10 +245,35 @@ async function downloadVerified(
   return undefined;
 }
 
+/**
+ * Unpacks the verified archive `file` into `path`, refusing it whole, before anything is
+ * written, when any entry would land outside (`checkArchive`); then GNU tar, run as the job's
+ * user, writes it (node-tar, which checks each entry as it writes, where there is no GNU tar).
+ */
+async function unpack(
+  file: string,
+  path: string,
+  c: CacheStepContext,
+  system?: { tar: string; checker: ArchiveChecker },
+): Promise<{ files: number; bytes: number }> {
+  // Before anything is written: an archive with one entry that leads out is refused whole.
+  const checked = await system?.checker.end();
+  const created = await mkdir(path, { recursive: true });
+  if (c.jobUser && created) await chownTree(created, c.jobUser);
+  if (system && checked) {
+    await extractWithTar(createReadStream(file), path, { tar: system.tar, user: c.jobUser });
+    return checked;
+  }
+  const written = await extractWorkspace(createReadStream(file), path, CHECK_OPTIONS);
+  if (c.jobUser) await chownTree(path, c.jobUser);
+  return written;
+}
+
 /** A tar of everything under `dir` (symlinks kept as links), written to `file` and hashed. */
 async function packToFile(
   dir: string,
   file: string,
+  c: CacheStepContext,
 ): Promise<{ sha256: string; size: number; files: number }> {
   const files = await listAllFiles(dir);
   // `./` keeps node-tar from reading `@name` as another archive to include; an empty folder
@@ -253,9 +288,31 @@ async function packToFile(
       done(null, chunk);
     },
   });
-  const pack = create({ cwd: dir, portable: true, strict: true, noDirRecurse: true }, paths);
-  await pipeline(pack, meter, createWriteStream(file, { mode: 0o600 }));
+  const tar = c.systemTar === false ? undefined : await findGnuTar(c.baseEnv?.PATH ?? process.env.PATH);
+  const written = pipeline(meter, createWriteStream(file, { mode: 0o600 }));
+  try {
+    if (tar) {
+      // As the job's user: it reads only what the job's steps could read.
+      await packWithTar(dir, meter, { tar, user: c.jobUser });
+    } else {
+      await pipeline(create({ cwd: dir, portable: true, strict: true, noDirRecurse: true }, paths), meter);
+    }
+  } catch (error) {
+    meter.destroy(error as Error);
+    await written.catch(() => undefined);
+    throw error;
+  }
+  await written;
   return { sha256: hash.digest('hex'), size, files: files.length };
+}
+
+/**
+ * A file only the agent's user may touch (not the job's temporary folder, which the job's user
+ * owns): what was verified is what gets unpacked, and what was hashed is what is sent.
+ */
+async function privateTemp(): Promise<{ tmp: string; done: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-cache-'));
+  return { tmp: join(dir, 'archive.tar'), done: () => rm(dir, { recursive: true, force: true }) };
 }
 
 function restoredMap(state: JobState): Map<number, Restored> {
