@@ -153,8 +153,7 @@ describe('cache eviction through real runs', () => {
   let ts: TestServer;
 
   beforeAll(async () => {
-    // Room for two entries of this pipeline's size (2048 bytes each), not three.
-    ts = await startTestServer({ cacheMaxGiB: 5000 / 1024 ** 3 });
+    ts = await startTestServer();
     await spawnAgent(ts, 'evict-agent');
   });
   afterAll(async () => {
@@ -168,9 +167,12 @@ describe('cache eviction through real runs', () => {
     const b = await repo('main', 'b', EXACT_PIPELINE);
     const c = await repo('main', 'c', EXACT_PIPELINE);
     await run(ts, a, 'A');
+    const [first] = await ts.server.context.store.listCacheEntries();
+    // Room for two entries of this pipeline's size, not three (as `--cache-max-gib` sets it).
+    (ts.server.context.caches as { maxTotalBytes: number }).maxTotalBytes = 2.5 * first!.size;
     await run(ts, b, 'B');
     const sizes = (await ts.server.context.store.listCacheEntries()).map((e) => e.size);
-    expect(sizes).toEqual([2048, 2048]);
+    expect(sizes).toEqual([first!.size, first!.size]);
     // Using A makes B the least recently used.
     expect((await run(ts, a, 'unused')).output).toContain('restored: A');
     const third = await run(ts, c, 'C');

@@ -43,7 +43,8 @@ export async function extractWithTar(archive: Readable, dir: string, o: SystemTa
 
 /** Packs everything under `dir` (symlinks as links) into a POSIX tar written to `out`. */
 export async function packWithTar(dir: string, out: Writable, o: SystemTarOptions): Promise<void> {
-  const args = ['-c', '-f', '-', '-C', dir, '--format=gnu', '.'];
+  // 512-byte records: a small cache is not padded to 10 kB.
+  const args = ['-c', '-f', '-', '-C', dir, '--format=gnu', '--blocking-factor=1', '.'];
   await runTar(o, args, undefined, out);
 }
 
@@ -75,6 +76,10 @@ async function runTar(
   // tar's own words first: a pipe it closed early only says that it stopped.
   if (exit!.value !== 0)
     throw new Error(`tar ${args[0]} failed (exit ${exit!.value}): ${stderr.trim().slice(0, 500)}`);
-  const failed = rest.find((r) => r.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  // tar stops reading at the archive's end-of-archive blocks and may close its input before the
+  // padding after them is sent: once it exited 0 a broken feed is that, not a failure. Its output
+  // (a pack) must have been taken whole.
+  const [fed, taken] = rest;
+  if (taken?.status === 'rejected') throw taken.reason;
+  if (fed?.status === 'rejected' && !feed) throw fed.reason;
 }
