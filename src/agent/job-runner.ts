@@ -286,6 +286,7 @@ async function runSteps(job: JobContext, variables: Record<string, string>, resu
       baseEnv: { ...o.baseEnv, ...plan.container?.env },
       killGraceMs: o.killGraceMs,
       jobUser: o.jobUser,
+      index,
     });
     await out.close();
     // A step whose log could not be stored did not do what it says it did: it fails.

@@ -7,6 +7,7 @@ import type { ApiClient, JobSpec } from '../protocol/index.js';
 import { sleep } from '../shared/clock.js';
 import { assertNever } from '../shared/errors.js';
 import { extractWorkspace, listAllFiles, packWorkspace } from '../shared/workspace-archive.js';
+import { restoreCache, saveCache } from './cache/cache-step.js';
 import { chownTree, type JobUser } from './job-user.js';
 import type { LogStream } from './log-stream.js';
 import { findOnPath, runProcess } from './process.js';
@@ -28,6 +29,14 @@ export interface StepContext {
   killGraceMs: number;
   /** Scripts run as this user; what the agent writes for them is handed to it. */
   jobUser?: JobUser;
+  /** The step's index in the job (a cache step's post-job half finds its restore by it). */
+  index?: number;
+}
+
+/** What the cache steps need: `$(name)` macros without secrets, since keys are stored in clear. */
+function cacheContext(c: StepContext) {
+  const plain = createVariableLookup(c.state.variables);
+  return { ...c, expand: (text: string) => expandMacros(text, plain) };
 }
 
 /** Runs one step, again after a failure when it has `retryCountOnTaskFailure`, and logs its frame. */
@@ -66,6 +75,10 @@ async function runOnce(step: StepPlan, c: StepContext): Promise<StepOutcome> {
         return await publish(step, c);
       case 'download':
         return await download(step, c);
+      case 'cache':
+        return await restoreCache(step, c.index ?? -1, cacheContext(c));
+      case 'cacheSave':
+        return await saveCache(step, cacheContext(c));
       default:
         return assertNever(step.kind);
     }

@@ -40,6 +40,12 @@ function collect(value: string, previous: Record<string, string>): Record<string
 }
 
 const listOf = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+/** A size in GiB for the cache flags: a positive number (fractions allowed). */
+function gib(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number of GiB');
+  return n;
+}
 
 const dataOption = () => new Option('--data <dir>', 'data directory of the local server').default(undefined);
 
@@ -93,6 +99,8 @@ program
     env.SLIPWAY_PUBLIC_URL,
   )
   .option('--no-metrics-loopback', '/metrics needs a metrics:read token from loopback clients too')
+  .option('--cache-max-gib <GiB>', 'total size of cache entries before the least recently used go', gib, 20)
+  .option('--cache-max-entry-gib <GiB>', 'largest cache entry accepted', gib, 2)
   .action(
     act(async (o) => {
       const { startServer } = await import('../server/index.js');
@@ -107,6 +115,8 @@ program
           socketPath: o.socket,
           publicUrl: o.publicUrl,
           leaseTtlSeconds: o.leaseTtl,
+          cacheMaxGiB: o.cacheMaxGib,
+          cacheMaxEntryGiB: o.cacheMaxEntryGib,
           vmImagePools: o.vmImagePool,
           logLevel: o.logLevel,
           secretKey: env.SLIPWAY_SECRET_KEY,
@@ -134,6 +144,7 @@ program
   .option('--repo <name>', 'run a connected repository instead of a folder (the server fetches it)')
   .option('--branch <branch>', 'with --repo: the branch to run (default: its default branch)')
   .option('--commit <sha>', 'with --repo: the commit to run')
+  .option('--untrusted', 'queue the run as untrusted: its cache saves are read by no trusted run')
   .addOption(dataOption())
   .action(
     act(async (pipeline, o) =>
@@ -152,6 +163,7 @@ program
             vars: o.var,
             secrets: o.secret,
             params: o.param,
+            untrusted: o.untrusted === true,
             out,
             // A live view on a terminal; the plain lines in CI logs and pipes.
             live:
@@ -512,6 +524,8 @@ fleetOptions(
     .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
     .addOption(databaseOption())
     .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
+    .option('--cache-max-gib <GiB>', 'total size of cache entries before the least recently used go', gib, 20)
+    .option('--cache-max-entry-gib <GiB>', 'largest cache entry accepted', gib, 2)
     .addOption(logLevelOption()),
   { minIdle: 1, max: 4 },
 ).action(
@@ -522,6 +536,8 @@ fleetOptions(
       data: o.data,
       database: o.database,
       leaseTtlSeconds: o.leaseTtl,
+      cacheMaxGiB: o.cacheMaxGib,
+      cacheMaxEntryGiB: o.cacheMaxEntryGib,
       secretKey: env.SLIPWAY_SECRET_KEY,
       fleet: fleetFlags(o),
       logger: await logger('up', o.logLevel),

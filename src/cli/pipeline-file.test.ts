@@ -108,4 +108,17 @@ describe('runSourceOf', () => {
     const plain = await tree({ 'a.txt': 'a' });
     expect(await runSourceOf(plain)).toEqual({ repository: expect.stringMatching(/^slipway-pf-/) });
   });
+
+  it("takes the default branch from the remote's HEAD, whose caches every branch reads", async () => {
+    const repo = await tree({ 'a.txt': 'a' });
+    gitInit(repo);
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo });
+    git('checkout', '-q', '-b', 'feature/x');
+    git('update-ref', 'refs/remotes/origin/trunk', 'HEAD');
+    git('symbolic-ref', 'refs/remotes/origin/HEAD', 'refs/remotes/origin/trunk');
+    expect(await runSourceOf(repo)).toMatchObject({
+      branch: 'refs/heads/feature/x',
+      defaultBranch: 'refs/heads/trunk',
+    });
+  });
 });

@@ -121,6 +121,11 @@ export async function runSourceOf(dir: string): Promise<RunSource> {
   const [commit, ref] = (await git(dir, ['rev-parse', 'HEAD', '--symbolic-full-name', 'HEAD'])) ?? [];
   if (commit && /^[0-9a-f]{40,64}$/.test(commit)) source.commit = commit;
   if (ref?.startsWith('refs/')) source.branch = ref;
+  // The remote's HEAD names the default branch (`refs/remotes/origin/main` → `refs/heads/main`),
+  // whose caches every branch reads; without a remote there is none.
+  const [head] = (await git(dir, ['symbolic-ref', '--quiet', 'refs/remotes/origin/HEAD'])) ?? [];
+  if (head?.startsWith('refs/remotes/origin/'))
+    source.defaultBranch = `refs/heads/${head.slice('refs/remotes/origin/'.length)}`;
   return source;
 }
 

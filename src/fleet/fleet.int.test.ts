@@ -210,6 +210,28 @@ jobs:
     expect(log).toContain('greeting=from-container-env');
   });
 
+  it('brings a cache from one job container to the next, which restores it and skips the save', async () => {
+    const pipeline = `
+steps:
+- cache:
+    key: 'fleet | "$(Agent.OS)" | "${Date.now()}"'
+    path: $(Pipeline.Workspace)/deps
+    cacheHitVar: HIT
+- script: |
+    echo "hit=$(HIT)"
+    if [ -f "$(Pipeline.Workspace)/deps/made" ]; then echo "restored: $(cat "$(Pipeline.Workspace)/deps/made")"; fi
+    mkdir -p "$(Pipeline.Workspace)/deps" && hostname > "$(Pipeline.Workspace)/deps/made"
+`;
+    const first = await run(pipeline);
+    expect(first.run.jobs[0]!.result).toBe('succeeded');
+    expect(first.log).toContain('hit=false');
+    expect(first.log).toMatch(/Saved \d+ files/);
+    const second = await run(pipeline);
+    expect(second.log).toContain('hit=true');
+    expect(second.log).toMatch(/restored: \S+/);
+    expect(second.log).toMatch(/Cache hit on the exact key .*: not saving/);
+  });
+
   it('gives each job a fresh container: files and processes of one job are gone for the next', async () => {
     const { run: done, log } = await run(`
 jobs:

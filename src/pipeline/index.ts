@@ -39,6 +39,8 @@ export {
 export {
   type BuildReason,
   buildReason,
+  cacheOptions,
+  cacheSaveOptions,
   checkoutOptions,
   containerRef,
   demand,
@@ -62,6 +64,7 @@ export {
   type RunSource,
   sourceVariables,
 } from './predefined-variables.js';
+export { CACHE_TASKS } from './read-cache.js';
 export { DEFAULT_CONDITION } from './read-condition.js';
 export { DEFAULT_CANCEL_TIMEOUT, DEFAULT_JOB_TIMEOUT, MAX_JOBS } from './read-job.js';
 export { DEFAULT_POOL, parseDemand } from './read-pool.js';
@@ -71,6 +74,8 @@ export { MAX_VARIABLES } from './read-variables.js';
 export { MAX_EXPANSION, MAX_TEMPLATE_DEPTH } from './template-expander.js';
 export { MAX_TEMPLATE_FILES, type ReadFile, resolveTemplatePath } from './template-files.js';
 export type {
+  CacheOptions,
+  CacheSaveOptions,
   CheckoutOptions,
   ContainerRef,
   Demand,

@@ -66,9 +66,22 @@ export const containerRef = z.object({
  *   coordinator and scoped to the run; a second artifact with the same name fails the step.
  * download: fetch this run's pipeline artifacts (`download.artifact`, or all when absent)
  *   filtered by the glob `download.patterns`; see StepPlan.download for where they go.
+ * cache: restore the cache entry `cache` names into `cache.path` where the step stands (the
+ *   `cache:` step, and Azure's `Cache@2`, `CacheBeta@0` and `CacheBeta@1` tasks, compile to it).
+ * cacheSave: the post-job step of the cache step at `cacheSave.restoreStep`: after the job
+ *   succeeded, save `cache.path` under the key unless the restore hit it exactly.
  * A plan naming another kind is refused when the agent parses it: it never runs `script`.
  */
-export const stepKind = z.enum(['script', 'bash', 'pwsh', 'checkout', 'publish', 'download']);
+export const stepKind = z.enum([
+  'script',
+  'bash',
+  'pwsh',
+  'checkout',
+  'publish',
+  'download',
+  'cache',
+  'cacheSave',
+]);
 
 /** A checkout option: the value as written, or a `$(macro)` resolved (and only logged) by the agent. */
 const flag = z.union([z.boolean(), z.string()]).optional();
@@ -109,6 +122,24 @@ export const downloadOptions = z.object({
   path: z.string().optional(),
 });
 
+/** A cache step's inputs as written; macros and file segments are resolved by the agent. */
+export const cacheOptions = z.object({
+  /** Segments split on `|`: strings (`"quoted"` ones always), file paths and globs (hashed). */
+  key: z.string(),
+  /** Keys tried as prefixes, in order, when `key` does not hit exactly. */
+  restoreKeys: z.array(z.string()),
+  /** The folder restored and saved, relative to Build.SourcesDirectory unless absolute. */
+  path: z.string(),
+  /** Variable set to `true` (exact hit), `inexact` (a restore key hit) or `false`. */
+  cacheHitVar: z.string().optional(),
+});
+
+/** The post-job half of a cache step. */
+export const cacheSaveOptions = cacheOptions.extend({
+  /** Index in the job's steps of the cache step this one saves for. */
+  restoreStep: z.number().int().min(0),
+});
+
 export const stepPlan = z.object({
   kind: stepKind,
   /** The script text, macros not yet expanded; '' for checkout, publish and download. */
@@ -142,6 +173,10 @@ export const stepPlan = z.object({
   publish: publishOptions.optional(),
   /** Present exactly when kind is download. */
   download: downloadOptions.optional(),
+  /** Present exactly when kind is cache. */
+  cache: cacheOptions.optional(),
+  /** Present exactly when kind is cacheSave. */
+  cacheSave: cacheSaveOptions.optional(),
 });
 
 export const jobPlan = z.object({

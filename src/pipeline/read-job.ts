@@ -2,6 +2,7 @@ import type { GraphNode } from './dependency-graph.js';
 import { identifierProblem } from './identifiers.js';
 import type { Issues } from './issues.js';
 import { dockerMode } from './plan-schema.js';
+import { withCacheSaves } from './read-cache.js';
 import { DEFAULT_CONDITION, readCondition } from './read-condition.js';
 import { type ContainerSpec, readContainer, readServices } from './read-container.js';
 import { type PoolSpec, readPool } from './read-pool.js';
@@ -189,7 +190,7 @@ export function readJobBody(
     continueOnError: read('continueOnError', (e) => readBoolean(issues, e)) ?? false,
     services: read('services', (e) => readServices(issues, e)) ?? {},
     docker: read('docker', (e) => readDocker(issues, e)) ?? 'none',
-    steps: stepList?.steps ?? [],
+    steps: withCacheSaves(stepList?.steps ?? []),
   };
   const pool = read('pool', (e) => readPool(issues, e));
   const container = read('container', (e) => readContainer(issues, e));

@@ -1,5 +1,6 @@
 import { identifierProblem } from './identifiers.js';
 import type { Issues } from './issues.js';
+import { isCacheTask, readCacheStep, readCacheTask } from './read-cache.js';
 import { DEFAULT_CONDITION, readCondition } from './read-condition.js';
 import {
   checkKeys,
@@ -17,8 +18,18 @@ import type { CheckoutOptions, DownloadOptions, PublishOptions, StepKind, StepPl
 import type { YEntry, YMap, YNode } from './yaml-tree.js';
 
 /** The keys that say what a step does; `powershell` runs as `pwsh`, as Azure does on Linux. */
-const KIND_KEYS = ['script', 'bash', 'pwsh', 'powershell', 'checkout', 'publish', 'download'] as const;
-type KindKey = (typeof KIND_KEYS)[number];
+const KIND_KEYS = [
+  'script',
+  'bash',
+  'pwsh',
+  'powershell',
+  'checkout',
+  'publish',
+  'download',
+  'cache',
+] as const;
+/** `task` is a kind only for the tasks Slipway runs as its own steps (the cache tasks). */
+type KindKey = (typeof KIND_KEYS)[number] | 'task';
 /** Azure step types Slipway cannot run yet; a step of one of them is refused as a whole. */
 const UNSUPPORTED_KINDS = ['template', 'downloadBuild', 'getPackage', 'reviewApp'];
 const COMMON_KEYS = [
@@ -39,6 +50,8 @@ const KEYS_BY_KIND: Record<KindKey, readonly string[]> = {
   checkout: ['clean', 'fetchDepth', 'fetchTags', 'lfs', 'submodules', 'persistCredentials', 'path'],
   publish: ['artifact', 'publishLocation'],
   download: ['artifact', 'patterns', 'path'],
+  cache: [],
+  task: ['task', 'inputs'],
 };
 const UNSUPPORTED_KEYS = [
   'target',
@@ -114,11 +127,11 @@ function readStep(issues: Issues, node: YNode): ReadStep | undefined {
   const map = expectMap(issues, node, 'a step');
   if (!map) return undefined;
   const task = entryOf(map, 'task');
-  if (task) {
+  if (task && !(task.value.kind === 'scalar' && isCacheTask(task.value.value))) {
     const name = task.value.kind === 'scalar' ? task.value.value : '';
     issues.add(
       task.keyPos,
-      `task '${name}' is not supported by Slipway: Slipway runs no Azure tasks; write a script, bash or pwsh step instead`,
+      `task '${name}' is not supported by Slipway: Slipway runs no Azure tasks but the Cache tasks; write a script, bash or pwsh step instead`,
     );
     return undefined;
   }
@@ -201,6 +214,10 @@ function readBody(issues: Issues, map: YMap, kindEntry: YEntry, kindKey: KindKey
       return readPublish(issues, map, kindEntry);
     case 'download':
       return readDownload(issues, map, kindEntry);
+    case 'cache':
+      return readCacheStep(issues, kindEntry);
+    case 'task':
+      return readCacheTask(issues, kindEntry, entryOf(map, 'inputs'));
     default:
       return kindKey satisfies never;
   }
@@ -325,12 +342,14 @@ function readDownload(issues: Issues, map: YMap, kindEntry: YEntry): Body | unde
 }
 
 function readKind(issues: Issues, map: YMap): YEntry | undefined {
-  const kinds = map.entries.filter((e) => (KIND_KEYS as readonly string[]).includes(e.key));
+  const kinds = map.entries.filter(
+    (e) => (KIND_KEYS as readonly string[]).includes(e.key) || e.key === 'task',
+  );
   const [first, second] = kinds;
   if (first === undefined)
     issues.add(
       map.pos,
-      `a step needs one of ${KIND_KEYS.map((k) => `'${k}'`).join(', ')} (or 'task', which Slipway does not run)`,
+      `a step needs one of ${KIND_KEYS.map((k) => `'${k}'`).join(', ')} (or 'task', which Slipway runs only for Cache@2)`,
     );
   if (first !== undefined && second !== undefined)
     issues.add(second.keyPos, `a step does one thing: found both '${first.key}' and '${second.key}'`);

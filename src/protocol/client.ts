@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Agent as UndiciAgent } from 'undici';
 import { z } from 'zod';
 import { sleep } from '../shared/clock.js';
@@ -30,6 +32,13 @@ import {
   appendLogRequest,
   appendLogResponse,
   artifactView,
+  CACHE_ARCHIVE_TYPE,
+  cacheLookupRequest,
+  cacheLookupResponse,
+  cacheReserveRequest,
+  cacheReserveResponse,
+  type cacheSaveQuery,
+  cacheSaveResponse,
   claimRequest,
   completeJobRequest,
   createPoolRequest,
@@ -186,8 +195,9 @@ function checked(schema: Schema<unknown>, body: unknown): unknown {
 export interface RequestOptions {
   method?: string;
   body?: unknown;
-  /** Raw body (e.g. an archive) sent as application/octet-stream. */
-  raw?: Buffer;
+  /** Raw body (e.g. an archive) sent as application/octet-stream (or `contentType`); a stream is sent as it is read. */
+  raw?: Buffer | Readable;
+  contentType?: string;
   token?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -293,6 +303,44 @@ export class ApiClient {
   /** The artifacts published in the running job's run so far. */
   jobArtifacts(jobId: string, o: CallOptions) {
     return this.call(`jobs/${jobId}/artifacts`, o, undefined, artifactView.array());
+  }
+
+  // ── caches (the running job's lease token) ───────────────────────────────────
+  /** The entry to restore for the first key that hits (exactly, then the rest as prefixes); null on a miss. */
+  cacheLookup(jobId: string, body: z.input<typeof cacheLookupRequest>, o: CallOptions) {
+    const path = `jobs/${jobId}/caches/lookup`;
+    return this.call(path, o, { schema: cacheLookupRequest, body }, cacheLookupResponse);
+  }
+
+  /** Whether a save of `key` would be taken; refused (ValidationError) when it is too large. */
+  cacheReserve(jobId: string, body: z.input<typeof cacheReserveRequest>, o: CallOptions) {
+    const path = `jobs/${jobId}/caches/reserve`;
+    return this.call(path, o, { schema: cacheReserveRequest, body }, cacheReserveResponse);
+  }
+
+  /** Uploads a cache archive, streamed; the server checks it against `q.sha256` before keeping it. */
+  async cacheSave(jobId: string, q: z.input<typeof cacheSaveQuery>, archive: Readable, o: CallOptions) {
+    const query = new URLSearchParams({ key: q.key, sha256: q.sha256, size: String(q.size) });
+    const res = await this.fetch(`jobs/${jobId}/caches?${query}`, {
+      ...o,
+      method: 'PUT',
+      raw: archive,
+      contentType: CACHE_ARCHIVE_TYPE,
+    });
+    const text = await res.text();
+    const body = text ? safeJson(text) : undefined;
+    if (!res.ok) throw errorFromAnswer(res.status, body, text || res.statusText);
+    return cacheSaveResponse.parse(body);
+  }
+
+  /** A cache entry's archive as a stream (the caller verifies its checksum before using it). */
+  async cacheOpen(jobId: string, entryId: string, o: CallOptions): Promise<Readable> {
+    const res = await this.fetch(`jobs/${jobId}/caches/entries/${encodeURIComponent(entryId)}`, o);
+    if (!res.ok || !res.body) {
+      const text = await res.text();
+      throw errorFromAnswer(res.status, text ? safeJson(text) : undefined, text || res.statusText);
+    }
+    return Readable.fromWeb(res.body as unknown as WebReadableStream);
   }
 
   // ── runs ───────────────────────────────────────────────────────────────────────
@@ -512,9 +560,9 @@ export class ApiClient {
   async fetch(path: string, o: RequestOptions = {}): Promise<Response> {
     const headers: Record<string, string> = {};
     if (o.token) headers.authorization = `Bearer ${o.token}`;
-    let body: string | Buffer | undefined;
+    let body: string | Buffer | Readable | undefined;
     if (o.raw) {
-      headers['content-type'] = 'application/octet-stream';
+      headers['content-type'] = o.contentType ?? 'application/octet-stream';
       body = o.raw;
     } else if (o.body !== undefined) {
       headers['content-type'] = 'application/json';
@@ -525,7 +573,9 @@ export class ApiClient {
     const init = {
       method: o.method ?? (body === undefined ? 'GET' : 'POST'),
       headers,
-      body,
+      // A stream goes out as it is read (fetch takes an async iterable with `duplex: 'half'`).
+      body: body as string | Buffer | undefined,
+      ...(body instanceof Readable ? { duplex: 'half' as const } : {}),
       signal: AbortSignal.any(signals),
     };
     try {

@@ -744,3 +744,33 @@ export const fleetView = z.object({
   status: fleetStatus.nullable(),
 });
 export type FleetView = z.infer<typeof fleetView>;
+// ── caches ───────────────────────────────────────────────────────────────────────
+/** A resolved cache key: segments joined by `|`. */
+const cacheKey = z.string().min(1).max(2048);
+const sha256 = z.string().regex(/^[a-f0-9]{64}$/);
+/** `POST /jobs/:id/caches/lookup`: the key, then the restore keys (prefixes), in order. */
+export const cacheLookupRequest = z.object({ keys: z.array(cacheKey).min(1).max(20) });
+export const cacheEntryView = z.object({
+  id: z.string(),
+  key: z.string(),
+  size: z.number().int().min(0),
+  sha256,
+  /** The first key matched exactly (a restore key never does). */
+  exact: z.boolean(),
+});
+export const cacheLookupResponse = z.object({ entry: cacheEntryView.nullable() });
+/** `POST /jobs/:id/caches/reserve`: asked before an upload, so nothing is sent in vain. */
+export const cacheReserveRequest = z.object({ key: cacheKey, size: z.number().int().min(0) });
+export const cacheReserveResponse = z.object({
+  /** The job's scope has this key already: entries are immutable, nothing is saved. */
+  exists: z.boolean(),
+});
+/** `PUT /jobs/:id/caches?key=&sha256=&size=` with the tar archive as the body. */
+export const cacheSaveQuery = z.object({ key: cacheKey, sha256, size: z.coerce.number().int().min(0) });
+export const cacheSaveResponse = z.object({
+  saved: z.boolean(),
+  /** Entries evicted (least recently used first) to keep the total under the server's limit. */
+  evicted: z.number().int().min(0),
+});
+/** The content type of a cache archive on the wire (uncompressed tar). */
+export const CACHE_ARCHIVE_TYPE = 'application/x-tar';

@@ -12,6 +12,7 @@ import { authenticate, type ServerContext } from './context.js';
 import { adminRoutes } from './routes/admin.js';
 import { agentRoutes } from './routes/agents.js';
 import { artifactRoutes } from './routes/artifacts.js';
+import { cacheRoutes } from './routes/caches.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { jobRoutes } from './routes/jobs.js';
 import { repositoryRoutes } from './routes/repositories.js';
@@ -38,6 +39,8 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   app.setErrorHandler((err, req, reply) => {
     const [status, code, message] = classify(err);
     if (status >= 500) ctx.logger.error({ err, route: req.routeOptions.url }, 'request failed');
+    // JSON, whatever the route meant to send (a stream that failed before its first byte).
+    reply.type('application/json; charset=utf-8');
     reply.code(status).send({ error: { code, message, ...wireFields(err) } });
   });
   app.setNotFoundHandler((req, reply) => {
@@ -73,6 +76,8 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   artifactRoutes(app, ctx);
   variableGroupRoutes(app, ctx);
   repositoryRoutes(app, ctx);
+  // A scope of its own: its archive content type reaches the route as a stream.
+  app.register(async (scope) => cacheRoutes(scope, ctx));
   return app;
 }
 

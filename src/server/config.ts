@@ -27,6 +27,10 @@ export const serverConfig = z.object({
   sourcesTickMs: z.number().int().min(50).max(60_000).default(1_000),
   /** `/metrics` answers loopback clients without a token; others need one with scope `metrics:read`. Default true. */
   metricsLoopback: z.boolean().default(true),
+  /** Total size of cache entries, in GiB, past which the least recently used are evicted. */
+  cacheMaxGiB: z.number().positive().default(20),
+  /** Largest cache entry, in GiB; a bigger save is refused with a message naming this setting. */
+  cacheMaxEntryGiB: z.number().positive().default(2),
   /** Log level (pino). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

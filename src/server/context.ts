@@ -13,6 +13,7 @@ import type { Scheduler } from './scheduler.js';
 import type {
   AgentService,
   ArtifactService,
+  CacheService,
   JobService,
   PoolService,
   QueueService,
@@ -40,6 +41,8 @@ export interface ServerContext {
   artifactService: ArtifactService;
   /** Variable groups (`slipway group`), which jobs reference with `- group: NAME`. */
   variableGroups: VariableGroupService;
+  /** Cache entries: lookup, restore and save for running jobs, eviction. */
+  caches: CacheService;
   metrics: ServerMetrics;
   /** `/metrics` answers loopback clients without a token. */
   metricsLoopback: boolean;

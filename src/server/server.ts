@@ -32,6 +32,7 @@ import { SecretVault } from './secret-vault.js';
 import {
   AgentService,
   ArtifactService,
+  CacheService,
   JobService,
   PoolService,
   QueueService,
@@ -70,6 +71,8 @@ export interface StartServerOptions {
 }
 
 export { ADMIN_TOKEN_FILE };
+
+const GiB = 1024 * 1024 * 1024;
 
 /** Starts the coordinator: opens the store, prepares the data directory, listens. */
 export async function startServer(options: StartServerOptions): Promise<SlipwayServer> {
@@ -198,6 +201,14 @@ async function startLocked(
     }),
     artifactService: new ArtifactService({ store, scheduler, artifacts }),
     variableGroups,
+    caches: new CacheService({
+      store,
+      blobs,
+      clock,
+      logger,
+      maxEntryBytes: config.cacheMaxEntryGiB * GiB,
+      maxTotalBytes: config.cacheMaxGiB * GiB,
+    }),
   };
   const app = buildApp(context);
   const handlers = trackHandlers(app);

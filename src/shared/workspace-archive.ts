@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { create, type ReadEntry, Unpack } from 'tar';
+import { create, Parser, type ReadEntry, Unpack } from 'tar';
 import { ValidationError } from './errors.js';
 
 const execFileAsync = promisify(execFile);
@@ -38,7 +38,11 @@ export interface PackWorkspaceOptions {
 export interface ExtractWorkspaceOptions {
   /** Largest total size of the extracted files, in bytes. Default 1 GiB. */
   maxBytes?: number;
+  /** What the archive is, as errors name it. Default 'workspace'. */
+  what?: ArchiveKind;
 }
+
+export type ArchiveKind = 'workspace' | 'artifact' | 'cache';
 
 export interface ExtractWorkspaceResult {
   /** Entries written that are not directories: files, symlinks and hardlinks. */
@@ -167,7 +171,8 @@ export async function extractWorkspace(
   destDir: string,
   opts: ExtractWorkspaceOptions = {},
 ): Promise<ExtractWorkspaceResult> {
-  const guard = new EntryGuard(path.resolve(destDir), opts.maxBytes ?? DEFAULT_EXTRACT_MAX_BYTES);
+  const what = opts.what ?? 'workspace';
+  const guard = new EntryGuard(path.resolve(destDir), opts.maxBytes ?? DEFAULT_EXTRACT_MAX_BYTES, what);
   await mkdir(guard.root, { recursive: true });
   let failure: unknown;
   const unpack = new Unpack({
@@ -184,7 +189,7 @@ export async function extractWorkspace(
         return guard.check(entry as ReadEntry);
       } catch (error) {
         failure ??= error;
-        unpack.abort(new Error('workspace archive rejected'));
+        unpack.abort(new Error(`${what} archive rejected`));
         return false;
       }
     },
@@ -196,10 +201,10 @@ export async function extractWorkspace(
       // Left unconsumed, so the caller can still answer (an HTTP 400) before it destroys or
       // drains the stream.
       if (!Buffer.isBuffer(archive)) archive.unpipe(unpack);
-      reject(asExtractError(failure));
+      reject(asExtractError(failure, what));
     };
     unpack.on('error', fail);
-    unpack.on('close', () => (failure === undefined ? resolve() : reject(asExtractError(failure))));
+    unpack.on('close', () => (failure === undefined ? resolve() : reject(asExtractError(failure, what))));
     if (Buffer.isBuffer(archive)) {
       unpack.end(archive);
     } else {
@@ -209,6 +214,73 @@ export async function extractWorkspace(
   });
   await guard.createSymlinks();
   return { files: guard.files, bytes: guard.bytes };
+}
+
+/**
+ * Reads a whole archive and applies every rule of `extractWorkspace` (into `destDir`) to it
+ * without writing anything: throws the same `ValidationError` for the first entry refused. For
+ * an extractor that is not node-tar (a system `tar`, many times faster on thousands of small
+ * files), run on an archive that cannot change meanwhile, so what was checked is what is unpacked.
+ */
+export async function checkArchive(
+  archive: Readable,
+  destDir: string,
+  opts: ExtractWorkspaceOptions = {},
+): Promise<ExtractWorkspaceResult> {
+  const checker = new ArchiveChecker(destDir, opts);
+  for await (const chunk of archive) checker.write(chunk as Buffer);
+  return checker.end();
+}
+
+/**
+ * `checkArchive` fed chunk by chunk, so an archive can be checked while it is downloaded.
+ * Parsing is synchronous: each `write` has checked what it was given when it returns.
+ */
+export class ArchiveChecker {
+  private readonly guard: EntryGuard;
+  private readonly parser: Parser;
+  private readonly what: ArchiveKind;
+  private failure: unknown;
+  private readonly closed: Promise<void>;
+
+  constructor(destDir: string, opts: ExtractWorkspaceOptions = {}) {
+    this.what = opts.what ?? 'workspace';
+    this.guard = new EntryGuard(path.resolve(destDir), opts.maxBytes ?? DEFAULT_EXTRACT_MAX_BYTES, this.what);
+    this.parser = new Parser({
+      strict: true,
+      onReadEntry: (entry) => {
+        if (this.failure === undefined) {
+          try {
+            this.guard.check(entry);
+          } catch (error) {
+            this.failure = error;
+          }
+        }
+        entry.resume();
+      },
+    });
+    this.closed = new Promise<void>((resolve) => {
+      this.parser.on('error', (error) => {
+        this.failure ??= error;
+        resolve();
+      });
+      this.parser.on('close', () => resolve());
+    });
+  }
+
+  write(chunk: Buffer): void {
+    if (this.failure === undefined) this.parser.write(chunk);
+  }
+
+  /** The archive ended: throws what was refused, else says what it holds. */
+  async end(): Promise<ExtractWorkspaceResult> {
+    if (this.failure === undefined) this.parser.end();
+    else this.parser.abort(new Error(`${this.what} archive rejected`));
+    await this.closed;
+    if (this.failure !== undefined) throw asExtractError(this.failure, this.what);
+    this.guard.checkSymlinks();
+    return { files: this.guard.files + this.guard.symlinkCount, bytes: this.guard.bytes };
+  }
 }
 
 /**
@@ -231,33 +303,38 @@ class EntryGuard {
   constructor(
     readonly root: string,
     private readonly maxBytes: number,
+    private readonly what: ArchiveKind = 'workspace',
   ) {}
 
   /** Throws when the entry is refused; returns whether node-tar should extract it. */
   check(entry: ReadEntry): boolean {
     const name = JSON.stringify(entry.path);
     if (isAbsolutePath(entry.path)) {
-      throw new ValidationError(`workspace archive entry ${name} has an absolute path`);
+      throw new ValidationError(`${this.what} archive entry ${name} has an absolute path`);
     }
     const segments = splitPath(entry.path);
     if (segments.includes('..')) {
-      throw new ValidationError(`workspace archive entry ${name} has a '..' path segment`);
+      throw new ValidationError(`${this.what} archive entry ${name} has a '..' path segment`);
     }
     const key = segments.join('/');
     for (let i = 1; i < segments.length; i++) {
       const parent = segments.slice(0, i).join('/');
       if (this.symlinks.has(parent)) {
         throw new ValidationError(
-          `workspace archive entry ${name} is under the symlink ${JSON.stringify(parent)}`,
+          `${this.what} archive entry ${name} is under the symlink ${JSON.stringify(parent)}`,
         );
       }
       this.dirs.add(parent);
     }
     if (this.symlinks.has(key)) {
-      throw new ValidationError(`workspace archive entry ${name} replaces a symlink earlier in the archive`);
+      throw new ValidationError(
+        `${this.what} archive entry ${name} replaces a symlink earlier in the archive`,
+      );
     }
     if (key === '' && entry.type !== 'Directory') {
-      throw new ValidationError(`workspace archive entry ${name} would replace the workspace directory`);
+      throw new ValidationError(
+        `${this.what} archive entry ${name} would replace ${this.what === 'cache' ? 'the cache path' : 'the workspace directory'}`,
+      );
     }
 
     switch (entry.type) {
@@ -270,7 +347,7 @@ class EntryGuard {
         this.bytes += entry.size;
         if (this.bytes > this.maxBytes) {
           throw new ValidationError(
-            `workspace archive is larger than the limit of ${formatBytes(this.maxBytes)} (at entry ${name})`,
+            `${this.what} archive is larger than the limit of ${formatBytes(this.maxBytes)} (at entry ${name})`,
           );
         }
         this.written.add(key);
@@ -280,7 +357,7 @@ class EntryGuard {
         const target = entry.linkpath ?? '';
         if (isAbsolutePath(target) || splitPath(target).includes('..') || !this.resolvesInside([], target)) {
           throw new ValidationError(
-            `workspace archive entry ${name} is a hardlink to ${JSON.stringify(target)}, outside the workspace`,
+            `${this.what} archive entry ${name} is a hardlink to ${JSON.stringify(target)}, outside ${insideOf(this.what)}`,
           );
         }
         this.written.add(key);
@@ -290,11 +367,11 @@ class EntryGuard {
       case 'SymbolicLink': {
         const target = entry.linkpath ?? '';
         if (!this.resolvesInside(segments.slice(0, -1), target)) {
-          throw symlinkOutside(name, target);
+          throw symlinkOutside(this.what, name, target);
         }
         if (this.dirs.has(key) || this.written.has(key)) {
           throw new ValidationError(
-            `workspace archive entry ${name} replaces an entry earlier in the archive`,
+            `${this.what} archive entry ${name} replaces an entry earlier in the archive`,
           );
         }
         this.symlinks.set(key, target);
@@ -302,17 +379,27 @@ class EntryGuard {
       }
       default:
         throw new ValidationError(
-          `workspace archive entry ${name} is a ${entry.type} entry, which a workspace may not contain`,
+          `${this.what} archive entry ${name} is a ${entry.type} entry, which a ${this.what} archive may not contain`,
         );
     }
   }
 
-  async createSymlinks(): Promise<void> {
+  /** Every symlink checked against the complete set, as the kernel will follow them. */
+  checkSymlinks(): void {
     for (const [key, target] of this.symlinks) {
       if (!this.resolvesInside(key.split('/').slice(0, -1), target)) {
-        throw symlinkOutside(JSON.stringify(key), target);
+        throw symlinkOutside(this.what, JSON.stringify(key), target);
       }
     }
+  }
+
+  /** How many symlinks the archive holds (checked, not made, by `checkArchive`). */
+  get symlinkCount(): number {
+    return this.symlinks.size;
+  }
+
+  async createSymlinks(): Promise<void> {
+    this.checkSymlinks();
     for (const [key, target] of this.symlinks) {
       const link = path.join(this.root, ...key.split('/'));
       // No parent here is a symlink: entries under one were refused, and none replaced a directory.
@@ -370,10 +457,15 @@ class EntryGuard {
   }
 }
 
-function symlinkOutside(name: string, target: string): ValidationError {
+function symlinkOutside(what: ArchiveKind, name: string, target: string): ValidationError {
   return new ValidationError(
-    `workspace archive entry ${name} is a symlink to ${JSON.stringify(target)}, outside the workspace`,
+    `${what} archive entry ${name} is a symlink to ${JSON.stringify(target)}, outside ${insideOf(what)}`,
   );
+}
+
+/** Where an archive's entries must stay, as errors say it. */
+function insideOf(what: ArchiveKind): string {
+  return what === 'cache' ? 'the cache path' : 'the workspace';
 }
 
 /** Segments of a tar path, without empty and `.` ones; a backslash counts as a separator too. */
@@ -385,16 +477,16 @@ function isAbsolutePath(p: string): boolean {
   return p.startsWith('/') || p.startsWith('\\') || /^[A-Za-z]:/.test(p);
 }
 
-function asExtractError(error: unknown): unknown {
+function asExtractError(error: unknown, what: ArchiveKind): unknown {
   if (error instanceof ValidationError) return error;
   const code = (error as { code?: unknown } | undefined)?.code;
   // node-tar's own refusals (a damaged archive, extracting through a symlink) are about the
   // archive; anything else (a full disk) is not the uploader's fault and passes through.
   if (typeof code === 'string' && code.startsWith('TAR_')) {
     const entry = (error as { entry?: { path?: unknown } }).entry?.path;
-    const what =
-      typeof entry === 'string' ? `workspace archive entry ${JSON.stringify(entry)}` : 'workspace archive';
-    return new ValidationError(`${what} rejected: ${errorText(error)}`, { cause: error });
+    const subject =
+      typeof entry === 'string' ? `${what} archive entry ${JSON.stringify(entry)}` : `${what} archive`;
+    return new ValidationError(`${subject} rejected: ${errorText(error)}`, { cause: error });
   }
   return error;
 }

@@ -531,5 +531,36 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await store.upsertFleet({ pool: 'default', id: 'f', capabilities: {}, lastSeenAt: 6 });
       expect((await store.listFleets('default', 0))[0]!.status).toBeNull();
     });
+
+    it('keeps cache entries unique by scope and key, finds them by key and prefix, least recently used first', async () => {
+      const entry = (id: string, scope: string, key: string, at: number) => ({
+        id,
+        scope,
+        key,
+        size: 10,
+        sha256: id.padEnd(64, '0'),
+        createdAt: at,
+        lastUsedAt: at,
+      });
+      expect(await store.insertCacheEntry(entry('c1', 'branch:main', 'npm|a%_', 1))).toBe(true);
+      expect(await store.insertCacheEntry(entry('c2', 'branch:main', 'npm|b', 2))).toBe(true);
+      expect(await store.insertCacheEntry(entry('c3', 'branch:dev', 'npm|a%_', 3))).toBe(true);
+      expect(await store.insertCacheEntry(entry('c4', 'branch:main', 'npm|a%_', 4))).toBe(false);
+      expect((await store.findCacheEntry('branch:main', 'npm|a%_'))?.id).toBe('c1');
+      expect(await store.findCacheEntry('branch:main', 'npm|a')).toBeUndefined();
+      expect((await store.findCacheEntryByPrefix('branch:main', 'npm|'))?.id).toBe('c2');
+      // The prefix is literal: `%` and `_` are no wildcards.
+      expect((await store.findCacheEntryByPrefix('branch:main', 'npm|a%'))?.id).toBe('c1');
+      expect(await store.findCacheEntryByPrefix('branch:main', 'npm|_')).toBeUndefined();
+      await store.touchCacheEntry('c1', 10);
+      await store.touchCacheEntry('c1', 5);
+      expect((await store.listCacheEntries()).map((e) => e.id)).toEqual(['c2', 'c3', 'c1']);
+      expect((await store.getCacheEntry('c1'))?.lastUsedAt).toBe(10);
+      expect(await store.cacheUsage()).toEqual({ entries: 3, bytes: 30 });
+      expect(await store.countCacheEntriesWithSha('c1'.padEnd(64, '0'))).toBe(1);
+      expect(await store.deleteCacheEntry('c1')).toBe(true);
+      expect(await store.deleteCacheEntry('c1')).toBe(false);
+      expect(await store.cacheUsage()).toEqual({ entries: 2, bytes: 20 });
+    });
   });
 }

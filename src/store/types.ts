@@ -168,6 +168,19 @@ export interface VariableGroupRow {
   updatedAt: number;
 }
 
+/** A saved cache entry: its archive is the blob named by `sha256`. */
+export interface CacheEntryRow {
+  id: string;
+  /** Whose runs read it (`branch:refs/heads/main`, `untrusted:…`, `local:…`): see the server's cache-scope.ts. */
+  scope: string;
+  /** The resolved key (segments joined by `|`); unique within its scope. */
+  key: string;
+  size: number;
+  sha256: string;
+  createdAt: number;
+  lastUsedAt: number;
+}
+
 export interface StepRow {
   jobId: string;
   attempt: number;
@@ -482,6 +495,22 @@ export interface Store {
     from: number | null,
     to: { slot: number; commit: string | null },
   ): Promise<boolean>;
+  // caches
+  /** Adds an entry; false (nothing changed) when its scope has that key already. */
+  insertCacheEntry(entry: CacheEntryRow): Promise<boolean>;
+  getCacheEntry(id: string): Promise<CacheEntryRow | undefined>;
+  /** The entry of `scope` whose key is exactly `key`. */
+  findCacheEntry(scope: string, key: string): Promise<CacheEntryRow | undefined>;
+  /** The newest entry of `scope` whose key starts with `prefix` (taken literally). */
+  findCacheEntryByPrefix(scope: string, prefix: string): Promise<CacheEntryRow | undefined>;
+  /** Marks an entry used at `now` (never earlier than it was). */
+  touchCacheEntry(id: string, now: number): Promise<void>;
+  deleteCacheEntry(id: string): Promise<boolean>;
+  /** Every entry, least recently used first: the eviction order. */
+  listCacheEntries(): Promise<CacheEntryRow[]>;
+  cacheUsage(): Promise<{ entries: number; bytes: number }>;
+  /** How many entries share the archive `sha256` (it is removed when none does). */
+  countCacheEntriesWithSha(sha256: string): Promise<number>;
 
   close(): Promise<void>;
 }

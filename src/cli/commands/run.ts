@@ -21,6 +21,8 @@ export interface RunCommandOptions extends ClientSettings {
   secrets: Record<string, string>;
   /** Values for the pipeline's `parameters`. */
   params: Record<string, string>;
+  /** Queue the run as untrusted (`--untrusted`): no trusted run reads the caches it saves. */
+  untrusted?: boolean;
   out: (s: string) => void;
   /**
    * Draw a live view (spinners, durations, why a job waits) instead of plain lines: for a
@@ -63,6 +65,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
         parameters: o.params,
         templates,
         source,
+        untrusted: o.untrusted ?? false,
       },
       { token },
     );

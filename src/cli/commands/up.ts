@@ -21,6 +21,9 @@ export interface UpOptions {
   database?: string;
   /** Job lease lifetime without a heartbeat, in seconds. */
   leaseTtlSeconds: number;
+  /** Cache limits (GiB): the total before eviction, and one entry. Defaults 20 and 2. */
+  cacheMaxGiB?: number;
+  cacheMaxEntryGiB?: number;
   secretKey?: string;
   fleet: FleetFlags;
   /** For the images and the fleet. */
@@ -63,6 +66,8 @@ export async function upCommand(o: UpOptions): Promise<number> {
         database: o.database,
         socketPath,
         leaseTtlSeconds: o.leaseTtlSeconds,
+        cacheMaxGiB: o.cacheMaxGiB,
+        cacheMaxEntryGiB: o.cacheMaxEntryGiB,
         secretKey: o.secretKey,
       },
       logger: o.serverLogger,

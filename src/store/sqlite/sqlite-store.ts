@@ -1,6 +1,7 @@
 import type { JobStatus, RunStatus } from '../../protocol/index.js';
 import type {
   AgentRow,
+  CacheEntryRow,
   FleetRow,
   JobRow,
   LogLimits,
@@ -16,6 +17,7 @@ import type {
   VariableGroupRow,
 } from '../types.js';
 import * as agents from './agents.js';
+import * as caches from './caches.js';
 import { type Db, openDb, sql } from './db.js';
 import * as events from './events.js';
 import * as fleets from './fleets.js';
@@ -186,6 +188,16 @@ export class SqliteStore implements Store {
     from: number | null,
     to: { slot: number; commit: string | null },
   ) => repos.moveScheduleFire(this.db, repo, schedule, branch, from, to);
+  insertCacheEntry = async (e: CacheEntryRow) => caches.insertCacheEntry(this.db, e);
+  getCacheEntry = async (id: string) => caches.getCacheEntry(this.db, id);
+  findCacheEntry = async (scope: string, key: string) => caches.findCacheEntry(this.db, scope, key);
+  findCacheEntryByPrefix = async (scope: string, prefix: string) =>
+    caches.findCacheEntryByPrefix(this.db, scope, prefix);
+  touchCacheEntry = async (id: string, now: number) => caches.touchCacheEntry(this.db, id, now);
+  deleteCacheEntry = async (id: string) => caches.deleteCacheEntry(this.db, id);
+  listCacheEntries = async () => caches.listCacheEntries(this.db);
+  cacheUsage = async () => caches.cacheUsage(this.db);
+  countCacheEntriesWithSha = async (sha256: string) => caches.countCacheEntriesWithSha(this.db, sha256);
 
   close = async () => {
     this.db.close();
