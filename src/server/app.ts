@@ -15,6 +15,7 @@ import { artifactRoutes } from './routes/artifacts.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
+import { webRoutes } from './routes/web.js';
 
 /** JSON bodies larger than this are refused with 413; workspaces have their own limit. */
 export const MAX_JSON_BYTES = 4 * 1024 * 1024;
@@ -52,6 +53,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   adminRoutes(app, ctx);
   fleetRoutes(app, ctx);
   artifactRoutes(app, ctx);
+  webRoutes(app, ctx);
   return app;
 }
 
