@@ -151,4 +151,14 @@ describe('headers and pages', () => {
     expect(CONTENT_SECURITY_POLICY).toContain("script-src 'self'");
     expect(CONTENT_SECURITY_POLICY).not.toContain('unsafe');
   });
+
+  it('serves the page shell, with no inline script, to anyone; its data only to a session', async () => {
+    const page = await call('GET', '/runs');
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.body).toContain('<script type="module" src="/assets/app.js"></script>');
+    expect(page.body).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
+    expect((await call('GET', '/assets/app.js')).headers['content-type']).toContain('text/javascript');
+    expect((await call('GET', '/assets/..%2Fserver.json')).statusCode).toBe(404);
+  });
 });
