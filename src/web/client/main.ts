@@ -88,6 +88,8 @@ async function render(): Promise<void> {
     const el = await route[1](ctx);
     if (controller.signal.aborted) return;
     replace(main, el);
+    // For `npm run bench:web`: when the page's content is in the document.
+    performance.mark('slipway:page-rendered');
   } catch (err) {
     if (controller.signal.aborted) return;
     if (err instanceof SignedOut) return ctx.signedOut();

@@ -104,7 +104,6 @@ export const runsPage: Page = async (ctx) => {
     );
   };
   draw(await load());
-  performance.mark('slipway:runs-rendered');
   // The first page follows what happens; an older page stays as it was.
   if (!before) every(4000, ctx.signal, async () => draw(await load()));
 
