@@ -75,7 +75,10 @@ try {
             };
             if (performance.getEntriesByName('slipway:page-rendered').length) done();
             else
-              new PerformanceObserver((_l, o) => (o.disconnect(), done())).observe({ entryTypes: ['mark'] });
+              new PerformanceObserver((_l, o) => {
+                o.disconnect();
+                done();
+              }).observe({ entryTypes: ['mark'] });
           }),
       ),
     );
