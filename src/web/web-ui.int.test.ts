@@ -41,6 +41,27 @@ steps:
 - script: echo second run here
   displayName: Say so
 `;
+const STAGES = `
+stages:
+- stage: build
+  jobs:
+  - job: compile
+    steps:
+    - script: echo compiling
+  - job: lint
+    steps:
+    - script: echo linting
+- stage: test
+  dependsOn: build
+  jobs:
+  - job: unit
+    steps:
+    - script: echo unit tests
+  - job: e2e
+    dependsOn: unit
+    steps:
+    - script: echo end to end
+`;
 const HUGE = `
 steps:
 - bash: seq 1 100000
@@ -219,6 +240,19 @@ describe('the web UI in a real browser', () => {
     const states = await page.locator('tbody tr .badge').allInnerTexts();
     expect(states.length).toBeGreaterThan(0);
     for (const s of states) expect(s).toContain('Canceled');
+  });
+
+  it('draws the jobs of a run as a dependency graph and a timeline', async () => {
+    const run = await queue(STAGES);
+    await page.goto(`${ts.url}/runs/${run.number}`);
+    await page.locator('h1 .badge', { hasText: 'Succeeded' }).waitFor({ timeout: 60_000 });
+    const boxes = page.locator('a.job-box');
+    expect(await boxes.count()).toBe(4);
+    // compile and lint → unit (the stage waits for both), unit → e2e.
+    expect(await page.locator('.graph .edge').count()).toBe(3);
+    expect(await page.getByRole('link', { name: /^e2e: Succeeded/ }).count()).toBe(1);
+    expect(await page.locator('.tl-rows li .bar.state-succeeded').count()).toBe(4);
+    await shot('run.png');
   });
 
   it('scrolls a 100,000-line log with only the lines on screen in the page, finds a line and links to it', async () => {

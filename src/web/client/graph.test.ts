@@ -27,6 +27,20 @@ describe('layoutGraph', () => {
     expect([layout.columns, layout.rows]).toEqual([3, 2]);
   });
 
+  it('leaves out an arrow another path implies (a stage waiting for a stage)', () => {
+    const layout = layoutGraph([
+      { name: 'build.compile', dependsOn: [] },
+      { name: 'build.lint', dependsOn: [] },
+      { name: 'test.unit', dependsOn: ['build.compile', 'build.lint'] },
+      { name: 'test.e2e', dependsOn: ['test.unit', 'build.compile', 'build.lint'] },
+    ]);
+    expect(layout.edges).toEqual([
+      [0, 2],
+      [1, 2],
+      [2, 3],
+    ]);
+  });
+
   it('matches names in any case and ignores dependencies it does not know', () => {
     expect(
       place([

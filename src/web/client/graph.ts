@@ -12,7 +12,10 @@ export interface PlacedJob<J extends GraphJob> {
 
 export interface GraphLayout<J extends GraphJob> {
   placed: PlacedJob<J>[];
-  /** Dependency edges, as indexes into `placed` (from the job depended on to the one waiting). */
+  /**
+   * Dependency edges, as indexes into `placed` (from the job depended on to the one waiting),
+   * without those another path already implies.
+   */
   edges: [number, number][];
   columns: number;
   rows: number;
@@ -48,11 +51,30 @@ export function layoutGraph<J extends GraphJob>(jobs: J[]): GraphLayout<J> {
     rowsIn[column] = row + 1;
     return { job, column, row };
   });
+  // Every job of a stage depends on every job of the stages it waits for: drawn as they are,
+  // those arrows hide the shape. An arrow a → c is left out when c also waits for a through b.
+  const direct = jobs.map((job) => [
+    ...new Set(job.dependsOn.map((d) => byName.get(d.toLowerCase())).filter((j) => j !== undefined)),
+  ]);
+  const ancestors = new Map<number, Set<number>>();
+  const ancestorsOf = (i: number, seen = new Set<number>()): Set<number> => {
+    const known = ancestors.get(i);
+    if (known) return known;
+    const all = new Set<number>();
+    if (seen.has(i)) return all;
+    seen.add(i);
+    for (const d of direct[i]!) {
+      all.add(d);
+      for (const a of ancestorsOf(d, seen)) all.add(a);
+    }
+    ancestors.set(i, all);
+    return all;
+  };
   const edges: [number, number][] = [];
-  jobs.forEach((job, i) => {
-    for (const dep of job.dependsOn) {
-      const j = byName.get(dep.toLowerCase());
-      if (j !== undefined) edges.push([j, i]);
+  direct.forEach((deps, i) => {
+    for (const d of deps) {
+      const implied = deps.some((other) => other !== d && ancestorsOf(other).has(d));
+      if (!implied) edges.push([d, i]);
     }
   });
   return { placed, edges, columns: rowsIn.length, rows: Math.max(0, ...rowsIn) };

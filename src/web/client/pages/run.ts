@@ -1,7 +1,7 @@
 import type { JobView, RunEvent, RunView } from '../../../protocol/schemas.js';
 import { api, followFeed, getRun } from '../api.js';
 import { h, replace, svg } from '../dom.js';
-import { ago, branchName, duration, runTitle, span, stateIcon, stateLabel, stateOf } from '../format.js';
+import { ago, branchName, duration, span, stateIcon, stateLabel, stateOf } from '../format.js';
 import { layoutGraph } from '../graph.js';
 import { canWrite, every, type Page, type PageContext } from './page.js';
 import { badge } from './runs.js';
@@ -154,7 +154,6 @@ function runHeader(run: RunView, ctx: PageContext, status: HTMLElement): HTMLEle
       ),
       actions,
     ),
-    h('p', { class: 'muted' }, runTitle(run)),
     h(
       'dl',
       { class: 'facts' },
@@ -189,7 +188,10 @@ function drawGraph(run: RunView, waiting: WaitReasons): Element {
   const boxes = layout.placed.map(({ job, column, row }) => {
     const state = stateOf(job);
     const why = waiting.get(job.name);
-    const detail = why ? 'waiting' : job.startedAt ? span(job.startedAt, job.finishedAt) : stateLabel(state);
+    const time = why ? 'waiting' : job.startedAt ? span(job.startedAt, job.finishedAt) : stateLabel(state);
+    // Jobs of a stage are named `<stage>.<job>`: the stage is said beside the time.
+    const stage = job.name.includes('.') ? job.name.slice(0, job.name.indexOf('.')) : '';
+    const detail = stage ? `${stage} · ${time}` : time;
     const label = `${job.displayName}: ${stateLabel(state)}${why ? `, waiting: ${why}` : ''}`;
     return svg(
       'a',
