@@ -10,11 +10,47 @@ import { killAll, ROOT, spawnAgent, startTestServer, type TestServer } from '../
 declare const document: {
   cookie: string;
   body: { dataset: Record<string, string | undefined> };
-  activeElement: { textContent: string | null } | null;
+  activeElement: { textContent: string | null; getAttribute(name: string): string | null } | null;
+  querySelectorAll(selector: string): Iterable<{
+    textContent: string | null;
+    querySelector(selector: string): { textContent: string | null } | null;
+  }>;
   documentElement: { scrollWidth: number };
 };
 declare const window: { __pwned?: number };
 declare function getComputedStyle(el: unknown): { color: string };
+
+/**
+ * Evaluated in the page: every element with text of its own whose colour is below WCAG AA
+ * contrast (4.5:1, 3:1 for large text) against its effective background.
+ */
+const LOW_CONTRAST = `(() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.closest('svg') || el.closest('.log-rows .txt span[class*="fg-"], .log-rows .txt span[class*="bg-"]')) continue;
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length) continue;
+    const style = getComputedStyle(el);
+    const [a, b] = [lum(rgb(style.color).slice(0, 3)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) low.push(el.tagName + '.' + el.className + ' "' + el.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+  }
+  return low;
+})()`;
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'docs', 'screenshots');
@@ -83,6 +119,8 @@ describe('the web UI in a real browser', () => {
   const shot = async (name: string) => {
     await mkdir(SHOTS, { recursive: true });
     await page.screenshot({ path: join(SHOTS, name) });
+    // Each page photographed is also held to the contrast its readers need.
+    expect(await page.evaluate(LOW_CONTRAST), name).toEqual([]);
   };
 
   beforeAll(async () => {
@@ -209,6 +247,19 @@ describe('the web UI in a real browser', () => {
     await row.waitFor();
     await row.locator('.kind', { hasText: 'Waiting' }).waitFor();
     expect(await row.locator('.reason').textContent()).toMatch(/busy/);
+    // The list refreshes itself; a keyboard user's place in it stays.
+    const link = row.getByRole('link', { name: `#${second.number}`, exact: true });
+    await link.focus();
+    const waited = await row.locator('time').textContent();
+    await page.waitForFunction(
+      ([n, before]) => {
+        const rows = [...document.querySelectorAll('tr')].filter((r) => r.textContent?.includes(`#${n}`));
+        return rows.some((r) => r.querySelector('time')?.textContent !== before);
+      },
+      [second.number, waited] as const,
+      { timeout: 20_000 },
+    );
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('href'))).toBe(`/runs/${second.number}`);
     await shot('queue.png');
   });
 

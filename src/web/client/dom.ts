@@ -54,3 +54,23 @@ export function replace(parent: Element, ...children: Child[]): void {
   parent.replaceChildren();
   append(parent, children);
 }
+
+/**
+ * Redraws `parent` without losing the keyboard's place: a refreshed list would otherwise drop
+ * the focus to the page's start every few seconds. The link or control focused before (by its
+ * `href` or `id`) is focused again when the new content has it.
+ */
+export function redraw(parent: Element, ...children: Child[]): void {
+  const active = document.activeElement;
+  const inside = active instanceof Element && parent.contains(active);
+  const href = inside ? active.getAttribute('href') : null;
+  const id = inside ? active.id : '';
+  replace(parent, ...children);
+  if (!inside) return;
+  const again = href
+    ? parent.querySelector(`[href="${CSS.escape(href)}"]`)
+    : id
+      ? parent.querySelector(`#${CSS.escape(id)}`)
+      : null;
+  if (again instanceof HTMLElement || again instanceof SVGElement) again.focus();
+}

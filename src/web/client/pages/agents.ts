@@ -1,6 +1,6 @@
 import type { AgentView, FleetView, PoolView } from '../../../protocol/schemas.js';
 import { api } from '../api.js';
-import { h, replace } from '../dom.js';
+import { h, redraw } from '../dom.js';
 import { ago } from '../format.js';
 import { every, type Page } from './page.js';
 
@@ -14,7 +14,7 @@ export const agentsPage: Page = async (ctx) => {
       api<AgentView[]>('agents', { signal: ctx.signal }),
       api<FleetView[]>('fleets', { signal: ctx.signal }),
     ]);
-    replace(
+    redraw(
       body,
       ...pools.map((p) =>
         poolSection(

@@ -1,6 +1,6 @@
 import type { JobView, RunView } from '../../../protocol/schemas.js';
 import { followFeed, getRun } from '../api.js';
-import { h, replace } from '../dom.js';
+import { h, redraw } from '../dom.js';
 import { span, stateIcon, stateLabel, stateOf } from '../format.js';
 import { LogModel } from '../log-model.js';
 import { LogView } from '../log-view.js';
@@ -29,7 +29,7 @@ export const jobPage: Page = async (ctx) => {
     const j = job!;
     ctx.title(`${j.displayName} · run #${run.number}`);
     const why = waiting.get(j.name);
-    replace(
+    redraw(
       head,
       h(
         'p',
@@ -51,7 +51,7 @@ export const jobPage: Page = async (ctx) => {
       why ? h('p', { class: 'waiting-note', role: 'status' }, `Waiting: ${why}`) : null,
     );
     const first = model.firstLines();
-    replace(
+    redraw(
       steps,
       j.steps.map((s) => {
         const state = s.state === 'completed' ? (s.result ?? 'completed') : s.state;

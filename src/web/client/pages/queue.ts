@@ -1,6 +1,6 @@
 import type { QueueView } from '../../../protocol/schemas.js';
 import { api } from '../api.js';
-import { h, replace } from '../dom.js';
+import { h, redraw } from '../dom.js';
 import { ago, duration } from '../format.js';
 import { every, type Page } from './page.js';
 
@@ -97,7 +97,7 @@ export const queuePage: Page = async (ctx) => {
           ),
         )
       : h('p', { class: 'empty' }, 'None in the last 24 hours.');
-    replace(body, queued, h('h2', {}, 'Jobs that could not run'), failed);
+    redraw(body, queued, h('h2', {}, 'Jobs that could not run'), failed);
   };
   const load = () => api<QueueView>('queue', { signal: ctx.signal });
   draw(await load());

@@ -1,6 +1,6 @@
 import type { JobView, RunEvent, RunView } from '../../../protocol/schemas.js';
 import { api, followFeed, getRun } from '../api.js';
-import { h, replace, svg } from '../dom.js';
+import { h, redraw, svg } from '../dom.js';
 import { ago, branchName, duration, span, stateIcon, stateLabel, stateOf } from '../format.js';
 import { layoutGraph } from '../graph.js';
 import { canWrite, every, type Page, type PageContext } from './page.js';
@@ -31,9 +31,9 @@ export const runPage: Page = async (ctx) => {
 
   const draw = () => {
     ctx.title(`Run #${run.number}`);
-    replace(head, runHeader(run, ctx, status));
-    replace(graph, drawGraph(run, waiting));
-    replace(timeline, drawTimeline(run, waiting));
+    redraw(head, runHeader(run, ctx, status));
+    redraw(graph, drawGraph(run, waiting));
+    redraw(timeline, drawTimeline(run, waiting));
   };
   draw();
 
@@ -59,7 +59,7 @@ export const runPage: Page = async (ctx) => {
   );
   // Durations of what is running grow without events.
   every(1000, ctx.signal, () => {
-    if (run.status !== 'completed') replace(timeline, drawTimeline(run, waiting));
+    if (run.status !== 'completed') redraw(timeline, drawTimeline(run, waiting));
   });
 
   return h(

@@ -1,6 +1,6 @@
 import type { RunView } from '../../../protocol/schemas.js';
 import { api } from '../api.js';
-import { h, replace } from '../dom.js';
+import { h, redraw, replace } from '../dom.js';
 import { ago, branchName, duration, runTitle, span, stateIcon, stateLabel, stateOf } from '../format.js';
 import { every, type Page } from './page.js';
 
@@ -61,7 +61,11 @@ export const runsPage: Page = async (ctx) => {
   statusSelect.addEventListener('change', () => filters.requestSubmit());
 
   const body = h('div', { class: 'runs-body' });
+  let last = '';
   const draw = (runs: RunView[]) => {
+    const json = JSON.stringify(runs);
+    if (json === last) return;
+    last = json;
     if (runs.length === 0) {
       replace(body, h('p', { class: 'empty' }, status || q ? 'No run matches.' : 'No runs yet.'));
       return;
@@ -72,7 +76,7 @@ export const runsPage: Page = async (ctx) => {
       p.set('before', String(b));
       return `/runs?${p}`;
     };
-    replace(
+    redraw(
       body,
       h(
         'div',
