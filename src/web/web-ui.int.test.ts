@@ -259,7 +259,9 @@ describe('the web UI in a real browser', () => {
       [second.number, waited] as const,
       { timeout: 20_000 },
     );
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('href'))).toBe(`/runs/${second.number}`);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('href'))).toBe(
+      `/runs/${second.number}`,
+    );
     await shot('queue.png');
   });
 
