@@ -229,7 +229,12 @@ export class Agent {
       throw err;
     }
     this.running = true;
-    const log = this.o.logger.child({ jobId, attempt: spec.attempt });
+    const log = this.o.logger.child({
+      runId: spec.runId,
+      jobId,
+      agentId: this.agentId,
+      attempt: spec.attempt,
+    });
     log.info({ job: spec.plan.name }, 'job started');
     try {
       const outcome = await runJob({

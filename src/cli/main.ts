@@ -7,6 +7,8 @@ import type { FleetFlags } from './commands/fleet.js';
 import { describeError, EXIT, exitCodeFor } from './exit-codes.js';
 
 const env = process.env;
+/** Runs inside a CI system (`CI` set, as they all set it, and not to `0` or `false`). */
+const inCi = Boolean(env.CI) && !['0', 'false'].includes(String(env.CI).toLowerCase());
 
 // Commands load what they need when they run: `slipway run` never pays for the server's,
 // the fleet's or Docker's modules (startup time is part of every command's latency).
@@ -77,6 +79,7 @@ program
     '--socket <path>',
     'also serve the API on this Unix socket, for `slipway fleet` (e.g. <data>/agent.sock)',
   )
+  .option('--no-metrics-loopback', '/metrics needs a metrics:read token from loopback clients too')
   .action(
     act(async (o) => {
       const { startServer } = await import('../server/index.js');
@@ -92,6 +95,7 @@ program
           vmImagePools: o.vmImagePool,
           logLevel: o.logLevel,
           secretKey: env.SLIPWAY_SECRET_KEY,
+          metricsLoopback: o.metricsLoopback,
         },
       });
       out(`Slipway server listening on ${server.url}\nAdmin token: ${server.adminTokenFile}\n`);
@@ -123,6 +127,11 @@ program
         secrets: o.secret,
         params: o.param,
         out,
+        // A live view on a terminal; the plain lines in CI logs and pipes.
+        live:
+          process.stdout.isTTY && !inCi
+            ? { columns: () => process.stdout.columns || 80, rows: () => process.stdout.rows || 24 }
+            : undefined,
       }),
     ),
   );
@@ -139,6 +148,66 @@ program
   .argument('<run>')
   .addOption(dataOption())
   .action(act(async (run, o) => (await admin()).cancelRun(client(o), run, out)));
+
+// Seeing what runs: each loads only the views module, and speaks JSON with --json.
+const views = () => import('./commands/views.js');
+const viewFlags = (o: { data?: string; json?: boolean }) => ({
+  ...client(o),
+  json: o.json === true,
+  tty: process.stdout.isTTY === true,
+  out,
+});
+const jsonOption = () => new Option('--json', 'print the answer as JSON, for scripts');
+program
+  .command('runs')
+  .description('list runs, newest first')
+  .option('--limit <n>', 'how many (default 20, at most 500)')
+  .option('--before <number>', 'only runs numbered below this (the next page)')
+  .option('--status <status>', 'queued, running, completed, or a result: succeeded, failed, canceled, …')
+  .option('--search <text>', 'text in the pipeline file, repository, branch or build number')
+  .addOption(jsonOption())
+  .addOption(dataOption())
+  .action(act(async (o) => (await views()).runsCommand({ ...viewFlags(o), ...o })));
+program
+  .command('status')
+  .description("a run's jobs and steps, with times and reasons")
+  .argument('<run>', 'run number or id')
+  .addOption(jsonOption())
+  .addOption(dataOption())
+  .action(act(async (run, o) => (await views()).statusCommand({ ...viewFlags(o), run })));
+program
+  .command('logs')
+  .description("a run's log, or one job's; --follow goes on until the run ends and exits by its result")
+  .argument('<run>', 'run number or id')
+  .argument('[job]', 'job name (default: every job)')
+  .option('--follow', 'keep printing what is logged until the run ends')
+  .addOption(jsonOption())
+  .addOption(dataOption())
+  .action(
+    act(async (run, job, o) => (await views()).logsCommand({ ...viewFlags(o), run, job, follow: o.follow })),
+  );
+program
+  .command('agents')
+  .description('agents with their state and job, and the fleets with their containers')
+  .option('--pool <pool>', 'only this pool')
+  .addOption(jsonOption())
+  .addOption(dataOption())
+  .action(act(async (o) => (await views()).agentsCommand({ ...viewFlags(o), pool: o.pool })));
+program
+  .command('queue')
+  .description('queued jobs with why each waits, and jobs that no agent could serve')
+  .option('--pool <pool>', 'only this pool')
+  .addOption(jsonOption())
+  .addOption(dataOption())
+  .action(act(async (o) => (await views()).queueCommand({ ...viewFlags(o), pool: o.pool })));
+program
+  .command('rerun')
+  .description('queue a run again, with the same workspace, variables and secrets')
+  .argument('<run>', 'run number or id')
+  .option('--failed', 'only the failed and canceled jobs and what depends on them; keep the others')
+  .addOption(jsonOption())
+  .addOption(dataOption())
+  .action(act(async (run, o) => (await views()).rerunCommand({ ...viewFlags(o), run, failed: o.failed })));
 
 const artifact = program.command('artifact').description("a run's pipeline artifacts");
 artifact
@@ -158,7 +227,10 @@ const token = program.command('token').description('personal access tokens');
 token
   .command('create')
   .description('create a token; prints only the token')
-  .requiredOption('--scope <scope...>', 'scopes: agent:register, runs:write, runs:read, agents:read, admin')
+  .requiredOption(
+    '--scope <scope...>',
+    'scopes: agent:register, runs:write, runs:read, agents:read, metrics:read, admin',
+  )
   .option('--expires <duration>', 'lifetime: 90s, 10m, 12h or 30d (at most 366d)', '30d')
   .option('--name <name>', 'a name to recognise it by')
   .addOption(dataOption())

@@ -4,11 +4,12 @@ import type { RunEvent, RunView } from '../protocol/index.js';
 import { assertNever } from '../shared/errors.js';
 import { visibleTerminalText } from '../shared/terminal-text.js';
 
-const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+export const useColor = process.stdout.isTTY === true && !process.env.NO_COLOR;
 /** A job's log text: its colours kept (unless NO_COLOR), every other control sequence made visible. */
 const logText = (s: string) => visibleTerminalText(s, { colors: !process.env.NO_COLOR });
 /** Names, reasons, build numbers, tags: a job can set some of them, so no sequence of theirs acts. */
-const plain = (s: string | null | undefined) => visibleTerminalText(String(s ?? ''), { colors: false });
+export const plain = (s: string | null | undefined) =>
+  visibleTerminalText(String(s ?? ''), { colors: false });
 const paint = (code: string) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
 export const dim = paint('2');
 const green = paint('32');
@@ -16,7 +17,7 @@ const red = paint('31');
 const yellow = paint('33');
 const bold = paint('1');
 
-const ICON: Record<TaskResult, string> = {
+export const ICON: Record<TaskResult, string> = {
   succeeded: green('✔'),
   succeededWithIssues: yellow('!'),
   failed: red('✘'),

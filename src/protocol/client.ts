@@ -335,6 +335,33 @@ export class ApiClient {
     return this.call(path, o, undefined, runEventsResponse);
   }
 
+  /**
+   * A job's log as text, streamed in pieces as the server sends them: its current attempt's
+   * unless `q.attempt`, every step's unless `q.step` (-1: the job's setup and teardown lines).
+   */
+  async *jobLog(
+    jobId: string,
+    q: { attempt?: number; step?: number },
+    o: CallOptions,
+  ): AsyncGenerator<string> {
+    const res = await this.fetch(`jobs/${encodeURIComponent(jobId)}/log${queryString(q)}`, {
+      ...o,
+      timeoutMs: o.timeoutMs ?? 600_000,
+    });
+    if (!res.ok) {
+      const text = await res.text();
+      throw errorFromAnswer(res.status, text ? safeJson(text) : undefined, text || res.statusText);
+    }
+    if (!res.body) return;
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      const text = decoder.decode(chunk, { stream: true });
+      if (text) yield text;
+    }
+    const tail = decoder.decode();
+    if (tail) yield tail;
+  }
+
   runArtifacts(runId: string, o: CallOptions) {
     return this.call(`runs/${encodeURIComponent(runId)}/artifacts`, o, undefined, artifactView.array());
   }

@@ -26,7 +26,15 @@ export type StepState = z.infer<typeof stepState>;
 export const reportedStepState = stepState.exclude(['pending']);
 
 // ── tokens and pools ───────────────────────────────────────────────────────────
-export const tokenScope = z.enum(['admin', 'agent:register', 'runs:write', 'runs:read', 'agents:read']);
+export const tokenScope = z.enum([
+  'admin',
+  'agent:register',
+  'runs:write',
+  'runs:read',
+  'agents:read',
+  /** Scrapes `/metrics` (from anywhere; loopback needs no token unless configured otherwise). */
+  'metrics:read',
+]);
 export type TokenScope = z.infer<typeof tokenScope>;
 
 export const createTokenRequest = z.object({

@@ -8,7 +8,7 @@ import {
   LogGapError,
   SlipwayError,
 } from '../shared/errors.js';
-import type { ServerContext } from './context.js';
+import { authenticate, type ServerContext } from './context.js';
 import { adminRoutes } from './routes/admin.js';
 import { agentRoutes } from './routes/agents.js';
 import { artifactRoutes } from './routes/artifacts.js';
@@ -26,6 +26,13 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     done(null, body),
   );
   app.addContentTypeParser('application/gzip', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // An action without options (cancel, rerun) may come as JSON with no body at all, as a
+  // browser's fetch sends it: that is no body, not an error. Anything else is parsed as before.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) =>
+    body === '' ? done(null, undefined) : json(req, String(body), done),
+  );
 
   app.setErrorHandler((err, req, reply) => {
     const [status, code, message] = classify(err);
@@ -38,12 +45,22 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
 
   // Counted down on the response's 'close', which fires also when the client hung up mid-request
   // (a killed agent's long poll) — onResponse does not, and the gauge would leak.
-  app.addHook('onRequest', async (_req, reply) => {
+  app.addHook('onRequest', async (req, reply) => {
     ctx.metrics.inFlight.inc();
-    reply.raw.once('close', () => ctx.metrics.inFlight.dec());
+    const started = performance.now();
+    reply.raw.once('close', () => {
+      ctx.metrics.inFlight.dec();
+      // The route's template, never its URL: ids stay out of the labels.
+      const route = req.routeOptions.url ?? 'unmatched';
+      const labels = { method: req.method, route, status: String(reply.statusCode) };
+      ctx.metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
+    });
   });
   app.get('/healthz', async () => ({ ok: true }));
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', async (req, reply) => {
+    if (!(ctx.metricsLoopback && isLoopback(req.ip) && !req.headers.authorization)) {
+      ctx.auth.requireScope(await authenticate(ctx, req, ['adm', 'pat']), 'metrics:read');
+    }
     reply.header('content-type', ctx.metrics.registry.contentType);
     return ctx.metrics.registry.metrics();
   });
@@ -55,6 +72,14 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   artifactRoutes(app, ctx);
   webRoutes(app, ctx);
   return app;
+}
+
+/**
+ * A client on this machine's loopback. Unix-socket clients have no address and are not: they
+ * are the fleet's containers.
+ */
+function isLoopback(ip: string | undefined): boolean {
+  return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1';
 }
 
 /** One place maps domain errors to HTTP: domains never speak HTTP themselves. */

@@ -19,6 +19,8 @@ export const serverConfig = z.object({
   secretKey: z.string().optional(),
   /** `pool: { vmImage: X }` in pipelines runs on the pool mapped here (e.g. ubuntu-latest → default). */
   vmImagePools: z.record(z.string(), z.string()).default({}),
+  /** `/metrics` answers loopback clients without a token; others need one with scope `metrics:read`. Default true. */
+  metricsLoopback: z.boolean().default(true),
   /** Log level (pino). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

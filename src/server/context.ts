@@ -37,6 +37,8 @@ export interface ServerContext {
   jobService: JobService;
   artifactService: ArtifactService;
   metrics: ServerMetrics;
+  /** `/metrics` answers loopback clients without a token. */
+  metricsLoopback: boolean;
   /** Longest a poll is held open. Default 50 s. */
   pollTimeoutMs: number;
   /** Registration, sessions, polling and claiming: the agent's side. */

@@ -63,8 +63,12 @@ export class Scheduler {
   private reaper?: NodeJS.Timeout;
   private queuePass?: NodeJS.Timeout;
   private readonly reconsidering = new Map<string, { again: boolean; done: Promise<void> }>();
-  /** Told of every job that reaches a result (metrics). */
-  onJobFinished: (result: TaskResult, reason: string | null) => void = () => {};
+  /** Told of every job that reaches a result, with its row from before (metrics). */
+  onJobFinished: (result: TaskResult, reason: string | null, job: JobRow, now: number) => void = () => {};
+  /** Told of every claim, with the job's row from before it (metrics: the queue wait). */
+  onJobStarted: (job: JobRow, now: number) => void = () => {};
+  /** Told of every lease that expired (metrics). */
+  onLeaseExpired: (job: JobRow) => void = () => {};
 
   constructor(private readonly o: SchedulerOptions) {}
 
@@ -156,6 +160,7 @@ export class Scheduler {
       buildNumberOf(plan, now, req.variables),
     );
     await this.runEvent(run.id, { status: 'queued', number: run.number });
+    this.o.logger.info({ runId: run.id, number: run.number, reason, jobs: jobs.length }, 'run queued');
     await this.advance(run.id);
     return run;
   }
@@ -374,7 +379,10 @@ export class Scheduler {
   }
 
   private async failWaiting(job: JobRow, reason: string): Promise<void> {
-    this.o.logger.info({ jobId: job.id, pool: job.pool, reason }, 'queued job failed: nothing can serve it');
+    this.o.logger.info(
+      { runId: job.runId, jobId: job.id, pool: job.pool, reason },
+      'queued job failed: nothing can serve it',
+    );
     await this.finishJob(job, ['queued'], 'failed', reason);
     await this.advance(job.runId);
   }
@@ -405,6 +413,11 @@ export class Scheduler {
     );
     this.o.dispatcher.claimed(jobId);
     if (!outcome.ok) throw new ClaimLostError(jobId);
+    this.onJobStarted(job, now);
+    this.o.logger.debug(
+      { runId: job.runId, jobId, agentId: agent.id, attempt: outcome.job.attempt },
+      'job claimed',
+    );
     const claimed = outcome.job;
     const run = (await this.o.store.getRun(claimed.runId))!;
     const lease = await this.o.auth.issue('job', {
@@ -552,9 +565,16 @@ export class Scheduler {
     try {
       for (const job of await this.o.store.listExpiredLeases(this.o.clock.now())) {
         this.o.logger.warn(
-          { jobId: job.id, attempt: job.attempt, agent: job.agentName },
+          {
+            runId: job.runId,
+            jobId: job.id,
+            agentId: job.agentId,
+            attempt: job.attempt,
+            agent: job.agentName,
+          },
           'lease expired: agent lost',
         );
+        this.onLeaseExpired(job);
         const reason = `agent lost: ${job.agentName ?? 'the agent'} stopped renewing its lease`;
         for (const s of await this.o.store.listSteps(job.id, job.attempt)) {
           if (s.state !== 'running') continue;
@@ -616,7 +636,11 @@ export class Scheduler {
       leaseExpiresAt: null,
     });
     if (!ok) return;
-    this.onJobFinished(result, reason);
+    this.onJobFinished(result, reason, job, this.o.clock.now());
+    this.o.logger.debug(
+      { runId: job.runId, jobId: job.id, agentId: job.agentId, attempt: job.attempt, result, reason },
+      'job finished',
+    );
     // A finished leg frees a place under its group's maxParallel for the next one.
     if (job.plan.parallelGroup) void this.o.dispatcher.kick();
     await this.jobEvent(job, { status: 'completed', result, reason });
@@ -631,7 +655,9 @@ export class Scheduler {
       result,
       finishedAt,
     });
-    if (won) await this.runEvent(run.id, { status: 'completed', result });
+    if (!won) return;
+    await this.runEvent(run.id, { status: 'completed', result });
+    this.o.logger.info({ runId: run.id, number: run.number, result }, 'run finished');
   }
 
   /** Records a job event, or a step event when `step` is given. */

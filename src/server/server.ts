@@ -124,17 +124,33 @@ async function startLocked(
   await scheduler.recover();
   scheduler.start();
 
-  const metrics = new ServerMetrics(store, dispatcher);
-  scheduler.onJobFinished = (result, reason) => {
-    metrics.jobsCompleted.inc({ result });
-    if (reason?.startsWith('agent lost')) metrics.agentsLost.inc();
-  };
   const limiter = new FailureLimiter(clock);
   const pollTimeoutMs = config.pollTimeoutSeconds * 1000;
+  const pools = new PoolService({
+    store,
+    clock,
+    logger,
+    auth,
+    scheduler,
+    dispatcher,
+    notifier,
+    pollTimeoutMs,
+    onFleetStatus: (pool, id, status) => metrics.fleetReported(pool, id, status),
+  });
+  const metrics = new ServerMetrics({
+    store,
+    dispatcher,
+    listAgents: () => pools.listAgents(),
+    listFleets: async () => (await pools.listFleets()).filter((f) => f.live),
+  });
+  scheduler.onJobFinished = (result, reason, job, now) => metrics.jobFinished(job, result, reason, now);
+  scheduler.onJobStarted = (job, now) => metrics.jobStarted(job, now);
+  scheduler.onLeaseExpired = (job) => metrics.leaseExpiries.inc({ pool: job.pool });
   const workspaces = new WorkspaceStore(blobs);
   const artifacts = new ArtifactStore(blobs);
   const context: ServerContext = {
     metrics,
+    metricsLoopback: config.metricsLoopback,
     store,
     clock,
     logger,
@@ -147,11 +163,18 @@ async function startLocked(
     artifacts,
     pollTimeoutMs,
     agents: new AgentService({ store, clock, logger, auth, limiter, scheduler, dispatcher, pollTimeoutMs }),
-    pools: new PoolService({ store, clock, logger, auth, scheduler, dispatcher, notifier, pollTimeoutMs }),
+    pools,
     queue: new QueueService({ store, clock, poolServers: (pool) => scheduler.poolServers(pool) }),
     tokens: new TokenService({ store, clock, logger, auth }),
     runService: new RunService({ store, scheduler, notifier, workspaces, clock }),
-    jobService: new JobService({ store, scheduler, notifier, workspaces, clock }),
+    jobService: new JobService({
+      store,
+      scheduler,
+      notifier,
+      workspaces,
+      clock,
+      onLogBytes: (pool, bytes) => metrics.logBytes.inc({ pool }, bytes),
+    }),
     artifactService: new ArtifactService({ store, scheduler, artifacts }),
   };
   const app = buildApp(context);

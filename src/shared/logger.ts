@@ -9,6 +9,8 @@ export interface LoggerOptions {
   name?: string;
   /** One readable line per entry instead of JSON (for a terminal). Default false. */
   human?: boolean;
+  /** Where entries go. Default: stderr. */
+  destination?: { write(s: string): unknown };
 }
 
 /** Logs to stderr, as JSON or as human lines; secrets are redacted by path either way. */
@@ -29,7 +31,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         censor: '[redacted]',
       },
     },
-    options.human ? humanLines(pino.destination(2)) : pino.destination(2),
+    options.human
+      ? humanLines(options.destination ?? pino.destination(2))
+      : ((options.destination as pino.DestinationStream | undefined) ?? pino.destination(2)),
   );
 }
 

@@ -10,8 +10,9 @@ import {
 import { packWorkspace } from '../../shared/workspace-archive.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
+import { LiveRunView, LiveTerminal } from '../live-view.js';
 import { findPipeline, runSourceOf } from '../pipeline-file.js';
-import { dim, RunRenderer, summaryTable } from '../render.js';
+import { dim, RunRenderer, summaryTable, useColor } from '../render.js';
 
 export interface RunCommandOptions extends ClientSettings {
   pipeline?: string;
@@ -21,6 +22,11 @@ export interface RunCommandOptions extends ClientSettings {
   /** Values for the pipeline's `parameters`. */
   params: Record<string, string>;
   out: (s: string) => void;
+  /**
+   * Draw a live view (spinners, durations, why a job waits) instead of plain lines: for a
+   * terminal, not for CI logs or pipes. Default false.
+   */
+  live?: { columns: () => number; rows: () => number };
 }
 
 /** `slipway run`: queue a run of the pipeline with DIR as its workspace, follow it, exit by its result. */
@@ -67,7 +73,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     if (triggers.length > 0) {
       o.out(`${dim(`${triggers.join(', ')}: kept with the pipeline; not applicable to a local run`)}\n`);
     }
-    return await follow(client, token, created, plan.jobs.length > 1, o.out, stop);
+    return await follow(client, token, created, plan.jobs.length > 1, o.out, stop, o.live);
   } finally {
     stop.dispose();
   }
@@ -118,11 +124,20 @@ async function follow(
   multiJob: boolean,
   out: (s: string) => void,
   stop: StopSignals,
+  live?: RunCommandOptions['live'],
 ) {
-  const renderer = new RunRenderer(out, multiJob);
+  const terminal = live
+    ? new LiveTerminal(new LiveRunView({ color: useColor }), out, () => ({
+        columns: live.columns(),
+        rows: live.rows(),
+      }))
+    : undefined;
+  const renderer = terminal ?? new RunRenderer(out, multiJob);
+  const note = (line: string) => (terminal ? terminal.note(line) : out(`${line}\n`));
+  terminal?.start();
   stop.onStop((signal) => {
     const again = signal === 'SIGINT' ? 'Ctrl-C' : signal;
-    out(`${dim(`Canceling the run (${again} again to leave without waiting)…`)}\n`);
+    note(dim(`Canceling the run (${again} again to leave without waiting)…`));
     void client.cancelRun(run.id, { token }).catch(() => undefined);
   });
   try {
@@ -142,7 +157,7 @@ async function follow(
           deadlineMs: 5 * 60_000,
           // Once per outage, not once per attempt.
           onRetry: (_err, attempt) => {
-            if (attempt === 1) out(`${dim('connection lost; reconnecting…')}\n`);
+            if (attempt === 1) note(dim('connection lost; reconnecting…'));
           },
         },
       );
@@ -150,10 +165,12 @@ async function follow(
       after = page.next;
       if (page.done) break;
     }
+    terminal?.stop();
     const final = await client.getRun(run.id, { token });
     out(summaryTable(final));
     return final.result === 'succeeded' || final.result === 'succeededWithIssues' ? EXIT.ok : EXIT.runFailed;
   } catch (err) {
+    terminal?.stop();
     if (err instanceof ConnectionError)
       throw new CliError(`${err.message} (the run goes on: #${run.number})`, EXIT.infrastructure);
     throw err;

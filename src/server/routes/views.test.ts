@@ -103,3 +103,26 @@ it('lists fleets with what they report, for agents:read', async () => {
   expect((await call('GET', 'fleets', await pat(['runs:read']))).status).toBe(403);
   expect((await call('GET', 'fleets?pool=nowhere', admin)).status).toBe(404);
 });
+
+it('takes cancel and rerun as a browser sends them: JSON with no body', async () => {
+  const run = await queueRun();
+  const empty = (url: string) =>
+    server.app.inject({
+      method: 'POST',
+      url: `/api/v1/${url}`,
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      payload: '',
+    });
+  const canceled = await empty(`runs/${run.body.id}/cancel`);
+  expect([canceled.statusCode, canceled.json().result]).toEqual([200, 'canceled']);
+  const again = await empty(`runs/${run.body.id}/rerun`);
+  expect([again.statusCode, again.json().rerunOf.failedOnly]).toEqual([201, false]);
+  // A body that is not JSON is still refused.
+  const bad = await server.app.inject({
+    method: 'POST',
+    url: `/api/v1/runs/${run.body.id}/rerun`,
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    payload: '{nope',
+  });
+  expect(bad.statusCode).toBe(400);
+});

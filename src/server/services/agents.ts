@@ -69,7 +69,10 @@ export class AgentService {
         clock.now(),
       );
     }
-    this.o.logger.info({ agent: agent.name, pool: agent.pool, via: cred.kind }, 'agent registered');
+    this.o.logger.info(
+      { agentId: agent.id, agent: agent.name, pool: agent.pool, via: cred.kind },
+      'agent registered',
+    );
     void this.o.scheduler.poolChanged(agent.pool);
     void this.o.dispatcher.kick();
     return { agentId: agent.id, name: agent.name, pool: agent.pool };
@@ -162,7 +165,7 @@ export class AgentService {
     if (!(await this.o.store.deleteAgent(agent.id, this.o.clock.now()))) {
       throw new AgentBusyError('the agent still runs a job; deregister after it completes');
     }
-    this.o.logger.info({ agent: agent.name, pool: agent.pool }, 'agent deregistered');
+    this.o.logger.info({ agentId: agent.id, agent: agent.name, pool: agent.pool }, 'agent deregistered');
     await this.o.scheduler.poolChanged(agent.pool);
   }
 

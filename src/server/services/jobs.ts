@@ -46,6 +46,8 @@ export interface JobServiceOptions {
   notifier: Notifier;
   workspaces: WorkspaceStore;
   clock: Clock;
+  /** Told of the log bytes each append brought (metrics); default: nobody. */
+  onLogBytes?: (pool: string, bytes: number) => void;
 }
 
 /**
@@ -138,6 +140,7 @@ export class JobService {
       if (out.reason === 'gap') throw new LogGapError(append.offset, out.length);
       throw new LeaseLostError(job.id, append.epoch);
     }
+    if (out.appended) this.o.onLogBytes?.(job.pool, data.length);
     if (out.appended) this.o.notifier.notify(`run:${job.runId}`);
     return out.truncated ? { length: out.length, truncated: true } : { length: out.length };
   }

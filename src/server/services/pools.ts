@@ -3,6 +3,7 @@ import type {
   AgentView,
   createPoolRequest,
   createTicketRequest,
+  FleetStatus,
   FleetView,
   fleetHeartbeatRequest,
   PoolDemand,
@@ -42,6 +43,8 @@ export interface PoolServiceOptions {
    * more counts as offline. Default 50 s.
    */
   pollTimeoutMs?: number;
+  /** Told of each fleet heartbeat's status (metrics); default: nobody. */
+  onFleetStatus?: (pool: string, fleetId: string, status: FleetStatus | undefined) => void;
 }
 
 /**
@@ -159,6 +162,7 @@ export class PoolService {
       lastSeenAt: this.o.clock.now(),
       status: body.status ?? null,
     });
+    this.o.onFleetStatus?.(pool, body.id, body.status);
     void this.o.scheduler.poolChanged(pool);
   }
 
