@@ -48,8 +48,12 @@ describe('the browser session', () => {
     expect(res.statusCode).toBe(201);
     const cookie = String(res.headers['set-cookie']);
     expect(cookie).toMatch(
-      /^slipway_session=slw_pat_[A-Za-z0-9_-]+; Path=\/; Max-Age=43200; HttpOnly; SameSite=Strict$/,
+      /^slipway_session=slw_pat_[A-Za-z0-9_-]+; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Strict$/,
     );
+    // 12 hours, less the moment it took to answer: the cookie never outlives its session.
+    const maxAge = Number(/Max-Age=(\d+)/.exec(cookie)![1]);
+    expect(maxAge).toBeGreaterThan(43_190);
+    expect(maxAge).toBeLessThanOrEqual(43_200);
     expect(cookie).not.toContain(admin);
     expect(res.body).not.toContain('slw_');
     expect(res.json()).toMatchObject({ scopes: ['admin'] });
