@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 source scripts/prepare.sh
 if [ "$started_docker" = 1 ]; then trap 'bash scripts/stop-docker.sh || true' EXIT; fi
+# The web UI's browser test drives Debian's chromium; the demo does not need it.
+bash scripts/ensure-chromium.sh
 
 echo "== typecheck, lint, import cycles"
 npm run --silent typecheck

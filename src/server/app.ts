@@ -18,6 +18,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { repositoryRoutes } from './routes/repositories.js';
 import { runRoutes } from './routes/runs.js';
 import { variableGroupRoutes } from './routes/variable-groups.js';
+import { webRoutes } from './routes/web.js';
 
 /** JSON bodies larger than this are refused with 413; workspaces have their own limit. */
 export const MAX_JSON_BYTES = 4 * 1024 * 1024;
@@ -78,6 +79,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   repositoryRoutes(app, ctx);
   // A scope of its own: its archive content type reaches the route as a stream.
   app.register(async (scope) => cacheRoutes(scope, ctx));
+  webRoutes(app, ctx);
   return app;
 }
 

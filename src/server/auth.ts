@@ -67,6 +67,21 @@ export class Auth {
   }
 
   /**
+   * A browser session for a person who signed in with `row` (the admin token or a PAT): a PAT
+   * of its own with the same powers, living at most `ttlMs` and never longer than `row`, so
+   * the token typed in is not kept by the browser and signing out revokes only the session.
+   */
+  async startSession(
+    row: TokenRow,
+    ttlMs: number,
+  ): Promise<{ id: string; token: string; expiresAt: number }> {
+    const left = row.expiresAt === null ? ttlMs : row.expiresAt - this.o.clock.now();
+    const scopes: TokenScope[] = row.kind === 'adm' ? ['admin'] : row.scopes;
+    const issued = await this.issue('pat', { name: 'web session', scopes, ttlMs: Math.min(ttlMs, left) });
+    return { id: issued.id, token: issued.token, expiresAt: issued.expiresAt! };
+  }
+
+  /**
    * Trades an assertion signed with the agent's own key for a short-lived access token. The
    * assertion is single-use (its jti is remembered until it expires) and at most 5 minutes old.
    */

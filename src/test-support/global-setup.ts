@@ -9,9 +9,11 @@ export default function setup(): void {
   const root = join(import.meta.dirname, '..', '..');
   const built = join(root, 'dist', 'cli', 'main.js');
   const bundle = join(root, 'dist', 'agent', 'slipway-agent.mjs');
+  const web = join(root, 'dist', 'web', 'public', 'app.js');
   if (
     !existsSync(built) ||
     !existsSync(bundle) ||
+    !existsSync(web) ||
     newestSource(join(root, 'src')) > statSync(built).mtimeMs
   ) {
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
@@ -23,7 +25,7 @@ function newestSource(dir: string): number {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts'))
+    else if (/\.(ts|css|html)$/.test(entry.name) && !entry.name.endsWith('.test.ts'))
       newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;

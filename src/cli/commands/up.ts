@@ -97,6 +97,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
   o.out(
     [
       `Slipway is up: ${server.url}`,
+      `Web UI: ${server.url}/ (sign in with the admin token)`,
       `Admin token: ${server.adminTokenFile} (the CLI uses it from this directory; elsewhere set SLIPWAY_URL and SLIPWAY_TOKEN)`,
       describeFleet(fleet, o.fleet, resources),
       'Ctrl-C (or SIGTERM) stops it: running jobs finish, agent containers are removed, then the server stops.',
