@@ -338,6 +338,7 @@ fleetOptions(
         HOME: env.HOME,
         SLIPWAY_POD_NAME: env.SLIPWAY_POD_NAME,
         SLIPWAY_POD_UID: env.SLIPWAY_POD_UID,
+        SLIPWAY_POD_NAMESPACE: env.SLIPWAY_POD_NAMESPACE,
       },
       logger: await logger('fleet'),
       out,

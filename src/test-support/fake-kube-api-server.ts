@@ -111,8 +111,8 @@ export class FakeKubeApiServer {
   }
 
   /** Puts an object in as someone else (another fleet, a crashed run) would have. */
-  seed(kind: Kind, ns: string, object: Obj): void {
-    this.#create(kind, ns, structuredClone(object));
+  seed<T extends Obj>(kind: Kind, ns: string, object: T): T {
+    return this.#create(kind, ns, structuredClone(object)) as T;
   }
 
   /** The pod's agent container ends (the job is over, or it crashed); the pod's phase follows. */

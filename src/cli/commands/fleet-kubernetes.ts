@@ -38,6 +38,7 @@ export interface KubernetesEnv {
   /** The fleet's own pod (downward API), owner of the job pods so they go with it. */
   SLIPWAY_POD_NAME?: string;
   SLIPWAY_POD_UID?: string;
+  SLIPWAY_POD_NAMESPACE?: string;
 }
 
 /** `slipway fleet --driver kubernetes`: one pod per job in a namespace, until SIGINT/SIGTERM. */
@@ -62,8 +63,10 @@ export async function kubernetesFleetCommand(
   }
   const connection = await connect(o);
   const k8s = new KubernetesClient(connection);
+  // An owner in another namespace counts as absent, and Kubernetes would delete the job pods at
+  // once: the fleet's pod owns them only when they share its namespace.
   const owner =
-    o.env.SLIPWAY_POD_NAME && o.env.SLIPWAY_POD_UID
+    o.env.SLIPWAY_POD_NAME && o.env.SLIPWAY_POD_UID && o.env.SLIPWAY_POD_NAMESPACE === connection.namespace
       ? { apiVersion: 'v1', kind: 'Pod', name: o.env.SLIPWAY_POD_NAME, uid: o.env.SLIPWAY_POD_UID }
       : undefined;
   const resources = parseResourceLimits(o);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import type { V1Pod, V1PodList, V1Secret, V1SecretList, V1Status } from '@kubernetes/client-node';
+import type { V1Pod, V1PodList, V1Secret, V1Status } from '@kubernetes/client-node';
 import { Agent, type Dispatcher, request } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { SlipwayError } from '../../shared/errors.js';
@@ -156,7 +156,10 @@ export type WatchEvent<T> =
   | { type: 'BOOKMARK'; object: T }
   | { type: 'ERROR'; object: V1Status };
 
-/** The REST paths of pods and Secrets in one namespace, and nothing else. */
+/**
+ * The REST paths of pods and Secrets in one namespace, and nothing else: pods are created,
+ * listed, watched and deleted, Secrets only created and deleted (never read).
+ */
 export class KubernetesClient {
   readonly namespace: string;
   readonly #c: KubeConnection;
@@ -209,10 +212,6 @@ export class KubernetesClient {
 
   deleteSecret(name: string): Promise<V1Secret | V1Status> {
     return this.#json('DELETE', this.#path('secrets', name));
-  }
-
-  listSecrets(labelSelector: string): Promise<V1SecretList> {
-    return this.#json('GET', `${this.#path('secrets')}?${new URLSearchParams({ labelSelector })}`);
   }
 
   /** The last lines a container wrote. */

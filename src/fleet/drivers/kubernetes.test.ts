@@ -1,3 +1,4 @@
+import type { V1Pod } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeKubeApiServer, type FakeKubeApiServerOptions } from '../../test-support/fake-kube-api-server.js';
 import type { UnitRequest } from '../driver.js';
@@ -194,17 +195,21 @@ describe('Kubernetes driver against a fake API server', () => {
       [LABEL.agent]: `default-${unitId}`,
       [LABEL.role]: role,
     });
-    const pod = (name: string, l: Record<string, string>) => ({
+    const pod = (name: string, l: Record<string, string>): V1Pod => ({
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name, labels: l },
       spec: { containers: [{ name: 'agent', image: 'x' }] },
     });
-    fake.seed('pods', NS, pod('leftover', labels('fleet-a', 'old1')));
+    const leftover = fake.seed('pods', NS, pod('leftover', labels('fleet-a', 'old1')));
     fake.seed('secrets', NS, {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name: 'leftover-ticket', labels: labels('fleet-a', 'old1', 'ticket') },
+      metadata: {
+        name: 'leftover-ticket',
+        labels: labels('fleet-a', 'old1', 'ticket'),
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: 'leftover', uid: leftover.metadata!.uid! }],
+      },
     });
     fake.seed('pods', NS, pod('other-fleet', labels('fleet-b', 'b1')));
     fake.seed('pods', 'elsewhere', pod('other-namespace', labels('fleet-a', 'old2')));
@@ -215,14 +220,16 @@ describe('Kubernetes driver against a fake API server', () => {
 
     const report = await driver.gc('fleet-a', new Set([kept.unitId]));
     expect(report.units.map((x) => x.agentName)).toEqual(['default-old1']);
-    expect(report).toMatchObject({ containers: 1, volumes: 1 });
+    expect(report).toMatchObject({ containers: 1 });
     expect(
       fake
         .pods(NS)
         .map((p) => p.metadata?.name)
         .sort(),
     ).toEqual([nameOf(kept), 'other-fleet'].sort());
+    // Its ticket Secret went with it (owned by the pod); the fleet never lists Secrets.
     expect(fake.secrets(NS)).toHaveLength(0);
+    expect(fake.requests.some((r) => r.method === 'GET' && r.path.includes('/secrets'))).toBe(false);
     expect(fake.pods('elsewhere')).toHaveLength(1);
   });
 

@@ -238,23 +238,20 @@ export class KubernetesDriver implements FleetDriver {
   }
 
   async gc(fleetId: string, keep: ReadonlySet<string>): Promise<GcReport> {
-    const stray = (o: { metadata?: { labels?: Record<string, string> } }) =>
-      !keep.has(o.metadata?.labels?.[LABEL.unit] ?? '');
-    const selector = labelSelector(fleetId);
-    const pods = (await this.#k.listPods(selector)).items.filter(stray);
-    const secrets = (await this.#k.listSecrets(selector)).items.filter(stray);
-    await Promise.all([
-      ...pods.map((p) => this.#k.deletePod(p.metadata!.name!, 0).catch(ignoreNotFound)),
-      ...secrets.map((s) => this.#k.deleteSecret(s.metadata!.name!).catch(ignoreNotFound)),
-    ]);
+    // Pods only: a ticket Secret is owned by its pod and goes with it, so the fleet needs no
+    // right to list (and so read) the namespace's Secrets.
+    const pods = (await this.#k.listPods(labelSelector(fleetId))).items.filter(
+      (p) => !keep.has(p.metadata?.labels?.[LABEL.unit] ?? ''),
+    );
+    await Promise.all(pods.map((p) => this.#k.deletePod(p.metadata!.name!, 0).catch(ignoreNotFound)));
     return {
       units: pods
         .filter((p) => p.metadata?.labels?.[LABEL.role] === 'agent' && !p.metadata.deletionTimestamp)
         .map(unitInfo),
-      // A pod's containers go with it; its ticket Secret is what the platform holds beside it.
+      // A pod's containers and volumes go with it.
       containers: pods.length,
       networks: 0,
-      volumes: secrets.length,
+      volumes: 0,
     };
   }
 
