@@ -501,6 +501,27 @@ fleetOptions(
     .description('run one-job agent containers for a pool (env: SLIPWAY_URL, SLIPWAY_TOKEN)')
     .option('--pool <pool>', 'pool to serve', 'default')
     .option('--socket <path>', "host path of the server's Unix socket (default: <data>/agent.sock)")
+    .addOption(
+      new Option('--driver <driver>', 'where job agents run')
+        .choices(['docker', 'kubernetes'])
+        .default('docker'),
+    )
+    .option(
+      '--namespace <ns>',
+      "kubernetes: namespace of the job pods (default: the context's, or the fleet pod's)",
+    )
+    .option(
+      '--kubeconfig <file>',
+      'kubernetes: kubeconfig file (default: in-cluster config in a pod, else $KUBECONFIG)',
+    )
+    .option(
+      '--agent-url <url>',
+      'kubernetes: the server as job pods reach it, e.g. http://slipway-server:8420',
+    )
+    .option(
+      '--agent-image <image>',
+      'kubernetes: image the agent runtime is copied from (default: slipway/agent:latest)',
+    )
     .addOption(dataOption()),
   { minIdle: 1, max: 4 },
 ).action(
@@ -509,6 +530,20 @@ fleetOptions(
       ...client(o),
       ...fleetFlags(o),
       socket: o.socket,
+      driver: o.driver,
+      namespace: o.namespace,
+      kubeconfig: o.kubeconfig,
+      agentUrl: o.agentUrl,
+      agentImage: o.agentImage,
+      env: {
+        KUBERNETES_SERVICE_HOST: env.KUBERNETES_SERVICE_HOST,
+        KUBERNETES_SERVICE_PORT: env.KUBERNETES_SERVICE_PORT,
+        KUBECONFIG: env.KUBECONFIG,
+        HOME: env.HOME,
+        SLIPWAY_POD_NAME: env.SLIPWAY_POD_NAME,
+        SLIPWAY_POD_UID: env.SLIPWAY_POD_UID,
+        SLIPWAY_POD_NAMESPACE: env.SLIPWAY_POD_NAMESPACE,
+      },
       logger: await logger('fleet'),
       out,
     }),

@@ -47,6 +47,8 @@ export interface UnitRequest {
   docker?: 'none' | 'dind' | 'socket' | 'rootless';
   /** Options of the job's own engine (`docker: dind`); default none. */
   dockerEngine?: DockerEngineOptions;
+  /** The job's `timeoutInMinutes` (0: none), for platforms that bound a unit's life; default none. */
+  timeoutMinutes?: number;
   /**
    * One-use registration ticket, delivered as a file the agent reads and deletes. A promise, so
    * the server issues it while the containers are being made; it is awaited just before start.

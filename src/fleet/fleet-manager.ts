@@ -378,6 +378,7 @@ export class FleetManager extends EventEmitter<FleetEvents> {
           env: job?.env ?? {},
           docker: job?.docker ?? 'none',
           ...(job?.docker === 'dind' && dockerEngine ? { dockerEngine } : {}),
+          ...(job?.timeoutInMinutes == null ? {} : { timeoutMinutes: job.timeoutInMinutes }),
           ticket,
         });
       } catch (error) {

@@ -29,6 +29,16 @@ export {
   ImageUnavailableError,
   UnitStartError,
 } from './drivers/docker.js';
+export { KubernetesDriver, type KubernetesDriverOptions } from './drivers/kubernetes.js';
+export {
+  inClusterConnection,
+  KubeConfigError,
+  type KubeConnection,
+  KubernetesApiError,
+  KubernetesClient,
+  kubeconfigConnection,
+  parseKubeconfig,
+} from './drivers/kubernetes-client.js';
 export { defaultFleetId } from './fleet-id.js';
 export {
   type FleetEvents,
@@ -48,4 +58,12 @@ export {
   planFleet,
   refusal,
 } from './plan.js';
+export {
+  AGENT_CONTAINER,
+  buildPodSpec,
+  buildTicketSecret,
+  type PodSpec,
+  PodSpecError,
+  type PodSpecOptions,
+} from './pod-spec.js';
 export { type HostResources, parseByteSize, parseResourceLimits, withDefaultLimits } from './resources.js';

@@ -10,7 +10,15 @@ export const LABEL = {
   service: 'slipway.service',
 } as const;
 
-export type UnitRole = 'agent' | 'service' | 'network' | 'work' | 'dind' | 'dind-storage' | 'dind-certs';
+export type UnitRole =
+  | 'agent'
+  | 'service'
+  | 'network'
+  | 'work'
+  | 'dind'
+  | 'dind-storage'
+  | 'dind-certs'
+  | 'ticket';
 
 /** The fleet's own objects, shared by its units: kept by the garbage collector, removed at stop. */
 export const FLEET_ROLE = 'fleet-network';

@@ -485,6 +485,8 @@ export const queuedJobView = z.object({
   /** The job's demands, as written: a fleet starts agents only for jobs its agents could meet. */
   demands: z.array(z.string()).default([]),
   queuedAt: z.string().nullable(),
+  /** The job's `timeoutInMinutes` (0: none): a Kubernetes fleet bounds the job's pod by it. */
+  timeoutInMinutes: z.number().nullable().optional(),
 });
 export type QueuedJobView = z.infer<typeof queuedJobView>;
 export const poolAgentView = z.object({

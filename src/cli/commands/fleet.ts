@@ -16,6 +16,7 @@ import type { Logger } from '../../shared/logger.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { checkSocketPath, connectDocker, untilSignal } from './docker-host.js';
+import type { KubernetesEnv, KubernetesFleetFlags } from './fleet-kubernetes.js';
 
 /** Fleet flags shared by `slipway fleet` and `slipway up`, as commander parses them. */
 export interface FleetFlags {
@@ -127,8 +128,18 @@ function serverSocket(o: ClientSettings & { socket?: string }): string {
 
 /** `slipway fleet`: one-job agent containers for a pool of a running server, until SIGINT/SIGTERM. */
 export async function fleetCommand(
-  o: ClientSettings & FleetFlags & { socket?: string; logger: Logger; out: (s: string) => void },
+  o: ClientSettings &
+    FleetFlags &
+    KubernetesFleetFlags & {
+      driver?: 'docker' | 'kubernetes';
+      env: KubernetesEnv;
+      socket?: string;
+      logger: Logger;
+      out: (s: string) => void;
+    },
 ): Promise<number> {
+  // Loaded only for it: a Docker fleet never pays for the Kubernetes driver.
+  if (o.driver === 'kubernetes') return (await import('./fleet-kubernetes.js')).kubernetesFleetCommand(o);
   const { client, token, url } = resolveClient(o);
   const socket = checkSocketPath(serverSocket(o));
   if (!existsSync(socket) || !statSync(socket).isSocket()) {

@@ -261,6 +261,7 @@ export class PoolService {
           env: j.plan.container?.env ?? {},
           demands: j.plan.pool.demands.map(formatDemand),
           queuedAt: iso(j.queuedAt),
+          timeoutInMinutes: j.plan.timeoutInMinutes,
         })),
       agents: agents.map((a) => ({
         name: a.name,
