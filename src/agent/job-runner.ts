@@ -184,6 +184,11 @@ async function prepareWorkspace(job: JobContext): Promise<void> {
   setup.write(
     `Agent ${o.agent.name} (pool ${o.agent.pool}) runs job ${plan.name}, attempt ${spec.attempt}\n`,
   );
+  const mapped = plan.pool.vmImageMapping;
+  if (plan.pool.vmImage !== undefined && mapped) {
+    const image = mapped.image ? `, image ${mapped.image}` : ", the pool's own image";
+    setup.write(`vmImage '${plan.pool.vmImage}' is mapped to pool '${mapped.pool}'${image}\n`);
+  }
   if (plan.checkout === 'none') setup.write('checkout: none — the workspace is not unpacked\n');
   else if (spec.hasWorkspace) {
     const res = await o.client.fetch(`jobs/${spec.jobId}/workspace`, {

@@ -37,6 +37,22 @@ function collect(value: string, previous: Record<string, string>): Record<string
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
+/** `--vm-image-pool NAME=POOL[:IMAGE]`, for `slipway server` and `slipway up` alike. */
+const vmImagePoolOption = () =>
+  new Option(
+    '--vm-image-pool <name=pool[:image]>',
+    'run `pool: { vmImage: name }` jobs in a pool, on an image when given (repeatable; default: ' +
+      'Linux images in pool default, Windows and macOS refused)',
+  )
+    .argParser((value: string, previous: Record<string, string>) => {
+      const next = collect(value, previous);
+      const pool = value.slice(value.indexOf('=') + 1);
+      if (!/^[^:\s]+(:\S+)?$/.test(pool))
+        throw new InvalidArgumentError('expected NAME=POOL or NAME=POOL:IMAGE');
+      return next;
+    })
+    .default({});
+
 const dataOption = () => new Option('--data <dir>', 'data directory of the local server').default(undefined);
 
 const databaseOption = () =>
@@ -66,12 +82,7 @@ program
   .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
   .addOption(databaseOption())
   .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
-  .option(
-    '--vm-image-pool <image=pool>',
-    'run `pool: { vmImage: image }` jobs on a pool (repeatable)',
-    collect,
-    {},
-  )
+  .addOption(vmImagePoolOption())
   .addOption(logLevelOption())
   .option(
     '--socket <path>',
@@ -292,6 +303,7 @@ fleetOptions(
     .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
     .addOption(databaseOption())
     .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
+    .addOption(vmImagePoolOption())
     .addOption(logLevelOption()),
   { minIdle: 1, max: 4 },
 ).action(
@@ -302,6 +314,7 @@ fleetOptions(
       data: o.data,
       database: o.database,
       leaseTtlSeconds: o.leaseTtl,
+      vmImagePools: o.vmImagePool,
       secretKey: env.SLIPWAY_SECRET_KEY,
       fleet: fleetFlags(o),
       logger: await logger('up', o.logLevel),

@@ -30,6 +30,7 @@ export {
 } from './logging-commands.js';
 export { createVariableLookup, expandMacros, expandVariables, toEnvName } from './macros.js';
 export {
+  checkPipeline,
   collectTemplateFiles,
   type ParseOptions,
   parsePipeline,

@@ -387,7 +387,6 @@ describe('validatePipeline', () => {
         'container: { image: "a b", ports: ["8080:80", "99999", x] }',
       ),
       [
-        "p.yml:1:18: pool.vmImage 'ubuntu-latest' is a hosted image; map it to a Slipway pool with the vmImagePools setting ('ubuntu-latest': <pool>), or write 'pool: <name>' instead",
         "p.yml:1:43: invalid demand 'a -gt 3': write 'name' or 'name -equals value'",
         "p.yml:3:3: variable groups ('group: shared') are not supported yet by Slipway: define the variables in the pipeline or pass them with --var",
         "p.yml:4:9: invalid variable name 'secretKey': names starting with 'secret' are reserved",

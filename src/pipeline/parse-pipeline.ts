@@ -25,8 +25,6 @@ export interface ParseOptions {
    * resolveTemplatePath). Default: none, so a pipeline that includes templates is an error.
    */
   readFile?: ReadFile;
-  /** `pool: { vmImage }` names (case-insensitive) → Slipway pool names. Default: none. */
-  vmImagePools?: Record<string, string>;
   /** Values of the pipeline's own `parameters`, as text (objects as JSON). Default: their defaults. */
   parameters?: Record<string, string>;
   /** Queue-time variables, seen by `${{ variables.x }}` and by `$(x)` in pools and containers. Default: none. */
@@ -49,6 +47,16 @@ export function validatePipeline(text: string, file: string, options: ParseOptio
   return compilePipeline(text, file, options).errors;
 }
 
+/** Every problem in a pipeline, and the notes on what it leaves to the server. Never throws. */
+export function checkPipeline(
+  text: string,
+  file: string,
+  options: ParseOptions = {},
+): { errors: PipelineError[]; notes: PipelineError[] } {
+  const { errors, notes } = compilePipeline(text, file, options);
+  return { errors, notes };
+}
+
 /**
  * Every template file the pipeline includes (directly or not), path → text, so a client can send
  * them along and the server compiles the same pipeline with `readFile: (p) => files[p]`. Pass
@@ -69,12 +77,17 @@ function compilePipeline(
   text: string,
   file: string,
   options: ParseOptions,
-): { plan?: PipelinePlan; errors: PipelineError[]; templates: Map<string, string> } {
+): { plan?: PipelinePlan; errors: PipelineError[]; notes: PipelineError[]; templates: Map<string, string> } {
   const issues = new Issues(file);
   const templates = new TemplateFiles(issues, options.readFile);
   const loaded = loadYaml(text, issues);
   const root = loaded && buildTree(loaded, issues);
-  const done = (plan?: PipelinePlan) => ({ plan, errors: issues.sorted(), templates: templates.texts });
+  const done = (plan?: PipelinePlan) => ({
+    plan,
+    errors: issues.sorted(),
+    notes: issues.notes(),
+    templates: templates.texts,
+  });
   if (root === undefined) return done();
   if (root.kind !== 'map') {
     issues.add(
@@ -115,7 +128,6 @@ function readPipeline(
       variables,
       ...(pool ? { pool } : {}),
       containers: resources?.containers ?? {},
-      vmImagePools: options.vmImagePools ?? {},
       queueVariables: options.variables ?? {},
     },
     stages,

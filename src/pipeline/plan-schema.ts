@@ -35,7 +35,18 @@ export const demand = z.discriminatedUnion('op', [
   z.object({ name: z.string(), op: z.literal('equals'), value: z.string() }),
 ]);
 
-export const poolRef = z.object({ name: z.string(), demands: z.array(demand) });
+export const poolRef = z.object({
+  name: z.string(),
+  demands: z.array(demand),
+  /**
+   * Optional. `pool: { vmImage }` as written (macros expanded). The pipeline leaves `name` at
+   * the default pool; the server maps the image to one of its pools (and maybe a job image)
+   * when it queues the run, and records what it chose in `vmImageMapping`.
+   */
+  vmImage: z.string().optional(),
+  /** Optional, with `vmImage`: the pool (and image, when the mapping names one) the server chose. */
+  vmImageMapping: z.object({ pool: z.string(), image: z.string().optional() }).optional(),
+});
 
 /** none: no Docker in the job; dind: a per-job docker-in-docker sidecar; socket: the host's (pool must allow). */
 export const dockerMode = z.enum(['none', 'dind', 'socket']);

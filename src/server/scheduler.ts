@@ -29,6 +29,7 @@ import type { Dispatcher } from './dispatcher.js';
 import type { Notifier } from './notifier.js';
 import { assessQueuedJob, type PoolServers } from './queue-assessment.js';
 import type { SecretVault } from './secret-vault.js';
+import { applyVmImage, mapVmImage, type VmImageTarget } from './vm-images.js';
 
 export interface SchedulerOptions {
   store: Store;
@@ -40,8 +41,8 @@ export interface SchedulerOptions {
   vault: SecretVault;
   /** How long a job's lease lives without a heartbeat. Default 90 s. */
   leaseTtlMs: number;
-  /** `pool: { vmImage }` names mapped to Slipway pools. */
-  vmImagePools?: Record<string, string>;
+  /** `pool: { vmImage }` names (lower case) mapped to pools; unmapped Linux images run in `default`. */
+  vmImagePools?: Record<string, VmImageTarget>;
 }
 
 /** A fleet that has not announced itself for this long no longer counts as able to start agents. */
@@ -87,6 +88,34 @@ export class Scheduler {
     if (n > 0) this.o.logger.info({ jobs: n }, 'extended leases of running jobs after start');
   }
 
+  /**
+   * Each job's pool as the store spells it (pool names compare case-insensitively, as in
+   * Azure), with `vmImage` mapped by this server's mapping. A pool that does not exist, or an
+   * image that maps to none, refuses the run naming the job.
+   */
+  private async placeJobs(plan: PipelinePlan): Promise<JobPlan[]> {
+    const pools = new Map((await this.o.store.listPools()).map((p) => [p.name.toLowerCase(), p.name]));
+    return plan.jobs.map((job) => {
+      const at = `${plan.file}:${job.pos.line}:${job.pos.col}`;
+      let placed = job;
+      if (job.pool.vmImage !== undefined) {
+        const mapped = mapVmImage(job.pool.vmImage, this.o.vmImagePools ?? {});
+        if ('refused' in mapped) throw new ValidationError(`${at}: job '${job.name}': ${mapped.refused}`);
+        placed = applyVmImage(job, mapped.target);
+      }
+      const name = pools.get(placed.pool.name.toLowerCase());
+      if (name === undefined) {
+        const via = job.pool.vmImage === undefined ? '' : ` (vmImage '${job.pool.vmImage}' maps to it)`;
+        throw new ValidationError(
+          `${at}: job '${job.name}' uses pool '${placed.pool.name}'${via}, which does not exist`,
+        );
+      }
+      if (name === placed.pool.name) return placed;
+      const vmImageMapping = placed.pool.vmImageMapping && { ...placed.pool.vmImageMapping, pool: name };
+      return { ...placed, pool: { ...placed.pool, name, ...(vmImageMapping ? { vmImageMapping } : {}) } };
+    });
+  }
+
   /** Queues a run; `reason` is `Manual` for a run asked for through the API, a trigger's otherwise. */
   async createRun(body: CreateRunBody, reason: BuildReason = 'Manual') {
     // `Build.SourceBranch` and the like, known at compile time as in Azure; `--var` overrides them.
@@ -96,15 +125,8 @@ export class Scheduler {
       readFile: (path) => req.templates[path],
       parameters: req.parameters,
       variables: req.variables,
-      vmImagePools: this.o.vmImagePools ?? {},
     });
-    for (const job of plan.jobs) {
-      if (!(await this.o.store.getPool(job.pool.name))) {
-        throw new ValidationError(
-          `${plan.file}: job '${job.name}' uses pool '${job.pool.name}', which does not exist`,
-        );
-      }
-    }
+    plan.jobs = await this.placeJobs(plan);
     if (req.workspaceId && !(await this.o.store.getWorkspace(req.workspaceId))) {
       throw new ValidationError(`workspace ${req.workspaceId} was not uploaded`);
     }

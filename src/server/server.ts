@@ -36,6 +36,7 @@ import {
   RunService,
   TokenService,
 } from './services/index.js';
+import { parseVmImageMappings } from './vm-images.js';
 import { WorkspaceStore } from './workspace-store.js';
 
 export interface SlipwayServer {
@@ -118,7 +119,7 @@ async function startLocked(
     notifier,
     vault,
     leaseTtlMs,
-    vmImagePools: config.vmImagePools,
+    vmImagePools: parseVmImageMappings(config.vmImagePools),
   });
   await scheduler.recover();
   scheduler.start();

@@ -21,6 +21,8 @@ export interface UpOptions {
   database?: string;
   /** Job lease lifetime without a heartbeat, in seconds. */
   leaseTtlSeconds: number;
+  /** `--vm-image-pool` values: vmImage name → `POOL[:IMAGE]`. Default: none. */
+  vmImagePools?: Record<string, string>;
   secretKey?: string;
   fleet: FleetFlags;
   /** For the images and the fleet. */
@@ -63,6 +65,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
         database: o.database,
         socketPath,
         leaseTtlSeconds: o.leaseTtlSeconds,
+        vmImagePools: o.vmImagePools ?? {},
         secretKey: o.secretKey,
       },
       logger: o.serverLogger,

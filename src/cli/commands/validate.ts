@@ -1,4 +1,4 @@
-import { validatePipeline } from '../../pipeline/index.js';
+import { checkPipeline } from '../../pipeline/index.js';
 import { EXIT } from '../exit-codes.js';
 import { findPipeline } from '../pipeline-file.js';
 
@@ -9,7 +9,8 @@ export async function validateCommand(
   err: (s: string) => void,
 ): Promise<number> {
   const pipeline = await findPipeline({ given: file });
-  const errors = validatePipeline(pipeline.text, pipeline.name, { readFile: pipeline.readTemplate });
+  const { errors, notes } = checkPipeline(pipeline.text, pipeline.name, { readFile: pipeline.readTemplate });
+  for (const n of notes) err(`${pipeline.shown(n.file)}:${n.line}:${n.col}: note: ${n.detail}\n`);
   for (const e of errors) err(`${pipeline.shown(e.file)}:${e.line}:${e.col}: ${e.detail}\n`);
   if (errors.length > 0) return EXIT.invalid;
   out(`${file}: valid\n`);
