@@ -354,6 +354,22 @@ function jobReport(state: JobState, reason?: string) {
     outputs,
     buildNumber: state.buildNumber === undefined ? undefined : state.mask(state.buildNumber),
     tags: [...new Set(state.tags.map((t) => state.mask(t)))],
+    testRuns:
+      state.testRuns.length === 0
+        ? undefined
+        : state.testRuns.slice(0, 100).map((t) => maskTestRun(state, t)),
+  };
+}
+
+function maskTestRun(state: JobState, t: JobState['testRuns'][number]): JobState['testRuns'][number] {
+  return {
+    ...t,
+    title: state.mask(t.title).slice(0, 500),
+    files: t.files.slice(0, 1000).map((f) => state.mask(f).slice(0, 1000)),
+    failures: t.failures.slice(0, 100).map((f) => ({
+      name: state.mask(f.name).slice(0, 1000),
+      message: state.mask(f.message).slice(0, 4000),
+    })),
   };
 }
 

@@ -123,6 +123,10 @@ program
   .option('--var <name=value>', 'set a variable (repeatable)', collect, {})
   .option('--secret <name=value>', 'set a secret variable (repeatable; masked in logs)', collect, {})
   .option('--param <name=value>', "set one of the pipeline's parameters (repeatable)", collect, {})
+  .option(
+    '--allow-unsupported-tasks',
+    'run a task Slipway does not have as a failing step instead of refusing',
+  )
   .addOption(dataOption())
   .action(
     act(async (pipeline, o) =>
@@ -133,6 +137,7 @@ program
         vars: o.var,
         secrets: o.secret,
         params: o.param,
+        allowUnsupportedTasks: o.allowUnsupportedTasks === true,
         out,
       }),
     ),
@@ -142,7 +147,17 @@ program
   .command('validate')
   .description('check a pipeline file; errors as file:line:col: message')
   .argument('<pipeline>', 'pipeline file')
-  .action(act(async (file) => (await import('./commands/validate.js')).validateCommand(file, out, err)));
+  .option('--allow-unsupported-tasks', 'accept tasks Slipway does not have (each becomes a failing step)')
+  .action(
+    act(async (file, o) =>
+      (await import('./commands/validate.js')).validateCommand(
+        file,
+        out,
+        err,
+        o.allowUnsupportedTasks === true,
+      ),
+    ),
+  );
 
 program
   .command('cancel')

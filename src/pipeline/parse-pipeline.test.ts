@@ -335,9 +335,9 @@ describe('validatePipeline', () => {
         '  errorActionPreference: stop',
       ),
       [
-        "p.yml:2:3: task 'Npm@1' is not supported by Slipway: Slipway runs no Azure tasks; write a script, bash or pwsh step instead",
+        "p.yml:2:3: task 'Npm@1' is not supported by Slipway (or run with --allow-unsupported-tasks: it becomes a failing step)",
         "p.yml:7:3: a step does one thing: found both 'bash' and 'script'",
-        "p.yml:8:3: a step needs one of 'script', 'bash', 'pwsh', 'powershell', 'checkout', 'publish', 'download' (or 'task', which Slipway does not run)",
+        "p.yml:8:3: a step needs one of 'script', 'bash', 'pwsh', 'powershell', 'checkout', 'publish', 'download' or 'task'",
         "p.yml:10:3: 'target' is not supported yet by Slipway",
         "p.yml:11:9: invalid step name 'a-b': use letters, digits and '_', not starting with a digit",
         "p.yml:12:11: 'script' must be a non-empty string, found ''",

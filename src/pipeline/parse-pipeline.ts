@@ -7,6 +7,7 @@ import { type JobDraft, readJobBody, readJobs } from './read-job.js';
 import { readPool } from './read-pool.js';
 import { readResources } from './read-resources.js';
 import { readStages } from './read-stages.js';
+import { checkTaskSteps, type TaskCatalog } from './read-task.js';
 import { readVariables, variableRecord } from './read-variables.js';
 import { checkKeys, entryOf, mismatch, readBoolean, readString } from './reader.js';
 import { TemplateExpander } from './template-expander.js';
@@ -27,6 +28,10 @@ export interface ParseOptions {
   readFile?: ReadFile;
   /** Values of the pipeline's own `parameters`, as text (objects as JSON). Default: their defaults. */
   parameters?: Record<string, string>;
+  /** The tasks Slipway has, to check `task:` steps against. Default: none, so every task is refused. */
+  tasks?: TaskCatalog;
+  /** A task Slipway does not have becomes a step that fails saying so, instead of an error. Default false. */
+  allowUnsupportedTasks?: boolean;
   /** Queue-time variables, seen by `${{ variables.x }}` and by `$(x)` in pools and containers. Default: none. */
   variables?: Record<string, string>;
 }
@@ -100,6 +105,7 @@ function compilePipeline(
   const expanded = expander.expandPipeline(root);
   if (expanded.stopped) return done();
   const plan = readPipeline(issues, expanded.root, file, options, expanded.incomplete);
+  checkTaskSteps(issues, plan, options.tasks, options.allowUnsupportedTasks ?? false);
   const parameters = toJson(expanded.parameters);
   if (parameters !== null && typeof parameters === 'object' && Object.keys(parameters).length > 0)
     plan.parameters = parameters as Record<string, JsonValue>;

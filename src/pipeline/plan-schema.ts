@@ -72,9 +72,22 @@ export const containerRef = z.object({
  *   coordinator and scoped to the run; a second artifact with the same name fails the step.
  * download: fetch this run's pipeline artifacts (`download.artifact`, or all when absent)
  *   filtered by the glob `download.patterns`; see StepPlan.download for where they go.
+ * task: run the Slipway task `task.name@task.version` with `task.inputs` (macros expanded by
+ *   the agent); `script` is ''. One the agent does not have (or `task.unsupported`) fails.
  * A plan naming another kind is refused when the agent parses it: it never runs `script`.
  */
-export const stepKind = z.enum(['script', 'bash', 'pwsh', 'checkout', 'publish', 'download']);
+export const stepKind = z.enum(['script', 'bash', 'pwsh', 'checkout', 'publish', 'download', 'task']);
+
+/** `task: Name@major` with its `inputs:` as written (values as text, macros not yet expanded). */
+export const taskCall = z.object({
+  name: z.string(),
+  version: z.number(),
+  inputs: strings,
+  /** Where `task:` is written, for the errors found when the task's inputs are checked. */
+  pos: sourcePos,
+  /** Set when Slipway has no such task and the run allowed it: the step fails with this reason. */
+  unsupported: z.string().optional(),
+});
 
 /** A checkout option: the value as written, or a `$(macro)` resolved (and only logged) by the agent. */
 const flag = z.union([z.boolean(), z.string()]).optional();
@@ -148,6 +161,8 @@ export const stepPlan = z.object({
   publish: publishOptions.optional(),
   /** Present exactly when kind is download. */
   download: downloadOptions.optional(),
+  /** Present exactly when kind is task. */
+  task: taskCall.optional(),
 });
 
 export const jobPlan = z.object({

@@ -16,6 +16,7 @@ export type CheckoutOptions = z.infer<typeof s.checkoutOptions>;
 export type PublishOptions = z.infer<typeof s.publishOptions>;
 export type DownloadOptions = z.infer<typeof s.downloadOptions>;
 export type StepPlan = z.infer<typeof s.stepPlan>;
+export type TaskCall = z.infer<typeof s.taskCall>;
 export type JobPlan = z.infer<typeof s.jobPlan>;
 export type StagePlan = z.infer<typeof s.stagePlan>;
 export type JsonValue = z.infer<typeof s.jsonValue>;

@@ -9,7 +9,14 @@ import {
   prepareJobStart,
   sourceVariables,
 } from '../pipeline/index.js';
-import type { CreateRunBody, JobEventData, JobSpec, RunEventData, StepEventData } from '../protocol/index.js';
+import type {
+  CreateRunBody,
+  JobEventData,
+  JobSpec,
+  RunEventData,
+  StepEventData,
+  TestRunView,
+} from '../protocol/index.js';
 import type { Clock } from '../shared/clock.js';
 import { formatSeconds } from '../shared/duration.js';
 import {
@@ -24,6 +31,7 @@ import { newId } from '../shared/ids.js';
 import { MIN_SECRET_LENGTH, maskText } from '../shared/index.js';
 import type { Logger } from '../shared/logger.js';
 import type { AgentRow, JobRow, NewEvent, RunRow, Store } from '../store/index.js';
+import { taskCatalog } from '../tasks/index.js';
 import type { Auth } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Notifier } from './notifier.js';
@@ -125,6 +133,8 @@ export class Scheduler {
       readFile: (path) => req.templates[path],
       parameters: req.parameters,
       variables: req.variables,
+      tasks: taskCatalog,
+      allowUnsupportedTasks: req.allowUnsupportedTasks,
     });
     plan.jobs = await this.placeJobs(plan);
     if (req.workspaceId && !(await this.o.store.getWorkspace(req.workspaceId))) {
@@ -407,7 +417,12 @@ export class Scheduler {
     epoch: number,
     result: TaskResult,
     reason?: string,
-    extras: { outputs?: Record<string, string>; buildNumber?: string; tags?: string[] } = {},
+    extras: {
+      outputs?: Record<string, string>;
+      buildNumber?: string;
+      tags?: string[];
+      testRuns?: TestRunView[];
+    } = {},
   ): Promise<void> {
     const job = await this.o.store.getJob(jobId);
     if (!job) throw new NotFoundError('job', jobId);
@@ -423,7 +438,20 @@ export class Scheduler {
     const outputs = Object.fromEntries(Object.entries(extras.outputs ?? {}).map(([k, v]) => [k, mask(v)]));
     const buildNumber = extras.buildNumber === undefined ? undefined : mask(extras.buildNumber);
     await this.recordRunInfo(job, { buildNumber, tags: extras.tags?.map(mask) });
-    await this.finishJob(job, ['running'], final, reason === undefined ? null : mask(reason), outputs);
+    const testRuns = extras.testRuns?.map((t) => ({
+      ...t,
+      title: mask(t.title),
+      files: t.files.map(mask),
+      failures: t.failures.map((f) => ({ name: mask(f.name), message: mask(f.message) })),
+    }));
+    await this.finishJob(
+      job,
+      ['running'],
+      final,
+      reason === undefined ? null : mask(reason),
+      outputs,
+      testRuns,
+    );
     await this.advance(job.runId);
   }
 
@@ -541,12 +569,14 @@ export class Scheduler {
     result: TaskResult,
     reason: string | null,
     outputs: Record<string, string> = {},
+    testRuns?: TestRunView[],
   ) {
     const ok = await this.o.store.transitionJob(job.id, from, {
       status: 'completed',
       result,
       reason,
       outputs,
+      testRuns,
       finishedAt: this.o.clock.now(),
       leaseExpiresAt: null,
     });

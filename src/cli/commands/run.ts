@@ -8,10 +8,12 @@ import {
   withRetry,
 } from '../../protocol/index.js';
 import { packWorkspace } from '../../shared/workspace-archive.js';
+import { taskCatalog } from '../../tasks/index.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { findPipeline, runSourceOf } from '../pipeline-file.js';
 import { dim, RunRenderer, summaryTable } from '../render.js';
+import { testSummary } from '../test-summary.js';
 
 export interface RunCommandOptions extends ClientSettings {
   pipeline?: string;
@@ -20,6 +22,8 @@ export interface RunCommandOptions extends ClientSettings {
   secrets: Record<string, string>;
   /** Values for the pipeline's `parameters`. */
   params: Record<string, string>;
+  /** A task Slipway does not have becomes a failing step instead of refusing the run. Default false. */
+  allowUnsupportedTasks?: boolean;
   out: (s: string) => void;
 }
 
@@ -31,7 +35,14 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const source = await runSourceOf(dir);
   // The server compiles with the same source variables; they decide conditional includes too.
   const variables = { ...sourceVariables(source), ...o.vars };
-  const options = { readFile: readTemplate, parameters: o.params, variables };
+  const allowUnsupportedTasks = o.allowUnsupportedTasks ?? false;
+  const options = {
+    readFile: readTemplate,
+    parameters: o.params,
+    variables,
+    tasks: taskCatalog,
+    allowUnsupportedTasks,
+  };
   const plan = parsePipeline(content, shown, options); // invalid input exits 2 before anything is queued
   const templates = collectTemplateFiles(content, shown, readTemplate, options);
   for (const [name, value] of Object.entries(o.secrets)) {
@@ -57,6 +68,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
         parameters: o.params,
         templates,
         source,
+        ...(allowUnsupportedTasks ? { allowUnsupportedTasks } : {}),
       },
       { token },
     );
@@ -152,6 +164,7 @@ async function follow(
     }
     const final = await client.getRun(run.id, { token });
     out(summaryTable(final));
+    out(testSummary(final));
     return final.result === 'succeeded' || final.result === 'succeededWithIssues' ? EXIT.ok : EXIT.runFailed;
   } catch (err) {
     if (err instanceof ConnectionError)

@@ -1,0 +1,67 @@
+import type { StepPlan } from '../pipeline/index.js';
+import { runTask, type TaskContext } from '../tasks/index.js';
+import { downloadArtifact, listArtifacts, publishArtifact } from './artifacts.js';
+import type { runScript, StepContext, StepOutcome, stepEnvironment } from './step-runner.js';
+
+/** A `task:` step: the task from the registry, on the same context script steps have. */
+export async function runTaskStep(
+  step: StepPlan,
+  c: StepContext,
+  scripts: { runScript: typeof runScript; stepEnvironment: typeof stepEnvironment },
+): Promise<StepOutcome> {
+  const { runScript, stepEnvironment } = scripts;
+  const call = step.task;
+  if (call === undefined) return { result: 'failed', reason: 'a task step without its task' };
+  const { env, expand } = stepEnvironment(step, c);
+  const { state } = c;
+  const ctx: TaskContext = {
+    sourcesDir: c.dirs.s,
+    tempDir: c.dirs.tmp,
+    workspaceDir: state.variables['Pipeline.Workspace'] ?? c.dirs.job,
+    variable: (name) => {
+      const key = Object.keys(state.variables).find((k) => k.toLowerCase() === name.toLowerCase());
+      return key === undefined ? undefined : state.variables[key];
+    },
+    env,
+    log: (line) => c.out.write(`${line}\n`),
+    warn: (message) => c.out.write(`##[warning]${message}\n`),
+    error: (message) => c.out.write(`##[error]${message}\n`),
+    setVariable: (name, value, options) => {
+      if (state.readOnly.has(name.toLowerCase())) {
+        c.out.write(`##[warning]variable '${name}' is read-only; not changed\n`);
+        return;
+      }
+      if (options?.secret) {
+        state.addSecret(value);
+        state.secretVariables[name] = value;
+      } else state.variables[name] = value;
+    },
+    prependPath: (dir) => {
+      state.pathPrefixes.unshift(dir);
+    },
+    artifacts: {
+      publish: (name, path) => publishArtifact(c, name, path),
+      list: () => listArtifacts(c),
+      download: (name, target, patterns) => downloadArtifact(c, name, target, patterns),
+    },
+    reportTests: (run) => {
+      state.testRuns.push(run);
+    },
+    runScript: (run) => {
+      const script: StepPlan = {
+        ...step,
+        kind: run.language,
+        script: run.script,
+        env: { ...step.env, ...run.env },
+        task: undefined,
+        workingDirectory: run.workingDirectory,
+        failOnStderr: run.failOnStderr,
+        errorActionPreference: run.errorActionPreference,
+        ignoreLASTEXITCODE: run.ignoreLASTEXITCODE,
+      };
+      return runScript(script, c, run.language, true);
+    },
+    signal: c.stop,
+  };
+  return runTask(call, ctx, expand);
+}
