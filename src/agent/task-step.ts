@@ -1,6 +1,7 @@
 import type { StepPlan } from '../pipeline/index.js';
 import { runTask, type TaskContext } from '../tasks/index.js';
 import { downloadArtifact, listArtifacts, publishArtifact } from './artifacts.js';
+import { runProcess } from './process.js';
 import type { runScript, StepContext, StepOutcome, stepEnvironment } from './step-runner.js';
 
 /** A `task:` step: the task from the registry, on the same context script steps have. */
@@ -46,6 +47,25 @@ export async function runTaskStep(
     },
     reportTests: (run) => {
       state.testRuns.push(run);
+    },
+    capture: async (command, args) => {
+      let output = '';
+      const res = await runProcess({
+        command,
+        args,
+        cwd: c.dirs.s,
+        env,
+        onOutput: (text) => {
+          if (output.length < 64 * 1024) output += text;
+        },
+        timeoutMs: 30_000,
+        signal: c.stop,
+        killGraceMs: c.killGraceMs,
+        user: c.jobUser,
+      });
+      return res.spawnError
+        ? { exitCode: null, output, error: res.spawnError }
+        : { exitCode: res.exitCode, output };
     },
     runScript: (run) => {
       const script: StepPlan = {

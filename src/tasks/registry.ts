@@ -1,10 +1,24 @@
 import type { TaskCallInput, TaskCatalog } from '../pipeline/index.js';
+import { goTool } from './go-tool.js';
 import { describeInputIssues, HAS_MACRO, normalizeInputs } from './inputs.js';
+import { javaToolInstaller } from './java-tool-installer.js';
+import { nodeTool } from './node-tool.js';
 import { publishTestResults } from './publish-test-results.js';
 import type { AnyTask } from './types.js';
+import { useDotNet } from './use-dotnet.js';
+import { useNode } from './use-node.js';
+import { usePythonVersion } from './use-python-version.js';
 
 /** Every task Slipway runs, one file each. */
-export const TASKS: readonly AnyTask[] = [publishTestResults];
+export const TASKS: readonly AnyTask[] = [
+  publishTestResults,
+  usePythonVersion,
+  nodeTool,
+  useNode,
+  useDotNet,
+  goTool,
+  javaToolInstaller,
+];
 
 function key(name: string, version: number): string {
   return `${name.toLowerCase()}@${version}`;

@@ -58,6 +58,14 @@ export interface TaskContext {
   artifacts: ArtifactAccess;
   /** Adds a test run to the job's results (shown in the run summary, the CLI and the API). */
   reportTests(run: TestRunSummary): void;
+  /**
+   * Runs a program as the job's user (a tool's `--version`), its output captured, not logged.
+   * Fails (exitCode null, `error`) when it cannot start. At most 30 s.
+   */
+  capture(
+    command: string,
+    args: string[],
+  ): Promise<{ exitCode: number | null; output: string; error?: string }>;
   /** Runs a script as a script step would, with its output in this step's log. */
   runScript(run: ScriptRun): Promise<TaskOutcome>;
   /** Aborted when the job is canceled or times out. */
