@@ -1,8 +1,12 @@
 import type { TaskCallInput, TaskCatalog } from '../pipeline/index.js';
+import { downloadBuildArtifacts0, downloadBuildArtifacts1 } from './download-build-artifacts.js';
+import { downloadPipelineArtifact } from './download-pipeline-artifact.js';
 import { goTool } from './go-tool.js';
 import { describeInputIssues, HAS_MACRO, normalizeInputs } from './inputs.js';
 import { javaToolInstaller } from './java-tool-installer.js';
 import { nodeTool } from './node-tool.js';
+import { publishBuildArtifacts } from './publish-build-artifacts.js';
+import { publishPipelineArtifact } from './publish-pipeline-artifact.js';
 import { publishTestResults } from './publish-test-results.js';
 import type { AnyTask } from './types.js';
 import { useDotNet } from './use-dotnet.js';
@@ -18,6 +22,11 @@ export const TASKS: readonly AnyTask[] = [
   useDotNet,
   goTool,
   javaToolInstaller,
+  publishBuildArtifacts,
+  publishPipelineArtifact,
+  downloadPipelineArtifact,
+  downloadBuildArtifacts0,
+  downloadBuildArtifacts1,
 ];
 
 function key(name: string, version: number): string {
