@@ -1,8 +1,22 @@
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { StepPlan } from '../pipeline/index.js';
 import { runTask, type TaskContext } from '../tasks/index.js';
 import { downloadArtifact, listArtifacts, publishArtifact } from './artifacts.js';
+import { chownTree } from './job-user.js';
 import { runProcess } from './process.js';
 import type { runScript, StepContext, StepOutcome, stepEnvironment } from './step-runner.js';
+
+/** The real path of `path`, or of its nearest existing parent with the rest appended. */
+async function realpathOfExisting(path: string): Promise<string> {
+  const rest: string[] = [];
+  for (let p = resolve(path); ; p = dirname(p)) {
+    const real = await realpath(p).catch(() => undefined);
+    if (real !== undefined) return join(real, ...rest.reverse());
+    if (dirname(p) === p) return resolve(path);
+    rest.push(basename(p));
+  }
+}
 
 /** A `task:` step: the task from the registry, on the same context script steps have. */
 export async function runTaskStep(
@@ -66,6 +80,18 @@ export async function runTaskStep(
       return res.spawnError
         ? { exitCode: null, output, error: res.spawnError }
         : { exitCode: res.exitCode, output };
+    },
+    confine: async (path) => {
+      if (!c.jobUser) return;
+      const real = await realpathOfExisting(path);
+      const root = await realpath(c.dirs.job);
+      if (real !== root && !real.startsWith(`${root}/`))
+        throw new Error(
+          `${path} is outside the job's folder ${c.dirs.job}, which tasks may not reach for a job user`,
+        );
+    },
+    handOver: async (path) => {
+      if (c.jobUser) await chownTree(path, c.jobUser);
     },
     runScript: (run) => {
       const script: StepPlan = {

@@ -50,6 +50,7 @@ export const publishTestResults: TaskDefinition<typeof inputs> = {
     let unreadable = 0;
     for (const file of files) {
       try {
+        await ctx.confine(file);
         const parsed = parseResults(o.testResultsFormat, await readFile(file, 'utf8'));
         read.push({ file: shown(file), ...parsed });
       } catch (err) {

@@ -1,10 +1,15 @@
 import type { TaskCallInput, TaskCatalog } from '../pipeline/index.js';
+import { bash } from './bash.js';
+import { cmdLine } from './cmd-line.js';
+import { copyFiles } from './copy-files.js';
+import { deleteFiles } from './delete-files.js';
 import { downloadBuildArtifacts0, downloadBuildArtifacts1 } from './download-build-artifacts.js';
 import { downloadPipelineArtifact } from './download-pipeline-artifact.js';
 import { goTool } from './go-tool.js';
 import { describeInputIssues, HAS_MACRO, normalizeInputs } from './inputs.js';
 import { javaToolInstaller } from './java-tool-installer.js';
 import { nodeTool } from './node-tool.js';
+import { powerShell } from './powershell.js';
 import { publishBuildArtifacts } from './publish-build-artifacts.js';
 import { publishPipelineArtifact } from './publish-pipeline-artifact.js';
 import { publishTestResults } from './publish-test-results.js';
@@ -27,6 +32,11 @@ export const TASKS: readonly AnyTask[] = [
   downloadPipelineArtifact,
   downloadBuildArtifacts0,
   downloadBuildArtifacts1,
+  cmdLine,
+  bash,
+  powerShell,
+  copyFiles,
+  deleteFiles,
 ];
 
 function key(name: string, version: number): string {

@@ -66,6 +66,14 @@ export interface TaskContext {
     command: string,
     args: string[],
   ): Promise<{ exitCode: number | null; output: string; error?: string }>;
+  /**
+   * Throws unless the task may read or write `path` on the job's behalf: with a job user (the
+   * agent runs as another, more privileged one), only inside the job's folder, symbolic links
+   * resolved. Without one the job could reach it anyway, so anything goes.
+   */
+  confine(path: string): Promise<void>;
+  /** Gives what the task wrote at `path` to the job's user, so later steps can change it. */
+  handOver(path: string): Promise<void>;
   /** Runs a script as a script step would, with its output in this step's log. */
   runScript(run: ScriptRun): Promise<TaskOutcome>;
   /** Aborted when the job is canceled or times out. */
