@@ -194,6 +194,11 @@ async function prepareWorkspace(job: JobContext): Promise<void> {
     setup.write('Docker: no engine (docker: rootless); build images with buildah in this container\n');
   if (spec.untrusted)
     setup.write('Untrusted run (a pull request from a fork): no secrets, no secure variables\n');
+  const mapped = plan.pool.vmImageMapping;
+  if (plan.pool.vmImage !== undefined && mapped) {
+    const image = mapped.image ? `, image ${mapped.image}` : ", the pool's own image";
+    setup.write(`vmImage '${plan.pool.vmImage}' is mapped to pool '${mapped.pool}'${image}\n`);
+  }
   if (plan.checkout === 'none') setup.write('checkout: none — the workspace is not unpacked\n');
   else if (spec.hasWorkspace) {
     const res = await o.client.fetch(`jobs/${spec.jobId}/workspace`, {
@@ -360,6 +365,22 @@ function jobReport(state: JobState, reason?: string) {
     outputs,
     buildNumber: state.buildNumber === undefined ? undefined : state.mask(state.buildNumber),
     tags: [...new Set(state.tags.map((t) => state.mask(t)))],
+    testRuns:
+      state.testRuns.length === 0
+        ? undefined
+        : state.testRuns.slice(0, 100).map((t) => maskTestRun(state, t)),
+  };
+}
+
+function maskTestRun(state: JobState, t: JobState['testRuns'][number]): JobState['testRuns'][number] {
+  return {
+    ...t,
+    title: state.mask(t.title).slice(0, 500),
+    files: t.files.slice(0, 1000).map((f) => state.mask(f).slice(0, 1000)),
+    failures: t.failures.slice(0, 100).map((f) => ({
+      name: state.mask(f.name).slice(0, 1000),
+      message: state.mask(f.message).slice(0, 4000),
+    })),
   };
 }
 

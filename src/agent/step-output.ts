@@ -1,6 +1,7 @@
 import type { TaskResult } from '../pipeline/index.js';
 import { isTruthy, type LoggingCommand, mayBecomeCommand, parseLoggingCommand } from '../pipeline/index.js';
 import { MIN_SECRET_LENGTH, maskText } from '../shared/index.js';
+import type { TestRunSummary } from '../tasks/index.js';
 import type { LogStream } from './log-stream.js';
 
 /** What logging commands change for the rest of the job, collected as steps run. */
@@ -16,6 +17,8 @@ export class JobState {
   readonly outputs: Record<string, string> = {};
   buildNumber?: string;
   readonly tags: string[] = [];
+  /** Test runs published by the job's steps (PublishTestResults@2). */
+  readonly testRuns: TestRunSummary[] = [];
   private readonly streams = new Set<LogStream>();
 
   constructor(

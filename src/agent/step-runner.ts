@@ -1,17 +1,25 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { StepPlan, TaskResult } from '../pipeline/index.js';
 import { createVariableLookup, expandMacros, toEnvName } from '../pipeline/index.js';
 import type { ApiClient, JobSpec } from '../protocol/index.js';
 import { sleep } from '../shared/clock.js';
 import { assertNever } from '../shared/errors.js';
-import { extractWorkspace, listAllFiles, packWorkspace } from '../shared/workspace-archive.js';
+import { packWorkspace } from '../shared/workspace-archive.js';
+import {
+  artifactNameProblem,
+  downloadArtifact,
+  listArtifacts,
+  patternList,
+  publishArtifact,
+} from './artifacts.js';
 import { restoreCache, saveCache } from './cache/cache-step.js';
-import { chownTree, type JobUser } from './job-user.js';
+import type { JobUser } from './job-user.js';
 import type { LogStream } from './log-stream.js';
 import { findOnPath, runProcess } from './process.js';
 import { type JobState, StepOutput } from './step-output.js';
+import { runTaskStep } from './task-step.js';
 
 export type StopCause = 'canceled' | 'timed out' | 'lease lost';
 export type StepOutcome = { result: TaskResult; reason?: string };
@@ -79,6 +87,8 @@ async function runOnce(step: StepPlan, c: StepContext): Promise<StepOutcome> {
         return await restoreCache(step, c.index ?? -1, cacheContext(c));
       case 'cacheSave':
         return await saveCache(step, cacheContext(c));
+      case 'task':
+        return await runTaskStep(step, c, { runScript, stepEnvironment });
       default:
         return assertNever(step.kind);
     }
@@ -88,7 +98,7 @@ async function runOnce(step: StepPlan, c: StepContext): Promise<StepOutcome> {
 }
 
 /** `$(name)` lookups and the environment a step sees. */
-function stepEnvironment(step: StepPlan, c: StepContext) {
+export function stepEnvironment(step: StepPlan, c: StepContext) {
   const { variables } = c.state;
   const plain = createVariableLookup(variables);
   const withSecrets = createVariableLookup({ ...variables, ...c.spec.secrets, ...c.state.secretVariables });
@@ -108,8 +118,16 @@ function stepEnvironment(step: StepPlan, c: StepContext) {
   return { env, expand };
 }
 
-async function runScript(step: StepPlan, c: StepContext, language: 'bash' | 'pwsh'): Promise<StepOutcome> {
-  const { env, expand } = stepEnvironment(step, c);
+/** Runs a script step; `expanded`: its script and working directory have their macros expanded already (a task's). */
+export async function runScript(
+  step: StepPlan,
+  c: StepContext,
+  language: 'bash' | 'pwsh',
+  expanded = false,
+): Promise<StepOutcome> {
+  const environment = stepEnvironment(step, c);
+  const env = environment.env;
+  const expand = expanded ? (text: string) => text : environment.expand;
   const script = expand(step.script);
   const interpreter = language === 'bash' ? chooseShell(env.PATH) : choosePwsh(env.PATH);
   if (!interpreter) {
@@ -232,57 +250,35 @@ function checkout(step: StepPlan, c: StepContext): StepOutcome {
   return { result: 'succeeded' };
 }
 
-const ARTIFACT_NAME = /^[A-Za-z0-9._-]{1,100}$/;
-
 async function publish(step: StepPlan, c: StepContext): Promise<StepOutcome> {
   const { expand } = stepEnvironment(step, c);
   const options = step.publish!;
   const name = expand(options.artifact);
-  // A name is stored and listed in clear, and `***` is no valid name: refuse, naming no value.
-  if (c.state.containsSecret(name))
-    return { result: 'failed', reason: 'the artifact name contains a secret; choose another name' };
-  if (!ARTIFACT_NAME.test(name)) return { result: 'failed', reason: `artifact name '${name}' is not valid` };
+  const problem = artifactNameProblem(c, name);
+  if (problem) return { result: 'failed', reason: problem };
   const source = resolveIn(c.dirs.s, expand(options.path));
-  const info = await stat(source).catch(() => undefined);
-  if (!info) return { result: 'failed', reason: `nothing to publish: ${options.path} does not exist` };
-  // A file is published as itself inside the artifact; a folder as its contents.
-  const archive = info.isDirectory()
-    ? await packWorkspace(source, { files: await listAllFiles(source) })
-    : await packWorkspace(dirname(source), { files: [basename(source)] });
-  await c.client.publishArtifact(c.spec.jobId, name, archive, {
-    token: c.spec.leaseToken,
-    timeoutMs: 600_000,
-  });
-  c.out.write(
-    `Published artifact '${name}' (${archive.length} bytes) from ${relative(c.dirs.s, source) || '.'}\n`,
-  );
+  if (!(await stat(source).catch(() => undefined)))
+    return { result: 'failed', reason: `nothing to publish: ${options.path} does not exist` };
+  const { bytes } = await publishArtifact(c, name, source);
+  c.out.write(`Published artifact '${name}' (${bytes} bytes) from ${relative(c.dirs.s, source) || '.'}\n`);
   return { result: 'succeeded' };
 }
 
 async function download(step: StepPlan, c: StepContext): Promise<StepOutcome> {
   const { expand } = stepEnvironment(step, c);
   const options = step.download!;
-  const body = await c.client.jobArtifacts(c.spec.jobId, { token: c.spec.leaseToken });
-  const wanted = options.artifact ? [expand(options.artifact)] : body.map((a) => a.name);
-  if (options.artifact && !body.some((a) => a.name === wanted[0])) {
+  const names = await listArtifacts(c);
+  const wanted = options.artifact ? [expand(options.artifact)] : names;
+  if (options.artifact && !names.includes(wanted[0]!)) {
     return { result: 'failed', reason: `artifact '${wanted[0]}' has not been published in this run` };
   }
-  if (options.patterns && options.patterns !== '**') {
-    c.out.write(`##[warning]download patterns are not applied yet; fetching whole artifacts\n`);
-  }
+  const patterns = patternList(expand(options.patterns));
   const workspace = c.state.variables['Pipeline.Workspace'] ?? c.dirs.job;
   for (const name of wanted) {
     const target = options.path
       ? resolveIn(workspace, expand(options.path)) + (wanted.length > 1 ? `/${name}` : '')
       : join(workspace, name);
-    const res = await c.client.fetch(`jobs/${c.spec.jobId}/artifacts/${name}`, {
-      token: c.spec.leaseToken,
-      timeoutMs: 600_000,
-    });
-    if (!res.ok) return { result: 'failed', reason: `download of artifact '${name}' failed: ${res.status}` };
-    await mkdir(target, { recursive: true });
-    const { files } = await extractWorkspace(Buffer.from(await res.arrayBuffer()), target);
-    if (c.jobUser) await chownTree(target, c.jobUser);
+    const { files } = await downloadArtifact(c, name, target, patterns);
     c.out.write(`Downloaded artifact '${name}': ${files} files into ${target}\n`);
   }
   return { result: 'succeeded' };
@@ -312,6 +308,6 @@ async function uploadFile(path: string, c: StepContext): Promise<void> {
   }
 }
 
-function resolveIn(base: string, dir: string): string {
+export function resolveIn(base: string, dir: string): string {
   return isAbsolute(dir) ? dir : resolve(base, dir);
 }

@@ -46,6 +46,21 @@ function gib(value: string): number {
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number of GiB');
   return n;
 }
+/** `--vm-image-pool NAME=POOL[:IMAGE]`, for `slipway server` and `slipway up` alike. */
+const vmImagePoolOption = () =>
+  new Option(
+    '--vm-image-pool <name=pool[:image]>',
+    'run `pool: { vmImage: name }` jobs in a pool, on an image when given (repeatable; default: ' +
+      'Linux images in pool default, Windows and macOS refused)',
+  )
+    .argParser((value: string, previous: Record<string, string>) => {
+      const next = collect(value, previous);
+      const pool = value.slice(value.indexOf('=') + 1);
+      if (!/^[^:\s]+(:\S+)?$/.test(pool))
+        throw new InvalidArgumentError('expected NAME=POOL or NAME=POOL:IMAGE');
+      return next;
+    })
+    .default({});
 
 const dataOption = () => new Option('--data <dir>', 'data directory of the local server').default(undefined);
 
@@ -82,12 +97,7 @@ program
     ).default(env.SLIPWAY_BLOBS || undefined),
   )
   .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
-  .option(
-    '--vm-image-pool <image=pool>',
-    'run `pool: { vmImage: image }` jobs on a pool (repeatable)',
-    collect,
-    {},
-  )
+  .addOption(vmImagePoolOption())
   .addOption(logLevelOption())
   .option(
     '--socket <path>',
@@ -145,6 +155,10 @@ program
   .option('--branch <branch>', 'with --repo: the branch to run (default: its default branch)')
   .option('--commit <sha>', 'with --repo: the commit to run')
   .option('--untrusted', 'queue the run as untrusted: its cache saves are read by no trusted run')
+  .option(
+    '--allow-unsupported-tasks',
+    'run a task Slipway does not have as a failing step instead of refusing',
+  )
   .addOption(dataOption())
   .action(
     act(async (pipeline, o) =>
@@ -164,6 +178,7 @@ program
             secrets: o.secret,
             params: o.param,
             untrusted: o.untrusted === true,
+            allowUnsupportedTasks: o.allowUnsupportedTasks === true,
             out,
             // A live view on a terminal; the plain lines in CI logs and pipes.
             live:
@@ -235,7 +250,17 @@ program
   .command('validate')
   .description('check a pipeline file; errors as file:line:col: message')
   .argument('<pipeline>', 'pipeline file')
-  .action(act(async (file) => (await import('./commands/validate.js')).validateCommand(file, out, err)));
+  .option('--allow-unsupported-tasks', 'accept tasks Slipway does not have (each becomes a failing step)')
+  .action(
+    act(async (file, o) =>
+      (await import('./commands/validate.js')).validateCommand(
+        file,
+        out,
+        err,
+        o.allowUnsupportedTasks === true,
+      ),
+    ),
+  );
 
 program
   .command('cancel')
@@ -561,6 +586,7 @@ fleetOptions(
     .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
     .option('--cache-max-gib <GiB>', 'total size of cache entries before the least recently used go', gib, 20)
     .option('--cache-max-entry-gib <GiB>', 'largest cache entry accepted', gib, 2)
+    .addOption(vmImagePoolOption())
     .addOption(logLevelOption()),
   { minIdle: 1, max: 4 },
 ).action(
@@ -573,6 +599,7 @@ fleetOptions(
       leaseTtlSeconds: o.leaseTtl,
       cacheMaxGiB: o.cacheMaxGib,
       cacheMaxEntryGiB: o.cacheMaxEntryGib,
+      vmImagePools: o.vmImagePool,
       secretKey: env.SLIPWAY_SECRET_KEY,
       fleet: fleetFlags(o),
       logger: await logger('up', o.logLevel),

@@ -30,6 +30,7 @@ export {
 } from './logging-commands.js';
 export { createVariableLookup, expandMacros, expandVariables, toEnvName } from './macros.js';
 export {
+  checkPipeline,
   collectTemplateFiles,
   type ParseOptions,
   parsePipeline,
@@ -56,6 +57,7 @@ export {
   stagePlan,
   stepKind,
   stepPlan,
+  taskCall,
   taskResult,
 } from './plan-schema.js';
 export {
@@ -70,6 +72,7 @@ export { DEFAULT_CANCEL_TIMEOUT, DEFAULT_JOB_TIMEOUT, MAX_JOBS } from './read-jo
 export { DEFAULT_POOL, parseDemand } from './read-pool.js';
 export { MAX_STAGES } from './read-stages.js';
 export { defaultDisplayName, MAX_STEP_RETRIES, MAX_STEPS } from './read-steps.js';
+export type { TaskCallInput, TaskCatalog } from './read-task.js';
 export { MAX_VARIABLES } from './read-variables.js';
 export { MAX_EXPANSION, MAX_TEMPLATE_DEPTH } from './template-expander.js';
 export { MAX_TEMPLATE_FILES, type ReadFile, resolveTemplatePath } from './template-files.js';
@@ -91,6 +94,7 @@ export type {
   StagePlan,
   StepKind,
   StepPlan,
+  TaskCall,
   TaskResult,
 } from './types.js';
 export { MAX_ALIAS_EXPANSIONS, MAX_ALIAS_NODES } from './yaml-tree.js';

@@ -13,6 +13,8 @@ export class Issues {
   // Plain records until the end: an Error captures a stack trace, which is slow by the thousand.
   private readonly found: Array<{ file: string; pos: SourcePos; detail: string }> = [];
   private readonly seen = new Set<string>();
+  private readonly foundNotes: Array<{ file: string; pos: SourcePos; detail: string }> = [];
+  private readonly noted = new Set<string>();
   /** Files in the order they were first reported on, the pipeline file first. */
   private readonly fileOrder: Map<string, number>;
 
@@ -28,6 +30,23 @@ export class Issues {
     this.seen.add(key);
     if (!this.fileOrder.has(file)) this.fileOrder.set(file, this.fileOrder.size);
     this.found.push({ file, pos, detail });
+  }
+
+  /** Something worth knowing that is no error (what the server will decide, say). */
+  note(pos: SourcePos, detail: string): void {
+    const file = pos.file ?? this.file;
+    const key = `${file}\0${pos.line}\0${pos.col}\0${detail}`;
+    if (this.noted.has(key)) return;
+    this.noted.add(key);
+    this.foundNotes.push({ file, pos, detail });
+  }
+
+  /** Notes in reading order, at most MAX_REPORTED_ERRORS of them. */
+  notes(): PipelineError[] {
+    return [...this.foundNotes]
+      .sort((a, b) => a.file.localeCompare(b.file) || a.pos.line - b.pos.line || a.pos.col - b.pos.col)
+      .slice(0, MAX_REPORTED_ERRORS)
+      .map(({ file, pos, detail }) => new PipelineError(file, pos.line, pos.col, detail));
   }
 
   get count(): number {

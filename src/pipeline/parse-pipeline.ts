@@ -7,6 +7,7 @@ import { type JobDraft, readJobBody, readJobs } from './read-job.js';
 import { readPool } from './read-pool.js';
 import { readResources } from './read-resources.js';
 import { readStages } from './read-stages.js';
+import { checkTaskSteps, type TaskCatalog } from './read-task.js';
 import { readVariables, variableRecord } from './read-variables.js';
 import { checkKeys, entryOf, mismatch, readBoolean, readString } from './reader.js';
 import { TemplateExpander } from './template-expander.js';
@@ -25,10 +26,12 @@ export interface ParseOptions {
    * resolveTemplatePath). Default: none, so a pipeline that includes templates is an error.
    */
   readFile?: ReadFile;
-  /** `pool: { vmImage }` names (case-insensitive) → Slipway pool names. Default: none. */
-  vmImagePools?: Record<string, string>;
   /** Values of the pipeline's own `parameters`, as text (objects as JSON). Default: their defaults. */
   parameters?: Record<string, string>;
+  /** The tasks Slipway has, to check `task:` steps against. Default: none, so every task is refused. */
+  tasks?: TaskCatalog;
+  /** A task Slipway does not have becomes a step that fails saying so, instead of an error. Default false. */
+  allowUnsupportedTasks?: boolean;
   /** Queue-time variables, seen by `${{ variables.x }}` and by `$(x)` in pools and containers. Default: none. */
   variables?: Record<string, string>;
 }
@@ -47,6 +50,16 @@ export function parsePipeline(text: string, file: string, options: ParseOptions 
 /** Every problem in a pipeline file (and its templates), in reading order; empty when valid. Never throws. */
 export function validatePipeline(text: string, file: string, options: ParseOptions = {}): PipelineError[] {
   return compilePipeline(text, file, options).errors;
+}
+
+/** Every problem in a pipeline, and the notes on what it leaves to the server. Never throws. */
+export function checkPipeline(
+  text: string,
+  file: string,
+  options: ParseOptions = {},
+): { errors: PipelineError[]; notes: PipelineError[] } {
+  const { errors, notes } = compilePipeline(text, file, options);
+  return { errors, notes };
 }
 
 /**
@@ -69,12 +82,17 @@ function compilePipeline(
   text: string,
   file: string,
   options: ParseOptions,
-): { plan?: PipelinePlan; errors: PipelineError[]; templates: Map<string, string> } {
+): { plan?: PipelinePlan; errors: PipelineError[]; notes: PipelineError[]; templates: Map<string, string> } {
   const issues = new Issues(file);
   const templates = new TemplateFiles(issues, options.readFile);
   const loaded = loadYaml(text, issues);
   const root = loaded && buildTree(loaded, issues);
-  const done = (plan?: PipelinePlan) => ({ plan, errors: issues.sorted(), templates: templates.texts });
+  const done = (plan?: PipelinePlan) => ({
+    plan,
+    errors: issues.sorted(),
+    notes: issues.notes(),
+    templates: templates.texts,
+  });
   if (root === undefined) return done();
   if (root.kind !== 'map') {
     issues.add(
@@ -87,6 +105,7 @@ function compilePipeline(
   const expanded = expander.expandPipeline(root);
   if (expanded.stopped) return done();
   const plan = readPipeline(issues, expanded.root, file, options, expanded.incomplete);
+  checkTaskSteps(issues, plan, options.tasks, options.allowUnsupportedTasks ?? false);
   const parameters = toJson(expanded.parameters);
   if (parameters !== null && typeof parameters === 'object' && Object.keys(parameters).length > 0)
     plan.parameters = parameters as Record<string, JsonValue>;
@@ -115,7 +134,6 @@ function readPipeline(
       variables,
       ...(pool ? { pool } : {}),
       containers: resources?.containers ?? {},
-      vmImagePools: options.vmImagePools ?? {},
       queueVariables: options.variables ?? {},
     },
     stages,

@@ -3,7 +3,7 @@ import type { Issues } from './issues.js';
 import { createVariableLookup, expandMacros } from './macros.js';
 import { resolveContainer } from './read-container.js';
 import { type JobDraft, MAX_JOBS } from './read-job.js';
-import { DEFAULT_POOL, overlayPool, type PoolSpec, resolvePool } from './read-pool.js';
+import { overlayPool, type PoolSpec, resolvePool } from './read-pool.js';
 import type { StageDraft } from './read-stages.js';
 import type { Leg } from './read-strategy.js';
 import {
@@ -21,7 +21,6 @@ export interface PlanContext {
   variables: Variable[];
   pool?: PoolSpec;
   containers: Readonly<Record<string, ContainerRef>>;
-  vmImagePools: Readonly<Record<string, string>>;
   /** Queue-time variables: `$(x)` in pools and containers sees them over the pipeline's. */
   queueVariables: Readonly<Record<string, string>>;
 }
@@ -148,10 +147,7 @@ function planJob(
   const evaluate = (source: string, pos: SourcePos) =>
     evaluateImage(ctx.issues, source, pos, { ...known, ...ctx.queueVariables }, runtimeNames);
   const poolSpec = overlayPool(draft.pool, overlayPool(stage?.pool, ctx.pool));
-  const pool = resolvePool(ctx.issues, poolSpec, { vmImagePools: ctx.vmImagePools, expand }) ?? {
-    name: DEFAULT_POOL,
-    demands: [],
-  };
+  const pool = resolvePool(ctx.issues, poolSpec, { expand });
   const strategy = draft.strategy;
   const displayName =
     leg === undefined

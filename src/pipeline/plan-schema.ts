@@ -35,7 +35,18 @@ export const demand = z.discriminatedUnion('op', [
   z.object({ name: z.string(), op: z.literal('equals'), value: z.string() }),
 ]);
 
-export const poolRef = z.object({ name: z.string(), demands: z.array(demand) });
+export const poolRef = z.object({
+  name: z.string(),
+  demands: z.array(demand),
+  /**
+   * Optional. `pool: { vmImage }` as written (macros expanded). The pipeline leaves `name` at
+   * the default pool; the server maps the image to one of its pools (and maybe a job image)
+   * when it queues the run, and records what it chose in `vmImageMapping`.
+   */
+  vmImage: z.string().optional(),
+  /** Optional, with `vmImage`: the pool (and image, when the mapping names one) the server chose. */
+  vmImageMapping: z.object({ pool: z.string(), image: z.string().optional() }).optional(),
+});
 
 /** none: no Docker in the job; dind: a per-job docker-in-docker sidecar; socket: the host's (pool must allow). */
 /**
@@ -70,6 +81,8 @@ export const containerRef = z.object({
  *   `cache:` step, and Azure's `Cache@2`, `CacheBeta@0` and `CacheBeta@1` tasks, compile to it).
  * cacheSave: the post-job step of the cache step at `cacheSave.restoreStep`: after the job
  *   succeeded, save `cache.path` under the key unless the restore hit it exactly.
+ * task: run the Slipway task `task.name@task.version` with `task.inputs` (macros expanded by
+ *   the agent); `script` is ''. One the agent does not have (or `task.unsupported`) fails.
  * A plan naming another kind is refused when the agent parses it: it never runs `script`.
  */
 export const stepKind = z.enum([
@@ -81,7 +94,19 @@ export const stepKind = z.enum([
   'download',
   'cache',
   'cacheSave',
+  'task',
 ]);
+
+/** `task: Name@major` with its `inputs:` as written (values as text, macros not yet expanded). */
+export const taskCall = z.object({
+  name: z.string(),
+  version: z.number(),
+  inputs: strings,
+  /** Where `task:` is written, for the errors found when the task's inputs are checked. */
+  pos: sourcePos,
+  /** Set when Slipway has no such task and the run allowed it: the step fails with this reason. */
+  unsupported: z.string().optional(),
+});
 
 /** A checkout option: the value as written, or a `$(macro)` resolved (and only logged) by the agent. */
 const flag = z.union([z.boolean(), z.string()]).optional();
@@ -177,6 +202,8 @@ export const stepPlan = z.object({
   cache: cacheOptions.optional(),
   /** Present exactly when kind is cacheSave. */
   cacheSave: cacheSaveOptions.optional(),
+  /** Present exactly when kind is task. */
+  task: taskCall.optional(),
 });
 
 export const jobPlan = z.object({

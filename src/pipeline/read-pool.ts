@@ -76,34 +76,25 @@ export function overlayPool(inner: PoolSpec | undefined, outer: PoolSpec | undef
   return { ...outer, demands: inner.demands };
 }
 
-/** How `vmImage` names and `$(macros)` in a pool become a Slipway pool. */
+/** How `$(macros)` in a pool become their values. */
 export interface PoolResolution {
-  vmImagePools: Readonly<Record<string, string>>;
   expand: (text: string) => string;
 }
 
-/** The pool a job runs in; undefined when its vmImage maps to no pool (reported). */
-export function resolvePool(
-  issues: Issues,
-  spec: PoolSpec | undefined,
-  how: PoolResolution,
-): PoolRef | undefined {
+/**
+ * The pool a job runs in. A `vmImage` is kept in the plan for the server, which maps it to one
+ * of its pools (it alone knows its mapping); until then the job names the default pool.
+ */
+export function resolvePool(issues: Issues, spec: PoolSpec | undefined, how: PoolResolution): PoolRef {
   const demands = (spec?.demands ?? []).map((d) => expandDemand(d, how.expand));
   if (spec?.vmImage === undefined) return { name: how.expand(spec?.name ?? DEFAULT_POOL), demands };
   const image = how.expand(spec.vmImage.value);
-  const pool = lookup(how.vmImagePools, image);
-  if (pool !== undefined) return { name: pool, demands };
-  issues.add(
+  issues.note(
     spec.vmImage.pos,
-    `pool.vmImage '${image}' is a hosted image; map it to a Slipway pool with the vmImagePools ` +
-      `setting ('${image}': <pool>), or write 'pool: <name>' instead`,
+    `pool.vmImage '${image}' is mapped to a Slipway pool by the server when the run is queued ` +
+      `(Linux images: pool '${DEFAULT_POOL}' unless 'slipway server --vm-image-pool' says otherwise)`,
   );
-  return undefined;
-}
-
-function lookup(map: Readonly<Record<string, string>>, key: string): string | undefined {
-  const found = Object.entries(map).find(([k]) => k.toLowerCase() === key.toLowerCase());
-  return found?.[1];
+  return { name: DEFAULT_POOL, demands, vmImage: image };
 }
 
 function expandDemand(demand: Demand, expand: (text: string) => string): Demand {

@@ -147,7 +147,7 @@ describe('steps', () => {
     ['- { bash: x, noProfile: false }', "p.yml:2:14: 'noProfile' is not supported yet by Slipway"],
     [
       '- task: PublishBuildArtifacts@1',
-      "p.yml:2:3: task 'PublishBuildArtifacts@1' is not supported by Slipway: Slipway runs no Azure tasks but the Cache tasks; write a script, bash or pwsh step instead",
+      "p.yml:2:3: task 'PublishBuildArtifacts@1' is not supported by Slipway (or run with --allow-unsupported-tasks: it becomes a failing step)",
     ],
   ])('%s', (step, expected) => {
     expect(errorsOf(lines('steps:', step))).toEqual([expected]);

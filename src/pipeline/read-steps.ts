@@ -2,6 +2,7 @@ import { identifierProblem } from './identifiers.js';
 import type { Issues } from './issues.js';
 import { isCacheTask, readCacheStep, readCacheTask } from './read-cache.js';
 import { DEFAULT_CONDITION, readCondition } from './read-condition.js';
+import { checkTaskKeys, readTaskCall } from './read-task.js';
 import {
   checkKeys,
   entryOf,
@@ -127,13 +128,9 @@ function readStep(issues: Issues, node: YNode): ReadStep | undefined {
   const map = expectMap(issues, node, 'a step');
   if (!map) return undefined;
   const task = entryOf(map, 'task');
+  // The Cache tasks compile to the cache step (below); every other task is Slipway's or refused.
   if (task && !(task.value.kind === 'scalar' && isCacheTask(task.value.value))) {
-    const name = task.value.kind === 'scalar' ? task.value.value : '';
-    issues.add(
-      task.keyPos,
-      `task '${name}' is not supported by Slipway: Slipway runs no Azure tasks but the Cache tasks; write a script, bash or pwsh step instead`,
-    );
-    return undefined;
+    return readTaskStep(issues, map, task);
   }
   const refused = map.entries.filter((e) => UNSUPPORTED_KINDS.includes(e.key));
   if (refused.length > 0) {
@@ -169,6 +166,29 @@ function readStep(issues: Issues, node: YNode): ReadStep | undefined {
   if (common.name !== undefined) step.name = common.name;
   if (common.retries !== undefined) step.retryCountOnTaskFailure = common.retries;
   return body.kind === 'checkout' ? { step, enabled, checkout: 'self' } : { step, enabled };
+}
+
+/** A `task:` step: the task and its inputs, with the keys every step has. */
+function readTaskStep(issues: Issues, map: YMap, taskEntry: YEntry): ReadStep | undefined {
+  checkTaskKeys(issues, map, COMMON_KEYS);
+  const enabled = optional(entryOf(map, 'enabled'), (e) => readBoolean(issues, e)) ?? true;
+  const common = readCommon(issues, map);
+  const call = readTaskCall(issues, map, taskEntry);
+  if (common === undefined || call === undefined) return undefined;
+  const step: StepPlan = {
+    kind: 'task',
+    script: '',
+    displayName: common.displayName ?? call.displayName,
+    env: common.env,
+    continueOnError: common.continueOnError,
+    timeoutInMinutes: common.timeoutInMinutes,
+    condition: common.condition,
+    pos: map.pos,
+    task: call.task,
+  };
+  if (common.name !== undefined) step.name = common.name;
+  if (common.retries !== undefined) step.retryCountOnTaskFailure = common.retries;
+  return { step, enabled };
 }
 
 interface Common {
@@ -347,10 +367,7 @@ function readKind(issues: Issues, map: YMap): YEntry | undefined {
   );
   const [first, second] = kinds;
   if (first === undefined)
-    issues.add(
-      map.pos,
-      `a step needs one of ${KIND_KEYS.map((k) => `'${k}'`).join(', ')} (or 'task', which Slipway runs only for Cache@2)`,
-    );
+    issues.add(map.pos, `a step needs one of ${KIND_KEYS.map((k) => `'${k}'`).join(', ')} or 'task'`);
   if (first !== undefined && second !== undefined)
     issues.add(second.keyPos, `a step does one thing: found both '${first.key}' and '${second.key}'`);
   return kinds.length === 1 ? first : undefined;

@@ -26,8 +26,6 @@ describe('strategy: matrix and parallel', () => {
         '  dependsOn: test',
         '  steps: [{ script: report }]',
       ),
-      {},
-      { vmImagePools: { 'Ubuntu-Latest': 'linux', 'macos-latest': 'mac' } },
     );
     expect(
       plan.jobs.map((j) => [
@@ -45,7 +43,11 @@ describe('strategy: matrix and parallel', () => {
         'test (Linux Node 20)',
         'test',
         'Linux Node 20',
-        { name: 'linux', demands: [{ name: 'os', op: 'equals', value: 'ubuntu-latest' }] },
+        {
+          name: 'default',
+          demands: [{ name: 'os', op: 'equals', value: 'ubuntu-latest' }],
+          vmImage: 'ubuntu-latest',
+        },
         'node:20',
         [],
       ],
@@ -55,7 +57,11 @@ describe('strategy: matrix and parallel', () => {
         'test (mac)',
         'test',
         'mac',
-        { name: 'mac', demands: [{ name: 'os', op: 'equals', value: 'macos-latest' }] },
+        {
+          name: 'default',
+          demands: [{ name: 'os', op: 'equals', value: 'macos-latest' }],
+          vmImage: 'macos-latest',
+        },
         'node:22-',
         [],
       ],
@@ -64,7 +70,11 @@ describe('strategy: matrix and parallel', () => {
         'test (linux_1)',
         'test',
         'linux_1',
-        { name: 'linux', demands: [{ name: 'os', op: 'equals', value: 'ubuntu-latest' }] },
+        {
+          name: 'default',
+          demands: [{ name: 'os', op: 'equals', value: 'ubuntu-latest' }],
+          vmImage: 'ubuntu-latest',
+        },
         'alpine',
         [],
       ],
@@ -207,7 +217,7 @@ describe('strategy: matrix and parallel', () => {
 });
 
 describe('pools', () => {
-  it('reads bare names, demands as a string or a list, and maps vmImage to a pool', () => {
+  it('reads bare names, demands as a string or a list, and keeps vmImage for the server', () => {
     const plan = planOf(
       lines(
         'jobs:',
@@ -217,24 +227,18 @@ describe('pools', () => {
         "- { job: d, pool: { name: 'Azure Pipelines', vmImage: ubuntu-22.04 }, steps: [{ script: x }] }",
         '- { job: e, workspace: { clean: all }, steps: [{ script: x }] }',
       ),
-      {},
-      { vmImagePools: { 'ubuntu-22.04': 'linux' } },
     );
     expect(plan.jobs.map((j) => j.pool)).toEqual([
       { name: 'linux', demands: [] },
       { name: 'linux', demands: [{ name: 'docker', op: 'exists' }] },
-      { name: 'linux', demands: [] },
-      { name: 'linux', demands: [] },
+      { name: 'default', demands: [], vmImage: 'ubuntu-22.04' },
+      { name: 'default', demands: [], vmImage: 'ubuntu-22.04' },
       { name: 'default', demands: [] },
     ]);
     expect(plan.jobs[4]?.workspace).toEqual({ clean: 'all' });
   });
 
   it.each([
-    [
-      'pool: { vmImage: windows-latest }',
-      "p.yml:1:18: pool.vmImage 'windows-latest' is a hosted image; map it to a Slipway pool with the vmImagePools setting ('windows-latest': <pool>), or write 'pool: <name>' instead",
-    ],
     [
       'pool: { name: mine, vmImage: x }',
       "p.yml:1:21: a pool has either 'name' or 'vmImage', not both (pool 'mine')",

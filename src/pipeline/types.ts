@@ -18,6 +18,7 @@ export type DownloadOptions = z.infer<typeof s.downloadOptions>;
 export type CacheOptions = z.infer<typeof s.cacheOptions>;
 export type CacheSaveOptions = z.infer<typeof s.cacheSaveOptions>;
 export type StepPlan = z.infer<typeof s.stepPlan>;
+export type TaskCall = z.infer<typeof s.taskCall>;
 export type JobPlan = z.infer<typeof s.jobPlan>;
 export type StagePlan = z.infer<typeof s.stagePlan>;
 export type JsonValue = z.infer<typeof s.jsonValue>;

@@ -281,6 +281,20 @@ export const appendLogResponse = z.object({
   truncated: z.boolean().optional(),
 });
 
+/** One published test run (PublishTestResults@2): totals, duration and the failures with their messages. */
+export const testRunView = z.object({
+  title: z.string().max(500),
+  format: z.string().max(50),
+  files: z.array(z.string().max(1000)).max(1000),
+  total: z.number().int().min(0),
+  passed: z.number().int().min(0),
+  failed: z.number().int().min(0),
+  skipped: z.number().int().min(0),
+  durationMs: z.number().min(0),
+  failures: z.array(z.object({ name: z.string().max(1000), message: z.string().max(4000) })).max(100),
+});
+export type TestRunView = z.infer<typeof testRunView>;
+
 export const completeJobRequest = z.object({
   epoch: z.number().int(),
   result: taskResult,
@@ -291,6 +305,8 @@ export const completeJobRequest = z.object({
   buildNumber: z.string().max(255).optional(),
   /** `##vso[build.addbuildtag]`. */
   tags: z.array(z.string().max(255)).max(100).default([]),
+  /** Optional. Test runs the job's steps published. */
+  testRuns: z.array(testRunView).max(100).optional(),
 });
 
 // ── runs ───────────────────────────────────────────────────────────────────────
@@ -328,6 +344,8 @@ export const createRunRequest = z.object({
     .optional(),
   /** The client vouches for nothing in this run: it writes no cache entry a trusted run reads. */
   untrusted: z.boolean().default(false),
+  /** A `task:` Slipway does not have becomes a step that fails saying so, instead of refusing the run. */
+  allowUnsupportedTasks: z.boolean().default(false),
 });
 export type CreateRunRequest = z.input<typeof createRunRequest>;
 export type CreateRunBody = z.output<typeof createRunRequest>;
@@ -354,6 +372,8 @@ export const jobView = z.object({
   agentName: z.string().nullable(),
   dependsOn: z.array(z.string()),
   outputs: z.record(z.string(), z.string()),
+  /** Optional (older servers send none). Test runs of the finished attempt. */
+  testRuns: z.array(testRunView).optional(),
   queuedAt: z.string().nullable(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),

@@ -19,7 +19,10 @@ export const serverConfig = z.object({
   pollTimeoutSeconds: z.number().min(1).max(50).default(50),
   /** 32-byte key (hex or base64) that seals secrets; default: `<data>/secret.key`, made on first start. */
   secretKey: z.string().optional(),
-  /** `pool: { vmImage: X }` in pipelines runs on the pool mapped here (e.g. ubuntu-latest → default). */
+  /**
+   * `pool: { vmImage: X }` runs in the pool mapped here, as `POOL` or `POOL:IMAGE` (the job
+   * image); default: Linux images in pool `default` on its own image, Windows and macOS refused.
+   */
   vmImagePools: z.record(z.string(), z.string()).default({}),
   /** The server's address as people reach it (links in commit statuses); default: the address it listens on. */
   publicUrl: z.string().url().optional(),

@@ -9,7 +9,14 @@ import {
   prepareJobStart,
   sourceVariables,
 } from '../pipeline/index.js';
-import type { CreateRunBody, JobEventData, JobSpec, RunEventData, StepEventData } from '../protocol/index.js';
+import type {
+  CreateRunBody,
+  JobEventData,
+  JobSpec,
+  RunEventData,
+  StepEventData,
+  TestRunView,
+} from '../protocol/index.js';
 import type { Clock } from '../shared/clock.js';
 import { formatSeconds } from '../shared/duration.js';
 import {
@@ -24,12 +31,14 @@ import { newId } from '../shared/ids.js';
 import { MIN_SECRET_LENGTH, maskText } from '../shared/index.js';
 import type { Logger } from '../shared/logger.js';
 import type { AgentRow, JobRow, NewEvent, RunRow, Store } from '../store/index.js';
+import { taskCatalog } from '../tasks/index.js';
 import type { Auth } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Notifier } from './notifier.js';
 import { assessQueuedJob, type PoolServers } from './queue-assessment.js';
 import type { SecretVault } from './secret-vault.js';
 import type { VariableGroupService } from './services/variable-groups.js';
+import { applyVmImage, mapVmImage, type VmImageTarget } from './vm-images.js';
 
 export interface SchedulerOptions {
   store: Store;
@@ -41,8 +50,8 @@ export interface SchedulerOptions {
   vault: SecretVault;
   /** How long a job's lease lives without a heartbeat. Default 90 s. */
   leaseTtlMs: number;
-  /** `pool: { vmImage }` names mapped to Slipway pools. */
-  vmImagePools?: Record<string, string>;
+  /** `pool: { vmImage }` names (lower case) mapped to pools; unmapped Linux images run in `default`. */
+  vmImagePools?: Record<string, VmImageTarget>;
   /** Fills in the variable groups jobs reference (`- group: NAME`); without it such runs are refused. */
   variableGroups?: Pick<VariableGroupService, 'resolve'>;
 }
@@ -98,6 +107,34 @@ export class Scheduler {
     if (n > 0) this.o.logger.info({ jobs: n }, 'extended leases of running jobs after start');
   }
 
+  /**
+   * Each job's pool as the store spells it (pool names compare case-insensitively, as in
+   * Azure), with `vmImage` mapped by this server's mapping. A pool that does not exist, or an
+   * image that maps to none, refuses the run naming the job.
+   */
+  private async placeJobs(plan: PipelinePlan): Promise<JobPlan[]> {
+    const pools = new Map((await this.o.store.listPools()).map((p) => [p.name.toLowerCase(), p.name]));
+    return plan.jobs.map((job) => {
+      const at = `${plan.file}:${job.pos.line}:${job.pos.col}`;
+      let placed = job;
+      if (job.pool.vmImage !== undefined) {
+        const mapped = mapVmImage(job.pool.vmImage, this.o.vmImagePools ?? {});
+        if ('refused' in mapped) throw new ValidationError(`${at}: job '${job.name}': ${mapped.refused}`);
+        placed = applyVmImage(job, mapped.target);
+      }
+      const name = pools.get(placed.pool.name.toLowerCase());
+      if (name === undefined) {
+        const via = job.pool.vmImage === undefined ? '' : ` (vmImage '${job.pool.vmImage}' maps to it)`;
+        throw new ValidationError(
+          `${at}: job '${job.name}' uses pool '${placed.pool.name}'${via}, which does not exist`,
+        );
+      }
+      if (name === placed.pool.name) return placed;
+      const vmImageMapping = placed.pool.vmImageMapping && { ...placed.pool.vmImageMapping, pool: name };
+      return { ...placed, pool: { ...placed.pool, name, ...(vmImageMapping ? { vmImageMapping } : {}) } };
+    });
+  }
+
   /** Queues a run; `reason` is `Manual` for a run asked for through the API, a trigger's otherwise. */
   async createRun(body: CreateRunBody, reason: BuildReason = 'Manual') {
     // `Build.SourceBranch` and the like, known at compile time as in Azure; `--var` overrides them.
@@ -107,15 +144,10 @@ export class Scheduler {
       readFile: (path) => req.templates[path],
       parameters: req.parameters,
       variables: req.variables,
-      vmImagePools: this.o.vmImagePools ?? {},
+      tasks: taskCatalog,
+      allowUnsupportedTasks: req.allowUnsupportedTasks,
     });
-    for (const job of plan.jobs) {
-      if (!(await this.o.store.getPool(job.pool.name))) {
-        throw new ValidationError(
-          `${plan.file}: job '${job.name}' uses pool '${job.pool.name}', which does not exist`,
-        );
-      }
-    }
+    plan.jobs = await this.placeJobs(plan);
     if (req.workspaceId && !(await this.o.store.getWorkspace(req.workspaceId))) {
       throw new ValidationError(`workspace ${req.workspaceId} was not uploaded`);
     }
@@ -526,7 +558,12 @@ export class Scheduler {
     epoch: number,
     result: TaskResult,
     reason?: string,
-    extras: { outputs?: Record<string, string>; buildNumber?: string; tags?: string[] } = {},
+    extras: {
+      outputs?: Record<string, string>;
+      buildNumber?: string;
+      tags?: string[];
+      testRuns?: TestRunView[];
+    } = {},
   ): Promise<void> {
     const job = await this.o.store.getJob(jobId);
     if (!job) throw new NotFoundError('job', jobId);
@@ -542,7 +579,20 @@ export class Scheduler {
     const outputs = Object.fromEntries(Object.entries(extras.outputs ?? {}).map(([k, v]) => [k, mask(v)]));
     const buildNumber = extras.buildNumber === undefined ? undefined : mask(extras.buildNumber);
     await this.recordRunInfo(job, { buildNumber, tags: extras.tags?.map(mask) });
-    await this.finishJob(job, ['running'], final, reason === undefined ? null : mask(reason), outputs);
+    const testRuns = extras.testRuns?.map((t) => ({
+      ...t,
+      title: mask(t.title),
+      files: t.files.map(mask),
+      failures: t.failures.map((f) => ({ name: mask(f.name), message: mask(f.message) })),
+    }));
+    await this.finishJob(
+      job,
+      ['running'],
+      final,
+      reason === undefined ? null : mask(reason),
+      outputs,
+      testRuns,
+    );
     await this.advance(job.runId);
   }
 
@@ -668,12 +718,14 @@ export class Scheduler {
     result: TaskResult,
     reason: string | null,
     outputs: Record<string, string> = {},
+    testRuns?: TestRunView[],
   ) {
     const ok = await this.o.store.transitionJob(job.id, from, {
       status: 'completed',
       result,
       reason,
       outputs,
+      testRuns,
       finishedAt: this.o.clock.now(),
       leaseExpiresAt: null,
     });

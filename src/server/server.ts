@@ -41,6 +41,7 @@ import {
   TokenService,
   VariableGroupService,
 } from './services/index.js';
+import { parseVmImageMappings } from './vm-images.js';
 import { WorkspaceStore } from './workspace-store.js';
 
 export interface SlipwayServer {
@@ -127,7 +128,7 @@ async function startLocked(
     notifier,
     vault,
     leaseTtlMs,
-    vmImagePools: config.vmImagePools,
+    vmImagePools: parseVmImageMappings(config.vmImagePools),
     variableGroups,
   });
   await scheduler.recover();

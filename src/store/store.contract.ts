@@ -171,6 +171,27 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await store.getJob('j'))!).toMatchObject({ status: 'queued', queuedAt: 5 });
     });
 
+    it('keeps the test runs a finished job published, and none for a job that published none', async () => {
+      await newRun('r', [job('j', 'r', 'running'), job('k', 'r', 'running')]);
+      const testRuns = [
+        {
+          title: 'unit',
+          format: 'JUnit',
+          files: ['out/TEST-a.xml'],
+          total: 3,
+          passed: 1,
+          failed: 1,
+          skipped: 1,
+          durationMs: 1250,
+          failures: [{ name: 'a.b', message: 'expected 1' }],
+        },
+      ];
+      await store.transitionJob('j', ['running'], { status: 'completed', result: 'succeeded', testRuns });
+      await store.transitionJob('k', ['running'], { status: 'completed', result: 'succeeded' });
+      expect((await store.getJob('j'))!.testRuns).toEqual(testRuns);
+      expect((await store.getJob('k'))!.testRuns ?? []).toEqual([]);
+    });
+
     it('moves a run only from the state the caller expects, so it finishes exactly once', async () => {
       await newRun('r', [job('j', 'r', 'completed')]);
       expect(await store.transitionRun('r', ['running'], { status: 'completed', result: 'failed' })).toBe(

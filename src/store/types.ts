@@ -11,6 +11,7 @@ import type {
   RunEvent,
   RunStatus,
   StepState,
+  TestRunView,
   TokenScope,
 } from '../protocol/index.js';
 import type { TokenKind } from '../shared/ids.js';
@@ -145,6 +146,8 @@ export interface JobRow {
   cancelRequested: boolean;
   /** Output variables of the finished attempt, `<step>.<name>` → value. */
   outputs: Record<string, string>;
+  /** Test runs the finished attempt published; absent or empty when none. */
+  testRuns?: TestRunView[];
   queuedAt: number | null;
   startedAt: number | null;
   finishedAt: number | null;

@@ -8,11 +8,13 @@ import {
   withRetry,
 } from '../../protocol/index.js';
 import { packWorkspace } from '../../shared/workspace-archive.js';
+import { taskCatalog } from '../../tasks/index.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { LiveRunView, LiveTerminal } from '../live-view.js';
 import { findPipeline, runSourceOf } from '../pipeline-file.js';
 import { dim, RunRenderer, summaryTable, useColor } from '../render.js';
+import { testSummary } from '../test-summary.js';
 
 export interface RunCommandOptions extends ClientSettings {
   pipeline?: string;
@@ -23,6 +25,8 @@ export interface RunCommandOptions extends ClientSettings {
   params: Record<string, string>;
   /** Queue the run as untrusted (`--untrusted`): no trusted run reads the caches it saves. */
   untrusted?: boolean;
+  /** A task Slipway does not have becomes a failing step instead of refusing the run. Default false. */
+  allowUnsupportedTasks?: boolean;
   out: (s: string) => void;
   /**
    * Draw a live view (spinners, durations, why a job waits) instead of plain lines: for a
@@ -39,7 +43,14 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const source = await runSourceOf(dir);
   // The server compiles with the same source variables; they decide conditional includes too.
   const variables = { ...sourceVariables(source), ...o.vars };
-  const options = { readFile: readTemplate, parameters: o.params, variables };
+  const allowUnsupportedTasks = o.allowUnsupportedTasks ?? false;
+  const options = {
+    readFile: readTemplate,
+    parameters: o.params,
+    variables,
+    tasks: taskCatalog,
+    allowUnsupportedTasks,
+  };
   const plan = parsePipeline(content, shown, options); // invalid input exits 2 before anything is queued
   const templates = collectTemplateFiles(content, shown, readTemplate, options);
   for (const [name, value] of Object.entries(o.secrets)) {
@@ -66,6 +77,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
         templates,
         source,
         untrusted: o.untrusted ?? false,
+        ...(allowUnsupportedTasks ? { allowUnsupportedTasks } : {}),
       },
       { token },
     );
@@ -171,6 +183,7 @@ export async function follow(
     terminal?.stop();
     const final = await client.getRun(run.id, { token });
     out(summaryTable(final));
+    out(testSummary(final));
     return final.result === 'succeeded' || final.result === 'succeededWithIssues' ? EXIT.ok : EXIT.runFailed;
   } catch (err) {
     terminal?.stop();

@@ -24,6 +24,8 @@ export interface UpOptions {
   /** Cache limits (GiB): the total before eviction, and one entry. Defaults 20 and 2. */
   cacheMaxGiB?: number;
   cacheMaxEntryGiB?: number;
+  /** `--vm-image-pool` values: vmImage name → `POOL[:IMAGE]`. Default: none. */
+  vmImagePools?: Record<string, string>;
   secretKey?: string;
   fleet: FleetFlags;
   /** For the images and the fleet. */
@@ -68,6 +70,7 @@ export async function upCommand(o: UpOptions): Promise<number> {
         leaseTtlSeconds: o.leaseTtlSeconds,
         cacheMaxGiB: o.cacheMaxGiB,
         cacheMaxEntryGiB: o.cacheMaxEntryGiB,
+        vmImagePools: o.vmImagePools ?? {},
         secretKey: o.secretKey,
       },
       logger: o.serverLogger,

@@ -1,4 +1,5 @@
-import { validatePipeline } from '../../pipeline/index.js';
+import { checkPipeline } from '../../pipeline/index.js';
+import { taskCatalog } from '../../tasks/index.js';
 import { EXIT } from '../exit-codes.js';
 import { findPipeline } from '../pipeline-file.js';
 
@@ -7,9 +8,15 @@ export async function validateCommand(
   file: string,
   out: (s: string) => void,
   err: (s: string) => void,
+  allowUnsupportedTasks = false,
 ): Promise<number> {
   const pipeline = await findPipeline({ given: file });
-  const errors = validatePipeline(pipeline.text, pipeline.name, { readFile: pipeline.readTemplate });
+  const { errors, notes } = checkPipeline(pipeline.text, pipeline.name, {
+    readFile: pipeline.readTemplate,
+    tasks: taskCatalog,
+    allowUnsupportedTasks,
+  });
+  for (const n of notes) err(`${pipeline.shown(n.file)}:${n.line}:${n.col}: note: ${n.detail}\n`);
   for (const e of errors) err(`${pipeline.shown(e.file)}:${e.line}:${e.col}: ${e.detail}\n`);
   if (errors.length > 0) return EXIT.invalid;
   out(`${file}: valid\n`);

@@ -158,6 +158,7 @@ export function runView(run: RunRow, jobs: JobRow[], steps: StepRow[]): RunView 
       agentName: j.agentName,
       dependsOn: j.dependsOn,
       outputs: j.outputs,
+      testRuns: j.testRuns ?? [],
       queuedAt: iso(j.queuedAt),
       startedAt: iso(j.startedAt),
       finishedAt: iso(j.finishedAt),

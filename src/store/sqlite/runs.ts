@@ -74,6 +74,7 @@ interface RawJob {
   lease_expires_at: number | null;
   cancel_requested: number;
   outputs: string;
+  test_runs: string;
   queued_at: number | null;
   started_at: number | null;
   finished_at: number | null;
@@ -115,7 +116,7 @@ function runPlanOf(db: Db, id: string): PipelinePlan {
 
 /** Every column but the plan, which is read once and then served from memory. */
 const JOB = `SELECT id, run_id, idx, name, display_name, pool, depends_on, status, result, reason, attempt, agent_id,
-  agent_name, lease_expires_at, cancel_requested, outputs, queued_at, started_at, finished_at, secrets FROM jobs`;
+  agent_name, lease_expires_at, cancel_requested, outputs, test_runs, queued_at, started_at, finished_at, secrets FROM jobs`;
 const RUN = `SELECT id, number, pipeline_file, variables, secrets, workspace_id, status, result, cancel_requested,
   build_number, tags, source, reason, untrusted, rerun_of, created_at, started_at, finished_at FROM runs`;
 
@@ -138,6 +139,7 @@ function toJob(db: Db, r: RawJob): JobRow {
     leaseExpiresAt: r.lease_expires_at,
     cancelRequested: r.cancel_requested === 1,
     outputs: json.parse(r.outputs),
+    testRuns: json.parse(r.test_runs),
     queuedAt: r.queued_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -158,6 +160,7 @@ const JOB_COLUMNS: Record<string, string> = {
   leaseExpiresAt: 'lease_expires_at',
   cancelRequested: 'cancel_requested',
   outputs: 'outputs',
+  testRuns: 'test_runs',
   queuedAt: 'queued_at',
   startedAt: 'started_at',
   finishedAt: 'finished_at',
