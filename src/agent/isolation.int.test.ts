@@ -274,8 +274,10 @@ describe('a host agent under its own user, without --job-user', () => {
     await mkdir(work);
     await chown(work, NOBODY.uid, NOBODY.gid);
     const agent = spawnCli(
-      ['agent', 'run', '--url', ts.url, '--token', await ts.pat(), '--name', 'own-user-1', '--work', work],
-      { HOME: home, SLIPWAY_LOG_LEVEL: 'info' },
+      ['agent', 'run', '--url', ts.url, '--name', 'own-user-1', '--work', work],
+      // In the environment, not on the command line, which every process on the host can read
+      // (the credential probe running beside this test would find it there).
+      { HOME: home, SLIPWAY_LOG_LEVEL: 'info', AZP_TOKEN: await ts.pat() },
       home,
       NOBODY,
     );

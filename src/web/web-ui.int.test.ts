@@ -223,7 +223,10 @@ describe('the web UI in a real browser', () => {
     await log.getByText(`tick ${newest + 8}`, { exact: true }).waitFor({ timeout: 30_000 });
 
     const red = log.locator('.fg-1', { hasText: 'red text' });
-    expect(await red.evaluate((el) => getComputedStyle(el).color)).toBe('rgb(255, 123, 114)');
+    // The log redraws as lines arrive: a node read mid-redraw is detached (no style); read again.
+    await expect
+      .poll(() => red.evaluate((el) => (el.isConnected ? getComputedStyle(el).color : '')))
+      .toBe('rgb(255, 123, 114)');
     await log.getByText('<script>window.__pwned = 1</script><img src=x', { exact: false }).waitFor();
     expect(await page.evaluate(() => window.__pwned)).toBeUndefined();
     expect(await log.locator('script, img').count()).toBe(0);
