@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,7 +54,11 @@ const LOW_CONTRAST = `(() => {
 })()`;
 
 const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(ROOT, 'docs', 'screenshots');
+/** The README's screenshots are refreshed only when asked (SLIPWAY_UPDATE_SCREENSHOTS=1); else they go to a temp folder. */
+const SHOTS =
+  process.env.SLIPWAY_UPDATE_SCREENSHOTS === '1'
+    ? join(ROOT, 'docs', 'screenshots')
+    : join(tmpdir(), `slipway-screenshots-${process.pid}`);
 
 /** A step that prints colours, markup, a folded group and then a line every quarter second. */
 const LONG = `
