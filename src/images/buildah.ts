@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ImageConfig } from './docker-import.js';
 import { requireExecutable } from './host.js';
 import type { HostFiles, ImageRecipe } from './recipes.js';
-import { IMAGE_PATH } from './recipes.js';
+import { addRootSkeleton, IMAGE_PATH } from './recipes.js';
 import { RootfsPlan } from './rootfs.js';
 
 export const BUILDAH_IMAGE_REPO = 'slipway/buildah';
@@ -33,19 +33,9 @@ const DEFAULT_POLICY = '{ "default": [{ "type": "insecureAcceptAnything" }] }\n'
 export async function buildahRecipe(host: HostFiles): Promise<ImageRecipe> {
   const buildah = await requireExecutable('buildah', 'buildah', host.searchPath);
   const plan = new RootfsPlan();
-  await plan.file('/usr/bin/busybox', host.busybox, { mode: 0o755 });
-  for (const applet of host.applets) {
-    if (plan.normalize(applet) !== 'usr/bin/busybox') plan.symlink(applet, '/usr/bin/busybox');
-  }
-  plan.content('/etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
-  plan.content('/etc/group', 'root:x:0:\n');
-  plan.content('/etc/nsswitch.conf', 'passwd: files\ngroup: files\nhosts: files dns\n');
-  await plan.file('/etc/ssl/certs/ca-certificates.crt', host.caBundle, { mode: 0o644 });
-  plan.dir('/tmp', { mode: 0o1777 });
+  await addRootSkeleton(plan, host);
   plan.dir('/var/tmp', { mode: 0o1777 });
-  plan.dir('/run');
   plan.dir('/var/lib/containers/storage', { mode: 0o700 });
-  plan.dir('/root', { mode: 0o700 });
   await plan.executable('/usr/bin/buildah', buildah);
   plan.content(`${CONTAINERS_CONFIG}/storage.conf`, STORAGE_CONF, { mode: 0o644 });
   plan.content(

@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import type { ImageConfig } from './docker-import.js';
 import { findExecutable, HostToolMissingError, isDirectory, requireExecutable } from './host.js';
 import type { HostFiles, ImageRecipe } from './recipes.js';
-import { IMAGE_PATH } from './recipes.js';
+import { addRootSkeleton, IMAGE_PATH } from './recipes.js';
 import { RootfsPlan } from './rootfs.js';
 
 export const DIND_IMAGE_REPO = 'slipway/dind';
@@ -97,18 +97,8 @@ exec dockerd --host=unix:///var/run/docker.sock --host=tcp://0.0.0.0:${DIND_PORT
  */
 export async function dindRecipe(host: HostFiles): Promise<ImageRecipe> {
   const plan = new RootfsPlan();
-  await plan.file('/usr/bin/busybox', host.busybox, { mode: 0o755 });
-  for (const applet of host.applets) {
-    if (plan.normalize(applet) !== 'usr/bin/busybox') plan.symlink(applet, '/usr/bin/busybox');
-  }
-  plan.content('/etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
-  plan.content('/etc/group', 'root:x:0:\ndocker:x:999:\n');
-  plan.content('/etc/nsswitch.conf', 'passwd: files\ngroup: files\nhosts: files dns\n');
-  await plan.file('/etc/ssl/certs/ca-certificates.crt', host.caBundle, { mode: 0o644 });
-  plan.dir('/tmp', { mode: 0o1777 });
+  await addRootSkeleton(plan, host, ['docker:x:999:']);
   plan.dir('/var/lib/docker', { mode: 0o710 });
-  plan.dir('/run');
-  plan.dir('/root', { mode: 0o700 });
 
   const tools = await Promise.all(
     ENGINE_TOOLS.map(

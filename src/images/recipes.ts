@@ -45,6 +45,28 @@ export interface ImageRecipe {
   config: ImageConfig;
 }
 
+/**
+ * The skeleton of the helper images (the dind engine, buildah): busybox applets, root alone (and
+ * the groups given), host lookups from files, the CA bundle, sticky /tmp, /run and /root.
+ */
+export async function addRootSkeleton(
+  plan: RootfsPlan,
+  host: HostFiles,
+  groups: string[] = [],
+): Promise<void> {
+  await plan.file('/usr/bin/busybox', host.busybox, { mode: 0o755 });
+  for (const applet of host.applets) {
+    if (plan.normalize(applet) !== 'usr/bin/busybox') plan.symlink(applet, '/usr/bin/busybox');
+  }
+  plan.content('/etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
+  plan.content('/etc/group', ['root:x:0:', ...groups, ''].join('\n'));
+  plan.content('/etc/nsswitch.conf', 'passwd: files\ngroup: files\nhosts: files dns\n');
+  await plan.file(SYSTEM_CA_BUNDLE, host.caBundle, { mode: 0o644 });
+  plan.dir('/tmp', { mode: 0o1777 });
+  plan.dir('/run');
+  plan.dir('/root', { mode: 0o700 });
+}
+
 /** What every Slipway image has: busybox applets, users, a CA bundle, sticky /tmp. */
 async function addSkeleton(plan: RootfsPlan, host: HostFiles, shell: string): Promise<void> {
   await plan.file('/usr/bin/busybox', host.busybox, { mode: 0o755 });
