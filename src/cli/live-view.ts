@@ -100,26 +100,26 @@ export class LiveRunView {
   frame(now: number, columns = 80): string[] {
     const lines: string[] = [];
     const spinner = SPINNER[Math.floor(now / SPIN_MS) % SPINNER.length]!;
-    const fit = (indent: number, icon: string, text: string) =>
+    const fitLine = (indent: number, icon: string, text: string) =>
       `${' '.repeat(indent)}${icon} ${cut(text, columns - indent - 2)}`;
     for (const job of this.#jobs.values()) {
       if (job.status === 'completed') continue;
       if (job.status === 'pending') {
-        lines.push(fit(0, this.#dim('·'), `${job.name}  pending`));
+        lines.push(fitLine(0, this.#dim('·'), `${job.name}  pending`));
         continue;
       }
       if (job.status === 'queued' || job.status === 'waiting') {
         const waited = job.queuedAt === null ? '' : `  ${formatDuration(Math.max(0, now - job.queuedAt))}`;
         const why = job.waiting ? ` — ${job.waiting}` : '';
-        lines.push(fit(0, this.#yellow('⧗'), `${job.name}  waiting${waited}${why}`));
+        lines.push(fitLine(0, this.#yellow('⧗'), `${job.name}  waiting${waited}${why}`));
         continue;
       }
       const took = job.startedAt === null ? '' : `  ${formatDuration(Math.max(0, now - job.startedAt))}`;
       const agent = job.agent ? ` on ${job.agent}` : '';
       const attempt = job.attempt > 1 ? `, attempt ${job.attempt}` : '';
-      lines.push(fit(0, this.#cyan(spinner), `${job.name}  running${took}${agent}${attempt}`));
+      lines.push(fitLine(0, this.#cyan(spinner), `${job.name}  running${took}${agent}${attempt}`));
       for (const step of [...job.steps.entries()].sort((a, b) => a[0] - b[0]).map(([, s]) => s)) {
-        lines.push(fit(2, this.#stepIcon(step, spinner), stepText(step, now)));
+        lines.push(fitLine(2, this.#stepIcon(step, spinner), stepText(step, now)));
       }
       for (const line of job.tail.slice(-TAIL_LINES)) lines.push(`    ${this.#dim(cut(line, columns - 4))}`);
     }
