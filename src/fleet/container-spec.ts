@@ -8,6 +8,7 @@ import {
   DIND_PORT,
 } from '../images/index.js';
 import { IMAGE_CAPABILITY } from '../protocol/index.js';
+import { assertNever } from '../shared/errors.js';
 import type { DockerEngineOptions, UnitRequest } from './driver.js';
 import { FLEET_ROLE, LABEL, type UnitRole } from './labels.js';
 
@@ -95,6 +96,45 @@ export interface ContainerSpec {
   agent: Dockerode.ContainerCreateOptions;
 }
 
+/** The agent's command line in a unit, Docker or Kubernetes alike: one-use ticket, one job's pool and name. */
+export function agentArgs(
+  unit: Pick<UnitRequest, 'pool' | 'agentName' | 'image'>,
+  serverUrl: string,
+): string[] {
+  return [
+    'agent',
+    'run',
+    '--url',
+    serverUrl,
+    '--ticket-file',
+    TICKET_PATH,
+    '--pool',
+    unit.pool,
+    '--name',
+    unit.agentName,
+    '--work',
+    WORK_DIR,
+    '--capability',
+    `${IMAGE_CAPABILITY}=${unit.image}`,
+  ];
+}
+
+/** What the job's steps are told about Docker inside the job. */
+export function jobDockerEnv(docker: NonNullable<UnitRequest['docker']>): string[] {
+  switch (docker) {
+    case 'dind':
+      return [`DOCKER_HOST=${DIND_HOST}`, 'DOCKER_TLS_VERIFY=1', `DOCKER_CERT_PATH=${DOCKER_CERT_PATH}`];
+    case 'socket':
+      return [`DOCKER_HOST=unix://${DOCKER_SOCKET_IN_CONTAINER}`];
+    case 'rootless':
+      return ROOTLESS_BUILDER_ENV;
+    case 'none':
+      return [];
+    default:
+      return assertNever(docker);
+  }
+}
+
 /** Docker create options for a unit: pure, so every rule is checked by a table test. */
 export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
   const { unit } = input;
@@ -123,22 +163,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
   const endpoint = (aliases: string[]): Pick<Dockerode.ContainerCreateOptions, 'NetworkingConfig'> =>
     network ? { NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: aliases } } } } : {};
 
-  const args = [
-    'agent',
-    'run',
-    '--url',
-    AGENT_URL,
-    '--ticket-file',
-    TICKET_PATH,
-    '--pool',
-    unit.pool,
-    '--name',
-    unit.agentName,
-    '--work',
-    WORK_DIR,
-    '--capability',
-    `${IMAGE_CAPABILITY}=${unit.image}`,
-  ];
+  const args = agentArgs(unit, AGENT_URL);
   // Named, so the engine and the job share them; labelled with the unit, so they go with it.
   const storage = `${base}-docker-storage`;
   const certs = `${base}-docker-certs`;
@@ -149,14 +174,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
           { Name: certs, Labels: labels('dind-certs') },
         ]
       : [];
-  const dockerEnv =
-    docker === 'dind'
-      ? [`DOCKER_HOST=${DIND_HOST}`, 'DOCKER_TLS_VERIFY=1', `DOCKER_CERT_PATH=${DOCKER_CERT_PATH}`]
-      : docker === 'socket'
-        ? [`DOCKER_HOST=unix://${DOCKER_SOCKET_IN_CONTAINER}`]
-        : docker === 'rootless'
-          ? ROOTLESS_BUILDER_ENV
-          : [];
+  const dockerEnv = jobDockerEnv(docker);
   const dockerMounts: Mount[] =
     docker === 'dind'
       ? [{ Type: 'volume', Source: certs, Target: DOCKER_CERT_PATH, ReadOnly: true }]

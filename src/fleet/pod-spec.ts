@@ -17,18 +17,16 @@ import {
   DIND_IMAGE,
   DIND_READY_FILE,
 } from '../images/index.js';
-import { IMAGE_CAPABILITY } from '../protocol/index.js';
 import { SlipwayError } from '../shared/errors.js';
 import {
-  DIND_HOST,
+  agentArgs,
   DOCKER_CERT_PATH,
   DROPPED_CAPABILITIES,
   engineArgs,
+  jobDockerEnv,
   type ResourceLimits,
-  ROOTLESS_BUILDER_ENV,
   TICKET_DIR,
   TICKET_PATH,
-  WORK_DIR,
   WORK_HOME,
   WORK_MOUNT,
 } from './container-spec.js';
@@ -205,28 +203,8 @@ export function buildPodSpec(unit: Omit<UnitRequest, 'ticket'>, o: PodSpecOption
     };
   }
 
-  const args = [
-    'agent',
-    'run',
-    '--url',
-    o.serverUrl,
-    '--ticket-file',
-    TICKET_PATH,
-    '--pool',
-    unit.pool,
-    '--name',
-    unit.agentName,
-    '--work',
-    WORK_DIR,
-    '--capability',
-    `${IMAGE_CAPABILITY}=${unit.image}`,
-  ];
-  const dockerEnv =
-    docker === 'dind'
-      ? [`DOCKER_HOST=${DIND_HOST}`, 'DOCKER_TLS_VERIFY=1', `DOCKER_CERT_PATH=${DOCKER_CERT_PATH}`]
-      : docker === 'rootless'
-        ? ROOTLESS_BUILDER_ENV
-        : [];
+  const args = agentArgs(unit, o.serverUrl);
+  const dockerEnv = jobDockerEnv(docker);
   const agent: V1Container = {
     name: AGENT_CONTAINER,
     image: unit.image,

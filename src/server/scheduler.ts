@@ -68,6 +68,23 @@ const QUEUE_PASS_MS = 5_000;
 export const UNTRUSTED_NOTE =
   'This run is untrusted (a pull request from a fork): it has no secrets and no secure variables, and writes no cache a trusted run reads.';
 
+/** A job of a run just queued (or queued again): no attempt, no agent, nothing recorded yet. */
+const notStarted = () =>
+  ({
+    status: 'pending',
+    result: null,
+    reason: null,
+    attempt: 0,
+    agentId: null,
+    agentName: null,
+    leaseExpiresAt: null,
+    cancelRequested: false,
+    outputs: {},
+    queuedAt: null,
+    startedAt: null,
+    finishedAt: null,
+  }) satisfies Partial<JobRow>;
+
 /** Ordered from best to worst: a run's result is the worst of its jobs'. */
 const SEVERITY: TaskResult[] = ['skipped', 'succeeded', 'succeededWithIssues', 'canceled', 'failed'];
 
@@ -162,18 +179,7 @@ export class Scheduler {
       plan: j,
       pool: j.pool.name,
       dependsOn: j.dependsOn,
-      status: 'pending',
-      result: null,
-      reason: null,
-      attempt: 0,
-      agentId: null,
-      agentName: null,
-      leaseExpiresAt: null,
-      cancelRequested: false,
-      outputs: {},
-      queuedAt: null,
-      startedAt: null,
-      finishedAt: null,
+      ...notStarted(),
     }));
     for (const job of jobs) await this.fillVariableGroups(plan.file, job, req.untrusted);
     const run = await this.o.store.createRun(
@@ -246,18 +252,7 @@ export class Scheduler {
       ...j,
       id: newId('job_'),
       runId: newRunId,
-      status: 'pending',
-      result: null,
-      reason: null,
-      attempt: 0,
-      agentId: null,
-      agentName: null,
-      leaseExpiresAt: null,
-      cancelRequested: false,
-      outputs: {},
-      queuedAt: null,
-      startedAt: null,
-      finishedAt: null,
+      ...notStarted(),
     }));
     const run = await this.o.store.createRun(
       {
