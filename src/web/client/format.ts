@@ -73,3 +73,13 @@ export function branchName(ref: string | undefined): string {
 export function runTitle(run: RunView): string {
   return run.source.repository ?? run.pipelineFile;
 }
+
+/**
+ * A reason as it reads after its label: the server's reasons are whole phrases ("waiting for an
+ * agent…"), so a label "Waiting" and a reason that starts with it say the word once.
+ */
+export function afterLabel(label: string | undefined, reason: string): string {
+  return label && reason.toLowerCase().startsWith(`${label.toLowerCase()} `)
+    ? reason.slice(label.length + 1)
+    : reason;
+}

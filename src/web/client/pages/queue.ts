@@ -1,7 +1,7 @@
 import type { QueueView } from '../../../protocol/schemas.js';
 import { api } from '../api.js';
 import { h, redraw } from '../dom.js';
-import { ago, duration } from '../format.js';
+import { afterLabel, ago, duration } from '../format.js';
 import { every, type Page } from './page.js';
 
 const KINDS: Record<string, string> = {
@@ -64,7 +64,7 @@ export const queuePage: Page = async (ctx) => {
                     'td',
                     {},
                     h('span', { class: `kind kind-${e.kind}` }, KINDS[e.kind] ?? e.kind),
-                    e.reason ? h('span', { class: 'reason' }, ` ${e.reason}`) : null,
+                    e.reason ? h('span', { class: 'reason' }, ` ${afterLabel(KINDS[e.kind], e.reason)}`) : null,
                   ),
                   h(
                     'td',

@@ -128,7 +128,8 @@ function row(run: RunView): HTMLElement {
       ? duration(extra.durationSeconds * 1000)
       : run.status === 'completed'
         ? span(run.createdAt, run.finishedAt)
-        : '';
+        : // Still going: how long so far (the list redraws every few seconds).
+          span(run.createdAt, null);
   return h(
     'tr',
     { class: `state-${state}` },
@@ -141,7 +142,14 @@ function row(run: RunView): HTMLElement {
       h('span', { class: 'muted' }, run.buildNumber === String(run.number) ? '' : run.buildNumber),
     ),
     h('td', {}, runTitle(run)),
-    h('td', {}, branchName(run.source.branch)),
+    h(
+      'td',
+      {},
+      run.source.branch
+        ? branchName(run.source.branch)
+        : // A run of a local directory (`slipway run`) has no branch.
+          h('span', { class: 'muted', title: 'a local directory, not a repository' }, 'local'),
+    ),
     h('td', {}, run.reason),
     h('td', {}, took),
     h('td', {}, h('time', { datetime: run.createdAt, title: run.createdAt }, ago(run.createdAt))),
