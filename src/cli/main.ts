@@ -93,7 +93,7 @@ program
   .addOption(
     new Option(
       '--blobs <url>',
-      'workspaces, artifacts and caches: s3://BUCKET[/PREFIX][?endpoint=URL] (default: files under <data>/blobs)',
+      'workspaces, artifacts and caches: s3://BUCKET[/PREFIX][?endpoint=URL] or file:DIR (default: files under <data>/blobs)',
     ).default(env.SLIPWAY_BLOBS || undefined),
   )
   .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
