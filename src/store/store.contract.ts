@@ -420,6 +420,36 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.countPendingDeliveries('app')).toBe(1);
       });
 
+      it('lets one owner at a time claim a delivery queue, until its claim runs out', async () => {
+        await store.insertRepository(repo('app'));
+        await store.insertRepository(repo('lib'));
+        expect(await store.claimDeliveries('app', 'replica-a', 100, 0)).toBe(true);
+        expect(await store.claimDeliveries('app', 'replica-b', 200, 50)).toBe(false);
+        expect(await store.claimDeliveries('lib', 'replica-b', 200, 50)).toBe(true);
+        // Renewed by its owner; taken over only once it ran out.
+        expect(await store.claimDeliveries('app', 'replica-a', 300, 60)).toBe(true);
+        expect(await store.claimDeliveries('app', 'replica-b', 400, 299)).toBe(false);
+        expect(await store.claimDeliveries('app', 'replica-b', 400, 300)).toBe(true);
+        expect(await store.claimDeliveries('app', 'replica-a', 500, 301)).toBe(false);
+        // Another owner cannot give it up; its owner can, and then anyone may claim.
+        await store.releaseDeliveries('app', 'replica-a');
+        expect(await store.claimDeliveries('app', 'replica-a', 500, 301)).toBe(false);
+        await store.releaseDeliveries('app', 'replica-b');
+        expect(await store.claimDeliveries('app', 'replica-a', 500, 301)).toBe(true);
+        // Claims go with their repository.
+        expect(await store.deleteRepository('lib')).toBe(true);
+        await store.insertRepository(repo('lib'));
+        expect(await store.claimDeliveries('lib', 'replica-a', 500, 301)).toBe(true);
+      });
+
+      it('claims a delivery queue for exactly one of many owners racing for it', async () => {
+        await store.insertRepository(repo('app'));
+        const wins = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => store.claimDeliveries('app', `replica-${i}`, 1_000, 0)),
+        );
+        expect(wins.filter(Boolean)).toHaveLength(1);
+      });
+
       it('keeps errors newest first, and reports run states by compare-and-set', async () => {
         await store.insertRepository(repo('app'));
         await store.recordRepositoryError(
