@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobPlan, PipelinePlan } from '../pipeline/index.js';
 import type { JobStatus } from '../protocol/index.js';
 import { ConflictError } from '../shared/errors.js';
@@ -78,6 +78,10 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     beforeEach(async () => {
       store = await open();
       await store.ensurePool('default', { allowDockerSocket: false }, 0);
+    });
+    // A store holds connections (PostgreSQL) or a file handle (SQLite): each test ends its own.
+    afterEach(async () => {
+      await store.close();
     });
 
     it("replaces a pool's settings, and says when there is no such pool", async () => {
