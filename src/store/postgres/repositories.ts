@@ -205,6 +205,29 @@ export async function listReposWithPendingDeliveries(db: Db): Promise<string[]> 
   ).map((r) => r.repo);
 }
 
+/** The row is locked by the upsert: of owners racing, one inserts or updates, the others change nothing. */
+export async function claimDeliveries(
+  db: Db,
+  repo: string,
+  owner: string,
+  until: number,
+  now: number,
+): Promise<boolean> {
+  return (
+    (await changes(
+      db,
+      `INSERT INTO delivery_claims (repo, owner, claimed_until) VALUES ($1, $2, $3)
+       ON CONFLICT (repo) DO UPDATE SET owner = excluded.owner, claimed_until = excluded.claimed_until
+       WHERE delivery_claims.owner = excluded.owner OR delivery_claims.claimed_until <= $4`,
+      [repo, owner, until, now],
+    )) === 1
+  );
+}
+
+export async function releaseDeliveries(db: Db, repo: string, owner: string): Promise<void> {
+  await query(db, 'DELETE FROM delivery_claims WHERE repo = $1 AND owner = $2', [repo, owner]);
+}
+
 export async function finishDelivery(db: Db, seq: number, now: number): Promise<void> {
   await query(db, 'UPDATE webhook_deliveries SET done_at = $1 WHERE seq = $2 AND done_at IS NULL', [
     now,
