@@ -631,7 +631,11 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       });
 
       it('finds a run by number, patches it, and renders build numbers by revision per key', async () => {
-        const build = (key: string) => ({ revisionKey: key, render: (rev: number) => `${key}.${rev}` });
+        // The scheduler joins a key's parts with NUL.
+        const build = (key: string) => ({
+          revisionKey: `p.yml\u0000${key}`,
+          render: (rev: number) => `${key}.${rev}`,
+        });
         const run = (id: string) => ({
           id,
           pipelineFile: 'p.yml',
