@@ -163,13 +163,16 @@ export async function createRun(
 ): Promise<RunRow> {
   return transaction(pool, async (c) => {
     let buildNumber = run.buildNumber;
+    // Revision keys join their parts with NUL, which TEXT cannot hold: kept JSON-quoted (one
+    // key, one text, and no NUL).
+    const revisionKey = build ? json.str(build.revisionKey) : null;
     if (build) {
       // Runs of one revision key take turns until commit, so two never get the same revision.
-      await query(c, 'SELECT pg_advisory_xact_lock(2, hashtext($1))', [build.revisionKey]);
+      await query(c, 'SELECT pg_advisory_xact_lock(2, hashtext($1))', [revisionKey]);
       const { same } = (await one<{ same: number }>(
         c,
         'SELECT COUNT(*) AS same FROM runs WHERE build_rev_key = $1',
-        [build.revisionKey],
+        [revisionKey],
       ))!;
       buildNumber = build.render(same + 1);
     }
@@ -194,7 +197,7 @@ export async function createRun(
         run.startedAt,
         run.finishedAt,
         buildNumber,
-        build?.revisionKey ?? null,
+        revisionKey,
         json.str(run.source),
         run.reason,
         run.untrusted,
