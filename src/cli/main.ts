@@ -67,7 +67,7 @@ const dataOption = () => new Option('--data <dir>', 'data directory of the local
 const databaseOption = () =>
   new Option(
     '--database <url>',
-    'where the store lives: sqlite:<path> (default: sqlite:<data>/slipway.db)',
+    'where the store lives: sqlite:<path> or postgres://user:pass@host:port/db[?pool_max=10&statement_timeout_ms=30000] (default: sqlite:<data>/slipway.db)',
   ).default(env.SLIPWAY_DATABASE || undefined); // an empty variable means the default
 
 const logLevelOption = () =>
@@ -93,7 +93,7 @@ program
   .addOption(
     new Option(
       '--blobs <url>',
-      'workspaces, artifacts and caches: s3://BUCKET[/PREFIX][?endpoint=URL] (default: files under <data>/blobs)',
+      'workspaces, artifacts and caches: s3://BUCKET[/PREFIX][?endpoint=URL] or file:DIR (default: files under <data>/blobs)',
     ).default(env.SLIPWAY_BLOBS || undefined),
   )
   .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)

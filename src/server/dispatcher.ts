@@ -4,6 +4,7 @@ import { normalizeImageRef } from '../shared/image-ref.js';
 import type { Logger } from '../shared/logger.js';
 import type { AgentRow, JobRow, Store } from '../store/index.js';
 import { unmetDemands } from './demands.js';
+import type { Notifier } from './notifier.js';
 
 /** How long an offered job is kept from other pollers while its agent claims it. */
 const OFFER_HOLD_MS = 5_000;
@@ -22,6 +23,12 @@ export interface DispatcherOptions {
   store: Store;
   clock: Clock;
   logger: Logger;
+  /**
+   * Wake-ups from other replicas: `pool:<name>` (work queued through another replica) starts a
+   * pass at once instead of at the next re-check, `agent:<id>` (drained through another replica)
+   * lets that agent's poll go. Default: none (one coordinator kicks its dispatcher directly).
+   */
+  notifier?: Notifier;
 }
 
 /** Whether `agent` may run `job` at all: same pool, demands met, and its ticket's job if bound. */
@@ -63,6 +70,8 @@ export class Dispatcher {
   private matching?: Promise<void>;
   private again = false;
   private deep = false;
+  /** Pools whose `pool:` topic this dispatcher follows (a handful: kept for its lifetime). */
+  private readonly followed = new Map<string, () => void>();
 
   constructor(private readonly o: DispatcherOptions) {
     this.timer = setInterval(() => this.kick(true), RECHECK_MS);
@@ -83,12 +92,16 @@ export class Dispatcher {
         this.waiters.delete(sessionId);
         clearTimeout(timer);
         signal.removeEventListener('abort', abort);
+        unfollow?.();
         resolve(offer);
       };
       const abort = () => finish(null);
+      // Drained through another replica: the poll ends, the agent's next one sees it.
+      const unfollow = this.o.notifier?.subscribe(`agent:${agent.id}`, abort);
       const timer = setTimeout(abort, timeoutMs);
       signal.addEventListener('abort', abort, { once: true });
       this.waiters.set(sessionId, { agent, sessionId, resolve: finish });
+      this.followPool(agent.pool);
       this.kick();
     });
   }
@@ -129,8 +142,18 @@ export class Dispatcher {
     for (const w of [...this.waiters.values()]) if (w.agent.id === agentId) w.resolve(null);
   }
 
+  private followPool(pool: string): void {
+    if (!this.o.notifier || this.followed.has(pool)) return;
+    this.followed.set(
+      pool,
+      this.o.notifier.subscribe(`pool:${pool}`, () => void this.kick()),
+    );
+  }
+
   stop(): void {
     clearInterval(this.timer);
+    for (const off of this.followed.values()) off();
+    this.followed.clear();
     for (const w of [...this.waiters.values()]) w.resolve(null);
   }
 

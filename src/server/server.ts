@@ -4,7 +4,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { type BlobStore, checkBlobsUrl, openBlobStore } from '../blobs/index.js';
+import { BLOBS_FLAG, type BlobStore, checkBlobsUrl, openBlobStore } from '../blobs/index.js';
 import { type Clock, systemClock } from '../shared/clock.js';
 import {
   ADMIN_TOKEN_FILE,
@@ -14,6 +14,7 @@ import {
   preparePrivateDataDir,
   recordServerAddress,
 } from '../shared/data-dir.js';
+import { ValidationError } from '../shared/errors.js';
 import { hashToken, newId, newToken } from '../shared/ids.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { GitRunner, SourcesRunner } from '../sources/index.js';
@@ -83,6 +84,7 @@ export async function startServer(options: StartServerOptions): Promise<SlipwayS
   const dataDir = resolve(config.dataDir);
   const databaseUrl = config.database ?? defaultStoreUrl(dataDir);
   // A store this build cannot open is refused before the data directory is touched.
+  if (isSharedDatabase(databaseUrl)) checkReplicaConfig(config, options);
   if (!options.store) checkStoreUrl(databaseUrl);
   if (!options.blobs && config.blobs) checkBlobsUrl(config.blobs);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -115,8 +117,9 @@ async function startLocked(
   await ensureAdminToken(store, clock, adminTokenFile);
   await store.ensurePool('default', { allowDockerSocket: false }, clock.now());
 
-  const notifier = options.notifier ?? new InProcessNotifier();
-  const dispatcher = new Dispatcher({ store, clock, logger });
+  const replicated = isSharedDatabase(databaseUrl);
+  const notifier = options.notifier ?? (await openNotifier(databaseUrl, logger));
+  const dispatcher = new Dispatcher({ store, clock, logger, notifier });
   const leaseTtlMs = config.leaseTtlSeconds * 1000;
   const variableGroups = new VariableGroupService({ store, clock, vault });
   const scheduler = new Scheduler({
@@ -145,6 +148,7 @@ async function startLocked(
     dispatcher,
     notifier,
     pollTimeoutMs,
+    replicated,
     onFleetStatus: (pool, id, status) => metrics.fleetReported(pool, id, status),
   });
   const metrics = new ServerMetrics({
@@ -245,6 +249,7 @@ async function startLocked(
         // Closing the connections wakes the long polls (a follower's run feed), whose handlers
         // then read the store once more: close it only when they are done.
         await handlers.settled(5_000);
+        if (!options.notifier) await (notifier as Partial<Stoppable>).stop?.();
         await store.close();
       } finally {
         clearServerAddress(dataDir);
@@ -252,6 +257,43 @@ async function startLocked(
       }
     },
   };
+}
+
+interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/** A database other coordinators may share: wake-ups, blobs and the secret key must be shared too. */
+function isSharedDatabase(url: string): boolean {
+  return /^postgres(ql)?:/i.test(url.trim());
+}
+
+/**
+ * What replicas on one database need beside it, refused before anything starts (the CLI exits
+ * 2): every replica opens the secrets any other sealed, so the key is given, the same on each;
+ * every replica reads the workspaces, artifacts and caches any other wrote, so blobs are named
+ * — an S3 bucket, or a directory all of them mount (`file:`, also for a single replica).
+ */
+function checkReplicaConfig(config: ServerConfig, options: StartServerOptions): void {
+  if (!options.blobs && !config.blobs) {
+    throw new ValidationError(
+      `--database postgres:// is for coordinators that share one database, and they must share blobs too: give ${BLOBS_FLAG} s3://BUCKET[/PREFIX][?endpoint=URL], or file:DIR for a directory every replica mounts (or for a single replica)`,
+    );
+  }
+  if (!config.secretKey) {
+    throw new ValidationError(
+      '--database postgres:// needs SLIPWAY_SECRET_KEY (32 bytes, hex or base64), the same on every replica: a key made in one data directory cannot open secrets another replica sealed',
+    );
+  }
+}
+
+/** LISTEN/NOTIFY when replicas share PostgreSQL, in-process otherwise; `pg` loads only when used. */
+async function openNotifier(databaseUrl: string, logger: Logger): Promise<Notifier> {
+  if (!isSharedDatabase(databaseUrl)) return new InProcessNotifier();
+  const { PostgresNotifier } = await import('./postgres-notifier.js');
+  const notifier = new PostgresNotifier({ url: databaseUrl, logger: logger.child({ part: 'notifier' }) });
+  await notifier.start();
+  return notifier;
 }
 
 /**

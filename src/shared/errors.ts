@@ -145,3 +145,11 @@ export function httpStatusOf(err: SlipwayError): number {
 export function assertNever(x: never): never {
   throw new Error(`unexpected value: ${JSON.stringify(x)}`);
 }
+
+/**
+ * The store cannot be reached or did not answer in time (a database down, a timeout): an
+ * infrastructure error (the CLI exits 3). The message never holds the database URL.
+ */
+export class StoreUnavailableError extends SlipwayError {
+  override readonly code: string = 'store_unavailable';
+}

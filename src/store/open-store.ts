@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { preparePrivateDatabaseFile } from '../shared/data-dir.js';
 import { ValidationError } from '../shared/errors.js';
+import { parsePgUrl } from './postgres/url.js';
 import type { Store } from './types.js';
 
 /** Where a store is chosen: named in every refusal so a user knows what to change. */
@@ -37,16 +38,27 @@ const sqlite: StoreBackend = {
 };
 
 /**
+ * `postgres://user:pass@host:port/db?pool_max=10&statement_timeout_ms=30000&connect_timeout_ms=10000`:
+ * the shared store, for several coordinators. pg's own parameters (sslmode, …) pass through.
+ */
+const postgres: StoreBackend = {
+  check(location) {
+    parsePgUrl(`postgres:${location}`);
+  },
+  async open(location) {
+    const { PostgresStore } = await import('./postgres/postgres-store.js');
+    return PostgresStore.open(`postgres:${location}`);
+  },
+};
+
+/**
  * The stores a URL can name. A new backend is one folder beside `sqlite/` and one entry here;
  * nothing else in the server changes.
  */
-const BACKENDS: Record<string, StoreBackend> = { sqlite };
+const BACKENDS: Record<string, StoreBackend> = { sqlite, postgres, postgresql: postgres };
 
 /** Schemes people will try that are planned, with when they arrive. */
-const PLANNED: Record<string, string> = {
-  postgres: 'PostgreSQL arrives with the scale-out work (several coordinators sharing one database)',
-  postgresql: 'PostgreSQL arrives with the scale-out work (several coordinators sharing one database)',
-};
+const PLANNED: Record<string, string> = {};
 
 /**
  * Checks a store URL without opening anything, so a bad one is refused before a server
@@ -57,7 +69,7 @@ export function checkStoreUrl(url: string): void {
   backend.check(location);
 }
 
-/** Opens the store a URL names: `sqlite:<path>` today. */
+/** Opens the store a URL names: `sqlite:<path>` or `postgres://…`. */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   const { backend, location } = parseStoreUrl(url);
   return backend.open(location, { cwd: options.cwd ?? process.cwd() });
@@ -83,7 +95,7 @@ function parseStoreUrl(url: string): { backend: StoreBackend; location: string }
     throw new ValidationError(
       `${DATABASE_FLAG}: '${scheme}:' databases are not supported yet${planned ? `; ${planned}` : ''}. ` +
         `Supported: ${Object.keys(BACKENDS)
-          .map((s) => `${s}:<path>`)
+          .map((s) => (s === 'sqlite' ? 'sqlite:<path>' : `${s}://…`))
           .join(', ')} (default sqlite:<data>/slipway.db)`,
     );
   }

@@ -1,8 +1,15 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobPlan, PipelinePlan } from '../pipeline/index.js';
 import type { JobStatus } from '../protocol/index.js';
-import { ConflictError } from '../shared/errors.js';
-import { JOB_TRANSITIONS, type JobRow, type RepositoryRow, type RunRow, type Store } from './types.js';
+import { ConflictError, NotFoundError } from '../shared/errors.js';
+import {
+  JOB_TRANSITIONS,
+  type JobRow,
+  type NewToken,
+  type RepositoryRow,
+  type RunRow,
+  type Store,
+} from './types.js';
 
 const plan: JobPlan = {
   name: 'build',
@@ -78,6 +85,10 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     beforeEach(async () => {
       store = await open();
       await store.ensurePool('default', { allowDockerSocket: false }, 0);
+    });
+    // A store holds connections (PostgreSQL) or a file handle (SQLite): each test ends its own.
+    afterEach(async () => {
+      await store.close();
     });
 
     it("replaces a pool's settings, and says when there is no such pool", async () => {
@@ -420,6 +431,36 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await store.countPendingDeliveries('app')).toBe(1);
       });
 
+      it('lets one owner at a time claim a delivery queue, until its claim runs out', async () => {
+        await store.insertRepository(repo('app'));
+        await store.insertRepository(repo('lib'));
+        expect(await store.claimDeliveries('app', 'replica-a', 100, 0)).toBe(true);
+        expect(await store.claimDeliveries('app', 'replica-b', 200, 50)).toBe(false);
+        expect(await store.claimDeliveries('lib', 'replica-b', 200, 50)).toBe(true);
+        // Renewed by its owner; taken over only once it ran out.
+        expect(await store.claimDeliveries('app', 'replica-a', 300, 60)).toBe(true);
+        expect(await store.claimDeliveries('app', 'replica-b', 400, 299)).toBe(false);
+        expect(await store.claimDeliveries('app', 'replica-b', 400, 300)).toBe(true);
+        expect(await store.claimDeliveries('app', 'replica-a', 500, 301)).toBe(false);
+        // Another owner cannot give it up; its owner can, and then anyone may claim.
+        await store.releaseDeliveries('app', 'replica-a');
+        expect(await store.claimDeliveries('app', 'replica-a', 500, 301)).toBe(false);
+        await store.releaseDeliveries('app', 'replica-b');
+        expect(await store.claimDeliveries('app', 'replica-a', 500, 301)).toBe(true);
+        // Claims go with their repository.
+        expect(await store.deleteRepository('lib')).toBe(true);
+        await store.insertRepository(repo('lib'));
+        expect(await store.claimDeliveries('lib', 'replica-a', 500, 301)).toBe(true);
+      });
+
+      it('claims a delivery queue for exactly one of many owners racing for it', async () => {
+        await store.insertRepository(repo('app'));
+        const wins = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => store.claimDeliveries('app', `replica-${i}`, 1_000, 0)),
+        );
+        expect(wins.filter(Boolean)).toHaveLength(1);
+      });
+
       it('keeps errors newest first, and reports run states by compare-and-set', async () => {
         await store.insertRepository(repo('app'));
         await store.recordRepositoryError(
@@ -464,6 +505,430 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
           lastSlot: 200,
           lastCommit: 'c',
         });
+      });
+    });
+
+    describe('every other method', () => {
+      const token = (id: string, extra: Partial<NewToken> = {}): NewToken => ({
+        id,
+        kind: 'pat',
+        hash: `hash-${id}`,
+        name: id,
+        scopes: ['agent:register'],
+        pool: null,
+        agentName: null,
+        agentId: null,
+        jobId: null,
+        epoch: null,
+        expiresAt: null,
+        ...extra,
+      });
+
+      it('finds tokens by hash and revokes them by id, agent or job, once', async () => {
+        await store.insertToken(token('t1', { expiresAt: 50 }), 5);
+        await store.insertToken(token('t2', { kind: 'agt', agentId: 'ag' }), 5);
+        await store.insertToken(token('t3', { kind: 'job', jobId: 'jb', epoch: 2 }), 5);
+        await store.insertToken(token('t4', { kind: 'agt', agentId: 'ag' }), 5);
+        expect(await store.findToken('hash-t1')).toEqual({
+          id: 't1',
+          kind: 'pat',
+          name: 't1',
+          scopes: ['agent:register'],
+          pool: null,
+          agentName: null,
+          agentId: null,
+          jobId: null,
+          epoch: null,
+          createdAt: 5,
+          expiresAt: 50,
+          usedAt: null,
+          revokedAt: null,
+        });
+        expect(await store.findToken('nope')).toBeUndefined();
+        expect(await store.revokeTokens({ agentId: 'ag' }, 7)).toBe(2);
+        expect(await store.revokeTokens({ agentId: 'ag' }, 8)).toBe(0);
+        expect(await store.revokeTokens({ jobId: 'jb' }, 9)).toBe(1);
+        expect(await store.revokeTokens({ id: 't1' }, 10)).toBe(1);
+        expect((await store.findToken('hash-t2'))?.revokedAt).toBe(7);
+        expect(await store.findToken('hash-t3')).toMatchObject({ revokedAt: 9, epoch: 2, jobId: 'jb' });
+        await expect(store.revokeTokens({}, 11)).rejects.toThrow();
+      });
+
+      it('forgets an assertion id once it expired, so only live ones count as replays', async () => {
+        expect(await store.recordAssertion('a', 10, 1)).toBe(true);
+        expect(await store.recordAssertion('a', 10, 5)).toBe(false);
+        expect(await store.recordAssertion('a', 30, 11)).toBe(true);
+      });
+
+      it('creates a pool once, keeps an existing one as it is, and lists pools by name', async () => {
+        await expect(store.createPool('default', { allowDockerSocket: true }, 1)).rejects.toThrow(
+          ConflictError,
+        );
+        expect(
+          (await store.ensurePool('default', { allowDockerSocket: true }, 1)).settings.allowDockerSocket,
+        ).toBe(false);
+        await store.createPool('b-pool', { allowDockerSocket: true }, 2);
+        await store.ensurePool('a-pool', { allowDockerSocket: false }, 3);
+        expect((await store.listPools()).map((p) => p.name)).toEqual(['a-pool', 'b-pool', 'default']);
+        expect(await store.getPool('b-pool')).toEqual({
+          name: 'b-pool',
+          settings: { allowDockerSocket: true },
+          createdAt: 2,
+        });
+        expect(await store.getPool('nope')).toBeUndefined();
+      });
+
+      it('registers an agent once per name and pool; replace takes the name over and revokes the old tokens', async () => {
+        const reg = (id: string, name: string, replace = false, pool = 'default') =>
+          store.registerAgent({ id, pool, name, publicKey: `key-${id}`, replace, singleJob: id === 'b1' }, 2);
+        await expect(reg('x', 'x', false, 'nope')).rejects.toThrow(NotFoundError);
+        const a = await reg('a1', 'build');
+        expect(a).toMatchObject({
+          id: 'a1',
+          pool: 'default',
+          name: 'build',
+          publicKey: 'key-a1',
+          capabilities: {},
+          version: null,
+          sessionId: null,
+          boundJobId: null,
+          draining: false,
+          singleJob: false,
+          claims: 0,
+          lastSeenAt: null,
+          createdAt: 2,
+        });
+        await store.insertToken(token('at', { kind: 'agt', agentId: 'a1' }), 2);
+        await expect(reg('a2', 'build')).rejects.toThrow(ConflictError);
+        const b = await reg('b1', 'build', true);
+        expect(b).toMatchObject({ id: 'b1', singleJob: true });
+        expect(await store.getAgent('a1')).toBeUndefined();
+        expect((await store.findToken('hash-at'))?.revokedAt).toBe(2);
+        expect((await store.findAgent('default', 'build'))?.id).toBe('b1');
+        expect(await store.findAgent('default', 'nope')).toBeUndefined();
+        await store.createPool('other', { allowDockerSocket: false }, 1);
+        await reg('c1', 'build', false, 'other');
+        await reg('d1', 'alpha');
+        expect((await store.listAgents('default')).map((x) => x.id)).toEqual(['d1', 'b1']);
+        expect((await store.listAgents()).map((x) => x.id)).toEqual(['d1', 'b1', 'c1']);
+      });
+
+      it("keeps an agent's session, last sight, draining flag and claim count", async () => {
+        await store.registerAgent({ id: 'a', pool: 'default', name: 'a', publicKey: 'k', replace: false }, 1);
+        await store.openSession(
+          'a',
+          { sessionId: 's1', capabilities: { node: '20' }, version: '1.2.3', boundJobId: 'jb' },
+          5,
+        );
+        expect(await store.getAgent('a')).toMatchObject({
+          sessionId: 's1',
+          capabilities: { node: '20' },
+          version: '1.2.3',
+          boundJobId: 'jb',
+          lastSeenAt: 5,
+        });
+        await store.touchAgent('a', 9);
+        await store.setAgentDraining('a', true);
+        expect(await store.getAgent('a')).toMatchObject({ lastSeenAt: 9, draining: true });
+        await store.setAgentDraining('a', false);
+        await newRun('r', [job('j', 'r', 'queued')]);
+        await store.claimJob('j', { id: 'a', name: 'a' }, 100, 10);
+        expect(await store.getAgent('a')).toMatchObject({ draining: false, claims: 1 });
+        expect(await store.deleteAgent('nope', 1)).toBe(true);
+      });
+
+      it('lists fleets of a pool seen since a time', async () => {
+        await store.createPool('gpu', { allowDockerSocket: false }, 0);
+        await store.upsertFleet({ pool: 'default', id: 'old', capabilities: {}, lastSeenAt: 5 });
+        await store.upsertFleet({
+          pool: 'default',
+          id: 'new',
+          capabilities: { docker: '1' },
+          lastSeenAt: 20,
+        });
+        await store.upsertFleet({ pool: 'gpu', id: 'g', capabilities: {}, lastSeenAt: 20 });
+        expect(await store.listFleets('default', 10)).toEqual([
+          { pool: 'default', id: 'new', capabilities: { docker: '1' }, lastSeenAt: 20, status: null },
+        ]);
+        expect((await store.listFleets('default', 0)).map((f) => f.id).sort()).toEqual(['new', 'old']);
+      });
+
+      it('keeps workspaces once by id', async () => {
+        await store.insertWorkspace('w', 10, 1);
+        await store.insertWorkspace('w', 99, 2);
+        expect(await store.getWorkspace('w')).toEqual({ id: 'w', size: 10 });
+        expect(await store.getWorkspace('nope')).toBeUndefined();
+      });
+
+      it('finds a run by number, patches it, and renders build numbers by revision per key', async () => {
+        // The scheduler joins a key's parts with NUL.
+        const build = (key: string) => ({
+          revisionKey: `p.yml\u0000${key}`,
+          render: (rev: number) => `${key}.${rev}`,
+        });
+        const run = (id: string) => ({
+          id,
+          pipelineFile: 'p.yml',
+          plan: pipeline,
+          variables: { A: '1' },
+          secrets: 'sealed',
+          workspaceId: 'w',
+          status: 'queued' as const,
+          result: null,
+          cancelRequested: false,
+          buildNumber: null,
+          tags: [],
+          source: {},
+          reason: 'Manual' as const,
+          untrusted: false,
+          createdAt: 1,
+          startedAt: null,
+          finishedAt: null,
+        });
+        expect((await store.createRun(run('a'), [], build('day'))).buildNumber).toBe('day.1');
+        expect((await store.createRun(run('b'), [], build('night'))).buildNumber).toBe('night.1');
+        expect((await store.createRun(run('c'), [], build('day'))).buildNumber).toBe('day.2');
+        expect(await store.getRunByNumber(3)).toMatchObject({
+          id: 'c',
+          buildNumber: 'day.2',
+          variables: { A: '1' },
+          secrets: 'sealed',
+          workspaceId: 'w',
+          plan: pipeline,
+        });
+        expect(await store.getRunByNumber(99)).toBeUndefined();
+        expect(await store.getRun('nope')).toBeUndefined();
+        await store.updateRun('a', { tags: ['x', 'y'], buildNumber: 'custom', cancelRequested: true });
+        await store.updateRun('a', {});
+        expect(await store.getRun('a')).toMatchObject({
+          tags: ['x', 'y'],
+          buildNumber: 'custom',
+          cancelRequested: true,
+        });
+      });
+
+      it('counts and lists jobs by status, oldest queued first, by pool and up to a limit', async () => {
+        await store.createPool('gpu', { allowDockerSocket: false }, 0);
+        await newRun('r', [
+          job('p', 'r', 'pending'),
+          { ...job('q2', 'r', 'pending'), idx: 1 },
+          { ...job('q1', 'r', 'pending'), idx: 2 },
+          { ...job('g', 'r', 'pending'), idx: 3, pool: 'gpu' },
+        ]);
+        await store.transitionJob('q2', ['pending'], { status: 'queued', queuedAt: 20 });
+        await store.transitionJob('q1', ['pending'], { status: 'queued', queuedAt: 10 });
+        await store.transitionJob('g', ['pending'], { status: 'queued', queuedAt: 5 });
+        expect(await store.countRunJobs('r')).toEqual({ pending: 1, queued: 3, running: 0, completed: 0 });
+        expect(await store.countRunJobs('nope')).toEqual({ pending: 0, queued: 0, running: 0, completed: 0 });
+        const ids = async (pool?: string, limit?: number) =>
+          (await store.listJobsByStatus('queued', pool, limit)).map((j) => j.id);
+        expect(await ids()).toEqual(['g', 'q1', 'q2']);
+        expect(await ids('default')).toEqual(['q1', 'q2']);
+        expect(await ids(undefined, 2)).toEqual(['g', 'q1']);
+        expect(await ids('default', 1)).toEqual(['q1']);
+        expect((await store.getJob('q1'))?.plan).toEqual(plan);
+        expect(await store.getJob('nope')).toBeUndefined();
+      });
+
+      it('flags a job for cancel until it finished; a flagged job is claimed by nobody', async () => {
+        await newRun('r', [job('j', 'r', 'queued'), { ...job('done', 'r', 'completed'), idx: 1 }]);
+        expect(await store.requestJobCancel('j')).toBe(true);
+        expect(await store.requestJobCancel('done')).toBe(false);
+        expect((await store.getJob('j'))?.cancelRequested).toBe(true);
+        expect(await store.claimJob('j', { id: 'a', name: 'a' }, 100, 1)).toEqual({
+          ok: false,
+          reason: 'not-queued',
+        });
+        expect(await store.claimJob('nope', { id: 'a', name: 'a' }, 100, 1)).toEqual({
+          ok: false,
+          reason: 'not-found',
+        });
+      });
+
+      it('answers a claim with the running job, and keeps, finds and extends leases', async () => {
+        await newRun('r', [job('j', 'r', 'queued'), { ...job('k', 'r', 'queued'), idx: 1 }]);
+        const claim = await store.claimJob('j', { id: 'a', name: 'agent-a' }, 100, 7);
+        expect(claim).toMatchObject({
+          ok: true,
+          job: {
+            id: 'j',
+            status: 'running',
+            attempt: 1,
+            agentId: 'a',
+            agentName: 'agent-a',
+            leaseExpiresAt: 100,
+            startedAt: 7,
+          },
+        });
+        await store.claimJob('k', { id: 'b', name: 'b' }, 300, 7);
+        // A late heartbeat never shortens a lease.
+        expect(await store.renewLease('j', 1, 50)).toBe(true);
+        expect((await store.getJob('j'))?.leaseExpiresAt).toBe(100);
+        expect((await store.listExpiredLeases(150)).map((x) => x.id)).toEqual(['j']);
+        expect(await store.listExpiredLeases(99)).toEqual([]);
+        expect(await store.extendAllLeases(200)).toBe(1);
+        expect((await store.getJob('j'))?.leaseExpiresAt).toBe(200);
+        expect((await store.getJob('k'))?.leaseExpiresAt).toBe(300);
+        await store.transitionJob('j', ['running'], {
+          status: 'completed',
+          result: 'succeeded',
+          outputs: { 's.v': '1' },
+        });
+        expect(await store.renewLease('j', 1, 500)).toBe(false);
+        expect((await store.getJob('j'))?.outputs).toEqual({ 's.v': '1' });
+      });
+
+      it('keeps steps per attempt, their first start time kept through updates', async () => {
+        await newRun('r', [job('j', 'r', 'queued')]);
+        const step = {
+          jobId: 'j',
+          attempt: 1,
+          idx: 0,
+          name: 's',
+          state: 'running' as const,
+          result: null,
+          reason: null,
+          startedAt: 5,
+          finishedAt: null,
+        };
+        await store.upsertStep(step);
+        await store.upsertStep({
+          ...step,
+          state: 'completed',
+          result: 'failed',
+          reason: 'exit 1',
+          startedAt: 9,
+          finishedAt: 12,
+        });
+        await store.upsertStep({ ...step, attempt: 2, name: 'again' });
+        expect(await store.listSteps('j', 1)).toEqual([
+          { ...step, state: 'completed', result: 'failed', reason: 'exit 1', startedAt: 5, finishedAt: 12 },
+        ]);
+        expect((await store.listSteps('j', 2)).map((s) => s.name)).toEqual(['again']);
+        expect(await store.listSteps('j', 3)).toEqual([]);
+      });
+
+      it('numbers events per run and lists them after a number', async () => {
+        await newRun('a', []);
+        await newRun('b', []);
+        const ev = (text: string) => ({
+          kind: 'log' as const,
+          jobId: 'j',
+          jobName: 'j',
+          attempt: 1,
+          step: 0,
+          data: { text },
+        });
+        expect(await store.appendEvent('a', ev('a1'), 3)).toBe(1);
+        expect(await store.appendEvent('b', ev('b1'), 3)).toBe(1);
+        expect(await store.appendEvent('a', ev('a2'), 4)).toBe(2);
+        expect(await store.listEvents('a', 1, 10)).toEqual([
+          {
+            runId: 'a',
+            seq: 2,
+            at: 4,
+            kind: 'log',
+            jobId: 'j',
+            jobName: 'j',
+            attempt: 1,
+            step: 0,
+            data: { text: 'a2' },
+          },
+        ]);
+        expect(await store.listEvents('a', 2, 10)).toEqual([]);
+      });
+
+      it('keeps a log with NUL bytes and broken UTF-8 as the text the agent sent decodes to', async () => {
+        await newRun('r', [job('j', 'r', 'queued')]);
+        await store.claimJob('j', { id: 'a', name: 'a' }, 100, 1);
+        const bytes = Buffer.from([0x61, 0x00, 0x62, 0xff, 0xfe, 0x0a]);
+        expect(await store.appendLog({ id: 'j', runId: 'r', name: 'j' }, 1, 0, 0, bytes, 1)).toMatchObject({
+          ok: true,
+          length: 6,
+        });
+        expect((await store.readLogPage('j', 1, undefined, 0, 1024))?.text).toBe(bytes.toString('utf8'));
+      });
+
+      it('lists repositories by name and filters their runs by ref, kind and state', async () => {
+        const repo = (name: string): RepositoryRow => ({
+          name,
+          url: `file:///srv/${name}.git`,
+          pipelineFile: 'azure-pipelines.yml',
+          defaultBranch: 'main',
+          pollSeconds: null,
+          credential: 'sealed-cred',
+          webhookSecret: 'sealed',
+          statusApi: 'sealed-api',
+          secrets: 'sealed-secrets',
+          createdAt: 5,
+        });
+        await store.insertRepository(repo('zeta'));
+        await store.insertRepository(repo('alpha'));
+        expect(await store.listRepositories()).toEqual([repo('alpha'), repo('zeta')]);
+        expect(await store.getRepository('nope')).toBeUndefined();
+        expect(await store.deleteRepository('nope')).toBe(false);
+        await newRun('r1', []);
+        await newRun('r2', []);
+        await newRun('r3', []);
+        const link = (runId: string, kind: 'ci' | 'pr', ref: string) =>
+          store.insertRepositoryRun({
+            runId,
+            repo: 'alpha',
+            kind,
+            ref,
+            commit: 'c',
+            prNumber: kind === 'pr' ? 7 : null,
+            reported: 'off',
+          });
+        await link('r1', 'ci', 'refs/heads/main');
+        await link('r2', 'ci', 'refs/heads/dev');
+        await link('r3', 'pr', 'refs/pull/7/head');
+        await store.transitionRun('r1', ['queued'], { status: 'completed', result: 'succeeded' });
+        const ids = async (f: Omit<Parameters<Store['listRepositoryRuns']>[0], 'repo'>) =>
+          (await store.listRepositoryRuns({ repo: 'alpha', ...f })).map((r) => r.runId);
+        expect(await ids({})).toEqual(['r3', 'r2', 'r1']);
+        expect(await ids({ ref: 'refs/heads/main' })).toEqual(['r1']);
+        expect(await ids({ kind: 'ci', active: true })).toEqual(['r2']);
+        expect(await ids({ active: false })).toEqual(['r1']);
+        expect(await store.listRepositoryRunsToReport(10)).toEqual([]);
+        expect(await store.getScheduleFire('alpha', 'nightly', 'refs/heads/main')).toBeUndefined();
+        expect(await store.moveRepositoryRef('alpha', 'refs/heads/x', null, null)).toBe(false);
+      });
+
+      it('pages pending deliveries and errors, and finishes a delivery once', async () => {
+        await store.insertRepository({
+          name: 'app',
+          url: 'file:///srv/app.git',
+          pipelineFile: 'p.yml',
+          defaultBranch: 'main',
+          pollSeconds: 30,
+          credential: null,
+          webhookSecret: 's',
+          statusApi: null,
+          secrets: null,
+          createdAt: 1,
+        });
+        for (let i = 0; i < 3; i++) {
+          await store.recordDelivery(
+            { repo: 'app', forge: 'github', deliveryId: `d${i}`, event: { i } },
+            10 + i,
+          );
+          await store.recordRepositoryError({ repo: 'app', ref: null, commit: null, message: `e${i}` }, i);
+        }
+        const first = await store.listPendingDeliveries('app', 2);
+        expect(first).toMatchObject([
+          { repo: 'app', forge: 'github', deliveryId: 'd0', event: { i: 0 }, receivedAt: 10 },
+          { deliveryId: 'd1' },
+        ]);
+        await store.finishDelivery(first[0]!.seq, 20);
+        await store.finishDelivery(first[0]!.seq, 21);
+        expect((await store.listPendingDeliveries('app', 10)).map((d) => d.deliveryId)).toEqual(['d1', 'd2']);
+        expect(await store.listRepositoryErrors('app', 2)).toMatchObject([
+          { repo: 'app', ref: null, commit: null, message: 'e2', at: 2 },
+          { message: 'e1' },
+        ]);
+        for (const d of await store.listPendingDeliveries('app', 10)) await store.finishDelivery(d.seq, 30);
+        expect(await store.listReposWithPendingDeliveries()).toEqual([]);
       });
     });
 

@@ -462,6 +462,13 @@ export interface Store {
   /** Repositories with undone deliveries (after a restart, the queue is drained from here). */
   listReposWithPendingDeliveries(): Promise<string[]>;
   finishDelivery(seq: number, now: number): Promise<void>;
+  /**
+   * Compare-and-set claim on a repository's delivery queue for `owner` (one coordinator) until
+   * `until`: true when it had no claim, `owner`'s (renewed), or one that ran out by `now`.
+   */
+  claimDeliveries(repo: string, owner: string, until: number, now: number): Promise<boolean>;
+  /** Gives up `owner`'s claim on the queue; another owner's claim stays. */
+  releaseDeliveries(repo: string, owner: string): Promise<void>;
   recordRepositoryError(
     e: { repo: string; ref: string | null; commit: string | null; message: string },
     now: number,

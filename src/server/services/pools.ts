@@ -30,6 +30,8 @@ export type AgentListItem = AgentView;
 
 /** Fleets seen in this window are listed (`GET /fleets`); older ones are gone. */
 const FLEET_LIST_WINDOW_MS = 10 * 60_000;
+/** An agent polls again at once after a poll ends; this covers the gap and a slow network. */
+const REPLICA_POLL_GRACE_MS = 5_000;
 
 export interface PoolServiceOptions {
   store: Store;
@@ -45,6 +47,12 @@ export interface PoolServiceOptions {
    * more counts as offline. Default 50 s.
    */
   pollTimeoutMs?: number;
+  /**
+   * Other coordinators share the store, so an agent may be polling one of them: an agent whose
+   * poll began (`touchAgent`) within a poll's length counts as polling here too. Default false:
+   * one coordinator knows its pollers exactly.
+   */
+  replicated?: boolean;
   /** Told of each fleet heartbeat's status (metrics); default: nobody. */
   onFleetStatus?: (pool: string, fleetId: string, status: FleetStatus | undefined) => void;
 }
@@ -211,8 +219,20 @@ export class PoolService {
     const agent = await this.findAgent(pool, name);
     await this.o.store.setAgentDraining(agent.id, true);
     this.o.dispatcher.release(agent.id);
+    // Its poll may be held by another replica: that one lets it go too.
+    this.o.notifier.notify(`agent:${agent.id}`);
     const busy = (await this.o.store.listJobsByStatus('running', pool)).some((j) => j.agentId === agent.id);
     return { busy };
+  }
+
+  /**
+   * Whether the agent waits for work now. A fleet trusts this to know its agents registered and
+   * are idle; with replicas, the agent's poll may be on another one, whose start it recorded.
+   */
+  private isPolling(agent: AgentRow, now: number): boolean {
+    if (this.o.dispatcher.isPolling(agent.id)) return true;
+    if (!this.o.replicated || agent.sessionId === null || agent.lastSeenAt === null) return false;
+    return now - agent.lastSeenAt <= (this.o.pollTimeoutMs ?? 50_000) + REPLICA_POLL_GRACE_MS;
   }
 
   private async requirePool(name: string): Promise<PoolRow> {
@@ -228,11 +248,13 @@ export class PoolService {
   }
 
   private async summary(pool: PoolRow): Promise<PoolView> {
-    const { store, dispatcher } = this.o;
+    const { store } = this.o;
     const agents = await store.listAgents(pool.name);
     const running = await store.listJobsByStatus('running', pool.name);
-    const busy = agents.filter((a) => running.some((j) => j.agentId === a.id)).length;
-    const online = dispatcher.waiting(pool.name);
+    const isBusy = (a: AgentRow) => running.some((j) => j.agentId === a.id);
+    const busy = agents.filter(isBusy).length;
+    const now = this.o.clock.now();
+    const online = agents.filter((a) => !isBusy(a) && this.isPolling(a, now)).length;
     return {
       name: pool.name,
       settings: pool.settings,
@@ -243,11 +265,12 @@ export class PoolService {
   }
 
   private async demandNow(pool: string): Promise<PoolDemand> {
-    const { store, dispatcher } = this.o;
+    const { store } = this.o;
     const queued = await store.listJobsByStatus('queued', pool);
     const running = await store.listJobsByStatus('running', pool);
     const agents = await store.listAgents(pool);
     const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+    const now = this.o.clock.now();
     return {
       queued: queued
         .filter((j) => !j.cancelRequested)
@@ -268,7 +291,7 @@ export class PoolService {
         busy: running.some((j) => j.agentId === a.id),
         draining: a.draining,
         boundJobId: a.boundJobId,
-        polling: dispatcher.isPolling(a.id),
+        polling: this.isPolling(a, now),
       })),
       running: running.map((j) => j.id),
     };

@@ -65,6 +65,11 @@ import type { RunService } from './runs.js';
 export const MAX_PENDING_DELIVERIES = 1000;
 /** Deliveries acted on per fetch. */
 const DELIVERY_BATCH = 100;
+/**
+ * How long a claim on a repository's delivery queue lasts without renewal (renewed before each
+ * fetch and each delivery): after a replica died holding it, another takes over this late.
+ */
+const DELIVERY_CLAIM_MS = 2 * 60_000;
 /** A repository is fetched for its schedules at most this often. */
 const SCHEDULE_FETCH_MS = 60_000;
 
@@ -82,6 +87,8 @@ export interface RepositoryServiceOptions {
   publicUrl: () => string;
   /** A missed schedule slot younger than this still runs once. Default 1 h. */
   scheduleGraceMs?: number;
+  /** Names this coordinator in claims on delivery queues (replicas share them). Default: random. */
+  replicaId?: string;
 }
 
 type PullRequest = Extract<HookEvent, { kind: 'pr' }>;
@@ -114,8 +121,11 @@ export class RepositoryService implements SourceWork {
   private readonly queue = new KeyedQueue();
   private readonly lastFetch = new Map<string, number>();
   private readonly erroredCommits = new Set<string>();
+  private readonly replicaId: string;
 
-  constructor(private readonly o: RepositoryServiceOptions) {}
+  constructor(private readonly o: RepositoryServiceOptions) {
+    this.replicaId = o.replicaId ?? `replica-${randomBytes(8).toString('hex')}`;
+  }
 
   /** Resolves when nothing is being fetched or acted on (the server waits for it when it stops). */
   idle(): Promise<void> {
@@ -348,35 +358,59 @@ export class RepositoryService implements SourceWork {
     return { queued, delivery };
   }
 
-  /** Acts on a repository's undone deliveries, oldest first, one fetch per batch. */
+  /**
+   * Acts on a repository's undone deliveries, oldest first, one fetch per batch. With replicas,
+   * the one that claims the repository's queue acts on it (in order, once); the others leave it.
+   * A delivery that arrives at another replica while this one holds the claim is seen here:
+   * after giving the claim up, the queue is looked at once more.
+   */
   async drain(name: string): Promise<void> {
     await this.queue.run(name, async () => {
       const repo = await this.o.store.getRepository(name);
       if (!repo) return;
       const mirror = this.mirrorOf(repo);
-      for (;;) {
-        const batch = await this.o.store.listPendingDeliveries(name, DELIVERY_BATCH);
-        if (batch.length === 0) return;
-        await this.fetch(repo, mirror);
-        for (const d of batch) {
-          try {
-            await this.actOn(repo, mirror, d.event as HookEvent);
-          } catch (error) {
-            // Recorded and passed over: one bad delivery never blocks the ones after it.
-            await this.o.store.recordRepositoryError(
-              {
-                repo: name,
-                ref: null,
-                commit: null,
-                message: `delivery ${d.deliveryId}: ${(error as Error).message}`,
-              },
-              this.o.clock.now(),
-            );
-          }
-          await this.o.store.finishDelivery(d.seq, this.o.clock.now());
+      while (await this.claimQueue(name)) {
+        try {
+          await this.drainClaimed(repo, mirror);
+        } finally {
+          await this.o.store.releaseDeliveries(name, this.replicaId);
         }
+        if ((await this.o.store.countPendingDeliveries(name)) === 0) return;
       }
     });
+  }
+
+  private claimQueue(name: string): Promise<boolean> {
+    const now = this.o.clock.now();
+    return this.o.store.claimDeliveries(name, this.replicaId, now + DELIVERY_CLAIM_MS, now);
+  }
+
+  private async drainClaimed(repo: RepositoryRow, mirror: Mirror): Promise<void> {
+    const name = repo.name;
+    for (;;) {
+      const batch = await this.o.store.listPendingDeliveries(name, DELIVERY_BATCH);
+      if (batch.length === 0) return;
+      await this.fetch(repo, mirror);
+      for (const d of batch) {
+        // Renewed per delivery; lost (this replica stalled past it), another one has the queue.
+        if (!(await this.claimQueue(name))) return;
+        try {
+          await this.actOn(repo, mirror, d.event as HookEvent);
+        } catch (error) {
+          // Recorded and passed over: one bad delivery never blocks the ones after it.
+          await this.o.store.recordRepositoryError(
+            {
+              repo: name,
+              ref: null,
+              commit: null,
+              message: `delivery ${d.deliveryId}: ${(error as Error).message}`,
+            },
+            this.o.clock.now(),
+          );
+        }
+        await this.o.store.finishDelivery(d.seq, this.o.clock.now());
+      }
+    }
   }
 
   private async actOn(repo: RepositoryRow, mirror: Mirror, event: HookEvent): Promise<void> {

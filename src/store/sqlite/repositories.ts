@@ -188,6 +188,21 @@ export function listReposWithPendingDeliveries(db: Db): string[] {
   ).map((r) => r.repo);
 }
 
+export function claimDeliveries(db: Db, repo: string, owner: string, until: number, now: number): boolean {
+  return (
+    sql(
+      db,
+      `INSERT INTO delivery_claims (repo, owner, claimed_until) VALUES (?, ?, ?)
+       ON CONFLICT (repo) DO UPDATE SET owner = excluded.owner, claimed_until = excluded.claimed_until
+       WHERE delivery_claims.owner = excluded.owner OR delivery_claims.claimed_until <= ?`,
+    ).run(repo, owner, until, now).changes === 1
+  );
+}
+
+export function releaseDeliveries(db: Db, repo: string, owner: string): void {
+  sql(db, 'DELETE FROM delivery_claims WHERE repo = ? AND owner = ?').run(repo, owner);
+}
+
 export function finishDelivery(db: Db, seq: number, now: number): void {
   sql(db, 'UPDATE webhook_deliveries SET done_at = ? WHERE seq = ? AND done_at IS NULL').run(now, seq);
 }

@@ -164,6 +164,9 @@ export class SqliteStore implements Store {
     repos.listPendingDeliveries(this.db, repo, limit);
   listReposWithPendingDeliveries = async () => repos.listReposWithPendingDeliveries(this.db);
   finishDelivery = async (seq: number, now: number) => repos.finishDelivery(this.db, seq, now);
+  claimDeliveries = async (repo: string, owner: string, until: number, now: number) =>
+    repos.claimDeliveries(this.db, repo, owner, until, now);
+  releaseDeliveries = async (repo: string, owner: string) => repos.releaseDeliveries(this.db, repo, owner);
   recordRepositoryError = async (
     e: { repo: string; ref: string | null; commit: string | null; message: string },
     now: number,
