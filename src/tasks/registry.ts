@@ -1,10 +1,12 @@
 import type { TaskCallInput, TaskCatalog } from '../pipeline/index.js';
+import { archiveFiles } from './archive-files.js';
 import { bash } from './bash.js';
 import { cmdLine } from './cmd-line.js';
 import { copyFiles } from './copy-files.js';
 import { deleteFiles } from './delete-files.js';
 import { downloadBuildArtifacts0, downloadBuildArtifacts1 } from './download-build-artifacts.js';
 import { downloadPipelineArtifact } from './download-pipeline-artifact.js';
+import { extractFiles } from './extract-files.js';
 import { goTool } from './go-tool.js';
 import { describeInputIssues, HAS_MACRO, normalizeInputs } from './inputs.js';
 import { javaToolInstaller } from './java-tool-installer.js';
@@ -37,6 +39,9 @@ export const TASKS: readonly AnyTask[] = [
   powerShell,
   copyFiles,
   deleteFiles,
+  // Archives and coverage.
+  archiveFiles,
+  extractFiles,
 ];
 
 function key(name: string, version: number): string {
