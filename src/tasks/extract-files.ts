@@ -1,9 +1,9 @@
 import { rm } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
+import { basename, isAbsolute, relative } from 'node:path';
 import { z } from 'zod';
 import { missingProgram, shQuote } from './archives/programs.js';
 import { inputPath } from './artifact-paths.js';
-import { findFiles } from './glob.js';
+import { findFilesAnywhere } from './glob.js';
 import { flag, lines, required, text } from './inputs.js';
 import type { TaskContext, TaskDefinition } from './types.js';
 
@@ -24,23 +24,6 @@ export function archiveKind(file: string): 'zip' | 'tar' | undefined {
   return undefined;
 }
 
-/**
- * Files matching `patterns` where they are: a relative pattern starts at `base`, an absolute one
- * (`$(Build.ArtifactStagingDirectory)/*.zip`) at the folder its literal part names.
- */
-async function findAnywhere(base: string, patterns: readonly string[]): Promise<string[]> {
-  const excludes = patterns.filter((p) => p.startsWith('!')).map((p) => `!${resolve(base, p.slice(1))}`);
-  const found = new Set<string>();
-  for (const p of patterns.filter((p) => !p.startsWith('!'))) {
-    const absolute = resolve(base, p);
-    const literal = absolute.split('/');
-    const firstGlob = literal.findIndex((s) => /[*?[{]/.test(s));
-    const root = firstGlob < 0 ? dirname(absolute) : literal.slice(0, firstGlob).join('/') || '/';
-    for (const f of await findFiles(root, [absolute, ...excludes])) found.add(f);
-  }
-  return [...found].sort();
-}
-
 /** GNU tar skips files already there with --skip-old-files; others (busybox) know only -k. */
 async function tarKeepFlag(ctx: TaskContext): Promise<string> {
   const { output } = await ctx.capture('tar', ['--version']);
@@ -54,7 +37,7 @@ export const extractFiles: TaskDefinition<typeof inputs> = {
   summary: "extracts zip/jar/war/ear and tar (gz, bz2, xz) archives with the image's unzip/tar",
   inputs,
   async run(ctx, o) {
-    const archives = await findAnywhere(ctx.sourcesDir, o.archiveFilePatterns);
+    const archives = await findFilesAnywhere(ctx.sourcesDir, o.archiveFilePatterns);
     if (archives.length === 0)
       return {
         result: 'failed',

@@ -13,6 +13,7 @@ import { javaToolInstaller } from './java-tool-installer.js';
 import { nodeTool } from './node-tool.js';
 import { powerShell } from './powershell.js';
 import { publishBuildArtifacts } from './publish-build-artifacts.js';
+import { publishCodeCoverageResults1, publishCodeCoverageResults2 } from './publish-code-coverage-results.js';
 import { publishPipelineArtifact } from './publish-pipeline-artifact.js';
 import { publishTestResults } from './publish-test-results.js';
 import type { AnyTask } from './types.js';
@@ -42,6 +43,8 @@ export const TASKS: readonly AnyTask[] = [
   // Archives and coverage.
   archiveFiles,
   extractFiles,
+  publishCodeCoverageResults1,
+  publishCodeCoverageResults2,
 ];
 
 function key(name: string, version: number): string {
