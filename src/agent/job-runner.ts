@@ -369,6 +369,14 @@ function jobReport(state: JobState, reason?: string) {
       state.testRuns.length === 0
         ? undefined
         : state.testRuns.slice(0, 100).map((t) => maskTestRun(state, t)),
+    coverage:
+      state.coverage.length === 0
+        ? undefined
+        : state.coverage.slice(0, 100).map((c) => ({
+            ...c,
+            file: state.mask(c.file).slice(0, 1000),
+            ...(c.artifact === undefined ? {} : { artifact: state.mask(c.artifact).slice(0, 255) }),
+          })),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { TaskResult } from '../pipeline/index.js';
 import { isTruthy, type LoggingCommand, mayBecomeCommand, parseLoggingCommand } from '../pipeline/index.js';
 import { MIN_SECRET_LENGTH, maskText } from '../shared/index.js';
-import type { TestRunSummary } from '../tasks/index.js';
+import type { CoverageSummary, TestRunSummary } from '../tasks/index.js';
 import type { LogStream } from './log-stream.js';
 
 /** What logging commands change for the rest of the job, collected as steps run. */
@@ -19,6 +19,8 @@ export class JobState {
   readonly tags: string[] = [];
   /** Test runs published by the job's steps (PublishTestResults@2). */
   readonly testRuns: TestRunSummary[] = [];
+  /** Coverage summaries published by the job's steps (PublishCodeCoverageResults@1/2). */
+  readonly coverage: CoverageSummary[] = [];
   private readonly streams = new Set<LogStream>();
 
   constructor(

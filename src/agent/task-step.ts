@@ -62,6 +62,9 @@ export async function runTaskStep(
     reportTests: (run) => {
       state.testRuns.push(run);
     },
+    reportCoverage: (summary) => {
+      state.coverage.push(summary);
+    },
     capture: async (command, args) => {
       let output = '';
       const res = await runProcess({

@@ -31,3 +31,23 @@ export function testSummary(run: RunView): string {
   if (failures.length > SHOWN_FAILURES) lines.push(`  … ${failures.length - SHOWN_FAILURES} more failures`);
   return `${lines.join('\n')}\n`;
 }
+
+/** `80.0% (8/10)`; `none` when there is nothing to cover. */
+function rate(c: { covered: number; total: number }): string {
+  return c.total === 0 ? 'none' : `${((100 * c.covered) / c.total).toFixed(1)}% (${c.covered}/${c.total})`;
+}
+
+/**
+ * The run's coverage summaries (PublishCodeCoverageResults): one line each with lines and
+ * branches covered, and the artifact that keeps the file. '' when none.
+ */
+export function coverageSummary(run: RunView): string {
+  const all = run.jobs.flatMap((j) => (j.coverage ?? []).map((c) => ({ job: j.name, ...c })));
+  if (all.length === 0) return '';
+  const lines = ['Coverage:'];
+  for (const c of all)
+    lines.push(
+      `  ${plain(c.job)} · ${plain(c.file)} (${c.tool}): lines ${rate(c.lines)}, branches ${rate(c.branches)}${c.artifact ? ` · artifact ${plain(c.artifact)}` : ''}`,
+    );
+  return `${lines.join('\n')}\n`;
+}

@@ -127,7 +127,7 @@ describe('pipeline-level keys real files carry', () => {
         "p.yml:4:5: a repository resource needs 'repository: <alias>'",
         "p.yml:7:5: a container resource needs 'container: <alias>'",
         "p.yml:8:18: invalid container alias 'bad alias': use letters, digits, '_' and '-'",
-        "p.yml:9:31: 'options' is not supported yet by Slipway",
+        "p.yml:9:40: options: option '--privileged' is not allowed: it gives the container every right on the host",
       ],
     ],
     [

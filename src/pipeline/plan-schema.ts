@@ -56,11 +56,31 @@ export const poolRef = z.object({
  */
 export const dockerMode = z.enum(['none', 'dind', 'socket', 'rootless']);
 
+/** The `options:` of a container or service that Slipway honours (`container-options.ts`). */
+export const containerOptions = z.object({
+  /** `--hostname`. */
+  hostname: z.string().optional(),
+  /** `--env`/`-e NAME=value`, after the container's `env:` (as `docker run` orders them). */
+  env: strings.optional(),
+  /** `--shm-size`: size of /dev/shm. */
+  shmSizeBytes: z.number().int().positive().optional(),
+  /** `--ulimit name=soft[:hard]` (-1: unlimited). */
+  ulimits: z.array(z.object({ name: z.string(), soft: z.number().int(), hard: z.number().int() })).optional(),
+  /** `--cpus`; never above the fleet's limit. */
+  cpus: z.number().positive().optional(),
+  /** `--memory`/`-m`; never above the fleet's limit. */
+  memoryBytes: z.number().int().positive().optional(),
+  /** `--user`/`-u`: `name|uid[:group|gid]`. */
+  user: z.string().optional(),
+});
+
 export const containerRef = z.object({
   image: z.string(),
   env: strings,
   /** Container ports to publish, as written (`8080:80`, `80`). */
   ports: z.array(z.string()),
+  /** What `options:` asked for; absent when none. */
+  options: containerOptions.optional(),
 });
 
 /**

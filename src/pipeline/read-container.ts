@@ -1,3 +1,4 @@
+import { parseContainerOptions } from './container-options.js';
 import { ExpressionError, parseExpression } from './expression-parser.js';
 import type { Issues } from './issues.js';
 import { isRuntimeExpression } from './read-variables.js';
@@ -22,8 +23,8 @@ export interface ContainerSpec {
 }
 
 export const CONTAINER_KEYS = {
-  known: ['image', 'env', 'ports'],
-  unsupported: ['options', 'endpoint', 'volumes', 'mapDockerSocket', 'mountReadOnly', 'localImage'],
+  known: ['image', 'env', 'ports', 'options'],
+  unsupported: ['endpoint', 'volumes', 'mapDockerSocket', 'mountReadOnly', 'localImage'],
 };
 /** `80`, `8080:80`, optionally with `/tcp` or `/udp`. */
 const PORT = /^(?:(\d{1,5}):)?(\d{1,5})(?:\/(?:tcp|udp))?$/;
@@ -55,12 +56,26 @@ export function readContainerFields(issues: Issues, value: YMap, context: string
   const imageEntry = entryOf(value, 'image');
   const envEntry = entryOf(value, 'env');
   const portsEntry = entryOf(value, 'ports');
+  const optionsEntry = entryOf(value, 'options');
   if (!imageEntry) issues.add(value.pos, `${context} needs an 'image'`);
   const image = imageEntry && readImage(issues, imageEntry);
   const env = envEntry ? readStringMap(issues, envEntry) : {};
   const ports = portsEntry ? readPorts(issues, portsEntry) : [];
+  const options = optionsEntry ? readOptions(issues, optionsEntry) : undefined;
   if (image === undefined || env === undefined) return undefined;
-  return { image, env, ports };
+  return { image, env, ports, ...(options ? { options } : {}) };
+}
+
+/** `options:` as `docker create` takes them: the safe ones kept, the rest refused where written. */
+function readOptions(issues: Issues, entry: YEntry): ContainerRef['options'] {
+  const text = readString(issues, entry);
+  if (text === undefined) return undefined;
+  const { options, problems } = parseContainerOptions(text);
+  const base = valuePos(entry);
+  const col = entry.value.kind === 'scalar' ? entry.value.valueCol : undefined;
+  for (const p of problems)
+    issues.add(col === undefined ? base : { ...base, col: col + p.offset }, `options: ${p.message}`);
+  return Object.keys(options).length > 0 ? options : undefined;
 }
 
 function readImage(issues: Issues, entry: YEntry): string | undefined {
@@ -150,5 +165,21 @@ export function resolveContainer(
     image: ref === resource || runtime === undefined ? expand(ref.image) : image,
     env,
     ports: ref.ports,
+    ...(ref.options ? { options: expandOptions(ref.options, expand) } : {}),
+  };
+}
+
+/** Macros in the options' text values; sizes and numbers were read as written. */
+function expandOptions(
+  o: NonNullable<ContainerRef['options']>,
+  expand: (text: string) => string,
+): NonNullable<ContainerRef['options']> {
+  return {
+    ...o,
+    ...(o.hostname === undefined ? {} : { hostname: expand(o.hostname) }),
+    ...(o.user === undefined ? {} : { user: expand(o.user) }),
+    ...(o.env === undefined
+      ? {}
+      : { env: Object.fromEntries(Object.entries(o.env).map(([k, v]) => [k, expand(v)])) }),
   };
 }

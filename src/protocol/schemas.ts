@@ -295,6 +295,18 @@ export const testRunView = z.object({
 });
 export type TestRunView = z.infer<typeof testRunView>;
 
+const coverageCounter = z.object({ covered: z.number().int().min(0), total: z.number().int().min(0) });
+/** One coverage summary (PublishCodeCoverageResults@1/2): lines and branches covered of total. */
+export const coverageView = z.object({
+  tool: z.enum(['Cobertura', 'JaCoCo']),
+  file: z.string().max(1000),
+  lines: coverageCounter,
+  branches: coverageCounter,
+  /** The run artifact that keeps the file. */
+  artifact: z.string().max(255).optional(),
+});
+export type CoverageView = z.infer<typeof coverageView>;
+
 export const completeJobRequest = z.object({
   epoch: z.number().int(),
   result: taskResult,
@@ -307,6 +319,8 @@ export const completeJobRequest = z.object({
   tags: z.array(z.string().max(255)).max(100).default([]),
   /** Optional. Test runs the job's steps published. */
   testRuns: z.array(testRunView).max(100).optional(),
+  /** Optional. Coverage summaries the job's steps published. */
+  coverage: z.array(coverageView).max(100).optional(),
 });
 
 // ── runs ───────────────────────────────────────────────────────────────────────
@@ -374,6 +388,8 @@ export const jobView = z.object({
   outputs: z.record(z.string(), z.string()),
   /** Optional (older servers send none). Test runs of the finished attempt. */
   testRuns: z.array(testRunView).optional(),
+  /** Optional (older servers send none). Coverage summaries of the finished attempt. */
+  coverage: z.array(coverageView).optional(),
   queuedAt: z.string().nullable(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),

@@ -10,6 +10,7 @@ import {
   sourceVariables,
 } from '../pipeline/index.js';
 import type {
+  CoverageView,
   CreateRunBody,
   JobEventData,
   JobSpec,
@@ -558,6 +559,7 @@ export class Scheduler {
       buildNumber?: string;
       tags?: string[];
       testRuns?: TestRunView[];
+      coverage?: CoverageView[];
     } = {},
   ): Promise<void> {
     const job = await this.o.store.getJob(jobId);
@@ -580,6 +582,11 @@ export class Scheduler {
       files: t.files.map(mask),
       failures: t.failures.map((f) => ({ name: mask(f.name), message: mask(f.message) })),
     }));
+    const coverage = extras.coverage?.map((c) => ({
+      ...c,
+      file: mask(c.file),
+      ...(c.artifact === undefined ? {} : { artifact: mask(c.artifact) }),
+    }));
     await this.finishJob(
       job,
       ['running'],
@@ -587,6 +594,7 @@ export class Scheduler {
       reason === undefined ? null : mask(reason),
       outputs,
       testRuns,
+      coverage,
     );
     await this.advance(job.runId);
   }
@@ -714,6 +722,7 @@ export class Scheduler {
     reason: string | null,
     outputs: Record<string, string> = {},
     testRuns?: TestRunView[],
+    coverage?: CoverageView[],
   ) {
     const ok = await this.o.store.transitionJob(job.id, from, {
       status: 'completed',
@@ -721,6 +730,7 @@ export class Scheduler {
       reason,
       outputs,
       testRuns,
+      coverage,
       finishedAt: this.o.clock.now(),
       leaseExpiresAt: null,
     });

@@ -203,6 +203,23 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await store.getJob('k'))!.testRuns ?? []).toEqual([]);
     });
 
+    it('keeps the coverage summaries a finished job published', async () => {
+      await newRun('r', [job('j', 'r', 'running'), job('k', 'r', 'running')]);
+      const coverage = [
+        {
+          tool: 'Cobertura' as const,
+          file: 'coverage.xml',
+          lines: { covered: 8, total: 10 },
+          branches: { covered: 1, total: 2 },
+          artifact: 'coverage-j',
+        },
+      ];
+      await store.transitionJob('j', ['running'], { status: 'completed', result: 'succeeded', coverage });
+      await store.transitionJob('k', ['running'], { status: 'completed', result: 'succeeded' });
+      expect((await store.getJob('j'))!.coverage).toEqual(coverage);
+      expect((await store.getJob('k'))!.coverage ?? []).toEqual([]);
+    });
+
     it('moves a run only from the state the caller expects, so it finishes exactly once', async () => {
       await newRun('r', [job('j', 'r', 'completed')]);
       expect(await store.transitionRun('r', ['running'], { status: 'completed', result: 'failed' })).toBe(

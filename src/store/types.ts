@@ -5,6 +5,7 @@
  */
 import type { BuildReason, JobPlan, PipelinePlan, RunSource, TaskResult } from '../pipeline/index.js';
 import type {
+  CoverageView,
   FleetStatus,
   JobStatus,
   PoolSettings,
@@ -148,6 +149,8 @@ export interface JobRow {
   outputs: Record<string, string>;
   /** Test runs the finished attempt published; absent or empty when none. */
   testRuns?: TestRunView[];
+  /** Coverage summaries the finished attempt published; absent or empty when none. */
+  coverage?: CoverageView[];
   queuedAt: number | null;
   startedAt: number | null;
   finishedAt: number | null;

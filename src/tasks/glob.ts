@@ -1,4 +1,4 @@
-import { isAbsolute, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { listAllFiles } from '../shared/workspace-archive.js';
 
 /**
@@ -77,4 +77,21 @@ export async function findFiles(root: string, patterns: readonly string[]): Prom
     return negated ? `!${rel}` : rel;
   });
   return matchPaths(files, relativePatterns).map((f) => resolve(base, f));
+}
+
+/**
+ * Files matching `patterns` where they are: a relative pattern starts at `base`, an absolute one
+ * (`$(Build.ArtifactStagingDirectory)/*.zip`) at the folder its literal part names.
+ */
+export async function findFilesAnywhere(base: string, patterns: readonly string[]): Promise<string[]> {
+  const excludes = patterns.filter((p) => p.startsWith('!')).map((p) => `!${resolve(base, p.slice(1))}`);
+  const found = new Set<string>();
+  for (const p of patterns.filter((p) => !p.startsWith('!'))) {
+    const absolute = resolve(base, p);
+    const literal = absolute.split('/');
+    const firstGlob = literal.findIndex((s) => /[*?[{]/.test(s));
+    const root = firstGlob < 0 ? dirname(absolute) : literal.slice(0, firstGlob).join('/') || '/';
+    for (const f of await findFiles(root, [absolute, ...excludes])) found.add(f);
+  }
+  return [...found].sort();
 }

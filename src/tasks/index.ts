@@ -1,3 +1,4 @@
+export type { CoverageCounter, CoverageSummary } from './coverage/summary.js';
 export { findFiles, globToRegExp, matchPaths } from './glob.js';
 export { checkInputs, findTask, TASKS, taskCatalog, unsupportedReason } from './registry.js';
 export { runTask } from './run-task.js';

@@ -1,16 +1,19 @@
 import type { TaskCallInput, TaskCatalog } from '../pipeline/index.js';
+import { archiveFiles } from './archive-files.js';
 import { bash } from './bash.js';
 import { cmdLine } from './cmd-line.js';
 import { copyFiles } from './copy-files.js';
 import { deleteFiles } from './delete-files.js';
 import { downloadBuildArtifacts0, downloadBuildArtifacts1 } from './download-build-artifacts.js';
 import { downloadPipelineArtifact } from './download-pipeline-artifact.js';
+import { extractFiles } from './extract-files.js';
 import { goTool } from './go-tool.js';
 import { describeInputIssues, HAS_MACRO, normalizeInputs } from './inputs.js';
 import { javaToolInstaller } from './java-tool-installer.js';
 import { nodeTool } from './node-tool.js';
 import { powerShell } from './powershell.js';
 import { publishBuildArtifacts } from './publish-build-artifacts.js';
+import { publishCodeCoverageResults1, publishCodeCoverageResults2 } from './publish-code-coverage-results.js';
 import { publishPipelineArtifact } from './publish-pipeline-artifact.js';
 import { publishTestResults } from './publish-test-results.js';
 import type { AnyTask } from './types.js';
@@ -37,6 +40,11 @@ export const TASKS: readonly AnyTask[] = [
   powerShell,
   copyFiles,
   deleteFiles,
+  // Archives and coverage.
+  archiveFiles,
+  extractFiles,
+  publishCodeCoverageResults1,
+  publishCodeCoverageResults2,
 ];
 
 function key(name: string, version: number): string {

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { TaskResult } from '../pipeline/index.js';
+import type { CoverageSummary } from './coverage/summary.js';
 import type { TestRunSummary } from './test-results/summary.js';
 
 /** What a task's run ends with, as a script step's. */
@@ -58,6 +59,8 @@ export interface TaskContext {
   artifacts: ArtifactAccess;
   /** Adds a test run to the job's results (shown in the run summary, the CLI and the API). */
   reportTests(run: TestRunSummary): void;
+  /** Adds a coverage summary to the job's results (shown like test runs). */
+  reportCoverage(summary: CoverageSummary): void;
   /**
    * Runs a program as the job's user (a tool's `--version`), its output captured, not logged.
    * Fails (exitCode null, `error`) when it cannot start. At most 30 s.

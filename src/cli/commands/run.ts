@@ -14,7 +14,7 @@ import { CliError, EXIT } from '../exit-codes.js';
 import { LiveRunView, LiveTerminal } from '../live-view.js';
 import { findPipeline, runSourceOf } from '../pipeline-file.js';
 import { dim, RunRenderer, summaryTable, useColor } from '../render.js';
-import { testSummary } from '../test-summary.js';
+import { coverageSummary, testSummary } from '../test-summary.js';
 
 export interface RunCommandOptions extends ClientSettings {
   pipeline?: string;
@@ -184,6 +184,7 @@ export async function follow(
     const final = await client.getRun(run.id, { token });
     out(summaryTable(final));
     out(testSummary(final));
+    out(coverageSummary(final));
     return final.result === 'succeeded' || final.result === 'succeededWithIssues' ? EXIT.ok : EXIT.runFailed;
   } catch (err) {
     terminal?.stop();

@@ -11,6 +11,7 @@ import { visibleTerminalText } from '../../shared/terminal-text.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { plain } from '../render.js';
+import { coverageSummary } from '../test-summary.js';
 import { agentsText, queueText, runsTable, statusText } from '../views.js';
 
 type Out = (s: string) => void;
@@ -68,7 +69,7 @@ export async function statusCommand(o: ViewOptions & { run: string }): Promise<n
   const { client, token } = resolveClient(o);
   const run = await client.getRun(o.run, { token });
   if (o.json) json(o, run);
-  else o.out(statusText(run, Date.now()));
+  else o.out(statusText(run, Date.now()) + coverageSummary(run));
   return EXIT.ok;
 }
 

@@ -159,6 +159,7 @@ export function runView(run: RunRow, jobs: JobRow[], steps: StepRow[]): RunView 
       dependsOn: j.dependsOn,
       outputs: j.outputs,
       testRuns: j.testRuns ?? [],
+      coverage: j.coverage ?? [],
       queuedAt: iso(j.queuedAt),
       startedAt: iso(j.startedAt),
       finishedAt: iso(j.finishedAt),

@@ -75,6 +75,7 @@ interface RawJob {
   cancel_requested: number;
   outputs: string;
   test_runs: string;
+  coverage: string;
   queued_at: number | null;
   started_at: number | null;
   finished_at: number | null;
@@ -116,7 +117,7 @@ function runPlanOf(db: Db, id: string): PipelinePlan {
 
 /** Every column but the plan, which is read once and then served from memory. */
 const JOB = `SELECT id, run_id, idx, name, display_name, pool, depends_on, status, result, reason, attempt, agent_id,
-  agent_name, lease_expires_at, cancel_requested, outputs, test_runs, queued_at, started_at, finished_at, secrets FROM jobs`;
+  agent_name, lease_expires_at, cancel_requested, outputs, test_runs, coverage, queued_at, started_at, finished_at, secrets FROM jobs`;
 const RUN = `SELECT id, number, pipeline_file, variables, secrets, workspace_id, status, result, cancel_requested,
   build_number, tags, source, reason, untrusted, rerun_of, created_at, started_at, finished_at FROM runs`;
 
@@ -140,6 +141,7 @@ function toJob(db: Db, r: RawJob): JobRow {
     cancelRequested: r.cancel_requested === 1,
     outputs: json.parse(r.outputs),
     testRuns: json.parse(r.test_runs),
+    coverage: json.parse(r.coverage),
     queuedAt: r.queued_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -161,6 +163,7 @@ const JOB_COLUMNS: Record<string, string> = {
   cancelRequested: 'cancel_requested',
   outputs: 'outputs',
   testRuns: 'test_runs',
+  coverage: 'coverage',
   queuedAt: 'queued_at',
   startedAt: 'started_at',
   finishedAt: 'finished_at',
