@@ -1,14 +1,20 @@
 import type { TaskCallInput, TaskCatalog } from '../pipeline/index.js';
 import { bash } from './bash.js';
+import { cmake } from './cmake.js';
 import { cmdLine } from './cmd-line.js';
 import { copyFiles } from './copy-files.js';
 import { deleteFiles } from './delete-files.js';
+import { docker } from './docker.js';
+import { dotNetCoreCli } from './dotnet-core-cli.js';
 import { downloadBuildArtifacts0, downloadBuildArtifacts1 } from './download-build-artifacts.js';
 import { downloadPipelineArtifact } from './download-pipeline-artifact.js';
+import { gitHubRelease } from './github-release.js';
 import { goTool } from './go-tool.js';
 import { describeInputIssues, HAS_MACRO, normalizeInputs } from './inputs.js';
 import { javaToolInstaller } from './java-tool-installer.js';
 import { nodeTool } from './node-tool.js';
+import { npm } from './npm.js';
+import { nuGetCommand } from './nuget-command.js';
 import { powerShell } from './powershell.js';
 import { publishBuildArtifacts } from './publish-build-artifacts.js';
 import { publishPipelineArtifact } from './publish-pipeline-artifact.js';
@@ -37,6 +43,13 @@ export const TASKS: readonly AnyTask[] = [
   powerShell,
   copyFiles,
   deleteFiles,
+  // Build helpers.
+  dotNetCoreCli,
+  nuGetCommand,
+  cmake,
+  npm,
+  docker,
+  gitHubRelease,
 ];
 
 function key(name: string, version: number): string {
