@@ -351,3 +351,91 @@ describe('CMake, npm and GitHub release tasks on the host runtime', () => {
     expect(code).not.toBe(0);
   }, 60_000);
 });
+
+describe('GitHubRelease@0 with a mapped token', () => {
+  it('creates a release with its assets and deletes it through the GitHub API (a stand-in API on this machine: GitHub is not reachable here)', async () => {
+    const calls: Array<{ method?: string; url?: string; auth?: string; body: string }> = [];
+    let base = '';
+    const api = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        calls.push({ method: req.method, url: req.url, auth: req.headers.authorization, body });
+        const json = (status: number, value: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(value));
+        };
+        if (req.method === 'POST' && req.url === '/repos/acme/app/releases')
+          return json(201, {
+            id: 7,
+            html_url: 'https://github.example/acme/app/releases/v1.2.0',
+            upload_url: `${base}/uploads/repos/acme/app/releases/7/assets{?name,label}`,
+            assets: [],
+          });
+        if (req.method === 'POST' && req.url?.startsWith('/uploads/')) return json(201, { id: 1 });
+        if (req.method === 'GET' && req.url === '/repos/acme/app/releases/tags/v1.2.0')
+          return json(200, { id: 7, assets: [] });
+        if (req.method === 'DELETE') {
+          res.writeHead(204).end();
+          return;
+        }
+        json(404, { message: 'Not Found' });
+      });
+    });
+    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    try {
+      const dir = await workspace({
+        'azure-pipelines.yml': `steps:
+- bash: mkdir -p $(Build.ArtifactStagingDirectory) && echo tarball > $(Build.ArtifactStagingDirectory)/app.tar.gz
+- task: GitHubRelease@0
+  inputs:
+    gitHubConnection: gh
+    repositoryName: acme/app
+    tagSource: userSpecifiedTag
+    tag: v1.2.0
+    title: Release 1.2
+    releaseNotesSource: inline
+    releaseNotesInline: Notes here
+    isPreRelease: true
+- task: GitHubRelease@0
+  inputs: { gitHubConnection: gh, repositoryName: acme/app, action: delete, tag: v1.2.0 }
+- task: GitHubRelease@0
+  displayName: not a tag build
+  inputs: { gitHubConnection: gh, repositoryName: acme/app }
+`,
+      });
+      const { code, output } = await runCli(server(), [
+        '--dir',
+        dir,
+        '--var',
+        `gh.url=${base}`,
+        '--secret',
+        'gh.token=gh-token-77aa',
+      ]);
+      expect(code, output).toBe(0);
+      expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
+        'POST /repos/acme/app/releases',
+        'POST /uploads/repos/acme/app/releases/7/assets?name=app.tar.gz',
+        'GET /repos/acme/app/releases/tags/v1.2.0',
+        'DELETE /repos/acme/app/releases/7',
+      ]);
+      expect(calls.every((c) => c.auth === 'Bearer gh-token-77aa')).toBe(true);
+      expect(JSON.parse(calls[0]!.body)).toMatchObject({
+        tag_name: 'v1.2.0',
+        name: 'Release 1.2',
+        body: 'Notes here',
+        draft: false,
+        prerelease: true,
+      });
+      expect(calls[1]?.body).toBe('tarball\n');
+      expect(output).toContain('Created release v1.2.0 of acme/app with 1 assets');
+      expect(output).toContain('no release created: this run does not build a tag (tagSource: gitTag)');
+      expect(output).not.toContain('gh-token-77aa');
+    } finally {
+      api.close();
+    }
+  }, 60_000);
+});
