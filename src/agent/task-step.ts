@@ -37,6 +37,11 @@ export async function runTaskStep(
       const key = Object.keys(state.variables).find((k) => k.toLowerCase() === name.toLowerCase());
       return key === undefined ? undefined : state.variables[key];
     },
+    secret: (name) => {
+      const secrets: Record<string, string> = { ...c.spec.secrets, ...state.secretVariables };
+      const key = Object.keys(secrets).find((k) => k.toLowerCase() === name.toLowerCase());
+      return key === undefined ? undefined : secrets[key];
+    },
     env,
     log: (line) => c.out.write(`${line}\n`),
     warn: (message) => c.out.write(`##[warning]${message}\n`),

@@ -1,16 +1,22 @@
 import type { TaskCallInput, TaskCatalog } from '../pipeline/index.js';
 import { archiveFiles } from './archive-files.js';
 import { bash } from './bash.js';
+import { cmake } from './cmake.js';
 import { cmdLine } from './cmd-line.js';
 import { copyFiles } from './copy-files.js';
 import { deleteFiles } from './delete-files.js';
+import { docker } from './docker.js';
+import { dotNetCoreCli } from './dotnet-core-cli.js';
 import { downloadBuildArtifacts0, downloadBuildArtifacts1 } from './download-build-artifacts.js';
 import { downloadPipelineArtifact } from './download-pipeline-artifact.js';
 import { extractFiles } from './extract-files.js';
+import { gitHubRelease } from './github-release.js';
 import { goTool } from './go-tool.js';
 import { describeInputIssues, HAS_MACRO, normalizeInputs } from './inputs.js';
 import { javaToolInstaller } from './java-tool-installer.js';
 import { nodeTool } from './node-tool.js';
+import { npm } from './npm.js';
+import { nuGetCommand } from './nuget-command.js';
 import { powerShell } from './powershell.js';
 import { publishBuildArtifacts } from './publish-build-artifacts.js';
 import { publishCodeCoverageResults1, publishCodeCoverageResults2 } from './publish-code-coverage-results.js';
@@ -45,6 +51,13 @@ export const TASKS: readonly AnyTask[] = [
   extractFiles,
   publishCodeCoverageResults1,
   publishCodeCoverageResults2,
+  // Build helpers.
+  dotNetCoreCli,
+  nuGetCommand,
+  cmake,
+  npm,
+  docker,
+  gitHubRelease,
 ];
 
 function key(name: string, version: number): string {

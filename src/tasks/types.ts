@@ -46,6 +46,12 @@ export interface TaskContext {
   workspaceDir: string;
   /** A variable's value as later macros see it (predefined, pipeline, set by earlier steps). */
   variable(name: string): string | undefined;
+  /**
+   * A secret variable's value (a run or repository secret, or one an earlier step set as
+   * secret); undefined when there is none of that name or it is not secret. Credentials are
+   * read only this way, so a task never takes a password from a plain variable.
+   */
+  secret(name: string): string | undefined;
   /** The environment a script of this step would get (PATH with prepended folders). */
   env: Readonly<Record<string, string>>;
   /** A line for the step's log (a newline is added). */
