@@ -341,7 +341,7 @@ describe.skipIf(!hasKubectl())('deploy/kubernetes/replicas (kubectl kustomize, o
 });
 
 /** The base Deployment as kustomize's `images` leaves it: the image gets its tag. */
-function imageTagged(base: Manifest & { spec: any }): object {
+function imageTagged(base: { spec: any }): object {
   const spec = structuredClone(base.spec);
   for (const c of spec.template.spec.containers) if (!c.image.includes(':')) c.image = `${c.image}:latest`;
   return { spec };
