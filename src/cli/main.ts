@@ -88,6 +88,13 @@ program
   .description('run the coordinator')
   .option('--host <host>', 'address to listen on', env.SLIPWAY_HOST ?? '127.0.0.1')
   .option('--port <port>', 'port', (v) => Number(v), Number(env.SLIPWAY_PORT ?? DEFAULT_PORT))
+  .option(
+    '--agent-port <port>',
+    'also serve only the agent API on this port (for a network policy that keeps jobs off the admin API)',
+    (v) => Number(v),
+    env.SLIPWAY_AGENT_PORT ? Number(env.SLIPWAY_AGENT_PORT) : undefined,
+  )
+  .option('--agent-host <host>', 'address of the agent port (default: --host)', env.SLIPWAY_AGENT_HOST)
   .option('--data <dir>', 'data directory', env.SLIPWAY_DATA ?? DEFAULT_DATA_DIR)
   .addOption(databaseOption())
   .addOption(
@@ -119,6 +126,8 @@ program
         config: {
           host: o.host,
           port: o.port,
+          agentPort: o.agentPort,
+          agentHost: o.agentHost,
           dataDir: o.data,
           database: o.database,
           blobs: o.blobs,
@@ -133,7 +142,8 @@ program
           metricsLoopback: o.metricsLoopback,
         },
       });
-      out(`Slipway server listening on ${server.url}\nAdmin token: ${server.adminTokenFile}\n`);
+      const agents = server.agentUrl ? `Agent API on ${server.agentUrl}\n` : '';
+      out(`Slipway server listening on ${server.url}\n${agents}Admin token: ${server.adminTokenFile}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => void server.stop().then(resolve);
         process.once('SIGINT', stop);

@@ -11,7 +11,7 @@ import {
 import { authenticate, type ServerContext } from './context.js';
 import { adminRoutes } from './routes/admin.js';
 import { agentRoutes } from './routes/agents.js';
-import { artifactRoutes } from './routes/artifacts.js';
+import { jobArtifactRoutes, runArtifactRoutes } from './routes/artifacts.js';
 import { cacheRoutes } from './routes/caches.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -23,7 +23,21 @@ import { webRoutes } from './routes/web.js';
 /** JSON bodies larger than this are refused with 413; workspaces have their own limit. */
 export const MAX_JSON_BYTES = 4 * 1024 * 1024;
 
-export function buildApp(ctx: ServerContext): FastifyInstance {
+/**
+ * Which routes an app serves. `all`: everything (the main port). `agent`: only what agents and
+ * their jobs call — registration, tokens, sessions, polls, claims, leases, logs, completion,
+ * the job's workspace, artifacts and caches, and `/healthz` — so that a network policy can let
+ * job pods reach this port and nothing else; any other path is a 404 there.
+ */
+export type AppSurface = 'all' | 'agent';
+
+export interface BuildAppOptions {
+  /** The routes served; default `all`. */
+  surface?: AppSurface;
+}
+
+export function buildApp(ctx: ServerContext, options: BuildAppOptions = {}): FastifyInstance {
+  const surface = options.surface ?? 'all';
   const app = Fastify({ bodyLimit: MAX_JSON_BYTES, logger: false, forceCloseConnections: true });
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) =>
     done(null, body),
@@ -62,6 +76,14 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     });
   });
   app.get('/healthz', async () => ({ ok: true }));
+  // The agent's side of the protocol: on both surfaces.
+  agentRoutes(app, ctx);
+  jobRoutes(app, ctx);
+  jobArtifactRoutes(app, ctx);
+  // A scope of its own: its archive content type reaches the route as a stream.
+  app.register(async (scope) => cacheRoutes(scope, ctx));
+  if (surface === 'agent') return app;
+
   app.get('/metrics', async (req, reply) => {
     if (!(ctx.metricsLoopback && isLoopback(req.ip) && !req.headers.authorization)) {
       ctx.auth.requireScope(await authenticate(ctx, req, ['adm', 'pat']), 'metrics:read');
@@ -69,16 +91,12 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     reply.header('content-type', ctx.metrics.registry.contentType);
     return ctx.metrics.registry.metrics();
   });
-  agentRoutes(app, ctx);
-  jobRoutes(app, ctx);
   runRoutes(app, ctx);
   adminRoutes(app, ctx);
   fleetRoutes(app, ctx);
-  artifactRoutes(app, ctx);
+  runArtifactRoutes(app, ctx);
   variableGroupRoutes(app, ctx);
   repositoryRoutes(app, ctx);
-  // A scope of its own: its archive content type reaches the route as a stream.
-  app.register(async (scope) => cacheRoutes(scope, ctx));
   webRoutes(app, ctx);
   return app;
 }

@@ -1,10 +1,17 @@
 import { z } from 'zod';
 
-export const serverConfig = z.object({
+const serverConfigFields = z.object({
   /** Address to listen on. */
   host: z.string().default('127.0.0.1'),
   /** TCP port; 0 picks a free one. */
   port: z.number().int().min(0).max(65535).default(8420),
+  /**
+   * Also serve the agent API alone on this TCP port (0 picks a free one), so a network policy can
+   * let job pods reach it and not the admin routes; none by default (agents use the main port).
+   */
+  agentPort: z.number().int().min(0).max(65535).optional(),
+  /** Address of the agent port's listener; default: `host`. */
+  agentHost: z.string().optional(),
   /** Data directory: database, admin token, secret key, workspaces. */
   dataDir: z.string().default('.slipway'),
   /** Where the store lives, as a URL (`sqlite:<path>`; relative to the current directory); default `sqlite:<data>/slipway.db`. */
@@ -36,6 +43,16 @@ export const serverConfig = z.object({
   cacheMaxEntryGiB: z.number().positive().default(2),
   /** Log level (pino). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export const serverConfig = serverConfigFields.superRefine((c, ctx) => {
+  const sameAddress = (c.agentHost ?? c.host) === c.host;
+  if (c.agentPort && c.agentPort === c.port && sameAddress) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['agentPort'],
+      message: 'the agent port must differ from the main port',
+    });
+  }
 });
 export type ServerConfig = z.infer<typeof serverConfig>;
 export type ServerConfigInput = z.input<typeof serverConfig>;

@@ -53,6 +53,8 @@ export interface SlipwayServer {
   adminTokenFile: string;
   /** The Unix socket the API is also served on, when configured. */
   socketPath?: string;
+  /** Where the agent API alone is served (`agentPort`), when configured. */
+  agentUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -218,17 +220,30 @@ async function startLocked(
   const app = buildApp(context);
   const handlers = trackHandlers(app);
   await app.listen({ host: config.host, port: config.port });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const url = listeningUrl(app, config.host);
+  // A second app, not a filter in front of the first: the admin routes do not exist there.
+  const agentApp = config.agentPort === undefined ? undefined : buildApp(context, { surface: 'agent' });
+  const agentHandlers = agentApp && trackHandlers(agentApp);
+  if (agentApp) {
+    try {
+      await agentApp.listen({ host: config.agentHost ?? config.host, port: config.agentPort });
+    } catch (error) {
+      // The port is taken or not allowed: undo what runs already, so the process can exit.
+      scheduler.stop();
+      dispatcher.stop();
+      await app.close();
+      await store.close();
+      throw error;
+    }
+  }
+  const agentUrl = agentApp && listeningUrl(agentApp, config.agentHost ?? config.host);
   const socket = config.socketPath ? await listenOnSocket(app, resolve(config.socketPath)) : undefined;
   const socketPath = config.socketPath ? resolve(config.socketPath) : undefined;
   publicUrl = (config.publicUrl ?? url).replace(/\/+$/, '');
   sources.start();
   // For the CLI: `slipway run --data DIR` finds this server, whatever its --port.
   recordServerAddress(dataDir, { url, ...(socketPath ? { socket: socketPath } : {}) });
-  logger.info({ url, socket: config.socketPath, dataDir }, 'server ready');
+  logger.info({ url, agentUrl, socket: config.socketPath, dataDir }, 'server ready');
 
   return {
     url,
@@ -237,6 +252,7 @@ async function startLocked(
     dataDir,
     adminTokenFile,
     socketPath,
+    agentUrl,
     async stop() {
       try {
         await sources.stop();
@@ -245,10 +261,10 @@ async function startLocked(
         dispatcher.stop();
         socket?.closeAllConnections();
         await new Promise((r) => (socket ? socket.close(r) : r(null)));
-        await app.close();
+        await Promise.all([app.close(), agentApp?.close()]);
         // Closing the connections wakes the long polls (a follower's run feed), whose handlers
         // then read the store once more: close it only when they are done.
-        await handlers.settled(5_000);
+        await Promise.all([handlers.settled(5_000), agentHandlers?.settled(5_000)]);
         if (!options.notifier) await (notifier as Partial<Stoppable>).stop?.();
         await store.close();
       } finally {
@@ -294,6 +310,14 @@ async function openNotifier(databaseUrl: string, logger: Logger): Promise<Notifi
   const notifier = new PostgresNotifier({ url: databaseUrl, logger: logger.child({ part: 'notifier' }) });
   await notifier.start();
   return notifier;
+}
+
+/** The URL a listening app answers at; a wildcard address is reached on loopback. */
+function listeningUrl(app: FastifyInstance, configuredHost: string): string {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const host = configuredHost.includes(':') ? `[${configuredHost}]` : configuredHost;
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 }
 
 /**

@@ -421,6 +421,9 @@ export class FakeKubeApiServer {
 
   #watch(kind: Kind, ns: string, selector: Selector, from: string, res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    // A real API server answers a watch's headers at once, before any event: clients that wait
+    // for them (@kubernetes/client-node's Watch) hang on a server that does not.
+    res.flushHeaders();
     const since = Number(from || this.#rv);
     if (since < this.#compactedTo) {
       const status = {

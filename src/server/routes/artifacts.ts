@@ -12,19 +12,11 @@ type NamedReq = { Params: { id: string; name: string } };
 
 /**
  * Pipeline artifacts, scoped to their run: a running job publishes and downloads with its lease
- * token (the agent's `publish` and `download` steps); people list and fetch them with a read
- * token. The step token that scripts see opens none of them: it reads the workspace only.
+ * token (the agent's `publish` and `download` steps, these routes); people list and fetch them
+ * with a read token (`runArtifactRoutes`). The step token that scripts see opens none of them:
+ * it reads the workspace only.
  */
-export function artifactRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const canRead = async (req: Parameters<typeof authenticate>[1]) => {
-    const cred = await authenticate(ctx, req, ['adm', 'pat']);
-    if (!cred.scopes.includes('runs:write')) ctx.auth.requireScope(cred, 'runs:read');
-  };
-  const send = (reply: FastifyReply, archive: Readable) => {
-    reply.header('content-type', 'application/gzip');
-    return reply.send(archive);
-  };
-
+export function jobArtifactRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.put<NamedReq>(
     `${API_PREFIX}/jobs/:id/artifacts/:name`,
     { bodyLimit: MAX_ARTIFACT_BYTES },
@@ -46,6 +38,14 @@ export function artifactRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const cred = await authenticate(ctx, req, ['job']);
     return send(reply, await ctx.artifactService.openForJob(cred, req.params.id, req.params.name));
   });
+}
+
+/** A run's artifacts as people list and fetch them, with a token that may read runs. */
+export function runArtifactRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const canRead = async (req: Parameters<typeof authenticate>[1]) => {
+    const cred = await authenticate(ctx, req, ['adm', 'pat']);
+    if (!cred.scopes.includes('runs:write')) ctx.auth.requireScope(cred, 'runs:read');
+  };
 
   app.get<Req>(`${API_PREFIX}/runs/:id/artifacts`, async (req) => {
     await canRead(req);
@@ -56,6 +56,11 @@ export function artifactRoutes(app: FastifyInstance, ctx: ServerContext): void {
     await canRead(req);
     return send(reply, await ctx.artifactService.openForRun(req.params.id, req.params.name));
   });
+}
+
+function send(reply: FastifyReply, archive: Readable): FastifyReply {
+  reply.header('content-type', 'application/gzip');
+  return reply.send(archive);
 }
 
 /** The archive sent, as the content-type parsers hand it over; anything else is refused. */
