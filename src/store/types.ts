@@ -378,6 +378,8 @@ export interface Store {
    * them), finished at or after `since`, newest first, at most `limit`.
    */
   listFailedUnstartedJobs(since: number, limit: number, pool?: string): Promise<JobRow[]>;
+  /** The ids of the jobs `agentId` runs now (one, or none): asked at every poll and claim. */
+  listRunningJobIds(agentId: string): Promise<string[]>;
   /** Jobs in `status`, oldest queued first; at most `limit` of them when given. */
   listJobsByStatus(status: JobStatus, pool?: string, limit?: number): Promise<JobRow[]>;
   /** Moves a job between states only along allowed transitions; false when `from` did not hold. */

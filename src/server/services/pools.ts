@@ -211,8 +211,7 @@ export class PoolService {
     const agent = await this.findAgent(pool, name);
     await this.o.store.setAgentDraining(agent.id, true);
     this.o.dispatcher.release(agent.id);
-    const busy = (await this.o.store.listJobsByStatus('running', pool)).some((j) => j.agentId === agent.id);
-    return { busy };
+    return { busy: (await this.o.store.listRunningJobIds(agent.id)).length > 0 };
   }
 
   private async requirePool(name: string): Promise<PoolRow> {

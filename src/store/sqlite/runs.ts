@@ -338,6 +338,12 @@ export function countRunJobs(db: Db, runId: string): Record<JobStatus, number> {
   return counts;
 }
 
+export function listRunningJobIds(db: Db, agentId: string): string[] {
+  return (
+    sql(db, "SELECT id FROM jobs WHERE agent_id = ? AND status = 'running'").all(agentId) as { id: string }[]
+  ).map((r) => r.id);
+}
+
 export function listJobsByStatus(db: Db, status: JobStatus, pool?: string, limit = -1): JobRow[] {
   const rows = pool
     ? sql(db, `${JOB} WHERE status = ? AND pool = ? ORDER BY queued_at, idx LIMIT ?`).all(status, pool, limit)
@@ -389,13 +395,12 @@ export function claimJob(
 ): ClaimOutcome {
   // One transaction: the claim and the agent's claim count move together.
   return db.transaction((): ClaimOutcome => {
-    const r = db
-      .prepare(
-        `UPDATE jobs SET status = 'running', attempt = attempt + 1, agent_id = ?, agent_name = ?,
+    const r = sql(
+      db,
+      `UPDATE jobs SET status = 'running', attempt = attempt + 1, agent_id = ?, agent_name = ?,
            lease_expires_at = ?, started_at = COALESCE(started_at, ?)
          WHERE id = ? AND status = 'queued' AND cancel_requested = 0`,
-      )
-      .run(agent.id, agent.name, leaseExpiresAt, now, id);
+    ).run(agent.id, agent.name, leaseExpiresAt, now, id);
     if (r.changes === 1) {
       sql(db, 'UPDATE agents SET claims = claims + 1 WHERE id = ?').run(agent.id);
       return { ok: true, job: getJob(db, id)! };
@@ -406,11 +411,10 @@ export function claimJob(
 
 export function renewLease(db: Db, id: string, epoch: number, leaseExpiresAt: number): boolean {
   return (
-    db
-      .prepare(
-        "UPDATE jobs SET lease_expires_at = MAX(lease_expires_at, ?) WHERE id = ? AND attempt = ? AND status = 'running'",
-      )
-      .run(leaseExpiresAt, id, epoch).changes === 1
+    sql(
+      db,
+      "UPDATE jobs SET lease_expires_at = MAX(lease_expires_at, ?) WHERE id = ? AND attempt = ? AND status = 'running'",
+    ).run(leaseExpiresAt, id, epoch).changes === 1
   );
 }
 
@@ -421,9 +425,10 @@ export function listExpiredLeases(db: Db, now: number): JobRow[] {
 }
 
 export function extendAllLeases(db: Db, leaseExpiresAt: number): number {
-  return db
-    .prepare("UPDATE jobs SET lease_expires_at = ? WHERE status = 'running' AND lease_expires_at < ?")
-    .run(leaseExpiresAt, leaseExpiresAt).changes;
+  return sql(
+    db,
+    "UPDATE jobs SET lease_expires_at = ? WHERE status = 'running' AND lease_expires_at < ?",
+  ).run(leaseExpiresAt, leaseExpiresAt).changes;
 }
 
 interface RawStep {
@@ -451,9 +456,10 @@ export function upsertStep(db: Db, s: StepRow): void {
 
 export function listSteps(db: Db, jobId: string, attempt: number): StepRow[] {
   return (
-    db
-      .prepare('SELECT * FROM steps WHERE job_id = ? AND attempt = ? ORDER BY idx')
-      .all(jobId, attempt) as RawStep[]
+    sql(db, 'SELECT * FROM steps WHERE job_id = ? AND attempt = ? ORDER BY idx').all(
+      jobId,
+      attempt,
+    ) as RawStep[]
   ).map(toStep);
 }
 
