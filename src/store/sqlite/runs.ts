@@ -338,6 +338,16 @@ export function countRunJobs(db: Db, runId: string): Record<JobStatus, number> {
   return counts;
 }
 
+export function countJobsByStatus(db: Db): Record<JobStatus, number> {
+  const counts: Record<JobStatus, number> = { pending: 0, queued: 0, running: 0, completed: 0 };
+  const rows = sql(
+    db,
+    "SELECT status, COUNT(*) AS n FROM jobs WHERE status IN ('pending', 'queued', 'running') GROUP BY status",
+  ).all() as { status: JobStatus; n: number }[];
+  for (const r of rows) counts[r.status] = r.n;
+  return counts;
+}
+
 export function listRunningJobIds(db: Db, agentId: string): string[] {
   return (
     sql(db, "SELECT id FROM jobs WHERE agent_id = ? AND status = 'running'").all(agentId) as { id: string }[]
