@@ -183,6 +183,11 @@ if (values['simulate-agents']) {
       `prompt (p95 ${idleResult.healthzP95Ms} ms)`,
     );
   }
+  for (const [text, e] of [...counts.bySql].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {
+    console.log(
+      `${e.ms.toFixed(0).padStart(7)} ms ${String(e.n).padStart(7)}× ${text.replace(/\s+/g, ' ').slice(-90)}`,
+    );
+  }
   await saveResults({ dispatch, ...(idleResult ? { idlePolls: idleResult } : {}) });
   await server.stop();
   await rm(dir, { recursive: true, force: true });

@@ -43,7 +43,9 @@ export async function countStatements() {
   const probe = new Database(':memory:');
   const proto = Object.getPrototypeOf(probe.prepare('SELECT 1'));
   probe.close();
-  const counts = { statements: 0, commits: 0 };
+  const counts = { statements: 0, commits: 0, bySql: new Map() };
+  // BENCH_STATEMENT_TIMES=1: time spent in each statement too (which ones to cut first).
+  const timed = process.env.BENCH_STATEMENT_TIMES === '1';
   for (const method of ['run', 'get', 'all', 'iterate']) {
     const original = proto[method];
     proto[method] = function (...args) {
@@ -53,7 +55,14 @@ export async function countStatements() {
         counts.statements++;
         if (!this.reader && !this.database.inTransaction) counts.commits++;
       }
-      return original.apply(this, args);
+      if (!timed) return original.apply(this, args);
+      const t = performance.now();
+      const out = original.apply(this, args);
+      const e = counts.bySql.get(text) ?? { n: 0, ms: 0 };
+      e.n++;
+      e.ms += performance.now() - t;
+      counts.bySql.set(text, e);
+      return out;
     };
   }
   return counts;
