@@ -87,7 +87,19 @@ export class StepOutput {
   write(text: string): void {
     const lines = (this.partial + text).split('\n');
     this.partial = lines.pop()!;
-    for (const line of lines) this.line(`${line}\n`);
+    // Lines that are not commands go to the log together, one write per chunk of output rather
+    // than one per line (masking and framing cost per write; a job may print millions of lines).
+    let plain = '';
+    for (const line of lines) {
+      if (!line.includes('##')) {
+        plain += `${line}\n`;
+        continue;
+      }
+      if (plain) this.out.write(plain);
+      plain = '';
+      this.line(`${line}\n`);
+    }
+    if (plain) this.out.write(plain);
     // Ordinary partial output (a progress bar) goes out at once; a possible command waits for its end.
     if (this.partial && !mayBecomeCommand(this.partial)) {
       this.out.write(this.partial);

@@ -114,26 +114,31 @@ export class RunRenderer {
     const key = `${e.jobId}:${e.step}`;
     const lines = ((this.partial.get(key) ?? '') + text).split('\n');
     this.partial.set(key, lines.pop()!);
-    for (const line of lines) this.line(e, line);
+    // One write per chunk of log, not one per line: a job printing 100 MB is a million lines.
+    let out = '';
+    for (const line of lines) out += this.line(e, line);
+    if (out !== '') this.write(out);
   }
 
-  private line(e: RunEvent, line: string): void {
+  /** The line as shown, with its newline; empty when it is not shown. */
+  private line(e: RunEvent, line: string): string {
     const prefix = this.multiJob ? dim(`${plain(e.jobName)} │ `) : dim('│ ');
-    const show = (text: string) => this.write(`  ${prefix}${text}\n`);
-    const command = parseLoggingCommand(line);
-    if (command?.kind === 'vso') return; // applied by the agent; the stored log keeps it
+    const show = (text: string) => `  ${prefix}${text}\n`;
+    // Every logging command starts with `##`: most lines need no parsing at all.
+    const command = line.includes('##') ? parseLoggingCommand(line) : null;
+    if (command?.kind === 'vso') return ''; // applied by the agent; the stored log keeps it
     if (command?.kind === 'format') {
       const text = formatLine(command.name, plain(command.message));
-      if (text !== null) show(text);
-      return;
+      return text === null ? '' : show(text);
     }
-    show(e.step === -1 ? dim(plain(line)) : logText(line));
+    return show(e.step === -1 ? dim(plain(line)) : logText(line));
   }
 
   private flush(e: RunEvent): void {
     for (const [key, rest] of this.partial) {
       if (!key.startsWith(`${e.jobId}:`) || rest === '') continue;
-      this.line({ ...e, step: Number(key.split(':')[1]) }, rest);
+      const out = this.line({ ...e, step: Number(key.split(':')[1]) }, rest);
+      if (out !== '') this.write(out);
       this.partial.set(key, '');
     }
   }

@@ -128,9 +128,8 @@ export class ServerMetrics {
       labelNames: ['state'],
       registers,
       async collect() {
-        for (const state of ['pending', 'queued', 'running'] as const) {
-          this.set({ state }, (await store.listJobsByStatus(state)).length);
-        }
+        const counts = await store.countJobsByStatus();
+        for (const state of ['pending', 'queued', 'running'] as const) this.set({ state }, counts[state]);
       },
     });
     new Gauge({
@@ -138,7 +137,7 @@ export class ServerMetrics {
       help: 'Job leases held by agents',
       registers,
       async collect() {
-        this.set((await store.listJobsByStatus('running')).length);
+        this.set((await store.countJobsByStatus()).running);
       },
     });
     new Gauge({

@@ -325,6 +325,16 @@ export class Scheduler {
   private async releasePending(run: RunRow): Promise<boolean> {
     const jobs = await this.o.store.listJobs(run.id);
     const byName = new Map(jobs.map((j) => [j.name.toLowerCase(), j]));
+    // What serves a pool is read once for all the jobs released together, not once per job.
+    const servers = new Map<string, Promise<PoolServers>>();
+    const serversOf = (pool: string) => {
+      let s = servers.get(pool);
+      if (!s) {
+        s = this.poolServers(pool);
+        servers.set(pool, s);
+      }
+      return s;
+    };
     let changed = false;
     for (const job of jobs) {
       if (job.status !== 'pending') continue;
@@ -336,14 +346,14 @@ export class Scheduler {
         continue;
       }
       const start = jobStart(run, job, deps);
-      if (start.run) await this.queueJob(job);
+      if (start.run) await this.queueJob(job, await serversOf(job.pool));
       else await this.finishJob(job, ['pending'], start.result, start.reason);
     }
     return changed;
   }
 
-  private async queueJob(job: JobRow): Promise<void> {
-    const assessment = assessQueuedJob(job, await this.poolServers(job.pool));
+  private async queueJob(job: JobRow, servers: PoolServers): Promise<void> {
+    const assessment = assessQueuedJob(job, servers);
     if (assessment.kind === 'impossible') {
       await this.finishJob(job, ['pending'], 'failed', assessment.reason);
       return;
@@ -356,8 +366,9 @@ export class Scheduler {
       reason: waiting,
     });
     if (!queued) return;
-    await this.jobEvent(job, { status: 'queued' });
-    if (waiting) await this.jobEvent(job, { status: 'waiting', reason: waiting });
+    // A pending job has had no attempt that could change under it: its row is current.
+    await this.freshJobEvent(job, { status: 'queued' });
+    if (waiting) await this.freshJobEvent(job, { status: 'waiting', reason: waiting });
     this.o.notifier.notify(`pool:${job.pool}`);
     void this.o.dispatcher.kick();
   }
@@ -396,8 +407,9 @@ export class Scheduler {
    * current. The periodic pass catches what no request announces: fleets that went silent, time.
    */
   async reconsiderQueue(): Promise<void> {
-    const pools = new Set((await this.o.store.listJobsByStatus('queued')).map((j) => j.pool));
-    for (const pool of pools) await this.poolChanged(pool);
+    // The pools, not every queued job, say where to look: a pool without queued jobs costs one
+    // indexed look; reading a deep queue twice cost the pass most of its time.
+    for (const pool of await this.o.store.listPools()) await this.poolChanged(pool.name);
   }
 
   private async reconsiderPool(poolName: string): Promise<void> {
@@ -494,7 +506,7 @@ export class Scheduler {
         finishedAt: null,
       });
     }
-    await this.jobEvent(claimed, { status: 'running', agent: agent.name });
+    await this.freshJobEvent(claimed, { status: 'running', agent: agent.name });
     if (run.status === 'queued') await this.advance(run.id);
     const wanted = new Set(claimed.dependsOn.map((d) => d.toLowerCase()));
     const deps =
@@ -572,7 +584,15 @@ export class Scheduler {
     if (job.status !== 'running' || job.attempt !== epoch) {
       throw new LeaseLostError(jobId, epoch);
     }
-    const mask = await this.runSecretMask(job.runId);
+    // Opening every sealed secret of the run is most of a completion's cost: only when the agent
+    // sent text to store is there anything to mask.
+    const sent =
+      reason !== undefined ||
+      extras.buildNumber !== undefined ||
+      (extras.tags?.length ?? 0) > 0 ||
+      (extras.testRuns?.length ?? 0) > 0 ||
+      Object.keys(extras.outputs ?? {}).length > 0;
+    const mask = sent ? await this.runSecretMask(job.runId) : (text: string) => text;
     const outputs = Object.fromEntries(Object.entries(extras.outputs ?? {}).map(([k, v]) => [k, mask(v)]));
     const buildNumber = extras.buildNumber === undefined ? undefined : mask(extras.buildNumber);
     await this.recordRunInfo(job, { buildNumber, tags: extras.tags?.map(mask) });
@@ -768,6 +788,18 @@ export class Scheduler {
     // Only step events carry a name; the overloads pair them with their step.
     if ('name' in data) await this.event(job.runId, { kind: 'step', ...head, step, data });
     else await this.event(job.runId, { kind: 'job', ...head, step: null, data });
+  }
+
+  /** A job event for a row the caller knows is current (just claimed or queued): no read first. */
+  private freshJobEvent(job: JobRow, data: JobEventData): Promise<void> {
+    return this.event(job.runId, {
+      kind: 'job',
+      jobId: job.id,
+      jobName: job.name,
+      attempt: job.attempt,
+      step: null,
+      data,
+    });
   }
 
   private runEvent(runId: string, data: RunEventData): Promise<void> {

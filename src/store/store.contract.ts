@@ -382,6 +382,23 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await store.transitionJob('j', ['running'], { status: 'completed', result: 'succeeded' });
       expect(await store.deleteAgent('a', 3)).toBe(true);
     });
+    it('counts the jobs still to finish by state, without reading them', async () => {
+      await newRun('r', [job('p', 'r', 'pending'), job('q', 'r', 'queued'), job('s', 'r', 'queued')]);
+      await store.claimJob('s', { id: 'a', name: 'a' }, 100, 1);
+      expect(await store.countJobsByStatus()).toEqual({ pending: 1, queued: 1, running: 1, completed: 0 });
+    });
+
+    it('names the job an agent runs, and none once it finished or for another agent', async () => {
+      await newRun('r', [job('j', 'r', 'queued'), job('k', 'r', 'queued')]);
+      expect(await store.listRunningJobIds('a')).toEqual([]);
+      await store.claimJob('j', { id: 'a', name: 'a' }, 100, 1);
+      await store.claimJob('k', { id: 'b', name: 'b' }, 100, 1);
+      expect(await store.listRunningJobIds('a')).toEqual(['j']);
+      await store.transitionJob('j', ['running'], { status: 'completed', result: 'succeeded' });
+      expect(await store.listRunningJobIds('a')).toEqual([]);
+      expect(await store.listRunningJobIds('b')).toEqual(['k']);
+    });
+
     describe('repositories', () => {
       const repo = (name: string): RepositoryRow => ({
         name,

@@ -381,6 +381,10 @@ export interface Store {
    * them), finished at or after `since`, newest first, at most `limit`.
    */
   listFailedUnstartedJobs(since: number, limit: number, pool?: string): Promise<JobRow[]>;
+  /** How many jobs are pending, queued and running (completed ones are not counted: 0). */
+  countJobsByStatus(): Promise<Record<JobStatus, number>>;
+  /** The ids of the jobs `agentId` runs now (one, or none): asked at every poll and claim. */
+  listRunningJobIds(agentId: string): Promise<string[]>;
   /** Jobs in `status`, oldest queued first; at most `limit` of them when given. */
   listJobsByStatus(status: JobStatus, pool?: string, limit?: number): Promise<JobRow[]>;
   /** Moves a job between states only along allowed transitions; false when `from` did not hold. */

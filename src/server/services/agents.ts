@@ -15,6 +15,9 @@ import { type Auth, type AuthCaller, type FailureLimiter, refuseAuth } from '../
 import { agentFits, type Dispatcher } from '../dispatcher.js';
 import type { Scheduler } from '../scheduler.js';
 
+/** How finely an agent's last poll is recorded. */
+const SEEN_RESOLUTION_MS = 1_000;
+
 export type RegisterAgentBody = z.output<typeof registerAgentRequest>;
 export type OpenSessionBody = z.output<typeof openSessionRequest>;
 
@@ -125,7 +128,11 @@ export class AgentService {
    */
   async poll(agent: AgentRow, sessionId: string, signal: AbortSignal): Promise<JobOffer | null> {
     requireSession(agent, sessionId);
-    await this.o.store.touchAgent(agent.id, this.o.clock.now());
+    // A poll a second after the last one tells no one anything new; the write costs every poll.
+    const now = this.o.clock.now();
+    if (agent.lastSeenAt === null || now - agent.lastSeenAt >= SEEN_RESOLUTION_MS) {
+      await this.o.store.touchAgent(agent.id, now);
+    }
     await this.refuseBusyAgent(agent);
     if (agent.boundJobId !== null) {
       // An agent started for one job has nothing to wait for once that job is gone.
@@ -171,8 +178,8 @@ export class AgentService {
 
   /** An agent that still runs a job gets no other: its credentials may be in that job's hands. */
   private async refuseBusyAgent(agent: AgentRow, except?: string): Promise<void> {
-    const running = await this.o.store.listJobsByStatus('running', agent.pool);
-    if (running.some((j) => j.agentId === agent.id && j.id !== except)) {
+    const running = await this.o.store.listRunningJobIds(agent.id);
+    if (running.some((id) => id !== except)) {
       throw new AgentBusyError('this agent is running a job and gets no other until it ends');
     }
   }

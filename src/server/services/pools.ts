@@ -221,8 +221,7 @@ export class PoolService {
     this.o.dispatcher.release(agent.id);
     // Its poll may be held by another replica: that one lets it go too.
     this.o.notifier.notify(`agent:${agent.id}`);
-    const busy = (await this.o.store.listJobsByStatus('running', pool)).some((j) => j.agentId === agent.id);
-    return { busy };
+    return { busy: (await this.o.store.listRunningJobIds(agent.id)).length > 0 };
   }
 
   /**

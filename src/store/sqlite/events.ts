@@ -14,15 +14,15 @@ interface Raw {
 }
 
 export function appendEvent(db: Db, runId: string, e: NewEvent, now: number): number {
-  const { seq } = db
-    .prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM run_events WHERE run_id = ?')
-    .get(runId) as {
+  // One statement: the next number and the row together (the run's events stay numbered 1, 2, 3...).
+  const { seq } = sql(
+    db,
+    `INSERT INTO run_events (run_id, seq, at, kind, job_id, job_name, attempt, step, data)
+     SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ? FROM run_events WHERE run_id = ?
+     RETURNING seq`,
+  ).get(runId, now, e.kind, e.jobId, e.jobName, e.attempt, e.step, json.str(e.data), runId) as {
     seq: number;
   };
-  sql(
-    db,
-    'INSERT INTO run_events (run_id, seq, at, kind, job_id, job_name, attempt, step, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-  ).run(runId, seq, now, e.kind, e.jobId, e.jobName, e.attempt, e.step, json.str(e.data));
   return seq;
 }
 

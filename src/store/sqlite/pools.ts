@@ -19,9 +19,11 @@ export function getPool(db: Db, name: string): PoolRow | undefined {
 }
 
 export function createPool(db: Db, name: string, settings: PoolSettings, now: number): PoolRow {
-  const r = db
-    .prepare('INSERT OR IGNORE INTO pools (name, settings, created_at) VALUES (?, ?, ?)')
-    .run(name, json.str(settings), now);
+  const r = sql(db, 'INSERT OR IGNORE INTO pools (name, settings, created_at) VALUES (?, ?, ?)').run(
+    name,
+    json.str(settings),
+    now,
+  );
   if (r.changes === 0) throw new ConflictError(`pool '${name}' exists already`);
   return getPool(db, name)!;
 }

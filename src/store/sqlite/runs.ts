@@ -341,6 +341,22 @@ export function countRunJobs(db: Db, runId: string): Record<JobStatus, number> {
   return counts;
 }
 
+export function countJobsByStatus(db: Db): Record<JobStatus, number> {
+  const counts: Record<JobStatus, number> = { pending: 0, queued: 0, running: 0, completed: 0 };
+  const rows = sql(
+    db,
+    "SELECT status, COUNT(*) AS n FROM jobs WHERE status IN ('pending', 'queued', 'running') GROUP BY status",
+  ).all() as { status: JobStatus; n: number }[];
+  for (const r of rows) counts[r.status] = r.n;
+  return counts;
+}
+
+export function listRunningJobIds(db: Db, agentId: string): string[] {
+  return (
+    sql(db, "SELECT id FROM jobs WHERE agent_id = ? AND status = 'running'").all(agentId) as { id: string }[]
+  ).map((r) => r.id);
+}
+
 export function listJobsByStatus(db: Db, status: JobStatus, pool?: string, limit = -1): JobRow[] {
   const rows = pool
     ? sql(db, `${JOB} WHERE status = ? AND pool = ? ORDER BY queued_at, idx LIMIT ?`).all(status, pool, limit)
@@ -392,13 +408,12 @@ export function claimJob(
 ): ClaimOutcome {
   // One transaction: the claim and the agent's claim count move together.
   return db.transaction((): ClaimOutcome => {
-    const r = db
-      .prepare(
-        `UPDATE jobs SET status = 'running', attempt = attempt + 1, agent_id = ?, agent_name = ?,
+    const r = sql(
+      db,
+      `UPDATE jobs SET status = 'running', attempt = attempt + 1, agent_id = ?, agent_name = ?,
            lease_expires_at = ?, started_at = COALESCE(started_at, ?)
          WHERE id = ? AND status = 'queued' AND cancel_requested = 0`,
-      )
-      .run(agent.id, agent.name, leaseExpiresAt, now, id);
+    ).run(agent.id, agent.name, leaseExpiresAt, now, id);
     if (r.changes === 1) {
       sql(db, 'UPDATE agents SET claims = claims + 1 WHERE id = ?').run(agent.id);
       return { ok: true, job: getJob(db, id)! };
@@ -409,11 +424,10 @@ export function claimJob(
 
 export function renewLease(db: Db, id: string, epoch: number, leaseExpiresAt: number): boolean {
   return (
-    db
-      .prepare(
-        "UPDATE jobs SET lease_expires_at = MAX(lease_expires_at, ?) WHERE id = ? AND attempt = ? AND status = 'running'",
-      )
-      .run(leaseExpiresAt, id, epoch).changes === 1
+    sql(
+      db,
+      "UPDATE jobs SET lease_expires_at = MAX(lease_expires_at, ?) WHERE id = ? AND attempt = ? AND status = 'running'",
+    ).run(leaseExpiresAt, id, epoch).changes === 1
   );
 }
 
@@ -424,9 +438,10 @@ export function listExpiredLeases(db: Db, now: number): JobRow[] {
 }
 
 export function extendAllLeases(db: Db, leaseExpiresAt: number): number {
-  return db
-    .prepare("UPDATE jobs SET lease_expires_at = ? WHERE status = 'running' AND lease_expires_at < ?")
-    .run(leaseExpiresAt, leaseExpiresAt).changes;
+  return sql(
+    db,
+    "UPDATE jobs SET lease_expires_at = ? WHERE status = 'running' AND lease_expires_at < ?",
+  ).run(leaseExpiresAt, leaseExpiresAt).changes;
 }
 
 interface RawStep {
@@ -454,9 +469,10 @@ export function upsertStep(db: Db, s: StepRow): void {
 
 export function listSteps(db: Db, jobId: string, attempt: number): StepRow[] {
   return (
-    db
-      .prepare('SELECT * FROM steps WHERE job_id = ? AND attempt = ? ORDER BY idx')
-      .all(jobId, attempt) as RawStep[]
+    sql(db, 'SELECT * FROM steps WHERE job_id = ? AND attempt = ? ORDER BY idx').all(
+      jobId,
+      attempt,
+    ) as RawStep[]
   ).map(toStep);
 }
 
