@@ -262,7 +262,39 @@ describe('planFleet', () => {
     [
       'warm agents of custom images stay within max, most recent image first',
       { recent: ['c', 'b', 'a'], perImage: 2, minIdle: 1, max: 4 },
-      { warm: 1, warmImages: ['c:latest', 'c:latest', 'b:latest'] },
+      { warm: 1, warmImages: ['c:latest', 'c:latest'] },
+    ],
+    [
+      'warm agents of custom images leave one unit free for a job in an image not seen lately',
+      { recent: ['x', 'y'], perImage: 1, minIdle: 0, max: 2 },
+      { warmImages: ['x:latest'] },
+    ],
+    [
+      'a more recent image that lacks its warm agent makes an idle one of a less recent image go',
+      {
+        max: 3,
+        minIdle: 0,
+        units: [
+          unit('p-1', { image: 'old:latest', idleSince: NOW }),
+          unit('p-2', { image: 'mid:latest', idleSince: NOW }),
+        ],
+        agents: [idleAgent('p-1'), idleAgent('p-2')],
+        recent: ['new', 'mid', 'old'],
+        perImage: 1,
+      },
+      { drain: ['p-1'] },
+    ],
+    [
+      'a less recent image never pushes out a more recent one',
+      {
+        max: 2,
+        minIdle: 0,
+        units: [unit('p-1', { image: 'new:latest', idleSince: NOW })],
+        agents: [idleAgent('p-1')],
+        recent: ['new', 'old'],
+        perImage: 1,
+      },
+      {},
     ],
     [
       'a cold job with a bound agent is not also counted against a warm one of its image',

@@ -129,9 +129,9 @@ export function rememberImages(
  * scaling rules are tested as a table: queued jobs first in queue order (a job takes a free
  * warm agent of its image; else a default-image job gets a new warm one and any other job an
  * agent of its own), then `minIdle` free warm agents of the default image on top, then
- * `warmPerImage` for each recent custom image, all within `max` units. Only idle agents above
- * that are removed, after the scale-down delay, except that idle agents of custom images give
- * way at once to jobs that find no room.
+ * `warmPerImage` for each recent custom image (leaving one unit free), all within `max` units.
+ * Only idle agents above that are removed, after the scale-down delay, except that idle agents
+ * of custom images give way at once to jobs that find no room and to more recent images.
  */
 export function planFleet(input: PlanInput): Plan {
   const { demand, units } = input;
@@ -185,15 +185,26 @@ export function planFleet(input: PlanInput): Plan {
   warm += topUp;
   capacity -= topUp;
 
-  // Then the custom images used recently, most recent first: their next job starts warm.
+  // Then the custom images used recently, most recent first: their next job starts warm. They
+  // leave one slot free, so a job in an image not seen lately starts at once instead of waiting
+  // for an idle agent to make way.
   const perImage = input.warmPerImage ?? 0;
   const recent = (input.recentImages ?? []).map(normalizeImageRef).filter((i) => i !== defaultRef);
+  const rank = (image: string) => {
+    const at = recent.indexOf(image);
+    return at === -1 ? Number.POSITIVE_INFINITY : at;
+  };
+  let room = Math.max(0, capacity - 1);
   const warmImages: string[] = [];
+  /** One entry per warm agent a recent image lacks for want of room. */
+  const short: string[] = [];
   for (const image of perImage > 0 ? recent : []) {
-    const count = Math.min(capacity, Math.max(0, perImage - freeOf(image)));
-    for (let i = 0; i < count; i++) warmImages.push(image);
-    capacity -= count;
+    const need = Math.max(0, perImage - freeOf(image));
+    const count = Math.min(room, need);
+    for (let i = 0; i < need; i++) (i < count ? warmImages : short).push(image);
+    room -= count;
   }
+  capacity -= warmImages.length;
 
   const idleLongEnough = (u: PlannedUnit) =>
     u.idleSince !== undefined && input.now - u.idleSince >= input.scaleDownDelayMs;
@@ -223,22 +234,24 @@ export function planFleet(input: PlanInput): Plan {
         .map((u) => u.name),
     );
   }
-  // Jobs wait for room while agents of other images only idle: the least recent image's go at once.
-  if (starved > 0) {
-    const rank = (u: PlannedUnit) => {
-      const at = recent.indexOf(imageOf(u));
-      return at === -1 ? Number.POSITIVE_INFINITY : at;
-    };
-    const spare = free
-      .filter((u) => imageOf(u) !== defaultRef && idle(u) && !drain.includes(u.name))
-      .filter((u) => {
-        const left = freeLeft.get(imageOf(u)) ?? 0;
-        if (left <= 0) return false;
-        freeLeft.set(imageOf(u), left - 1);
-        return true;
-      })
-      .sort((a, b) => rank(b) - rank(a) || byName(a, b));
-    drain.push(...spare.slice(0, starved).map((u) => u.name));
+  // Idle agents of custom images make way at once, least recent image first: for jobs that find
+  // no room, then for a more recent image that lacks its warm agent. Never one a queued job takes.
+  const spare = free
+    .filter((u) => imageOf(u) !== defaultRef && idle(u) && !drain.includes(u.name))
+    .filter((u) => {
+      const left = freeLeft.get(imageOf(u)) ?? 0;
+      if (left <= 0) return false;
+      freeLeft.set(imageOf(u), left - 1);
+      return true;
+    })
+    .sort((a, b) => rank(imageOf(b)) - rank(imageOf(a)) || byName(a, b));
+  let next = 0;
+  for (; next < Math.min(starved, spare.length); next++) drain.push(spare[next]!.name);
+  for (const image of short) {
+    const unit = spare[next];
+    if (!unit || rank(imageOf(unit)) <= rank(image)) break;
+    drain.push(unit.name);
+    next++;
   }
   return { warm, warmImages, cold, drain, stale, refuse };
 }
