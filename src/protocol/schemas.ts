@@ -151,7 +151,13 @@ export const registerAgentRequest = z.object({
   /** Reuse a name that is taken: the old registration's key is revoked. */
   replace: z.boolean().default(false),
 });
-export const registerAgentResponse = z.object({ agentId: z.string(), name: z.string(), pool: z.string() });
+export const registerAgentResponse = z.object({
+  agentId: z.string(),
+  name: z.string(),
+  pool: z.string(),
+  /** The job a fleet's ticket was made for: its agent claims it at once, without a poll. */
+  boundJobId: z.string().optional(),
+});
 
 /** A JWT signed with the agent's key (EdDSA): iss/sub = agent id, aud = 'slipway', jti, exp ≤ 5 min. */
 export const agentTokenRequest = z.object({ assertion: z.string().min(20).max(4000) });
