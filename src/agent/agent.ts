@@ -53,6 +53,8 @@ export class Agent {
   private readonly identity = new AgentIdentity();
   private readonly shutdown = new AbortController();
   private agentId = '';
+  /** The job a fleet's ticket was made for, when it was: claimed at once, with no poll first. */
+  private boundJobId: string | undefined;
   private accessToken = '';
   private accessExpiresAt = 0;
   private sessionId = '';
@@ -73,7 +75,9 @@ export class Agent {
     try {
       await this.register(secret);
       await this.openSession();
-      while (!this.shutdown.signal.aborted) {
+      // One round trip fewer to the first step: the job is known, a poll would only offer it.
+      const ranBound = this.boundJobId !== undefined && (await this.claimAndRun(this.boundJobId));
+      while (!ranBound && !this.shutdown.signal.aborted) {
         const offer = await this.poll();
         if (!offer) continue;
         const ran = await this.claimAndRun(offer.jobId);
@@ -117,6 +121,7 @@ export class Agent {
       ),
     );
     this.agentId = registered.agentId;
+    this.boundJobId = registered.boundJobId;
     this.o.logger.info('registered');
   }
 

@@ -509,6 +509,12 @@ function fleetOptions(command: Command, defaults: { minIdle: number; max: number
     .option('--min-idle <n>', 'idle agents kept running', Number, defaults.minIdle)
     .option('--max <n>', 'most agent containers at once', Number, defaults.max)
     .option(
+      '--warm-per-image <n>',
+      'idle agents kept for each custom image used in the last 10 minutes, within --max (0: none)',
+      Number,
+      1,
+    )
+    .option(
       '--image <image>',
       "default job image (default: the pool's defaultImage, else slipway/base:latest)",
     )

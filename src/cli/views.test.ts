@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { QueueView, RunView } from '../protocol/index.js';
-import { ago, queueText, runsTable, statusText, table } from './views.js';
+import type { FleetView, QueueView, RunView } from '../protocol/index.js';
+import { agentsText, ago, queueText, runsTable, statusText, table } from './views.js';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');
 const at = (secondsAgo: number) => new Date(NOW - secondsAgo * 1000).toISOString();
@@ -135,5 +135,50 @@ describe('CLI views', () => {
       /Failed without an agent \(last 24 hours\):\nRUN\s+JOB\s+POOL\s+FAILED\s+WHY\n#2\s+gpu\s+default\s+10m ago\s+no agent/,
     );
     expect(queueText({ queued: [], failed: [] }, NOW)).toBe('nothing is queued\n');
+  });
+});
+
+describe('slipway agents: fleets', () => {
+  const fleet = (status: Partial<NonNullable<FleetView['status']>>): FleetView => ({
+    pool: 'default',
+    id: 'local',
+    lastSeenAt: at(2),
+    live: true,
+    capabilities: {},
+    status: {
+      containers: 3,
+      starting: 1,
+      idle: 2,
+      busy: 0,
+      minIdle: 1,
+      max: 4,
+      image: 'slipway/base:latest',
+      totals: { started: 3, exited: 0, scaledDown: 0, startFailed: 0 },
+      events: [],
+      ...status,
+    },
+  });
+
+  it('names the custom images it keeps warm agents for', () => {
+    const text = agentsText(
+      [],
+      [
+        fleet({
+          warmPerImage: 1,
+          warmImages: [
+            { image: 'node:22', idle: 1, starting: 0 },
+            { image: 'busybox:latest', idle: 0, starting: 1 },
+          ],
+        }),
+      ],
+      NOW,
+    );
+    expect(text).toContain(
+      'warm for recent images (1 each): node:22 (1 idle), busybox:latest (0 idle, 1 starting)',
+    );
+  });
+
+  it('says nothing of images for a fleet that keeps none warm, or an older one', () => {
+    expect(agentsText([], [fleet({ warmImages: [] }), fleet({})], NOW)).not.toContain('warm for recent');
   });
 });

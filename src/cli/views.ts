@@ -116,6 +116,12 @@ export function agentsText(agents: AgentView[], fleets: FleetView[], now: number
       continue;
     }
     text += `${head}: ${st.containers} containers (${st.idle} idle, ${st.busy} busy, ${st.starting} starting), warm ${st.minIdle}, max ${st.max}${st.image ? `, image ${plain(st.image)}` : ''}\n`;
+    if (st.warmImages && st.warmImages.length > 0) {
+      const each = st.warmImages.map(
+        (w) => `${plain(w.image)} (${w.idle} idle${w.starting > 0 ? `, ${w.starting} starting` : ''})`,
+      );
+      text += `  warm for recent images (${st.warmPerImage ?? 1} each): ${each.join(', ')}\n`;
+    }
     for (const e of st.events.slice(-5)) {
       const job = e.jobId ? ` for job ${plain(e.jobId)}` : '';
       text += `  ${ago(e.at, now).padEnd(8)} ${e.kind} ${plain(e.agent)}${job}${e.detail ? `: ${plain(e.detail)}` : ''}\n`;

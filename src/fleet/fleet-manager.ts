@@ -5,11 +5,19 @@ import type { PoolDemand, QueuedJobView } from '../protocol/index.js';
 import { AGENT_VERSION, type ApiClient, answerDetail, IMAGE_CAPABILITY } from '../protocol/index.js';
 import { type Clock, sleep, systemClock } from '../shared/clock.js';
 import { NotFoundError } from '../shared/errors.js';
+import { normalizeImageRef } from '../shared/image-ref.js';
 import { type Logger, silentLogger } from '../shared/logger.js';
 import type { DockerEngineOptions, FleetDriver, UnitExit } from './driver.js';
 import { FleetApi } from './fleet-api.js';
 import { FleetStatusRecorder } from './fleet-status.js';
-import { allocateNames, type DockerPolicy, isIdle, type PlannedUnit, planFleet } from './plan.js';
+import {
+  allocateNames,
+  type DockerPolicy,
+  isIdle,
+  type PlannedUnit,
+  planFleet,
+  rememberImages,
+} from './plan.js';
 
 export type FleetState = 'idle' | 'running' | 'draining' | 'stopped';
 
@@ -27,6 +35,13 @@ export interface FleetManagerOptions {
   minIdle?: number;
   /** Most agent containers at once; default 4. */
   max?: number;
+  /**
+   * Idle agents kept warm for each custom image used recently (a job with only `container:`),
+   * within `max`, so the next job in that image starts warm; 0 turns it off. Default 1.
+   */
+  warmPerImage?: number;
+  /** A custom image counts as recently used this long after a job in it was queued, in ms; default 600 000. */
+  recentImageMs?: number;
   /** Default image; default the pool's `defaultImage`, else `slipway/base:latest`. */
   image?: string;
   /** Capabilities announced for the fleet's agents, beside those it knows; default none. */
@@ -72,6 +87,7 @@ export interface FleetEvents {
 }
 
 interface Unit extends PlannedUnit, UnitEvent {
+  image: string;
   /** Stopped on purpose (drain, stale, shutdown): its exit is not a crash. */
   deliberate: boolean;
   exited?: Promise<void>;
@@ -94,6 +110,14 @@ export class FleetManager extends EventEmitter<FleetEvents> {
   #defaultImage = '';
   #minIdle: number;
   #max: number;
+  #warmPerImage: number;
+  /** Custom images seen in queued jobs, with when they were last seen (`rememberImages`). */
+  #recentImages = new Map<string, number>();
+  /**
+   * Custom images a unit of ours was started in: only they get warm agents, so an image that
+   * cannot be pulled or started fails its own job alone and is never started on speculation.
+   */
+  readonly #provenImages = new Set<string>();
   readonly #o: FleetManagerOptions;
   readonly #api: FleetApi;
   readonly #log: Logger;
@@ -121,6 +145,7 @@ export class FleetManager extends EventEmitter<FleetEvents> {
     this.pool = options.pool ?? 'default';
     this.#minIdle = options.minIdle ?? 1;
     this.#max = options.max ?? 4;
+    this.#warmPerImage = options.warmPerImage ?? 1;
     this.#api = new FleetApi(options.client, options.adminToken, this.pool);
     this.#clock = options.clock ?? systemClock;
     this.#log = (options.logger ?? silentLogger).child({ fleet: this.fleetId, pool: this.pool });
@@ -150,9 +175,10 @@ export class FleetManager extends EventEmitter<FleetEvents> {
   }
 
   /** Changes the scaling bounds of a running fleet; surplus idle agents go after the scale-down delay. */
-  setLimits(limits: { minIdle?: number; max?: number }): void {
+  setLimits(limits: { minIdle?: number; max?: number; warmPerImage?: number }): void {
     this.#minIdle = limits.minIdle ?? this.#minIdle;
     this.#max = limits.max ?? this.#max;
+    this.#warmPerImage = limits.warmPerImage ?? this.#warmPerImage;
     this.#wake();
   }
 
@@ -177,7 +203,10 @@ export class FleetManager extends EventEmitter<FleetEvents> {
       setInterval(() => void this.#collect(), this.#o.gcIntervalMs ?? 60_000),
     );
     for (const t of this.#timers) t.unref();
-    this.#log.info({ image: this.#defaultImage, minIdle: this.#minIdle, max: this.#max }, 'fleet started');
+    this.#log.info(
+      { image: this.#defaultImage, minIdle: this.#minIdle, max: this.#max, warmPerImage: this.#warmPerImage },
+      'fleet started',
+    );
     // The first round must not wait for news: the warm pool starts now.
     this.#dirty = true;
     this.#loop = this.#run();
@@ -297,8 +326,19 @@ export class FleetManager extends EventEmitter<FleetEvents> {
       allowDockerSocket: settings?.allowDockerSocket ?? false,
       allowRootlessBuilds: settings?.allowRootlessBuilds ?? false,
     };
+    this.#recentImages = rememberImages(this.#recentImages, demand.queued, {
+      defaultImage: this.#defaultImage,
+      now,
+      ttlMs: this.#o.recentImageMs ?? 600_000,
+      // More images than containers could never all be warm.
+      limit: this.#max,
+    });
+    for (const image of this.#provenImages)
+      if (!this.#recentImages.has(image)) this.#provenImages.delete(image);
     const plan = planFleet({
       demand,
+      recentImages: [...this.#recentImages.keys()].filter((i) => this.#provenImages.has(i)),
+      warmPerImage: this.#warmPerImage,
       policy,
       units: [...this.#units.values()],
       defaultImage: this.#defaultImage,
@@ -329,18 +369,25 @@ export class FleetManager extends EventEmitter<FleetEvents> {
     }
     await Promise.all(plan.drain.map((name) => this.#drainUnit(name)));
 
-    const warm = now < this.#warmBackoffUntil ? 0 : plan.warm;
+    const backoff = now < this.#warmBackoffUntil;
+    const warm = backoff ? 0 : plan.warm;
+    const warmImages = backoff ? [] : plan.warmImages;
     const taken = new Set([
       ...[...this.#units.values()].map((u) => u.name),
       // A live agent that is not ours keeps its name: tickets register with `replace`.
       ...demand.agents.filter((a) => a.polling || a.busy).map((a) => a.name),
     ]);
-    const names = allocateNames(this.pool, warm + plan.cold.length, taken);
+    const names = allocateNames(this.pool, warm + warmImages.length + plan.cold.length, taken);
     for (let i = 0; i < warm; i++) this.#launch(names[i]!, this.#defaultImage);
+    // Cold agents first: their jobs wait now, a warm agent of the same image is for the next one.
     plan.cold.forEach((job, i) => {
       this.#launch(names[warm + i]!, job.image ?? this.#defaultImage, job, settings?.dockerEngine);
     });
-    return warm + plan.cold.length + plan.drain.length + plan.stale.length > 0;
+    warmImages.forEach((image, i) => {
+      this.#launch(names[warm + plan.cold.length + i]!, image);
+    });
+    const started = warm + warmImages.length + plan.cold.length;
+    return started + plan.drain.length + plan.stale.length > 0;
   }
 
   #byName(name: string): Unit | undefined {
@@ -394,6 +441,7 @@ export class FleetManager extends EventEmitter<FleetEvents> {
         return;
       }
       unit.phase = 'running';
+      this.#provenImages.add(normalizeImageRef(image));
       const startMs = Math.round(performance.now() - started);
       log.info({ image, startMs }, job ? 'started an agent for a job' : 'started a warm agent');
       this.emit('unitStarted', { ...event(unit), startMs });
@@ -533,6 +581,8 @@ export class FleetManager extends EventEmitter<FleetEvents> {
         minIdle: this.#minIdle,
         max: this.#max,
         image: this.#defaultImage,
+        warmPerImage: this.#warmPerImage,
+        recentImages: [...this.#recentImages.keys()],
       });
       await this.#api.heartbeat(this.fleetId, this.#capabilities(), status);
     } catch (error) {

@@ -26,3 +26,31 @@ it('counts containers by phase and keeps only the newest scale events, with tota
   expect(status.events.at(-1)).toMatchObject({ kind: 'start-failed', jobId: 'job_1' });
   expect(status.events.at(-1)!.detail).toHaveLength(500);
 });
+
+it('names the custom images it keeps warm, recent ones first, with their warm agents', () => {
+  const recorder = new FleetStatusRecorder(() => 0);
+  const status = recorder.status(
+    [
+      { phase: 'running', spent: false, image: 'slipway/base:latest' },
+      { phase: 'running', spent: false, image: 'busybox:latest' },
+      { phase: 'starting', spent: false, image: 'busybox:latest' },
+      // Bound to a job, or spent: not warm.
+      { phase: 'running', spent: false, image: 'alpine:3', jobId: 'job_1' },
+      { phase: 'running', spent: true, image: 'node:22' },
+      { phase: 'running', spent: false, image: 'leftover:1' },
+    ],
+    {
+      minIdle: 1,
+      max: 8,
+      image: 'slipway/base:latest',
+      warmPerImage: 2,
+      recentImages: ['alpine:3', 'busybox'],
+    },
+  );
+  expect(status.warmPerImage).toBe(2);
+  expect(status.warmImages).toEqual([
+    { image: 'alpine:3', idle: 0, starting: 0 },
+    { image: 'busybox:latest', idle: 1, starting: 1 },
+    { image: 'leftover:1', idle: 1, starting: 0 },
+  ]);
+});

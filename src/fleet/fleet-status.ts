@@ -1,4 +1,10 @@
-import { type FleetScaleEvent, type FleetStatus, MAX_FLEET_EVENTS } from '../protocol/index.js';
+import {
+  type FleetScaleEvent,
+  type FleetStatus,
+  MAX_FLEET_EVENTS,
+  MAX_FLEET_IMAGES,
+} from '../protocol/index.js';
+import { normalizeImageRef } from '../shared/image-ref.js';
 import type { PlannedUnit } from './plan.js';
 
 type Kind = FleetScaleEvent['kind'];
@@ -33,8 +39,8 @@ export class FleetStatusRecorder {
   }
 
   status(
-    units: ReadonlyArray<Pick<PlannedUnit, 'phase' | 'spent'>>,
-    bounds: { minIdle: number; max: number; image: string },
+    units: ReadonlyArray<Pick<PlannedUnit, 'phase' | 'spent' | 'jobId' | 'image'>>,
+    bounds: { minIdle: number; max: number; image: string; warmPerImage?: number; recentImages?: string[] },
   ): FleetStatus {
     const starting = units.filter((u) => u.phase === 'starting').length;
     const busy = units.filter((u) => u.phase === 'running' && u.spent).length;
@@ -47,8 +53,35 @@ export class FleetStatusRecorder {
       minIdle: bounds.minIdle,
       max: bounds.max,
       image: bounds.image || null,
+      ...(bounds.warmPerImage === undefined ? {} : { warmPerImage: bounds.warmPerImage }),
+      warmImages: warmImages(units, bounds.image, bounds.recentImages ?? []),
       totals: { ...this.#totals },
       events: [...this.#events],
     };
   }
+}
+
+/**
+ * The custom images the fleet keeps warm agents for: the recent ones (most recent first), then
+ * any other that still has an unbound agent, each with its idle and starting warm agents.
+ */
+function warmImages(
+  units: ReadonlyArray<Pick<PlannedUnit, 'phase' | 'spent' | 'jobId' | 'image'>>,
+  defaultImage: string,
+  recent: string[],
+): NonNullable<FleetStatus['warmImages']> {
+  const defaultRef = normalizeImageRef(defaultImage || 'none');
+  const warm = units.filter((u) => u.jobId === undefined && !u.spent && u.image !== undefined);
+  const images = [...new Set([...recent, ...warm.map((u) => u.image!)].map(normalizeImageRef))];
+  return images
+    .filter((image) => image !== defaultRef)
+    .slice(0, MAX_FLEET_IMAGES)
+    .map((image) => {
+      const mine = warm.filter((u) => normalizeImageRef(u.image!) === image);
+      return {
+        image: image.slice(0, 500),
+        idle: mine.filter((u) => u.phase === 'running').length,
+        starting: mine.filter((u) => u.phase === 'starting').length,
+      };
+    });
 }

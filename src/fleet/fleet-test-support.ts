@@ -172,6 +172,8 @@ export async function startTestFleet(
     resources?: ResourceLimits;
     minIdle?: number;
     max?: number;
+    /** Default 0 here: most tests count containers; the warm-images test turns it on. */
+    warmPerImage?: number;
     dindImage?: string;
   } = {},
 ) {
@@ -203,6 +205,7 @@ export async function startTestFleet(
     fleetId: `test-${runId}`,
     minIdle: o.minIdle ?? 1,
     max: o.max ?? 2,
+    warmPerImage: o.warmPerImage ?? 0,
     drainTimeoutMs: o.drainTimeoutMs ?? 30_000,
     stopGraceSeconds: 2,
     demandWaitMs: 1_000,

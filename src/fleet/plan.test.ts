@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { PoolDemand, QueuedJobView } from '../protocol/schemas.js';
-import { allocateNames, type PlanInput, type PlannedUnit, planFleet, refusal } from './plan.js';
+import {
+  allocateNames,
+  type PlanInput,
+  type PlannedUnit,
+  planFleet,
+  refusal,
+  rememberImages,
+  warmImageOf,
+} from './plan.js';
 
 const IMAGE = 'slipway/base:latest';
 const NOW = 100_000;
@@ -42,6 +50,9 @@ function plan(o: {
   skip?: string[];
   allowDind?: boolean;
   allowDockerSocket?: boolean;
+  /** Recent custom images, most recent first. */
+  recent?: string[];
+  perImage?: number;
 }) {
   const input: PlanInput = {
     demand: { queued: o.queued ?? [], agents: o.agents ?? [], running: [] },
@@ -60,10 +71,13 @@ function plan(o: {
     now: NOW,
     scaleDownDelayMs: 30_000,
     registerTimeoutMs: 60_000,
+    recentImages: o.recent ?? [],
+    warmPerImage: o.perImage ?? 0,
   };
   const p = planFleet(input);
   return {
     warm: p.warm,
+    warmImages: p.warmImages,
     cold: p.cold.map((j) => j.jobId),
     drain: p.drain,
     stale: p.stale,
@@ -71,7 +85,7 @@ function plan(o: {
   };
 }
 
-const none = { warm: 0, cold: [], drain: [], stale: [], refuse: [] };
+const none = { warm: 0, warmImages: [], cold: [], drain: [], stale: [], refuse: [] };
 
 describe('planFleet', () => {
   it.each<[string, Parameters<typeof plan>[0], Partial<ReturnType<typeof plan>>]>([
@@ -208,12 +222,221 @@ describe('planFleet', () => {
       { drain: ['p-1'] },
     ],
     [
+      'a recent custom image gets a warm agent beside the cold one its job gets',
+      { queued: [job('a', { image: 'busybox' })], recent: ['busybox'], perImage: 1, minIdle: 0 },
+      { cold: ['a'], warmImages: ['busybox:latest'] },
+    ],
+    [
+      'the next job in that image takes its warm agent: nothing cold starts, another warm one does',
+      {
+        queued: [job('b', { image: 'busybox:latest' })],
+        units: [unit('p-1', { image: 'busybox:latest' })],
+        agents: [idleAgent('p-1')],
+        recent: ['busybox'],
+        perImage: 1,
+        minIdle: 0,
+      },
+      { warmImages: ['busybox:latest'] },
+    ],
+    [
+      'a warm agent of a custom image does not count toward min-idle of the default image',
+      {
+        units: [unit('p-1', { image: 'busybox:latest' })],
+        agents: [idleAgent('p-1')],
+        recent: ['busybox'],
+        perImage: 1,
+      },
+      { warm: 1 },
+    ],
+    [
+      'per-image cap: one warm agent per image is enough',
+      {
+        units: [unit('p-1', { image: 'busybox:latest', idleSince: NOW })],
+        agents: [idleAgent('p-1')],
+        recent: ['busybox', 'alpine'],
+        perImage: 1,
+        minIdle: 0,
+      },
+      { warmImages: ['alpine:latest'] },
+    ],
+    [
+      'warm agents of custom images stay within max, most recent image first',
+      { recent: ['c', 'b', 'a'], perImage: 2, minIdle: 1, max: 4 },
+      { warm: 1, warmImages: ['c:latest', 'c:latest'] },
+    ],
+    [
+      'warm agents of custom images leave one unit free for a job in an image not seen lately',
+      { recent: ['x', 'y'], perImage: 1, minIdle: 0, max: 2 },
+      { warmImages: ['x:latest'] },
+    ],
+    [
+      'a more recent image that lacks its warm agent makes an idle one of a less recent image go',
+      {
+        max: 3,
+        minIdle: 0,
+        units: [
+          unit('p-1', { image: 'old:latest', idleSince: NOW }),
+          unit('p-2', { image: 'mid:latest', idleSince: NOW }),
+        ],
+        agents: [idleAgent('p-1'), idleAgent('p-2')],
+        recent: ['new', 'mid', 'old'],
+        perImage: 1,
+      },
+      { drain: ['p-1'] },
+    ],
+    [
+      'a less recent image never pushes out a more recent one',
+      {
+        max: 2,
+        minIdle: 0,
+        units: [unit('p-1', { image: 'new:latest', idleSince: NOW })],
+        agents: [idleAgent('p-1')],
+        recent: ['new', 'old'],
+        perImage: 1,
+      },
+      {},
+    ],
+    [
+      'a cold job with a bound agent is not also counted against a warm one of its image',
+      {
+        queued: [job('a', { image: 'busybox' })],
+        units: [unit('p-1', { jobId: 'a', phase: 'starting' }), unit('p-2', { image: 'busybox:latest' })],
+        agents: [idleAgent('p-2')],
+        recent: ['busybox'],
+        perImage: 1,
+        minIdle: 0,
+      },
+      {},
+    ],
+    [
+      'a job with services never takes a warm agent of its image',
+      {
+        queued: [job('a', { image: 'busybox', services: { db: { image: 'pg', env: {}, ports: [] } } })],
+        units: [unit('p-1', { image: 'busybox:latest', idleSince: NOW })],
+        agents: [idleAgent('p-1')],
+        recent: ['busybox'],
+        perImage: 1,
+        minIdle: 0,
+      },
+      { cold: ['a'] },
+    ],
+    [
+      'an image no longer recent: its idle agent goes after the delay',
+      {
+        units: [unit('p-1', { image: 'old:latest' }), unit('p-2', { image: 'new:latest' })],
+        agents: [idleAgent('p-1'), idleAgent('p-2')],
+        recent: ['new'],
+        perImage: 1,
+        minIdle: 0,
+      },
+      { drain: ['p-1'] },
+    ],
+    [
+      'above the per-image cap, idle agents of an image go after the delay',
+      {
+        units: [unit('p-1', { image: 'x:latest' }), unit('p-2', { image: 'x:latest', idleSince: NOW })],
+        agents: [idleAgent('p-1'), idleAgent('p-2')],
+        recent: ['x'],
+        perImage: 1,
+        minIdle: 0,
+      },
+      { drain: ['p-1'] },
+    ],
+    [
+      'a job that finds no room makes an idle agent of the least recent image go at once',
+      {
+        queued: [job('a')],
+        max: 2,
+        minIdle: 0,
+        units: [
+          unit('p-1', { image: 'new:latest', idleSince: NOW }),
+          unit('p-2', { image: 'old:latest', idleSince: NOW }),
+        ],
+        agents: [idleAgent('p-1'), idleAgent('p-2')],
+        recent: ['new', 'old'],
+        perImage: 1,
+      },
+      { drain: ['p-2'] },
+    ],
+    [
+      'a warm agent a queued job of its image will take is never the one to go',
+      {
+        queued: [job('a', { image: 'x' }), job('b')],
+        max: 1,
+        minIdle: 0,
+        units: [unit('p-1', { image: 'x:latest', idleSince: NOW })],
+        agents: [idleAgent('p-1')],
+        recent: ['x'],
+        perImage: 1,
+      },
+      {},
+    ],
+    [
       'an agent that never registered is stale after the timeout',
       { units: [unit('p-1', { registeredAt: undefined, startedAt: NOW - 61_000 })] },
       { warm: 1, stale: ['p-1'] },
     ],
   ])('%s', (_name, input, expected) => {
     expect(plan(input)).toEqual({ ...none, ...expected });
+  });
+});
+
+describe('warmImageOf', () => {
+  it.each<[string, Partial<QueuedJobView>, string | null]>([
+    ['no image: the default one', {}, IMAGE],
+    ['an image without a tag is :latest', { image: 'busybox' }, 'busybox:latest'],
+    ['a digest stays as written', { image: 'busybox@sha256:ab' }, 'busybox@sha256:ab'],
+    ['services: only an agent of its own', { services: { db: { image: 'pg', env: {}, ports: [] } } }, null],
+    ['its own engine: only an agent of its own', { docker: 'dind' }, null],
+    ['container env is no obstacle (the agent applies it)', { image: 'x:1', env: { A: 'b' } }, 'x:1'],
+  ])('%s', (_name, o, expected) => {
+    expect(warmImageOf(job('j', o), IMAGE)).toBe(expected);
+  });
+});
+
+describe('rememberImages', () => {
+  const o = { defaultImage: IMAGE, now: NOW, ttlMs: 10_000, limit: 2 };
+  it.each<[string, Array<[string, number]>, QueuedJobView[], Partial<typeof o>, string[]]>([
+    ['a queued custom image is remembered now', [], [job('a', { image: 'x' })], {}, ['x:latest']],
+    ['the default image is not a custom one', [], [job('a'), job('b', { image: IMAGE })], {}, []],
+    [
+      'jobs with services are not warm work',
+      [],
+      [job('a', { image: 'x', services: { s: { image: 'y', env: {}, ports: [] } } })],
+      {},
+      [],
+    ],
+    [
+      'most recent first',
+      [['old:latest', NOW - 5_000]],
+      [job('a', { image: 'new' })],
+      {},
+      ['new:latest', 'old:latest'],
+    ],
+    ['an image unused for the whole window is forgotten', [['old:latest', NOW - 10_000]], [], {}, []],
+    [
+      'at most `limit`, the least recent go',
+      [
+        ['a:1', NOW - 3],
+        ['b:1', NOW - 2],
+        ['c:1', NOW - 1],
+      ],
+      [],
+      {},
+      ['c:1', 'b:1'],
+    ],
+    [
+      'seen again: its time is renewed',
+      [
+        ['a:1', NOW - 9_000],
+        ['b:1', NOW - 1],
+      ],
+      [job('j', { image: 'a:1' })],
+      {},
+      ['a:1', 'b:1'],
+    ],
+  ])('%s', (_name, seen, queued, extra, expected) => {
+    expect([...rememberImages(new Map(seen), queued, { ...o, ...extra }).keys()]).toEqual(expected);
   });
 });
 

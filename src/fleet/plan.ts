@@ -1,5 +1,6 @@
 import type { PoolDemand, QueuedJobView } from '../protocol/index.js';
 import { assertNever } from '../shared/errors.js';
+import { normalizeImageRef } from '../shared/image-ref.js';
 
 type AgentView = PoolDemand['agents'][number];
 
@@ -8,6 +9,8 @@ export interface PlannedUnit {
   name: string;
   /** Set for a cold unit, started for that one job. */
   jobId?: string;
+  /** The image its agent runs in; default the fleet's default image. */
+  image?: string;
   /** starting: the container is being made; running: it runs; stopping: it is being removed. */
   phase: 'starting' | 'running' | 'stopping';
   startedAt: number;
@@ -44,11 +47,17 @@ export interface PlanInput {
   scaleDownDelayMs: number;
   /** A unit whose agent has not registered this long after it started is removed. */
   registerTimeoutMs: number;
+  /** Custom images used recently, most recent first (`rememberImages`); default none. */
+  recentImages?: readonly string[];
+  /** Idle agents kept warm for each recent custom image, within `max`; default 0. */
+  warmPerImage?: number;
 }
 
 export interface Plan {
   /** Warm agents (default image, any job) to start. */
   warm: number;
+  /** Warm agents of recent custom images to start, one entry per agent, most recent image first. */
+  warmImages: string[];
   /** Jobs to start a cold agent for, bound to that job, in queue order. */
   cold: QueuedJobView[];
   /** Idle agents to drain and remove. */
@@ -84,18 +93,45 @@ export function refusal(job: QueuedJobView, policy?: DockerPolicy): string | nul
 
 /** A job a warm agent of the default image can take: no services, no other image, no Docker. */
 export function isWarmJob(job: QueuedJobView, defaultImage: string): boolean {
-  return (
-    job.docker === 'none' &&
-    Object.keys(job.services).length === 0 &&
-    (job.image === null || job.image === defaultImage)
-  );
+  return warmImageOf(job, defaultImage) === normalizeImageRef(defaultImage);
+}
+
+/**
+ * The image a warm (unbound) agent must run to take `job`, or null when only an agent started
+ * for it can: services and Docker engines are made per job, an image alone is not.
+ */
+export function warmImageOf(job: QueuedJobView, defaultImage: string): string | null {
+  if (job.docker !== 'none' || Object.keys(job.services).length > 0) return null;
+  return normalizeImageRef(job.image ?? defaultImage);
+}
+
+/**
+ * The custom images worth warm agents, most recent first: those of the queued jobs (seen now)
+ * and those seen within `ttlMs`, at most `limit`. Pure; the fleet keeps the map between rounds.
+ */
+export function rememberImages(
+  seen: ReadonlyMap<string, number>,
+  queued: readonly QueuedJobView[],
+  o: { defaultImage: string; now: number; ttlMs: number; limit: number },
+): Map<string, number> {
+  const next = new Map(seen);
+  const defaultRef = normalizeImageRef(o.defaultImage);
+  for (const job of queued) {
+    const image = warmImageOf(job, o.defaultImage);
+    if (image !== null && image !== defaultRef) next.set(image, o.now);
+  }
+  const kept = [...next].filter(([, at]) => o.now - at < o.ttlMs).sort((a, b) => b[1] - a[1]);
+  return new Map(kept.slice(0, Math.max(0, o.limit)));
 }
 
 /**
  * What to start and stop now, from the pool's demand and the fleet's units. Pure, so the
- * scaling rules are tested as a table: queued jobs first in queue order (a warm job takes a
- * free warm agent, else a new one; a cold job gets its own agent), then `minIdle` free warm
- * agents on top, all within `max` units; only idle agents above that are removed.
+ * scaling rules are tested as a table: queued jobs first in queue order (a job takes a free
+ * warm agent of its image; else a default-image job gets a new warm one and any other job an
+ * agent of its own), then `minIdle` free warm agents of the default image on top, then
+ * `warmPerImage` for each recent custom image (leaving one unit free), all within `max` units.
+ * Only idle agents above that are removed, after the scale-down delay, except that idle agents
+ * of custom images give way at once to jobs that find no room and to more recent images.
  */
 export function planFleet(input: PlanInput): Plan {
   const { demand, units } = input;
@@ -112,44 +148,112 @@ export function planFleet(input: PlanInput): Plan {
   const idle = (u: PlannedUnit) => u.phase === 'running' && !u.spent && isIdle(agents.get(u.name));
 
   if (!input.accepting) {
-    return { warm: 0, cold: [], drain: live.filter(idle).map((u) => u.name), stale, refuse };
+    return { warm: 0, warmImages: [], cold: [], drain: live.filter(idle).map((u) => u.name), stale, refuse };
   }
 
+  const defaultRef = normalizeImageRef(input.defaultImage);
+  const imageOf = (u: PlannedUnit) => normalizeImageRef(u.image ?? input.defaultImage);
   const free = live.filter(
     (u) => u.jobId === undefined && !u.spent && !stale.includes(u.name) && isFree(agents.get(u.name)),
   );
+  /** Free warm agents not yet spoken for by a queued job, by image. */
+  const freeLeft = new Map<string, number>();
+  for (const u of free) freeLeft.set(imageOf(u), (freeLeft.get(imageOf(u)) ?? 0) + 1);
   const boundJobs = new Set(live.map((u) => u.jobId).filter((id) => id !== undefined));
   let capacity = Math.max(0, input.max - units.length);
-  let freeLeft = free.length;
   let warm = 0;
+  let starved = 0;
   const cold: QueuedJobView[] = [];
   for (const job of demand.queued) {
     if (refusal(job, input.policy) !== null || input.skip.has(job.jobId)) continue;
-    if (isWarmJob(job, input.defaultImage)) {
-      if (freeLeft > 0) freeLeft--;
-      else if (capacity > 0) {
-        warm++;
-        capacity--;
-      }
-    } else if (!boundJobs.has(job.jobId) && capacity > 0) {
+    // It has an agent of its own on the way; a warm one of its image may still win it.
+    if (boundJobs.has(job.jobId)) continue;
+    const image = warmImageOf(job, input.defaultImage);
+    const waiting = image === null ? 0 : (freeLeft.get(image) ?? 0);
+    if (image !== null && waiting > 0) freeLeft.set(image, waiting - 1);
+    else if (capacity === 0) starved++;
+    else if (image === defaultRef) {
+      warm++;
+      capacity--;
+    } else {
       cold.push(job);
       capacity--;
     }
   }
-  const topUp = Math.min(capacity, Math.max(0, input.minIdle - freeLeft));
+  const freeOf = (image: string) => freeLeft.get(image) ?? 0;
+  const topUp = Math.min(capacity, Math.max(0, input.minIdle - freeOf(defaultRef)));
   warm += topUp;
+  capacity -= topUp;
 
-  const surplus = freeLeft - input.minIdle;
-  const drain =
-    surplus > 0 && warm === 0
-      ? free
-          .filter(idle)
-          .filter((u) => u.idleSince !== undefined && input.now - u.idleSince >= input.scaleDownDelayMs)
-          .sort((a, b) => nameIndex(b.name) - nameIndex(a.name))
-          .slice(0, surplus)
-          .map((u) => u.name)
-      : [];
-  return { warm, cold, drain, stale, refuse };
+  // Then the custom images used recently, most recent first: their next job starts warm. They
+  // leave one slot free, so a job in an image not seen lately starts at once instead of waiting
+  // for an idle agent to make way.
+  const perImage = input.warmPerImage ?? 0;
+  const recent = (input.recentImages ?? []).map(normalizeImageRef).filter((i) => i !== defaultRef);
+  const rank = (image: string) => {
+    const at = recent.indexOf(image);
+    return at === -1 ? Number.POSITIVE_INFINITY : at;
+  };
+  let room = Math.max(0, capacity - 1);
+  const warmImages: string[] = [];
+  /** One entry per warm agent a recent image lacks for want of room. */
+  const short: string[] = [];
+  for (const image of perImage > 0 ? recent : []) {
+    const need = Math.max(0, perImage - freeOf(image));
+    const count = Math.min(room, need);
+    for (let i = 0; i < need; i++) (i < count ? warmImages : short).push(image);
+    room -= count;
+  }
+  capacity -= warmImages.length;
+
+  const idleLongEnough = (u: PlannedUnit) =>
+    u.idleSince !== undefined && input.now - u.idleSince >= input.scaleDownDelayMs;
+  const byName = (a: PlannedUnit, b: PlannedUnit) => nameIndex(b.name) - nameIndex(a.name);
+  const drain: string[] = [];
+  const surplus = freeOf(defaultRef) - input.minIdle;
+  if (surplus > 0 && warm === 0) {
+    const candidates = free.filter((u) => imageOf(u) === defaultRef && idle(u) && idleLongEnough(u));
+    drain.push(
+      ...candidates
+        .sort(byName)
+        .slice(0, surplus)
+        .map((u) => u.name),
+    );
+  }
+  // Custom images: above the per-image cap, or no longer recent, after the same delay.
+  const images = [...freeLeft.keys()].filter((i) => i !== defaultRef);
+  for (const image of images) {
+    const keep = recent.includes(image) ? perImage : 0;
+    const extra = freeOf(image) - keep;
+    if (extra <= 0) continue;
+    const candidates = free.filter((u) => imageOf(u) === image && idle(u) && idleLongEnough(u));
+    drain.push(
+      ...candidates
+        .sort(byName)
+        .slice(0, extra)
+        .map((u) => u.name),
+    );
+  }
+  // Idle agents of custom images make way at once, least recent image first: for jobs that find
+  // no room, then for a more recent image that lacks its warm agent. Never one a queued job takes.
+  const spare = free
+    .filter((u) => imageOf(u) !== defaultRef && idle(u) && !drain.includes(u.name))
+    .filter((u) => {
+      const left = freeLeft.get(imageOf(u)) ?? 0;
+      if (left <= 0) return false;
+      freeLeft.set(imageOf(u), left - 1);
+      return true;
+    })
+    .sort((a, b) => rank(imageOf(b)) - rank(imageOf(a)) || byName(a, b));
+  let next = 0;
+  for (; next < Math.min(starved, spare.length); next++) drain.push(spare[next]!.name);
+  for (const image of short) {
+    const unit = spare[next];
+    if (!unit || rank(imageOf(unit)) <= rank(image)) break;
+    drain.push(unit.name);
+    next++;
+  }
+  return { warm, warmImages, cold, drain, stale, refuse };
 }
 
 /** Registered, waiting for work, not asked to drain. */

@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { Agent as UndiciAgent } from 'undici';
 import { z } from 'zod';
 import { sleep } from '../shared/clock.js';
 import {
@@ -84,6 +83,7 @@ import {
   uploadWorkspaceResponse,
   variableGroupView,
 } from './schemas.js';
+import { createUnixFetch, type UnixFetch } from './unix-fetch.js';
 
 /** The server answered with an error status; `code` and `message` come from its JSON body. */
 export class HttpError extends SlipwayError {
@@ -211,21 +211,12 @@ export interface RequestOptions {
 export class ApiClient {
   private readonly origin: string;
   private readonly socketPath?: string;
-  private socket?: Promise<{ agent: UndiciAgent; fetch: typeof import('undici').fetch }>;
+  private unixFetch?: UnixFetch;
 
   constructor(readonly baseUrl: string) {
     const unix = /^unix:\/\/(\/.+)$/.exec(baseUrl);
     this.socketPath = unix?.[1];
     this.origin = unix ? 'http://localhost' : baseUrl.replace(/\/+$/, '');
-  }
-
-  /** undici is loaded only for Unix sockets: the CLI's common path does not pay for it. */
-  private unixSocket() {
-    this.socket ??= import('undici').then((u) => ({
-      agent: new u.Agent({ connect: { socketPath: this.socketPath! } }),
-      fetch: u.fetch,
-    }));
-    return this.socket;
   }
 
   async request<T>(path: string, o: RequestOptions = {}): Promise<{ status: number; body: T }> {
@@ -580,8 +571,8 @@ export class ApiClient {
     };
     try {
       if (this.socketPath) {
-        const unix = await this.unixSocket();
-        return (await unix.fetch(url, { ...init, dispatcher: unix.agent })) as unknown as Response;
+        this.unixFetch ??= createUnixFetch(this.socketPath);
+        return await this.unixFetch(url, { ...init, body });
       }
       return await fetch(url, init);
     } catch (err) {

@@ -151,7 +151,13 @@ export const registerAgentRequest = z.object({
   /** Reuse a name that is taken: the old registration's key is revoked. */
   replace: z.boolean().default(false),
 });
-export const registerAgentResponse = z.object({ agentId: z.string(), name: z.string(), pool: z.string() });
+export const registerAgentResponse = z.object({
+  agentId: z.string(),
+  name: z.string(),
+  pool: z.string(),
+  /** The job a fleet's ticket was made for: its agent claims it at once, without a poll. */
+  boundJobId: z.string().optional(),
+});
 
 /** A JWT signed with the agent's key (EdDSA): iss/sub = agent id, aud = 'slipway', jti, exp ≤ 5 min. */
 export const agentTokenRequest = z.object({ assertion: z.string().min(20).max(4000) });
@@ -747,6 +753,8 @@ export const fleetScaleEvent = z.object({
 export type FleetScaleEvent = z.infer<typeof fleetScaleEvent>;
 /** Most scale events a fleet reports (the newest). */
 export const MAX_FLEET_EVENTS = 20;
+/** Most custom images a fleet reports warm agents for. */
+export const MAX_FLEET_IMAGES = 50;
 const gaugeCount = z.number().int().min(0).max(1_000_000);
 /** What a fleet reports with each heartbeat. */
 export const fleetStatus = z.object({
@@ -761,6 +769,16 @@ export const fleetStatus = z.object({
   max: gaugeCount,
   /** The image warm agents run. */
   image: z.string().max(500).nullable(),
+  /** Idle agents it keeps for each recently used custom image; absent from older fleets. */
+  warmPerImage: gaugeCount.optional(),
+  /**
+   * Custom images it keeps warm agents for (recently used, most recent first), with its warm
+   * agents of each; absent from older fleets.
+   */
+  warmImages: z
+    .array(z.object({ image: z.string().max(500), idle: gaugeCount, starting: gaugeCount }))
+    .max(MAX_FLEET_IMAGES)
+    .optional(),
   /** Since the fleet started, by kind (counters for `/metrics`). */
   totals: z.object({
     started: gaugeCount,

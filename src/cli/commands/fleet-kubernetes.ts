@@ -87,6 +87,7 @@ export async function kubernetesFleetCommand(
     pool: o.pool,
     minIdle: o.minIdle,
     max: o.max,
+    warmPerImage: o.warmPerImage,
     ...(o.image ? { image: o.image } : {}),
     drainTimeoutMs: o.drainTimeout * 1000,
     logger: o.logger,

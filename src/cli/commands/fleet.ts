@@ -23,6 +23,8 @@ export interface FleetFlags {
   pool: string;
   minIdle: number;
   max: number;
+  /** Idle agents kept for each recently used custom image (`--warm-per-image`). */
+  warmPerImage: number;
   image?: string;
   cpus?: string;
   memory?: string;
@@ -61,6 +63,9 @@ export async function launchFleet(
       EXIT.invalid,
     );
   }
+  if (!(Number.isInteger(flags.warmPerImage) && flags.warmPerImage >= 0)) {
+    throw new CliError(`--warm-per-image ${flags.warmPerImage}: need a whole number ≥ 0`, EXIT.invalid);
+  }
   // The engine's host, which may not be this one (DOCKER_HOST).
   const host = await o.docker.info();
   const resources = withDefaultLimits(parseResourceLimits(flags), {
@@ -82,6 +87,7 @@ export async function launchFleet(
     pool: flags.pool,
     minIdle: flags.minIdle,
     max: flags.max,
+    warmPerImage: flags.warmPerImage,
     ...(flags.image ? { image: flags.image } : {}),
     drainTimeoutMs: flags.drainTimeout * 1000,
     logger: o.logger,

@@ -50,7 +50,7 @@ export class AgentService {
   async register(
     cred: TokenRow,
     body: RegisterAgentBody,
-  ): Promise<{ agentId: string; name: string; pool: string }> {
+  ): Promise<{ agentId: string; name: string; pool: string; boundJobId?: string }> {
     const { store, clock } = this.o;
     if (cred.kind === 'jit') await this.useTicket(cred, body.pool, body.name);
     const agent = await store.registerAgent(
@@ -78,7 +78,12 @@ export class AgentService {
     );
     void this.o.scheduler.poolChanged(agent.pool);
     void this.o.dispatcher.kick();
-    return { agentId: agent.id, name: agent.name, pool: agent.pool };
+    return {
+      agentId: agent.id,
+      name: agent.name,
+      pool: agent.pool,
+      ...(cred.jobId ? { boundJobId: cred.jobId } : {}),
+    };
   }
 
   /**
