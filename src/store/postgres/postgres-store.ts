@@ -120,6 +120,8 @@ export class PostgresStore implements Store {
   countRunJobs = async (runId: string) => runs.countRunJobs(this.db, runId);
   listFailedUnstartedJobs = async (since: number, limit: number, pool?: string) =>
     runs.listFailedUnstartedJobs(this.db, since, limit, pool);
+  countJobsByStatus = async () => runs.countJobsByStatus(this.db);
+  listRunningJobIds = async (agentId: string) => runs.listRunningJobIds(this.db, agentId);
   listJobsByStatus = async (status: JobStatus, pool?: string, limit?: number) =>
     runs.listJobsByStatus(this.db, status, pool, limit);
   transitionJob = async (id: string, from: JobStatus[], patch: Partial<JobRow> & { status: JobStatus }) =>

@@ -77,6 +77,7 @@ interface RawJob {
   cancel_requested: boolean;
   outputs: string;
   test_runs: string;
+  coverage: string;
   queued_at: number | null;
   started_at: number | null;
   finished_at: number | null;
@@ -84,7 +85,7 @@ interface RawJob {
 }
 
 const JOB_COLS = `id, run_id, idx, name, display_name, plan, pool, depends_on, status, result, reason, attempt,
-  agent_id, agent_name, lease_expires_at, cancel_requested, outputs, test_runs, queued_at, started_at, finished_at, secrets`;
+  agent_id, agent_name, lease_expires_at, cancel_requested, outputs, test_runs, coverage, queued_at, started_at, finished_at, secrets`;
 const JOB = `SELECT ${JOB_COLS} FROM jobs`;
 const RUN = `SELECT id, number, pipeline_file, plan, variables, secrets, workspace_id, status, result, cancel_requested,
   build_number, tags, source, reason, untrusted, rerun_of, created_at, started_at, finished_at FROM runs`;
@@ -109,6 +110,7 @@ function toJob(r: RawJob): JobRow {
     cancelRequested: r.cancel_requested,
     outputs: json.parse(r.outputs),
     testRuns: json.parse(r.test_runs),
+    coverage: json.parse(r.coverage),
     queuedAt: r.queued_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
@@ -130,6 +132,7 @@ const JOB_COLUMNS: Record<string, string> = {
   cancelRequested: 'cancel_requested',
   outputs: 'outputs',
   testRuns: 'test_runs',
+  coverage: 'coverage',
   queuedAt: 'queued_at',
   startedAt: 'started_at',
   finishedAt: 'finished_at',
@@ -314,6 +317,24 @@ export async function countRunJobs(db: Db, runId: string): Promise<Record<JobSta
   );
   for (const r of found) counts[r.status] = r.n;
   return counts;
+}
+
+export async function countJobsByStatus(db: Db): Promise<Record<JobStatus, number>> {
+  const counts: Record<JobStatus, number> = { pending: 0, queued: 0, running: 0, completed: 0 };
+  const found = await rows<{ status: JobStatus; n: string }>(
+    db,
+    "SELECT status, COUNT(*) AS n FROM jobs WHERE status IN ('pending', 'queued', 'running') GROUP BY status",
+    [],
+  );
+  for (const r of found) counts[r.status] = Number(r.n);
+  return counts;
+}
+
+export async function listRunningJobIds(db: Db, agentId: string): Promise<string[]> {
+  const found = await rows<{ id: string }>(db, "SELECT id FROM jobs WHERE agent_id = $1 AND status = 'running'", [
+    agentId,
+  ]);
+  return found.map((r) => r.id);
 }
 
 export async function listJobsByStatus(
