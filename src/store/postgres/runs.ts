@@ -331,9 +331,11 @@ export async function countJobsByStatus(db: Db): Promise<Record<JobStatus, numbe
 }
 
 export async function listRunningJobIds(db: Db, agentId: string): Promise<string[]> {
-  const found = await rows<{ id: string }>(db, "SELECT id FROM jobs WHERE agent_id = $1 AND status = 'running'", [
-    agentId,
-  ]);
+  const found = await rows<{ id: string }>(
+    db,
+    "SELECT id FROM jobs WHERE agent_id = $1 AND status = 'running'",
+    [agentId],
+  );
   return found.map((r) => r.id);
 }
 

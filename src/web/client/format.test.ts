@@ -8,7 +8,9 @@ describe('afterLabel', () => {
     );
   });
   it('keeps a reason that does not start with the label', () => {
-    expect(afterLabel('Cannot run', "no agent in pool 'gpu' meets cuda")).toBe("no agent in pool 'gpu' meets cuda");
+    expect(afterLabel('Cannot run', "no agent in pool 'gpu' meets cuda")).toBe(
+      "no agent in pool 'gpu' meets cuda",
+    );
     expect(afterLabel('Waiting', 'waitingroom is full')).toBe('waitingroom is full');
     expect(afterLabel(undefined, 'waiting for x')).toBe('waiting for x');
   });

@@ -64,7 +64,9 @@ export const queuePage: Page = async (ctx) => {
                     'td',
                     {},
                     h('span', { class: `kind kind-${e.kind}` }, KINDS[e.kind] ?? e.kind),
-                    e.reason ? h('span', { class: 'reason' }, ` ${afterLabel(KINDS[e.kind], e.reason)}`) : null,
+                    e.reason
+                      ? h('span', { class: 'reason' }, ` ${afterLabel(KINDS[e.kind], e.reason)}`)
+                      : null,
                   ),
                   h(
                     'td',
