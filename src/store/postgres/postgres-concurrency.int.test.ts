@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { JobPlan, PipelinePlan } from '../../pipeline/index.js';
@@ -101,7 +103,13 @@ describe('PostgreSQL store shared by several stores', () => {
     expect((await b!.listPools()).map((p) => p.name)).toEqual(['default']);
     expect((await c!.getPool('default'))?.name).toBe('default');
     const applied = await sqlOn(db.url, 'SELECT version FROM schema_migrations ORDER BY version');
-    expect(applied.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // Every numbered migration of the folder, each applied once.
+    const versions = readdirSync(join(import.meta.dirname, 'migrations'))
+      .filter((f) => /^\d{4}_.+\.sql$/.test(f))
+      .map((f) => Number(f.slice(0, 4)))
+      .sort((x, y) => x - y);
+    expect(versions.length).toBeGreaterThan(0);
+    expect(applied.map((r) => r.version)).toEqual(versions);
   });
 
   it('lets exactly one of two stores claim each queued job, round after round', async () => {
