@@ -12,7 +12,7 @@ import {
   splitArguments,
 } from './command-line.js';
 import { choice, flag, text } from './inputs.js';
-import { NUGET_API_KEY_ENV, nugetPushFeed } from './nuget-feed.js';
+import { NUGET_API_KEY_ENV, nugetPushFeed, packageVersion, restoreRefusal } from './nuget-feed.js';
 import { publishTestResults } from './publish-test-results.js';
 import type { TaskContext, TaskDefinition, TaskOutcome } from './types.js';
 
@@ -98,35 +98,6 @@ function takeOutput(args: string[]): { output?: string; rest: string[] } {
     else rest.push(a);
   }
   return output === undefined ? { rest } : { output, rest };
-}
-
-/** The package version `versioningScheme` asks for, or undefined for `off`. */
-function packVersion(ctx: TaskContext, o: Inputs): string | { failure: string } | undefined {
-  switch (o.versioningScheme) {
-    case 'off':
-      return undefined;
-    case 'byEnvVar': {
-      const value = o.versionEnvVar ? (ctx.variable(o.versionEnvVar) ?? ctx.env[o.versionEnvVar]) : undefined;
-      return value
-        ? value
-        : { failure: `versioningScheme byEnvVar: variable '${o.versionEnvVar}' is not set` };
-    }
-    case 'byBuildNumber': {
-      const number = ctx.variable('Build.BuildNumber') ?? '';
-      const version = /\d+\.\d+\.\d+(?:\.\d+)?/.exec(number)?.[0];
-      return (
-        version ?? {
-          failure: `versioningScheme byBuildNumber: build number '${number}' has no version in it`,
-        }
-      );
-    }
-    case 'byPrereleaseNumber': {
-      const d = new Date();
-      const p = (n: number) => String(n).padStart(2, '0');
-      const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
-      return `${o.majorVersion}.${o.minorVersion}.${o.patchVersion}-CI-${stamp}`;
-    }
-  }
 }
 
 /** Runs `dotnet` once per project; every project is tried, the failures named together. */
@@ -244,7 +215,13 @@ async function pack(ctx: TaskContext, o: Inputs): Promise<TaskOutcome> {
   const files = await findInputFiles(ctx, patternList(o.packagesToPack));
   if (files.length === 0)
     return { result: 'failed', reason: `no project file matches packagesToPack ${o.packagesToPack}` };
-  const version = packVersion(ctx, o);
+  const version = packageVersion(ctx, {
+    scheme: o.versioningScheme,
+    envVar: o.versionEnvVar,
+    major: o.majorVersion,
+    minor: o.minorVersion,
+    patch: o.patchVersion,
+  });
   if (typeof version === 'object') return { result: 'failed', reason: version.failure };
   const out = resolve(ctx.sourcesDir, o.packDirectory || stagingDir(ctx));
   const configuration = o.configuration || ctx.variable('BuildConfiguration') || '';
@@ -268,16 +245,8 @@ async function pack(ctx: TaskContext, o: Inputs): Promise<TaskOutcome> {
 }
 
 async function restore(ctx: TaskContext, o: Inputs): Promise<TaskOutcome> {
-  if (o.selectOrConfig === 'select' && o.feedRestore)
-    return {
-      result: 'failed',
-      reason: `feedRestore '${o.feedRestore}' is an Azure Artifacts feed, which Slipway does not have: name your feeds in a NuGet.config (selectOrConfig: config, nugetConfigPath)`,
-    };
-  if (o.externalFeedCredentials)
-    return {
-      result: 'failed',
-      reason: `externalFeedCredentials '${o.externalFeedCredentials}' names a service connection, which Slipway does not have: put the feed's credentials in the NuGet.config from secret variables`,
-    };
+  const refused = restoreRefusal(o);
+  if (refused) return { result: 'failed', reason: refused };
   const found = await projectFiles(ctx, patternList(o.projects));
   if ('failure' in found) return { result: 'failed', reason: found.failure };
   const config =

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { assertNever } from '../shared/errors.js';
@@ -66,12 +66,16 @@ async function publish(
   const missing = requireProgram(ctx, 'npm', HINT);
   if (missing) return missing;
   const config = await publishConfig(ctx, registry);
-  return runCommand(ctx, {
-    program: 'npm',
-    args: ['publish', ...(o.verbose ? ['--verbose'] : [])],
-    ...(dir ? { workingDirectory: dir } : {}),
-    env: { NPM_CONFIG_USERCONFIG: config, [TOKEN_ENV]: found.values.token! },
-  });
+  try {
+    return await runCommand(ctx, {
+      program: 'npm',
+      args: ['publish', ...(o.verbose ? ['--verbose'] : [])],
+      ...(dir ? { workingDirectory: dir } : {}),
+      env: { NPM_CONFIG_USERCONFIG: config, [TOKEN_ENV]: found.values.token! },
+    });
+  } finally {
+    await rm(config, { force: true });
+  }
 }
 
 /** Npm@1: `npm install|ci|publish` or a custom npm command in `workingDir`. */

@@ -11,7 +11,7 @@ import {
   splitArguments,
 } from './command-line.js';
 import { choice, flag, text } from './inputs.js';
-import { NUGET_API_KEY_ENV, nugetPushFeed } from './nuget-feed.js';
+import { NUGET_API_KEY_ENV, nugetPushFeed, packageVersion, restoreRefusal } from './nuget-feed.js';
 import type { TaskContext, TaskDefinition, TaskOutcome } from './types.js';
 
 const inputs = z.object({
@@ -82,61 +82,9 @@ async function matching(ctx: TaskContext, input: string, value: string): Promise
   return files.length > 0 ? files : { result: 'failed', reason: `no file matches ${input} ${value}` };
 }
 
-function packVersion(ctx: TaskContext, o: Inputs): string | undefined | TaskOutcome {
-  switch (o.versioningScheme) {
-    case 'off':
-      return undefined;
-    case 'byEnvVar': {
-      const v = o.versionEnvVar ? (ctx.variable(o.versionEnvVar) ?? ctx.env[o.versionEnvVar]) : undefined;
-      return (
-        v || {
-          result: 'failed',
-          reason: `versioningScheme byEnvVar: variable '${o.versionEnvVar}' is not set`,
-        }
-      );
-    }
-    case 'byBuildNumber': {
-      const number = ctx.variable('Build.BuildNumber') ?? '';
-      return (
-        /\d+\.\d+\.\d+(?:\.\d+)?/.exec(number)?.[0] ?? {
-          result: 'failed',
-          reason: `versioningScheme byBuildNumber: build number '${number}' has no version in it`,
-        }
-      );
-    }
-    case 'byPrereleaseNumber': {
-      const d = new Date();
-      const utc = o.packTimezone === 'utc';
-      const p = (n: number) => String(n).padStart(2, '0');
-      const parts = utc
-        ? [
-            d.getUTCFullYear(),
-            d.getUTCMonth() + 1,
-            d.getUTCDate(),
-            d.getUTCHours(),
-            d.getUTCMinutes(),
-            d.getUTCSeconds(),
-          ]
-        : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
-      const [y, mo, da, h, mi, s] = parts.map(p);
-      return `${o.requestedMajorVersion}.${o.requestedMinorVersion}.${o.requestedPatchVersion}-CI-${y}${mo}${da}-${h}${mi}${s}`;
-    }
-    default:
-      return assertNever(o.versioningScheme);
-  }
-}
-
 async function restore(ctx: TaskContext, o: Inputs): Promise<TaskOutcome> {
-  if (o.selectOrConfig === 'select' && o.feedRestore)
-    return {
-      result: 'failed',
-      reason: `feedRestore '${o.feedRestore}' is an Azure Artifacts feed, which Slipway does not have: name your feeds in a NuGet.config (selectOrConfig: config, nugetConfigPath)`,
-    };
-  if (o.externalFeedCredentials)
-    return {
-      result: 'failed',
-      reason: `externalFeedCredentials '${o.externalFeedCredentials}' names a service connection, which Slipway does not have: put the feed's credentials in the NuGet.config from secret variables`,
-    };
+  const refused = restoreRefusal(o);
+  if (refused) return { result: 'failed', reason: refused };
   const files = await matching(ctx, 'restoreSolution', o.restoreSolution);
   if (!Array.isArray(files)) return files;
   const config =
@@ -156,8 +104,15 @@ async function restore(ctx: TaskContext, o: Inputs): Promise<TaskOutcome> {
 async function pack(ctx: TaskContext, o: Inputs): Promise<TaskOutcome> {
   const files = await matching(ctx, 'packagesToPack', o.packagesToPack);
   if (!Array.isArray(files)) return files;
-  const version = packVersion(ctx, o);
-  if (typeof version === 'object') return version;
+  const version = packageVersion(ctx, {
+    scheme: o.versioningScheme,
+    envVar: o.versionEnvVar,
+    major: o.requestedMajorVersion,
+    minor: o.requestedMinorVersion,
+    patch: o.requestedPatchVersion,
+    utc: o.packTimezone === 'utc',
+  });
+  if (typeof version === 'object') return { result: 'failed', reason: version.failure };
   const configuration = /^\$\(/.test(o.configuration)
     ? (ctx.variable('BuildConfiguration') ?? '')
     : o.configuration;
