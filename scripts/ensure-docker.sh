@@ -14,7 +14,8 @@ engine() {
 }
 
 # The offline image builder assembles images from host files: static busybox, the tools of the
-# default job image, the engine binaries for slipway/dind and buildah for slipway/buildah.
+# default job image, the engine binaries for slipway/dind, buildah for slipway/buildah and the
+# registry a Docker@2 test pushes to.
 missing_packages() {
   command -v dockerd >/dev/null 2>&1 || echo docker.io
   command -v docker >/dev/null 2>&1 || echo docker.io
@@ -24,6 +25,8 @@ missing_packages() {
   command -v make >/dev/null 2>&1 || echo make
   command -v xz >/dev/null 2>&1 || echo xz-utils
   command -v buildah >/dev/null 2>&1 || echo buildah
+  # The Docker@2 push test runs Debian's registry as a job service.
+  [ -x /usr/bin/docker-registry ] || echo docker-registry
   [ -f /etc/ssl/certs/ca-certificates.crt ] || echo ca-certificates
 }
 
