@@ -21,7 +21,9 @@ import Docker from 'dockerode';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (path) => join(root, 'dist', path);
 const bundlePath = dist('agent/slipway-agent.mjs');
-if (!existsSync(dist('cli/main.js')) || !existsSync(bundlePath)) {
+/** The CLI as `bin/slipway` runs it (the bundle), without the shell wrapper's build check. */
+const cliPath = dist('cli-bundle/main.js');
+if (!existsSync(dist('cli/main.js')) || !existsSync(cliPath) || !existsSync(bundlePath)) {
   console.error('bench: no build found; run `npm run build` first');
   process.exit(2);
 }
@@ -267,8 +269,7 @@ try {
   if (!skip('CLI')) {
     // The CLI's own start, then `slipway run` as a user types it, on the warm fleet.
     const version = [];
-    for (let i = 0; i < CLI_RUNS; i++)
-      version.push(await timed(process.execPath, [dist('cli/main.js'), '--version']));
+    for (let i = 0; i < CLI_RUNS; i++) version.push(await timed(process.execPath, [cliPath, '--version']));
     results.cliStartMs = stats(version.map(round));
     const ws = join(dir, 'ws');
     await mkdir(ws);
@@ -277,7 +278,7 @@ try {
     const cli = [];
     for (let i = 0; i < CLI_RUNS && !interrupted; i++) {
       await idleAgent();
-      cli.push(await timed(process.execPath, [dist('cli/main.js'), 'run', '--dir', ws], cliEnv));
+      cli.push(await timed(process.execPath, [cliPath, 'run', '--dir', ws], cliEnv));
     }
     results.slipwayRunMs = stats(cli.map(round));
     results.slipwayRunToBareRatio = ratio(cli);

@@ -222,9 +222,36 @@ describe('planFleet', () => {
       { drain: ['p-1'] },
     ],
     [
-      'a recent custom image gets a warm agent beside the cold one its job gets',
+      'a recent custom image gets no warm agent while a job waits for one of its own',
       { queued: [job('a', { image: 'busybox' })], recent: ['busybox'], perImage: 1, minIdle: 0 },
-      { cold: ['a'], warmImages: ['busybox:latest'] },
+      { cold: ['a'] },
+    ],
+    [
+      'once its job has its agent, a recent custom image gets a warm one for the next job',
+      {
+        queued: [job('a', { image: 'busybox' })],
+        units: [unit('p-1', { jobId: 'a', phase: 'starting' })],
+        recent: ['busybox'],
+        perImage: 1,
+        minIdle: 0,
+      },
+      { warmImages: ['busybox:latest'] },
+    ],
+    [
+      'jobs that find no room: idle agents of custom images go and none starts again meanwhile',
+      {
+        queued: [job('a'), job('b')],
+        max: 2,
+        minIdle: 0,
+        units: [
+          unit('p-1', { image: 'x:latest', idleSince: NOW }),
+          unit('p-2', { image: 'y:latest', idleSince: NOW }),
+        ],
+        agents: [idleAgent('p-1'), idleAgent('p-2')],
+        recent: ['x', 'y'],
+        perImage: 1,
+      },
+      { drain: ['p-2', 'p-1'] },
     ],
     [
       'the next job in that image takes its warm agent: nothing cold starts, another warm one does',

@@ -181,13 +181,15 @@ export function planFleet(input: PlanInput): Plan {
     }
   }
   const freeOf = (image: string) => freeLeft.get(image) ?? 0;
+  // Jobs that wait for an agent come first: no agent starts on speculation beside them.
+  const jobsWait = starved > 0 || warm > 0 || cold.length > 0;
   const topUp = Math.min(capacity, Math.max(0, input.minIdle - freeOf(defaultRef)));
   warm += topUp;
   capacity -= topUp;
 
   // Then the custom images used recently, most recent first: their next job starts warm. They
   // leave one slot free, so a job in an image not seen lately starts at once instead of waiting
-  // for an idle agent to make way.
+  // for an idle agent to make way, and start only in a round where no job waits for an agent.
   const perImage = input.warmPerImage ?? 0;
   const recent = (input.recentImages ?? []).map(normalizeImageRef).filter((i) => i !== defaultRef);
   const rank = (image: string) => {
@@ -198,7 +200,7 @@ export function planFleet(input: PlanInput): Plan {
   const warmImages: string[] = [];
   /** One entry per warm agent a recent image lacks for want of room. */
   const short: string[] = [];
-  for (const image of perImage > 0 ? recent : []) {
+  for (const image of perImage > 0 && !jobsWait ? recent : []) {
     const need = Math.max(0, perImage - freeOf(image));
     const count = Math.min(room, need);
     for (let i = 0; i < need; i++) (i < count ? warmImages : short).push(image);

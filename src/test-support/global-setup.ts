@@ -10,8 +10,10 @@ export default function setup(): void {
   const built = join(root, 'dist', 'cli', 'main.js');
   const bundle = join(root, 'dist', 'agent', 'slipway-agent.mjs');
   const web = join(root, 'dist', 'web', 'public', 'app.js');
+  const cli = join(root, 'dist', 'cli-bundle', 'main.js');
   if (
     !existsSync(built) ||
+    !existsSync(cli) ||
     !existsSync(bundle) ||
     !existsSync(web) ||
     newestSource(join(root, 'src')) > statSync(built).mtimeMs

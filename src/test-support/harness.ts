@@ -9,7 +9,8 @@ import { type SlipwayServer, startServer } from '../server/server.js';
 import { silentLogger } from '../shared/logger.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+/** The CLI as `bin/slipway` runs it: the bundle. */
+export const CLI = join(ROOT, 'dist', 'cli-bundle', 'main.js');
 
 export interface TestServer {
   server: SlipwayServer;

@@ -1,13 +1,10 @@
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
+import { packageRoot } from '../../shared/package-root.js';
 import { CliError, EXIT } from '../exit-codes.js';
 
-/** The agent bundle of this checkout; `src/cli/commands` and `dist/cli/commands` sit equally deep. */
-export const AGENT_BUNDLE_PATH = join(
-  resolve(dirname(fileURLToPath(import.meta.url)), '../../..'),
-  'dist/agent/slipway-agent.mjs',
-);
+/** The agent bundle of this checkout. */
+export const AGENT_BUNDLE_PATH = join(packageRoot(import.meta.url), 'dist/agent/slipway-agent.mjs');
 
 /** Longest path a Unix socket may have on Linux (sun_path, with its terminating NUL). */
 const MAX_SOCKET_PATH = 107;

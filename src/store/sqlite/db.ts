@@ -1,14 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { packageRoot } from '../../shared/package-root.js';
 
 export type Db = Database.Database;
 
 /** Where the numbered `.sql` migrations live, both from `src/` (tests) and `dist/` (built). */
 function migrationsDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return join(here, '..', '..', '..', 'src', 'store', 'migrations');
+  return join(packageRoot(import.meta.url), 'src', 'store', 'migrations');
 }
 
 /**
