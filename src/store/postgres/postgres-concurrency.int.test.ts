@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { JobPlan, PipelinePlan } from '../../pipeline/index.js';
-import { StoreUnavailableError } from '../../shared/errors.js';
+import { StoreUnavailableError, ValidationError } from '../../shared/errors.js';
 import { createTestDatabase, type TestDatabase } from '../../test-support/postgres.js';
 import type { JobRow, RunRow } from '../types.js';
 import { PostgresStore } from './postgres-store.js';
@@ -233,6 +233,16 @@ describe('PostgreSQL store shared by several stores', () => {
     // A backend leaves pg_stat_activity a moment after its client hung up.
     for (let i = 0; i < 50 && (await connections()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await connections()).toBe(0);
+  });
+
+  it('refuses text with a NUL character as invalid input, changing nothing', async () => {
+    const db = await database();
+    const store = await open(db.url);
+    await store.ensurePool('default', { allowDockerSocket: false }, 0);
+    const creating = store.createRun(run('r'), [{ ...job('j', 'r'), displayName: 'a\u0000b' }]);
+    await expect(creating).rejects.toThrow(ValidationError);
+    await expect(creating).rejects.toThrow(/NUL character/);
+    expect(await store.getRun('r')).toBeUndefined();
   });
 
   it('refuses to open a database that does not answer, as unavailable, without echoing the password', async () => {
