@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { SlipwayError, StoreUnavailableError } from '../../shared/errors.js';
+import { SlipwayError, StoreUnavailableError, ValidationError } from '../../shared/errors.js';
 import type { PgStoreOptions } from './url.js';
 
 /** A pool or one client of it inside a transaction: the aggregate files take either. */
@@ -60,6 +60,12 @@ export function classifyPgError(e: unknown): unknown {
     /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable/i.test(
       message,
     );
+  if (code === '22021' || code === '22P05') {
+    // SQLite keeps a NUL inside text; PostgreSQL's TEXT cannot. Input, not an outage.
+    return new ValidationError('a value holds a NUL character (\\0), which the database cannot store', {
+      cause: e,
+    });
+  }
   if (code === '57014') {
     return new StoreUnavailableError('the database cancelled a statement that ran past statement_timeout', {
       cause: e,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { JobPlan, PipelinePlan } from '../../pipeline/index.js';
-import { StoreUnavailableError } from '../../shared/errors.js';
+import { StoreUnavailableError, ValidationError } from '../../shared/errors.js';
 import { createTestDatabase, type TestDatabase } from '../../test-support/postgres.js';
 import type { JobRow, RunRow } from '../types.js';
 import { PostgresStore } from './postgres-store.js';
@@ -241,6 +241,18 @@ describe('PostgreSQL store shared by several stores', () => {
     // A backend leaves pg_stat_activity a moment after its client hung up.
     for (let i = 0; i < 50 && (await connections()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await connections()).toBe(0);
+    // A second close (a server stopping twice) is harmless.
+    await expect(store.close()).resolves.toBeUndefined();
+  });
+
+  it('refuses text with a NUL character as invalid input, changing nothing', async () => {
+    const db = await database();
+    const store = await open(db.url);
+    await store.ensurePool('default', { allowDockerSocket: false }, 0);
+    const creating = store.createRun(run('r'), [{ ...job('j', 'r'), displayName: 'a\u0000b' }]);
+    await expect(creating).rejects.toThrow(ValidationError);
+    await expect(creating).rejects.toThrow(/NUL character/);
+    expect(await store.getRun('r')).toBeUndefined();
   });
 
   it('refuses to open a database that does not answer, as unavailable, without echoing the password', async () => {
