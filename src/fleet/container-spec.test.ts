@@ -389,6 +389,56 @@ describe('buildContainerSpec', () => {
         expect(s.agent.HostConfig?.Mounts?.some((m) => m.Target === '/var/run/docker.sock')).toBe(false);
       },
     ],
+    [
+      "honours the job container's options: hostname, user, env after env:, shm, ulimits",
+      (i) => {
+        i.unit.env = { MODE: 'env' };
+        i.unit.options = {
+          hostname: 'box',
+          user: '1000:1000',
+          env: { MODE: 'option' },
+          shmSizeBytes: 1024 ** 3,
+          ulimits: [{ name: 'nofile', soft: 1024, hard: 4096 }],
+        };
+      },
+      (s) => {
+        expect(s.agent).toMatchObject({ Hostname: 'box', User: '1000:1000' });
+        expect(s.agent.Env?.slice(-2)).toEqual(['MODE=env', 'MODE=option']);
+        expect(s.agent.HostConfig).toMatchObject({
+          ShmSize: 1024 ** 3,
+          Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 4096 }],
+          CapDrop: DROPPED_CAPABILITIES,
+          Privileged: false,
+        });
+      },
+    ],
+    [
+      "a service's options apply to it alone; --cpus and --memory lower the fleet's limits, never raise them",
+      (i) => {
+        withServices(i);
+        i.resources = { cpus: 2, memoryBytes: 1024 ** 3 };
+        i.unit.services.cache!.options = {
+          cpus: 4,
+          memoryBytes: 256 * 1024 ** 2,
+          shmSizeBytes: 64 * 1024 ** 2,
+        };
+        i.unit.services.web!.options = { cpus: 0.5, hostname: 'www' };
+      },
+      (s) => {
+        const [cache, web] = s.services;
+        expect(cache?.HostConfig).toMatchObject({
+          NanoCpus: 2e9,
+          Memory: 256 * 1024 ** 2,
+          MemorySwap: 256 * 1024 ** 2,
+          ShmSize: 64 * 1024 ** 2,
+        });
+        expect(web?.HostConfig).toMatchObject({ NanoCpus: 5e8, Memory: 1024 ** 3 });
+        expect(web?.Hostname).toBe('www');
+        expect(s.agent.HostConfig).toMatchObject({ NanoCpus: 2e9, Memory: 1024 ** 3 });
+        expect(s.agent.HostConfig?.ShmSize).toBeUndefined();
+        expect(s.agent.Hostname).toBeUndefined();
+      },
+    ],
   ])('%s', (_name, change, check) => check(spec(change)));
 });
 

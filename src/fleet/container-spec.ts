@@ -7,7 +7,7 @@ import {
   DIND_IMAGE,
   DIND_PORT,
 } from '../images/index.js';
-import { IMAGE_CAPABILITY } from '../protocol/index.js';
+import { type ContainerOptions, IMAGE_CAPABILITY } from '../protocol/index.js';
 import { assertNever } from '../shared/errors.js';
 import type { DockerEngineOptions, UnitRequest } from './driver.js';
 import { FLEET_ROLE, LABEL, type UnitRole } from './labels.js';
@@ -154,9 +154,10 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
     [LABEL.role]: role,
     ...extra,
   });
-  const hostConfig = (): Dockerode.HostConfig => ({
+  const hostConfig = (options?: ContainerOptions): Dockerode.HostConfig => ({
     ...confinement(),
-    ...limits(input.resources),
+    ...limits(withinLimits(input.resources, options)),
+    ...optionsHostConfig(options),
     NetworkMode: network ?? input.fleetNetwork ?? 'bridge',
     RestartPolicy: { Name: 'no' },
   });
@@ -192,14 +193,16 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
     Image: unit.image,
     // Replacing the entrypoint also drops the image's CMD: the image's own program never runs.
     Entrypoint: agentCommand(args, input.arch),
+    ...optionsConfig(unit.options),
     Env: [
-      ...agentEnv(input.image),
+      ...agentEnv({ ...input.image, user: unit.options?.user ?? input.image.user }),
       ...dockerEnv,
       ...Object.entries(unit.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      ...optionsEnv(unit.options),
     ],
     Labels: labels('agent'),
     HostConfig: {
-      ...hostConfig(),
+      ...hostConfig(unit.options),
       ...(docker === 'rootless' ? rootlessBuilderRights() : {}),
       Mounts: mounts([
         ...dockerMounts,
@@ -230,9 +233,10 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
     ([name, service]): Dockerode.ContainerCreateOptions => ({
       name: `${base}-${name}`,
       Image: service.image,
-      Env: Object.entries(service.env).map(([k, v]) => `${k}=${v}`),
+      ...optionsConfig(service.options),
+      Env: [...Object.entries(service.env).map(([k, v]) => `${k}=${v}`), ...optionsEnv(service.options)],
       Labels: labels('service', { [LABEL.service]: name }),
-      HostConfig: hostConfig(),
+      HostConfig: hostConfig(service.options),
       ...endpoint([name]),
     }),
   );
@@ -364,6 +368,44 @@ function confinement(): Dockerode.HostConfig {
 function sizedTmpfs(bytes: number): Record<string, string> {
   const options = `rw,exec,nosuid,nodev,size=${bytes},mode=1777`;
   return { [WORK_MOUNT]: options, '/tmp': options };
+}
+
+/** The fleet's limits, lowered (never raised) by a container's `--cpus` and `--memory`. */
+export function withinLimits(r: ResourceLimits = {}, o: ContainerOptions = {}): ResourceLimits {
+  const lower = (a: number | undefined, b: number | undefined) =>
+    a === undefined ? b : b === undefined ? a : Math.min(a, b);
+  const cpus = lower(r.cpus, o.cpus);
+  const memoryBytes = lower(r.memoryBytes, o.memoryBytes);
+  return {
+    ...r,
+    ...(cpus === undefined ? {} : { cpus }),
+    ...(memoryBytes === undefined ? {} : { memoryBytes }),
+  };
+}
+
+/** `--hostname` and `--user` of `options:`. */
+function optionsConfig(
+  o: ContainerOptions = {},
+): Pick<Dockerode.ContainerCreateOptions, 'Hostname' | 'User'> {
+  return {
+    ...(o.hostname === undefined ? {} : { Hostname: o.hostname }),
+    ...(o.user === undefined ? {} : { User: o.user }),
+  };
+}
+
+/** `--env` of `options:`, after `env:`, as `docker run` applies them. */
+function optionsEnv(o: ContainerOptions = {}): string[] {
+  return Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`);
+}
+
+/** `--shm-size` and `--ulimit` of `options:`. */
+function optionsHostConfig(o: ContainerOptions = {}): Dockerode.HostConfig {
+  return {
+    ...(o.shmSizeBytes === undefined ? {} : { ShmSize: o.shmSizeBytes }),
+    ...(o.ulimits === undefined
+      ? {}
+      : { Ulimits: o.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) }),
+  };
 }
 
 function limits(r: ResourceLimits = {}): Dockerode.HostConfig {

@@ -3,6 +3,7 @@
  * turns one "unit" (an agent container, its service containers and their private network) into
  * platform objects and back. Docker implements it today; a Kubernetes driver maps a unit to a pod.
  */
+import type { ContainerOptions } from '../protocol/index.js';
 
 /** A service container beside the job, reached by its name. */
 export interface ServiceRequest {
@@ -10,6 +11,8 @@ export interface ServiceRequest {
   env: Record<string, string>;
   /** Published ports as written in the pipeline; units reach services on their own network. */
   ports: string[];
+  /** The service's `options:` that Slipway honours; default none. */
+  options?: ContainerOptions;
 }
 
 /** Options of a job's own Docker engine (`docker: dind`), from its pool's settings. */
@@ -40,6 +43,8 @@ export interface UnitRequest {
   services: Record<string, ServiceRequest>;
   /** The job container's own environment (`container: { env }`); never credentials. */
   env?: Record<string, string>;
+  /** The job container's `options:` that Slipway honours; default none. */
+  options?: ContainerOptions;
   /**
    * Docker for the job: none (default), dind (an engine of its own in a sidecar, TLS on) or
    * socket (the host's engine socket: root on the host). The manager checks the pool's policy.

@@ -423,6 +423,7 @@ export class FleetManager extends EventEmitter<FleetEvents> {
           ...(job ? { jobId: job.jobId } : {}),
           services: job?.services ?? {},
           env: job?.env ?? {},
+          ...(job?.options ? { options: job.options } : {}),
           docker: job?.docker ?? 'none',
           ...(job?.docker === 'dind' && dockerEngine ? { dockerEngine } : {}),
           ...(job?.timeoutInMinutes == null ? {} : { timeoutMinutes: job.timeoutInMinutes }),

@@ -281,11 +281,91 @@ describe('buildPodSpec', () => {
       },
       (s) => expect(env(agent(s))).toMatchObject({ FOO: 'bar' }),
     ],
+    [
+      "the job container's options: hostname, env, a numeric user, /dev/shm, lower limits",
+      (u, o) => {
+        o.resources = { cpus: 2, memoryBytes: 2 * 1024 ** 3 };
+        u.options = {
+          hostname: 'box',
+          env: { MODE: 'option' },
+          user: '1000:1001',
+          shmSizeBytes: 1024 ** 3,
+          cpus: 4,
+          memoryBytes: 1024 ** 3,
+        };
+      },
+      (s) => {
+        expect(s.pod.spec?.hostname).toBe('box');
+        expect(env(agent(s))).toMatchObject({ MODE: 'option' });
+        expect(agent(s).securityContext).toMatchObject({
+          runAsUser: 1000,
+          runAsGroup: 1001,
+          privileged: false,
+          allowPrivilegeEscalation: false,
+        });
+        expect(agent(s).volumeMounts).toContainEqual({ name: 'slipway-shm', mountPath: '/dev/shm' });
+        expect(s.pod.spec?.volumes).toContainEqual({
+          name: 'slipway-shm',
+          emptyDir: { medium: 'Memory', sizeLimit: String(1024 ** 3) },
+        });
+        expect(agent(s).resources?.limits).toEqual({ cpu: '2000m', memory: String(1024 ** 3) });
+      },
+    ],
+    [
+      "a service's options apply to its container alone",
+      (u) => {
+        u.services = {
+          db: {
+            image: 'postgres',
+            env: { A: '1' },
+            ports: [],
+            options: { env: { B: '2' }, shmSizeBytes: 1024 },
+          },
+        };
+      },
+      (s) => {
+        const db = s.pod.spec?.initContainers?.find((c) => c.name === 'db');
+        expect(db?.env).toEqual([
+          { name: 'A', value: '1' },
+          { name: 'B', value: '2' },
+        ]);
+        expect(db?.volumeMounts).toEqual([{ name: 'slipway-shm-db', mountPath: '/dev/shm' }]);
+        expect(agent(s).volumeMounts?.some((m) => m.mountPath === '/dev/shm')).toBe(false);
+      },
+    ],
   ])('%s', (_name, change, check) => {
     check(spec(change));
   });
 
   it.each<[string, (u: Unit) => void, RegExp]>([
+    [
+      '--ulimit, which a pod cannot set',
+      (u) => {
+        u.options = { ulimits: [{ name: 'nofile', soft: 1, hard: 1 }] };
+      },
+      /^the job container: --ulimit cannot be honoured on a Kubernetes fleet/,
+    ],
+    [
+      'a --user by name',
+      (u) => {
+        u.services = { db: { image: 'postgres', env: {}, ports: [], options: { user: 'postgres' } } };
+      },
+      /^service 'db': --user 'postgres' must be numeric \(uid\[:gid\]\) on a Kubernetes fleet/,
+    ],
+    [
+      "a service's --hostname",
+      (u) => {
+        u.services = { db: { image: 'postgres', env: {}, ports: [], options: { hostname: 'x' } } };
+      },
+      /^service 'db': --hostname cannot be honoured on a Kubernetes fleet/,
+    ],
+    [
+      'a hostname that is no DNS label',
+      (u) => {
+        u.options = { hostname: 'Build.Box' };
+      },
+      /--hostname 'Build.Box' cannot be a pod's hostname/,
+    ],
     [
       'docker: socket',
       (u) => {

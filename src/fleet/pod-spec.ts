@@ -17,6 +17,7 @@ import {
   DIND_IMAGE,
   DIND_READY_FILE,
 } from '../images/index.js';
+import type { ContainerOptions } from '../protocol/index.js';
 import { SlipwayError } from '../shared/errors.js';
 import {
   agentArgs,
@@ -29,6 +30,7 @@ import {
   TICKET_PATH,
   WORK_HOME,
   WORK_MOUNT,
+  withinLimits,
 } from './container-spec.js';
 import type { UnitRequest } from './driver.js';
 import { LABEL, type UnitRole } from './labels.js';
@@ -107,7 +109,22 @@ export function buildPodSpec(unit: Omit<UnitRequest, 'ticket'>, o: PodSpecOption
   const labels = unitLabels(unit, 'agent', o.labels);
   const pull = o.imagePullPolicy ? { imagePullPolicy: o.imagePullPolicy } : {};
   const resources = podResources(o);
+  const jobOptions = podOptions(unit.options, 'the job container', o);
+  const serviceOptions = Object.fromEntries(
+    Object.entries(unit.services).map(([service, s]) => [
+      service,
+      podOptions(s.options, `service '${service}'`, o),
+    ]),
+  );
+  if (unit.options?.hostname !== undefined && !DNS_LABEL.test(unit.options.hostname))
+    throw new PodSpecError(
+      `--hostname '${unit.options.hostname}' cannot be a pod's hostname on a Kubernetes fleet: use lowercase letters, digits and '-'`,
+    );
   for (const service of Object.keys(unit.services)) {
+    if (unit.services[service]?.options?.hostname !== undefined)
+      throw new PodSpecError(
+        `service '${service}': --hostname cannot be honoured on a Kubernetes fleet (the containers of a pod share one hostname, the job's); a service is reached by its name`,
+      );
     if (!DNS_LABEL.test(service) || service === DIND_CONTAINER || service === AGENT_CONTAINER) {
       throw new PodSpecError(
         `service '${service}' cannot be a container name in a pod: use lowercase letters, digits and '-', not '${DIND_CONTAINER}' or '${AGENT_CONTAINER}'`,
@@ -166,9 +183,13 @@ export function buildPodSpec(unit: Omit<UnitRequest, 'ticket'>, o: PodSpecOption
       ...pull,
       // A native sidecar: started before the agent, stopped after it.
       restartPolicy: 'Always',
-      env: Object.entries(s.env).map(([k, v]) => ({ name: k, value: v })),
-      securityContext: confinement(),
-      ...(resources ? { resources } : {}),
+      env: [...Object.entries(s.env), ...Object.entries(s.options?.env ?? {})].map(([k, v]) => ({
+        name: k,
+        value: v,
+      })),
+      securityContext: { ...confinement(), ...serviceOptions[service]?.securityContext },
+      ...withResources(serviceOptions[service]?.resources ?? resources),
+      ...withShm(serviceOptions[service], `slipway-shm-${service}`),
     }),
   );
 
@@ -217,10 +238,15 @@ export function buildPodSpec(unit: Omit<UnitRequest, 'ticket'>, o: PodSpecOption
       `NODE_EXTRA_CA_CERTS=${AGENT_CA_BUNDLE}`,
       ...dockerEnv,
       ...Object.entries(unit.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      ...Object.entries(unit.options?.env ?? {}).map(([k, v]) => `${k}=${v}`),
     ].map(envVar),
-    securityContext: docker === 'rootless' ? rootlessBuilderRights() : confinement(),
-    ...(resources ? { resources } : {}),
+    securityContext: {
+      ...(docker === 'rootless' ? rootlessBuilderRights() : confinement()),
+      ...jobOptions.securityContext,
+    },
+    ...withResources(jobOptions.resources ?? resources),
     volumeMounts: [
+      ...(jobOptions.shmVolume ? [{ name: 'slipway-shm', mountPath: '/dev/shm' }] : []),
       { name: 'slipway-agent', mountPath: AGENT_MOUNT, readOnly: true },
       { name: 'slipway-ticket', mountPath: TICKET_DIR },
       { name: 'slipway-work', mountPath: WORK_MOUNT },
@@ -254,9 +280,16 @@ export function buildPodSpec(unit: Omit<UnitRequest, 'ticket'>, o: PodSpecOption
         : {}),
       ...(hostnames.length > 0 ? { hostAliases: [{ ip: '127.0.0.1', hostnames }] } : {}),
       ...(o.nodeSelector ? { nodeSelector: o.nodeSelector } : {}),
+      ...(unit.options?.hostname === undefined ? {} : { hostname: unit.options.hostname }),
       initContainers: [inject, ...services, ...(dind ? [dind] : [])],
       containers: [agent],
-      volumes,
+      volumes: [
+        ...volumes,
+        ...(jobOptions.shmVolume ? [{ name: 'slipway-shm', emptyDir: jobOptions.shmVolume }] : []),
+        ...Object.entries(serviceOptions).flatMap(([service, so]) =>
+          so.shmVolume ? [{ name: `slipway-shm-${service}`, emptyDir: so.shmVolume }] : [],
+        ),
+      ],
     },
   };
   return { pod, ticketSecret };
@@ -336,6 +369,62 @@ function unitLabels(
     }
   }
   return labels;
+}
+
+/** What a container's `options:` become in a pod. */
+interface PodOptions {
+  securityContext?: V1SecurityContext;
+  /** Requests and limits when `--cpus` or `--memory` lowered the fleet's. */
+  resources?: V1ResourceRequirements;
+  /** `--shm-size`: a memory-backed volume at /dev/shm. */
+  shmVolume?: { medium: 'Memory'; sizeLimit: string };
+}
+
+/**
+ * A container's `options:` in a pod: `--env` as env, `--cpus`/`--memory` as lower limits,
+ * `--shm-size` as a memory volume at /dev/shm, a numeric `--user` as runAsUser/runAsGroup.
+ * What Kubernetes cannot express is refused, naming the option: `--ulimit` (no per-container
+ * limits in a pod) and a `--user` given by name (a pod takes numbers only).
+ */
+function podOptions(options: ContainerOptions | undefined, what: string, o: PodSpecOptions): PodOptions {
+  if (options === undefined) return {};
+  if (options.ulimits !== undefined)
+    throw new PodSpecError(
+      `${what}: --ulimit cannot be honoured on a Kubernetes fleet (a pod sets no per-container limits): set it in the image or run the job on a Docker fleet`,
+    );
+  let securityContext: V1SecurityContext | undefined;
+  if (options.user !== undefined) {
+    const m = /^(\d+)(?::(\d+))?$/.exec(options.user);
+    if (!m)
+      throw new PodSpecError(
+        `${what}: --user '${options.user}' must be numeric (uid[:gid]) on a Kubernetes fleet, which cannot look names up in the image`,
+      );
+    securityContext = {
+      runAsUser: Number(m[1]),
+      ...(m[2] === undefined ? {} : { runAsGroup: Number(m[2]) }),
+    };
+  }
+  const lowered =
+    options.cpus !== undefined || options.memoryBytes !== undefined
+      ? podResources({ ...o, resources: withinLimits(o.resources, options) })
+      : undefined;
+  return {
+    ...(securityContext ? { securityContext } : {}),
+    ...(lowered ? { resources: lowered } : {}),
+    ...(options.shmSizeBytes === undefined
+      ? {}
+      : { shmVolume: { medium: 'Memory' as const, sizeLimit: String(options.shmSizeBytes) } }),
+  };
+}
+
+function withResources(resources: V1ResourceRequirements | undefined): {
+  resources?: V1ResourceRequirements;
+} {
+  return resources ? { resources } : {};
+}
+
+function withShm(options: PodOptions | undefined, volume: string): Pick<V1Container, 'volumeMounts'> {
+  return options?.shmVolume ? { volumeMounts: [{ name: volume, mountPath: '/dev/shm' }] } : {};
 }
 
 /** Requests and limits of each container, from the fleet's limits. */

@@ -160,7 +160,10 @@ export function resolveContainer(
   const image = runtime === undefined ? expand(spec.ref.image) : evaluate(runtime, spec.pos);
   const resource = spec.bare && Object.hasOwn(resources, image) ? resources[image] : undefined;
   const ref = resource ?? { ...spec.ref, image };
-  const env = Object.fromEntries(Object.entries(ref.env).map(([k, v]) => [k, expand(v)]));
+  // `-e` comes after `env:` on Docker's command line, so it wins there: and so for the agent.
+  const env = Object.fromEntries(
+    Object.entries({ ...ref.env, ...ref.options?.env }).map(([k, v]) => [k, expand(v)]),
+  );
   return {
     image: ref === resource || runtime === undefined ? expand(ref.image) : image,
     env,

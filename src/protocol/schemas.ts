@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 // The plan's schema module alone: the pipeline's index would load its YAML reader into every client.
-import { buildReason, dockerMode, jobPlan, taskResult } from '../pipeline/plan-schema.js';
+import { buildReason, containerOptions, dockerMode, jobPlan, taskResult } from '../pipeline/plan-schema.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -519,11 +519,19 @@ export const queuedJobView = z.object({
   image: z.string().nullable(),
   services: z.record(
     z.string(),
-    z.object({ image: z.string(), env: z.record(z.string(), z.string()), ports: z.array(z.string()) }),
+    z.object({
+      image: z.string(),
+      env: z.record(z.string(), z.string()),
+      ports: z.array(z.string()),
+      /** What the service's `options:` asked for (the safe ones; the rest were refused). */
+      options: containerOptions.optional(),
+    }),
   ),
   docker: dockerMode,
   /** The job container's own environment (`container: { env }`). */
   env: z.record(z.string(), z.string()).default({}),
+  /** What the job container's `options:` asked for. */
+  options: containerOptions.optional(),
   /** The job's demands, as written: a fleet starts agents only for jobs its agents could meet. */
   demands: z.array(z.string()).default([]),
   queuedAt: z.string().nullable(),
@@ -531,6 +539,7 @@ export const queuedJobView = z.object({
   timeoutInMinutes: z.number().nullable().optional(),
 });
 export type QueuedJobView = z.infer<typeof queuedJobView>;
+export type ContainerOptions = z.infer<typeof containerOptions>;
 export const poolAgentView = z.object({
   name: z.string(),
   busy: z.boolean(),

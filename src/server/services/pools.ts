@@ -281,6 +281,7 @@ export class PoolService {
           services: j.plan.services,
           docker: j.plan.docker,
           env: j.plan.container?.env ?? {},
+          ...(j.plan.container?.options ? { options: j.plan.container.options } : {}),
           demands: j.plan.pool.demands.map(formatDemand),
           queuedAt: iso(j.queuedAt),
           timeoutInMinutes: j.plan.timeoutInMinutes,
