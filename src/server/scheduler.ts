@@ -744,17 +744,38 @@ export class Scheduler {
     testRuns?: TestRunView[],
     coverage?: CoverageView[],
   ) {
-    const ok = await this.o.store.transitionJob(job.id, from, {
-      status: 'completed',
-      result,
-      reason,
-      outputs,
-      testRuns,
-      coverage,
-      finishedAt: this.o.clock.now(),
-      leaseExpiresAt: null,
-    });
+    // The attempt as the store has it: `job` may be a snapshot from before a claim.
+    const attempt = ((await this.o.store.getJob(job.id)) ?? job).attempt;
+    const now = this.o.clock.now();
+    const ok = await this.o.store.transitionJob(
+      job.id,
+      from,
+      {
+        status: 'completed',
+        result,
+        reason,
+        outputs,
+        testRuns,
+        coverage,
+        finishedAt: now,
+        leaseExpiresAt: null,
+      },
+      // Announced with the change: a coordinator killed between them cannot lose the event.
+      {
+        runId: job.runId,
+        event: {
+          kind: 'job',
+          jobId: job.id,
+          jobName: job.name,
+          attempt,
+          step: null,
+          data: { status: 'completed', result, reason },
+        },
+        at: now,
+      },
+    );
     if (!ok) return;
+    this.o.notifier.notify(`run:${job.runId}`);
     this.onJobFinished(result, reason, job, this.o.clock.now());
     this.o.logger.debug(
       { runId: job.runId, jobId: job.id, agentId: job.agentId, attempt: job.attempt, result, reason },
@@ -762,20 +783,31 @@ export class Scheduler {
     );
     // A finished leg frees a place under its group's maxParallel for the next one.
     if (job.plan.parallelGroup) void this.o.dispatcher.kick();
-    await this.jobEvent(job, { status: 'completed', result, reason });
     this.o.notifier.notify(`job:${job.id}`);
   }
 
   private async finishRun(run: RunRow, jobs: JobRow[]): Promise<void> {
     const result = run.cancelRequested ? 'canceled' : worst(jobs.map((j) => j.result!));
     const finishedAt = this.o.clock.now();
-    const won = await this.o.store.transitionRun(run.id, ['queued', 'running'], {
-      status: 'completed',
-      result,
-      finishedAt,
-    });
+    const won = await this.o.store.transitionRun(
+      run.id,
+      ['queued', 'running'],
+      { status: 'completed', result, finishedAt },
+      {
+        runId: run.id,
+        event: {
+          kind: 'run',
+          jobId: null,
+          jobName: null,
+          attempt: null,
+          step: null,
+          data: { status: 'completed', result },
+        },
+        at: finishedAt,
+      },
+    );
     if (!won) return;
-    await this.runEvent(run.id, { status: 'completed', result });
+    this.o.notifier.notify(`run:${run.id}`);
     this.o.logger.info({ runId: run.id, number: run.number, result }, 'run finished');
   }
 

@@ -182,6 +182,53 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await store.getJob('j'))!).toMatchObject({ status: 'queued', queuedAt: 5 });
     });
 
+    it('writes the event that announces a job or run change with it, and only when the change won', async () => {
+      await newRun('r', [job('j', 'r', 'running')]);
+      const announce = (data: { status: 'completed'; result: 'succeeded' | 'failed'; reason: null }) => ({
+        runId: 'r',
+        event: { kind: 'job' as const, jobId: 'j', jobName: 'j', attempt: 0, step: null, data },
+        at: 7,
+      });
+      const done = { status: 'completed' as const, result: 'succeeded' as const, reason: null };
+      expect(await store.transitionJob('j', ['running'], done, announce(done))).toBe(true);
+      // A second mover loses, and its event is not written.
+      const late = { status: 'completed' as const, result: 'failed' as const, reason: null };
+      expect(await store.transitionJob('j', ['running'], late, announce(late))).toBe(false);
+      const runDone = {
+        runId: 'r',
+        event: {
+          kind: 'run' as const,
+          jobId: null,
+          jobName: null,
+          attempt: null,
+          step: null,
+          data: { status: 'completed' as const, result: 'succeeded' as const },
+        },
+        at: 8,
+      };
+      expect(
+        await store.transitionRun(
+          'r',
+          ['queued', 'running'],
+          { status: 'completed', result: 'succeeded' },
+          runDone,
+        ),
+      ).toBe(true);
+      expect(
+        await store.transitionRun(
+          'r',
+          ['queued', 'running'],
+          { status: 'completed', result: 'failed' },
+          runDone,
+        ),
+      ).toBe(false);
+      const events = await store.listEvents('r', 0, 100);
+      expect(events.map((e) => [e.kind, e.at, (e.data as { result?: string }).result])).toEqual([
+        ['job', 7, 'succeeded'],
+        ['run', 8, 'succeeded'],
+      ]);
+    });
+
     it('keeps the test runs a finished job published, and none for a job that published none', async () => {
       await newRun('r', [job('j', 'r', 'running'), job('k', 'r', 'running')]);
       const testRuns = [

@@ -283,6 +283,16 @@ export type RepositoryRunState = RepositoryRunRow & {
   result: TaskResult | null;
 };
 
+/**
+ * The event that announces a state change, written in the same transaction as the change and
+ * only when it wins: a coordinator killed between the two can leave neither without the other.
+ */
+export interface Announcement {
+  runId: string;
+  event: NewEvent;
+  at: number;
+}
+
 export interface Store {
   // tokens
   insertToken(token: NewToken, now: number): Promise<void>;
@@ -372,6 +382,7 @@ export interface Store {
     id: string,
     from: RunStatus[],
     patch: Partial<Pick<RunRow, 'result' | 'startedAt' | 'finishedAt'>> & { status: RunStatus },
+    announce?: Announcement,
   ): Promise<boolean>;
   getJob(id: string): Promise<JobRow | undefined>;
   listJobs(runId: string): Promise<JobRow[]>;
@@ -392,6 +403,7 @@ export interface Store {
     id: string,
     from: JobStatus[],
     patch: Partial<Omit<JobRow, 'id' | 'runId' | 'idx' | 'plan' | 'name'>> & { status: JobStatus },
+    announce?: Announcement,
   ): Promise<boolean>;
   /** Flags a job for cancellation (the agent learns it from its heartbeat); false when it has finished. */
   requestJobCancel(id: string): Promise<boolean>;

@@ -18,7 +18,12 @@ interface Raw {
  * Numbers the event inside `c`'s transaction: appends to one run take turns (a transaction
  * advisory lock on the run, released at commit), so `seq` stays gapless and ordered.
  */
-async function insertEvent(c: pg.PoolClient, runId: string, e: NewEvent, now: number): Promise<number> {
+export async function insertEvent(
+  c: pg.PoolClient,
+  runId: string,
+  e: NewEvent,
+  now: number,
+): Promise<number> {
   await query(c, 'SELECT pg_advisory_xact_lock(1, hashtext($1))', [runId]);
   const { seq } = (await one<{ seq: number }>(
     c,

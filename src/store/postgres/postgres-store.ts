@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { JobStatus, RunStatus } from '../../protocol/index.js';
 import type {
   AgentRow,
+  Announcement,
   CacheEntryRow,
   FleetRow,
   JobRow,
@@ -19,7 +20,7 @@ import type {
 } from '../types.js';
 import * as agents from './agents.js';
 import * as caches from './caches.js';
-import { createPool, migrate, one, query } from './db.js';
+import { createPool, type Db, migrate, one, query, transaction } from './db.js';
 import * as events from './events.js';
 import * as fleets from './fleets.js';
 import * as pools from './pools.js';
@@ -113,8 +114,12 @@ export class PostgresStore implements Store {
   getRunByNumber = async (n: number) => runs.getRunByNumber(this.db, n);
   listRuns = async (limit: number, filter?: RunFilter) => runs.listRuns(this.db, limit, filter);
   updateRun = async (id: string, patch: Partial<RunRow>) => runs.updateRun(this.db, id, patch);
-  transitionRun = async (id: string, from: RunStatus[], patch: Partial<RunRow> & { status: RunStatus }) =>
-    runs.transitionRun(this.db, id, from, patch);
+  transitionRun = async (
+    id: string,
+    from: RunStatus[],
+    patch: Partial<RunRow> & { status: RunStatus },
+    announce?: Announcement,
+  ) => this.announced(announce, (db) => runs.transitionRun(db, id, from, patch));
   getJob = async (id: string) => runs.getJob(this.db, id);
   listJobs = async (runId: string) => runs.listJobs(this.db, runId);
   countRunJobs = async (runId: string) => runs.countRunJobs(this.db, runId);
@@ -124,8 +129,25 @@ export class PostgresStore implements Store {
   listRunningJobIds = async (agentId: string) => runs.listRunningJobIds(this.db, agentId);
   listJobsByStatus = async (status: JobStatus, pool?: string, limit?: number) =>
     runs.listJobsByStatus(this.db, status, pool, limit);
-  transitionJob = async (id: string, from: JobStatus[], patch: Partial<JobRow> & { status: JobStatus }) =>
-    runs.transitionJob(this.db, id, from, patch);
+  transitionJob = async (
+    id: string,
+    from: JobStatus[],
+    patch: Partial<JobRow> & { status: JobStatus },
+    announce?: Announcement,
+  ) => this.announced(announce, (db) => runs.transitionJob(db, id, from, patch));
+
+  /** A change and the event that announces it, in one transaction; the event only when it won. */
+  private async announced(
+    announce: Announcement | undefined,
+    change: (db: Db) => Promise<boolean>,
+  ): Promise<boolean> {
+    if (!announce) return change(this.db);
+    return transaction(this.db, async (c) => {
+      const won = await change(c);
+      if (won) await events.insertEvent(c, announce.runId, announce.event, announce.at);
+      return won;
+    });
+  }
   requestJobCancel = async (id: string) => runs.requestJobCancel(this.db, id);
   claimJob = async (id: string, agent: { id: string; name: string }, leaseExpiresAt: number, now: number) =>
     runs.claimJob(this.db, id, agent, leaseExpiresAt, now);

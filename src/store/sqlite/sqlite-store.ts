@@ -1,6 +1,7 @@
 import type { JobStatus, RunStatus } from '../../protocol/index.js';
 import type {
   AgentRow,
+  Announcement,
   CacheEntryRow,
   FleetRow,
   JobRow,
@@ -101,8 +102,12 @@ export class SqliteStore implements Store {
   getRunByNumber = async (n: number) => runs.getRunByNumber(this.db, n);
   listRuns = async (limit: number, filter?: RunFilter) => runs.listRuns(this.db, limit, filter);
   updateRun = async (id: string, patch: Partial<RunRow>) => runs.updateRun(this.db, id, patch);
-  transitionRun = async (id: string, from: RunStatus[], patch: Partial<RunRow> & { status: RunStatus }) =>
-    runs.transitionRun(this.db, id, from, patch);
+  transitionRun = async (
+    id: string,
+    from: RunStatus[],
+    patch: Partial<RunRow> & { status: RunStatus },
+    announce?: Announcement,
+  ) => this.announced(announce, () => runs.transitionRun(this.db, id, from, patch));
   getJob = async (id: string) => runs.getJob(this.db, id);
   listJobs = async (runId: string) => runs.listJobs(this.db, runId);
   countRunJobs = async (runId: string) => runs.countRunJobs(this.db, runId);
@@ -112,8 +117,22 @@ export class SqliteStore implements Store {
   listRunningJobIds = async (agentId: string) => runs.listRunningJobIds(this.db, agentId);
   listJobsByStatus = async (status: JobStatus, pool?: string, limit?: number) =>
     runs.listJobsByStatus(this.db, status, pool, limit);
-  transitionJob = async (id: string, from: JobStatus[], patch: Partial<JobRow> & { status: JobStatus }) =>
-    runs.transitionJob(this.db, id, from, patch);
+  transitionJob = async (
+    id: string,
+    from: JobStatus[],
+    patch: Partial<JobRow> & { status: JobStatus },
+    announce?: Announcement,
+  ) => this.announced(announce, () => runs.transitionJob(this.db, id, from, patch));
+
+  /** A change and the event that announces it, in one transaction; the event only when it won. */
+  private announced(announce: Announcement | undefined, change: () => boolean): boolean {
+    if (!announce) return change();
+    return this.db.transaction(() => {
+      const won = change();
+      if (won) events.appendEvent(this.db, announce.runId, announce.event, announce.at);
+      return won;
+    })();
+  }
   requestJobCancel = async (id: string) => runs.requestJobCancel(this.db, id);
   claimJob = async (id: string, agent: { id: string; name: string }, leaseExpiresAt: number, now: number) =>
     runs.claimJob(this.db, id, agent, leaseExpiresAt, now);
