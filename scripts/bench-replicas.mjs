@@ -2,7 +2,7 @@
 // `slipway server` processes (agents spread over them), and what one replica spends on idle
 // long polls (memory and CPU at N idle pollers). Needs the test PostgreSQL
 // (scripts/ensure-postgres.sh; SLIPWAY_TEST_POSTGRES points elsewhere). Opt-in, after `npm run build`:
-//   node scripts/bench-replicas.mjs [--jobs 2000] [--agents 40] [--idle 1000]
+//   node scripts/bench-replicas.mjs [--jobs 500] [--agents 20] [--idle 500]   (about 90 s: not in `npm run bench`)
 // Writes its key (`replicas`) into .bench/results.json, keeping the other scripts' keys.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,9 +20,9 @@ const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 const POSTGRES = process.env.SLIPWAY_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:54329/postgres';
 const { values } = parseArgs({
   options: {
-    jobs: { type: 'string', default: '2000' },
-    agents: { type: 'string', default: '40' },
-    idle: { type: 'string', default: '1000' },
+    jobs: { type: 'string', default: '500' },
+    agents: { type: 'string', default: '20' },
+    idle: { type: 'string', default: '500' },
   },
 });
 const JOBS = Number(values.jobs);
