@@ -7,6 +7,7 @@ import { ApiClient } from '../protocol/client.js';
 import type { ServerConfigInput } from '../server/config.js';
 import { type SlipwayServer, startServer } from '../server/server.js';
 import { silentLogger } from '../shared/logger.js';
+import { createTestDatabase } from './postgres.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -22,11 +23,26 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** A real server on a free port with its own data directory. */
+/**
+ * A real server on a free port with its own data directory. With `SLIPWAY_TEST_STORE=postgres`
+ * its store is a new PostgreSQL database (dropped at `stop`), so the server's tests can be run
+ * against that store too.
+ */
 export async function startTestServer(config: Partial<ServerConfigInput> = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-test-'));
+  const database =
+    process.env.SLIPWAY_TEST_STORE === 'postgres' && config.database === undefined
+      ? await createTestDatabase('slipway_server')
+      : undefined;
   const server = await startServer({
-    config: { host: '127.0.0.1', port: 0, dataDir: join(dir, 'data'), logLevel: 'silent', ...config },
+    config: {
+      host: '127.0.0.1',
+      port: 0,
+      dataDir: join(dir, 'data'),
+      logLevel: 'silent',
+      ...(database ? { database: database.url } : {}),
+      ...config,
+    },
     logger: silentLogger,
   });
   const adminToken = (await readFile(server.adminTokenFile, 'utf8')).trim();
@@ -46,6 +62,7 @@ export async function startTestServer(config: Partial<ServerConfigInput> = {}): 
     },
     async stop() {
       await server.stop();
+      await database?.drop();
       await rm(dir, { recursive: true, force: true });
     },
   };

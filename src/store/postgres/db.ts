@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { SlipwayError, StoreUnavailableError } from '../../shared/errors.js';
+import { SlipwayError, StoreUnavailableError, ValidationError } from '../../shared/errors.js';
 import type { PgStoreOptions } from './url.js';
 
 /** A pool or one client of it inside a transaction: the aggregate files take either. */
@@ -60,6 +60,12 @@ export function classifyPgError(e: unknown): unknown {
     /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable/i.test(
       message,
     );
+  if (code === '22021' || code === '22P05') {
+    // SQLite keeps a NUL inside text; PostgreSQL's TEXT cannot. Input, not an outage.
+    return new ValidationError('a value holds a NUL character (\\0), which the database cannot store', {
+      cause: e,
+    });
+  }
   if (code === '57014') {
     return new StoreUnavailableError('the database cancelled a statement that ran past statement_timeout', {
       cause: e,
@@ -146,6 +152,9 @@ function migrationsDir(): string {
   return join(here, '..', '..', '..', 'src', 'store', 'postgres', 'migrations');
 }
 
+/** How long one migration statement (or the wait for another replica's migrations) may take. */
+const MIGRATION_TIMEOUT_MS = 10 * 60_000;
+
 /** One lock id for "migrating Slipway's schema", the same in every replica. */
 const MIGRATION_LOCK = 0x51_1b_3a_70;
 
@@ -160,16 +169,19 @@ export async function migrate(pool: pg.Pool, dir = migrationsDir()): Promise<voi
   } catch (e) {
     throw classifyPgError(e);
   }
+  // A migration on a big table, or waiting for another replica's, may outlast a query's
+  // budget: these statements get a longer one, on the server and in the client alike.
+  const run = (text: string, values: unknown[] = []) =>
+    client.query({ text, values, query_timeout: MIGRATION_TIMEOUT_MS + 5_000 } as pg.QueryConfig);
   try {
-    // A migration on a big table, or waiting for another replica's, may outlast a query's budget.
-    await client.query('SET statement_timeout = 0');
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await run(`SET statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
+    await run('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
-      await client.query(
+      await run(
         'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',
       );
       const applied = new Set(
-        (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map(
+        ((await run('SELECT version FROM schema_migrations')).rows as { version: number }[]).map(
           (r) => r.version,
         ),
       );
@@ -180,22 +192,22 @@ export async function migrate(pool: pg.Pool, dir = migrationsDir()): Promise<voi
         const version = Number(f.slice(0, 4));
         if (applied.has(version)) continue;
         const sql = readFileSync(join(dir, f), 'utf8');
-        await client.query('BEGIN');
+        await run('BEGIN');
         try {
-          await client.query(sql);
-          await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [
+          await run(sql);
+          await run('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [
             version,
             Date.now(),
           ]);
-          await client.query('COMMIT');
+          await run('COMMIT');
         } catch (e) {
-          await client.query('ROLLBACK');
+          await run('ROLLBACK');
           throw e;
         }
       }
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
-      await client.query('RESET statement_timeout');
+      await run('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+      await run('RESET statement_timeout');
     }
   } catch (e) {
     throw classifyPgError(e);

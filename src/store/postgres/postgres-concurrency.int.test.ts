@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { JobPlan, PipelinePlan } from '../../pipeline/index.js';
-import { StoreUnavailableError } from '../../shared/errors.js';
+import { StoreUnavailableError, ValidationError } from '../../shared/errors.js';
 import { createTestDatabase, type TestDatabase } from '../../test-support/postgres.js';
 import type { JobRow, RunRow } from '../types.js';
 import { PostgresStore } from './postgres-store.js';
@@ -195,6 +195,56 @@ describe('PostgreSQL store shared by several stores', () => {
     // Nothing was half done, and the pool still serves.
     expect((await store.getJob('j'))?.status).toBe('queued');
     expect((await store.claimJob('j', { id: 'a', name: 'a' }, 100, 1)).ok).toBe(true);
+  });
+
+  it('keeps at most pool_max connections however many calls wait, and close() ends them all', async () => {
+    const db = await database();
+    const store = await PostgresStore.open(`${db.url}?pool_max=2`);
+    await store.ensurePool('default', { allowDockerSocket: false }, 0);
+    await store.createRun(run('r'), [job('j', 'r')]);
+    const name = new URL(db.url).pathname.slice(1);
+    const connections = async () =>
+      Number(
+        (
+          await sqlOn(
+            db.url,
+            `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = '${name}' AND application_name = 'slipway'`,
+          )
+        )[0]!.n,
+      );
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    let claims: Promise<{ ok: boolean }>[] = [];
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT * FROM jobs WHERE id = 'j' FOR UPDATE");
+      // Six claims at once: two hold the pool's connections (waiting for the row), four wait for those.
+      claims = Array.from({ length: 6 }, (_, i) =>
+        store.claimJob('j', { id: `a${i}`, name: `a${i}` }, 100, 1),
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await connections()).toBe(2);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    expect((await Promise.all(claims)).filter((c) => c.ok)).toHaveLength(1);
+    await store.close();
+    // A backend leaves pg_stat_activity a moment after its client hung up.
+    for (let i = 0; i < 50 && (await connections()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await connections()).toBe(0);
+    // A second close (a server stopping twice) is harmless.
+    await expect(store.close()).resolves.toBeUndefined();
+  });
+
+  it('refuses text with a NUL character as invalid input, changing nothing', async () => {
+    const db = await database();
+    const store = await open(db.url);
+    await store.ensurePool('default', { allowDockerSocket: false }, 0);
+    const creating = store.createRun(run('r'), [{ ...job('j', 'r'), displayName: 'a\u0000b' }]);
+    await expect(creating).rejects.toThrow(ValidationError);
+    await expect(creating).rejects.toThrow(/NUL character/);
+    expect(await store.getRun('r')).toBeUndefined();
   });
 
   it('refuses to open a database that does not answer, as unavailable, without echoing the password', async () => {

@@ -214,7 +214,10 @@ export class PostgresStore implements Store {
   cacheUsage = async () => caches.cacheUsage(this.db);
   countCacheEntriesWithSha = async (sha256: string) => caches.countCacheEntriesWithSha(this.db, sha256);
 
+  private closing: Promise<void> | undefined;
+  /** Ends the pool once (it waits for queries under way); a second call waits for the first. */
   close = async () => {
-    await this.db.end();
+    this.closing ??= this.db.end();
+    await this.closing;
   };
 }
