@@ -38,8 +38,10 @@ function startReplica(r: (typeof replicas)[number]): Promise<Proc> {
       db.url,
       '--blobs',
       `s3://${BUCKET}?endpoint=${endpoint}`,
+      // Short, so the reaper test is quick; long enough that agents moving to the other
+      // replica after a kill -9 renew in time on a busy machine.
       '--lease-ttl',
-      '3',
+      '8',
       '--log-level',
       'warn',
     ],

@@ -472,13 +472,32 @@ export class Scheduler {
       now,
     );
     this.o.dispatcher.claimed(jobId);
-    if (!outcome.ok) throw new ClaimLostError(jobId);
-    this.onJobStarted(job, now);
-    this.o.logger.debug(
-      { runId: job.runId, jobId, agentId: agent.id, attempt: outcome.job.attempt },
-      'job claimed',
-    );
-    const claimed = outcome.job;
+    let claimed: JobRow;
+    if (outcome.ok) {
+      claimed = outcome.job;
+      this.onJobStarted(job, now);
+      this.o.logger.debug(
+        { runId: job.runId, jobId, agentId: agent.id, attempt: outcome.job.attempt },
+        'job claimed',
+      );
+    } else {
+      // The same agent asking again for the job it holds: its claim went through, but the
+      // answer was lost (the replica it reached died, the connection broke). It gets the same
+      // attempt again, with new tokens; else the job would wait for its lease to run out.
+      const held = await this.o.store.getJob(jobId);
+      if (!held || held.status !== 'running' || held.agentId !== agent.id) throw new ClaimLostError(jobId);
+      this.o.logger.info(
+        { runId: job.runId, jobId, agentId: agent.id, attempt: held.attempt },
+        'claim repeated',
+      );
+      return this.jobSpec(held, agent, false);
+    }
+    return this.jobSpec(claimed, agent, true);
+  }
+
+  /** Everything the agent needs to run its attempt; `fresh` for a new claim (steps, events). */
+  private async jobSpec(claimed: JobRow, agent: AgentRow, fresh: boolean): Promise<JobSpec> {
+    const jobId = claimed.id;
     const run = (await this.o.store.getRun(claimed.runId))!;
     const lease = await this.o.auth.issue('job', {
       jobId,
@@ -493,7 +512,7 @@ export class Scheduler {
       name: `steps of ${claimed.name}#${claimed.attempt}`,
       ttlMs: (claimed.plan.timeoutInMinutes || 360) * 60_000 + 30 * 60_000,
     });
-    for (const [idx, step] of claimed.plan.steps.entries()) {
+    for (const [idx, step] of fresh ? claimed.plan.steps.entries() : []) {
       await this.o.store.upsertStep({
         jobId,
         attempt: claimed.attempt,
@@ -506,7 +525,7 @@ export class Scheduler {
         finishedAt: null,
       });
     }
-    await this.freshJobEvent(claimed, { status: 'running', agent: agent.name });
+    if (fresh) await this.freshJobEvent(claimed, { status: 'running', agent: agent.name });
     if (run.status === 'queued') await this.advance(run.id);
     const wanted = new Set(claimed.dependsOn.map((d) => d.toLowerCase()));
     const deps =

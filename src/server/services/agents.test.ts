@@ -3,6 +3,7 @@ import { AgentIdentity } from '../../agent/identity.js';
 import {
   AgentBusyError,
   AuthError,
+  ClaimLostError,
   ForbiddenError,
   GoneError,
   RateLimitError,
@@ -187,6 +188,47 @@ describe('AgentService.claim', () => {
     const after = await w.reload(reg.agentId);
     expect(after.claims).toBe(1);
     await expect(w.agents.claim(after, bound!, sessionId)).rejects.toThrow(ForbiddenError);
+  });
+});
+
+describe('AgentService.claim asked again (its answer was lost: the replica died, the connection broke)', () => {
+  it('gives the agent that holds the job the same attempt again, with a working lease', async () => {
+    const a = await w.agent('a1');
+    const [jobId] = await w.queue(ONE_JOB);
+    const first = await w.agents.claim(a.row, jobId!, a.sessionId);
+    const again = await w.agents.claim(a.row, jobId!, a.sessionId);
+    expect(again).toMatchObject({ jobId, epoch: first.epoch, attempt: 1 });
+    expect(again.leaseToken).not.toBe(first.leaseToken);
+    expect((await w.store.getJob(jobId!))?.attempt).toBe(1);
+    await w.scheduler.complete(jobId!, again.epoch, 'succeeded');
+    expect((await w.store.getJob(jobId!))?.result).toBe('succeeded');
+  });
+
+  it('still refuses any other agent, and the holder once the job finished', async () => {
+    const a = await w.agent('a1');
+    const b = await w.agent('b1');
+    const [jobId] = await w.queue(ONE_JOB);
+    await w.agents.claim(a.row, jobId!, a.sessionId);
+    await expect(w.agents.claim(b.row, jobId!, b.sessionId)).rejects.toThrow(ClaimLostError);
+    await w.scheduler.complete(jobId!, 1, 'succeeded');
+    await expect(w.agents.claim(a.row, jobId!, a.sessionId)).rejects.toThrow(ClaimLostError);
+  });
+
+  it('lets a ticket agent ask again for its one job', async () => {
+    const [bound] = await w.queue(ONE_JOB);
+    const reg = await w.agents.register(await ticket('fleet-2', bound), {
+      pool: 'default',
+      name: 'fleet-2',
+      publicKey: new AgentIdentity().publicKeyPem,
+      replace: false,
+    });
+    const { sessionId } = await w.agents.openSession(await w.reload(reg.agentId), {
+      capabilities: {},
+      version: 'test',
+    });
+    await w.agents.claim(await w.reload(reg.agentId), bound!, sessionId);
+    const again = await w.agents.claim(await w.reload(reg.agentId), bound!, sessionId);
+    expect(again).toMatchObject({ jobId: bound, epoch: 1 });
   });
 });
 

@@ -166,7 +166,9 @@ export class AgentService {
     // A job's steps run as the agent's user and can read the agent's credentials from its
     // memory: an agent may claim only while it runs nothing, and a ticket's agent only once.
     await this.refuseBusyAgent(agent, jobId);
-    if (agent.singleJob && agent.claims > 0) {
+    // Asking again for the job it holds (the answer to its claim was lost) is not a second job.
+    const holds = job?.status === 'running' && job.agentId === agent.id;
+    if (agent.singleJob && agent.claims > 0 && !holds) {
       throw new ForbiddenError('this agent was registered with a one-use ticket and has had its job');
     }
     return this.o.scheduler.claim(jobId, agent);
