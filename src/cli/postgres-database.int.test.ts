@@ -25,7 +25,10 @@ describe('slipway server --database postgres://…', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const database = `${db.url}?pool_max=4&statement_timeout_ms=20000`;
-    let server = await spawnServer(dataDir, port, ['--database', database]);
+    // PostgreSQL is for replicas: the server is told where shared blobs are and the shared key.
+    const args = ['--database', database, '--blobs', `file:${join(dir, 'blobs')}`];
+    const serverEnv = { SLIPWAY_SECRET_KEY: '22'.repeat(32) };
+    let server = await spawnServer(dataDir, port, args, serverEnv);
     const admin = (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim();
     const client = new ApiClient(url);
     const pat = (
@@ -52,7 +55,7 @@ describe('slipway server --database postgres://…', () => {
     // Killed, not stopped: what was committed is all the next server has.
     server.kill('SIGKILL');
     expect(await server.exited).toBe('SIGKILL');
-    server = await spawnServer(dataDir, port, ['--database', database]);
+    server = await spawnServer(dataDir, port, args, serverEnv);
     const status = spawnCli(['status', '1', '--json'], env);
     expect(await status.exited, status.output()).toBe(0);
     const view = JSON.parse(status.output()) as { number: number; status: string; result: string };

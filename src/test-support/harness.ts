@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +42,14 @@ export async function startTestServer(config: Partial<ServerConfigInput> = {}): 
       port: 0,
       dataDir: join(dir, 'data'),
       logLevel: 'silent',
-      ...(database ? { database: database.url } : {}),
+      // A server on PostgreSQL is told where its shared blobs are and its shared key.
+      ...(database
+        ? {
+            database: database.url,
+            blobs: `file:${join(dir, 'blobs')}`,
+            secretKey: randomBytes(32).toString('hex'),
+          }
+        : {}),
       ...config,
     },
     logger: silentLogger,
@@ -192,17 +200,16 @@ export async function freePort(): Promise<number> {
 }
 
 /** The server as its own process (so a test can `kill -9` it), on a fixed port and data dir. */
-export async function spawnServer(dataDir: string, port: number, extra: string[] = []): Promise<Proc> {
-  const server = spawnCli([
-    'server',
-    '--port',
-    String(port),
-    '--data',
-    dataDir,
-    '--log-level',
-    'warn',
-    ...extra,
-  ]);
+export async function spawnServer(
+  dataDir: string,
+  port: number,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Proc> {
+  const server = spawnCli(
+    ['server', '--port', String(port), '--data', dataDir, '--log-level', 'warn', ...extra],
+    env,
+  );
   await server.waitFor(/listening on/);
   return server;
 }
