@@ -15,7 +15,11 @@ let store: SqliteStore;
 let groups: VariableGroupService;
 beforeEach(() => {
   store = new SqliteStore(join(mkdtempSync(join(tmpdir(), 'slipway-groups-')), 'db.sqlite'));
-  groups = new VariableGroupService({ store, clock: new FakeClock(), vault: new SecretVault(randomBytes(32)) });
+  groups = new VariableGroupService({
+    store,
+    clock: new FakeClock(),
+    vault: new SecretVault(randomBytes(32)),
+  });
 });
 afterEach(async () => {
   await store.close();
