@@ -373,6 +373,11 @@ group
   .argument('<name>')
   .option('--description <text>', 'what the group is for')
   .option('--pools <pools>', "pools whose jobs may read it, comma-separated ('*': every pool)", listOf)
+  .option(
+    '--repositories <names>',
+    'repositories (slipway repo add) whose runs may read it from any pool, comma-separated',
+    listOf,
+  )
   .option('--var <name=value>', 'a value (repeatable)', collect, {})
   .option(
     '--secret <name=value>',
@@ -388,6 +393,11 @@ group
   .argument('<name>')
   .option('--description <text>', 'what the group is for')
   .option('--pools <pools>', 'replace the pools whose jobs may read it, comma-separated', listOf)
+  .option(
+    '--repositories <names>',
+    'replace the repositories whose runs may read it, comma-separated',
+    listOf,
+  )
   .option('--var <name=value>', 'set a value (repeatable)', collect, {})
   .option('--secret <name=value>', 'set a secret (repeatable)', collect, {})
   .option('--unset <name>', 'remove a value or secret (repeatable)', listOf)

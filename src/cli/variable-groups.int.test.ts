@@ -53,7 +53,7 @@ describe('variable groups', () => {
   it('lists values and secret names, never a secret, and keeps the secret sealed at rest', async () => {
     const listed = await cli(['group', 'list']);
     expect(listed.code).toBe(0);
-    expect(listed.output).toMatch(/Shared Config\tdefault\tGREETING=hello REGION=from-group\tDEPLOY_KEY/);
+    expect(listed.output).toMatch(/Shared Config\tdefault\t-\tGREETING=hello REGION=from-group\tDEPLOY_KEY/);
     expect(listed.output).not.toContain(SECRET);
     const json = await cli(['group', 'list', '--json']);
     expect(JSON.parse(json.output)[0]).toMatchObject({ name: 'Shared Config', secretNames: ['DEPLOY_KEY'] });
@@ -108,6 +108,30 @@ describe('variable groups', () => {
     expect(unknown.output).toContain("uses variable group 'nope', which does not exist");
     const runs = await ts.client.request<unknown[]>('runs', { token: ts.adminToken });
     expect(runs.body).toHaveLength(1);
+  });
+
+  it('a repository allowed by a group is the one the coordinator mirrors, never what a client says of its folder', async () => {
+    const created = await cli([
+      'group',
+      'create',
+      'App Deploy',
+      '--repositories',
+      'claimed-app',
+      '--secret',
+      `APP_KEY=${SECRET}`,
+    ]);
+    expect(created.code, created.output).toBe(0);
+    expect(created.output).toContain('no pool allowed, repositories claimed-app');
+    // A folder named like the repository: the client reports it as the run's repository.
+    const lookalike = await workspace(
+      'claimed-app',
+      'variables: [{ group: App Deploy }]\nsteps:\n- bash: echo no\n',
+    );
+    const refused = await cli(['run', '--dir', lookalike]);
+    expect(refused.code, refused.output).toBe(2);
+    expect(refused.output).toContain("which variable group 'App Deploy' does not allow");
+    expect(refused.output).not.toContain(SECRET);
+    expect((await cli(['group', 'delete', 'App Deploy'])).code).toBe(0);
   });
 
   it('an untrusted run gets the values but never the secrets', async () => {

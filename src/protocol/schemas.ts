@@ -190,11 +190,16 @@ export const variableGroupName = z
 const groupPools = z
   .array(z.string().regex(/^(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,99})$/, "a pool name or '*'"))
   .max(100);
+/** Repositories the coordinator mirrors (`slipway repo add` names) whose runs may read a group. */
+const groupRepositories = z
+  .array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'a repository name'))
+  .max(100);
 const groupValues = z.record(variableName, z.string().max(64 * 1024));
 export const createVariableGroupRequest = z.object({
   name: variableGroupName,
   description: z.string().max(1000).default(''),
   pools: groupPools.default([]),
+  repositories: groupRepositories.default([]),
   variables: groupValues.default({}),
   secrets: z.record(variableName, secretValue).default({}),
 });
@@ -202,6 +207,7 @@ export const createVariableGroupRequest = z.object({
 export const updateVariableGroupRequest = z.object({
   description: z.string().max(1000).optional(),
   pools: groupPools.optional(),
+  repositories: groupRepositories.optional(),
   variables: groupValues.default({}),
   secrets: z.record(variableName, secretValue).default({}),
   remove: z.array(variableName).max(1000).default([]),
@@ -211,6 +217,8 @@ export const variableGroupView = z.object({
   name: z.string(),
   description: z.string(),
   pools: z.array(z.string()),
+  /** Absent from older servers. */
+  repositories: z.array(z.string()).default([]),
   variables: z.record(z.string(), z.string()),
   secretNames: z.array(z.string()),
   createdAt: z.string(),

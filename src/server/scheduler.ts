@@ -153,8 +153,11 @@ export class Scheduler {
     });
   }
 
-  /** Queues a run; `reason` is `Manual` for a run asked for through the API, a trigger's otherwise. */
-  async createRun(body: CreateRunBody, reason: BuildReason = 'Manual') {
+  /**
+   * Queues a run; `reason` is `Manual` for a run asked for through the API, a trigger's otherwise.
+   * `repository` is the mirrored repository the coordinator started it from (sources only).
+   */
+  async createRun(body: CreateRunBody, reason: BuildReason = 'Manual', repository?: string) {
     // `Build.SourceBranch` and the like, known at compile time as in Azure; `--var` overrides them.
     const req = { ...body, variables: { ...sourceVariables(body.source, reason), ...body.variables } };
     // Compiled here again, with the same templates and values the CLI used: the server decides.
@@ -182,7 +185,7 @@ export class Scheduler {
       dependsOn: j.dependsOn,
       ...notStarted(),
     }));
-    for (const job of jobs) await this.fillVariableGroups(plan.file, job, req.untrusted);
+    for (const job of jobs) await this.fillVariableGroups(plan.file, job, req.untrusted, repository);
     const run = await this.o.store.createRun(
       {
         id: runId,
@@ -567,14 +570,19 @@ export class Scheduler {
    * A job's variable groups, read now (a later change does not alter a queued run): their
    * values beneath the job's own, their secrets sealed for this job alone.
    */
-  private async fillVariableGroups(file: string, job: JobRow, untrusted: boolean): Promise<void> {
+  private async fillVariableGroups(
+    file: string,
+    job: JobRow,
+    untrusted: boolean,
+    repository?: string,
+  ): Promise<void> {
     if (!job.plan.variableGroups?.length) return;
     if (!this.o.variableGroups) {
       throw new ValidationError(
         `${file}: job '${job.name}' uses variable groups, which this server does not keep`,
       );
     }
-    const groups = await this.o.variableGroups.resolve(file, job, untrusted);
+    const groups = await this.o.variableGroups.resolve(file, job, untrusted, repository);
     job.plan = { ...job.plan, variables: { ...groups.variables, ...job.plan.variables } };
     if (Object.keys(groups.secrets).length > 0) job.secrets = this.o.vault.seal(groups.secrets);
   }

@@ -137,6 +137,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         secrets: 'sealed-blob',
         secretNames: ['TOKEN'],
         pools: ['default'],
+        repositories: ['app'],
         createdAt: 1,
         updatedAt: 1,
       };

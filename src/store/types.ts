@@ -170,6 +170,8 @@ export interface VariableGroupRow {
   secretNames: string[];
   /** Pools whose jobs may use the group; `*` for every pool. */
   pools: string[];
+  /** Repositories (`slipway repo add`) whose runs may use it from any pool. */
+  repositories: string[];
   createdAt: number;
   updatedAt: number;
 }

@@ -17,18 +17,27 @@ function poolsOf(values: string[] | undefined): string[] | undefined {
 export async function groupCreate(
   s: ClientSettings,
   name: string,
-  o: { description?: string; pools?: string[]; var: Record<string, string>; secret: Record<string, string> },
+  o: {
+    description?: string;
+    pools?: string[];
+    repositories?: string[];
+    var: Record<string, string>;
+    secret: Record<string, string>;
+  },
   out: Out,
 ) {
   const { client, token } = resolveClient(s);
   const pools = poolsOf(o.pools) ?? [];
+  const repositories = poolsOf(o.repositories) ?? [];
   const group = await client.createVariableGroup(
-    { name, description: o.description ?? '', pools, variables: o.var, secrets: o.secret },
+    { name, description: o.description ?? '', pools, repositories, variables: o.var, secrets: o.secret },
     { token },
   );
   out(`variable group '${group.name}' created: ${summary(group)}\n`);
-  if (pools.length === 0) {
-    out(`no pool may read it yet: allow one with 'slipway group set "${group.name}" --pools default'\n`);
+  if (pools.length === 0 && repositories.length === 0) {
+    out(
+      `no pool or repository may read it yet: allow one with 'slipway group set "${group.name}" --pools default'\n`,
+    );
   }
   return EXIT.ok;
 }
@@ -40,6 +49,7 @@ export async function groupSet(
   o: {
     description?: string;
     pools?: string[];
+    repositories?: string[];
     var: Record<string, string>;
     secret: Record<string, string>;
     unset?: string[];
@@ -47,13 +57,15 @@ export async function groupSet(
   out: Out,
 ) {
   const pools = poolsOf(o.pools);
+  const repositories = poolsOf(o.repositories);
   const nothing =
     o.description === undefined &&
     pools === undefined &&
+    repositories === undefined &&
     Object.keys(o.var).length + Object.keys(o.secret).length + (o.unset?.length ?? 0) === 0;
   if (nothing) {
     throw new CliError(
-      'nothing to change: give --var, --secret, --unset, --pools or --description',
+      'nothing to change: give --var, --secret, --unset, --pools, --repositories or --description',
       EXIT.invalid,
     );
   }
@@ -63,6 +75,7 @@ export async function groupSet(
     {
       ...(o.description === undefined ? {} : { description: o.description }),
       ...(pools === undefined ? {} : { pools }),
+      ...(repositories === undefined ? {} : { repositories }),
       variables: o.var,
       secrets: o.secret,
       remove: o.unset ?? [],
@@ -81,11 +94,11 @@ export async function groupList(s: ClientSettings, o: { json?: boolean }, out: O
     out(`${JSON.stringify(groups, null, 2)}\n`);
     return EXIT.ok;
   }
-  out(`${['GROUP', 'POOLS', 'VARIABLES', 'SECRETS'].join('\t')}\n`);
+  out(`${['GROUP', 'POOLS', 'REPOSITORIES', 'VARIABLES', 'SECRETS'].join('\t')}\n`);
   for (const g of groups) {
     const variables = Object.entries(g.variables).map(([k, v]) => `${k}=${v}`);
     out(
-      `${[g.name, g.pools.join(',') || '-', variables.join(' ') || '-', g.secretNames.join(' ') || '-'].join('\t')}\n`,
+      `${[g.name, g.pools.join(',') || '-', g.repositories.join(',') || '-', variables.join(' ') || '-', g.secretNames.join(' ') || '-'].join('\t')}\n`,
     );
   }
   return EXIT.ok;
@@ -101,5 +114,6 @@ export async function groupDelete(s: ClientSettings, name: string, out: Out) {
 function summary(g: VariableGroupView): string {
   const n = (count: number, what: string) => `${count} ${what}${count === 1 ? '' : 's'}`;
   const pools = g.pools.length > 0 ? `pools ${g.pools.join(', ')}` : 'no pool allowed';
-  return `${n(Object.keys(g.variables).length, 'variable')}, ${n(g.secretNames.length, 'secret')}, ${pools}`;
+  const repos = g.repositories.length > 0 ? `, repositories ${g.repositories.join(', ')}` : '';
+  return `${n(Object.keys(g.variables).length, 'variable')}, ${n(g.secretNames.length, 'secret')}, ${pools}${repos}`;
 }

@@ -670,7 +670,7 @@ export class RepositoryService implements SourceWork {
       source: this.sourceOf(repo, q.ref, q.commit),
       untrusted,
     });
-    const run = await this.o.scheduler.createRun(body, q.reason);
+    const run = await this.o.scheduler.createRun(body, q.reason, repo.name);
     await this.o.store.insertRepositoryRun({
       runId: run.id,
       repo: repo.name,

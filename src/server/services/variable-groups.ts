@@ -27,7 +27,8 @@ export interface ResolvedGroups {
 /**
  * Variable groups: values and secrets kept on the coordinator (`slipway group`), which jobs
  * reference with `- group: NAME`. Secrets are sealed at rest and shown by name only; a group is
- * readable only by jobs of the pools it names, and never gives its secrets to an untrusted run.
+ * readable only by jobs of the pools it names or by runs of the repositories it names, and
+ * never gives its secrets to an untrusted run.
  */
 export class VariableGroupService {
   constructor(private readonly o: VariableGroupServiceOptions) {}
@@ -40,6 +41,7 @@ export class VariableGroupService {
       variables: withoutNames(body.variables, Object.keys(body.secrets)),
       ...this.sealed(body.secrets),
       pools: unique(body.pools),
+      repositories: unique(body.repositories),
       createdAt: now,
       updatedAt: now,
     };
@@ -68,6 +70,7 @@ export class VariableGroupService {
         ...current,
         description: body.description ?? current.description,
         pools: body.pools ? unique(body.pools) : current.pools,
+        repositories: body.repositories ? unique(body.repositories) : current.repositories,
         variables,
         ...this.sealed(secrets),
         updatedAt: Math.max(this.o.clock.now(), current.updatedAt + 1),
@@ -91,10 +94,12 @@ export class VariableGroupService {
 
   /**
    * The values and secrets the job's groups give it, in the order the pipeline lists them (a
-   * later group wins). Refuses a group that does not exist or does not allow the job's pool,
-   * naming the command that would allow it. An untrusted run gets the values, never the secrets.
+   * later group wins). Refuses a group that does not exist or allows neither the job's pool nor
+   * its run's repository, naming the command that would allow it. `repository` is the mirrored
+   * repository the coordinator itself started the run from, never what a client says of its
+   * folder. An untrusted run gets the values, never the secrets.
    */
-  async resolve(file: string, job: JobRow, untrusted: boolean): Promise<ResolvedGroups> {
+  async resolve(file: string, job: JobRow, untrusted: boolean, repository?: string): Promise<ResolvedGroups> {
     const out: ResolvedGroups = { variables: {}, secrets: {} };
     for (const name of job.plan.variableGroups ?? []) {
       const group = await this.o.store.getVariableGroup(name);
@@ -103,10 +108,16 @@ export class VariableGroupService {
           `${file}: job '${job.name}' uses variable group '${name}', which does not exist (create it with 'slipway group create "${name}" --pool ${job.pool}')`,
         );
       }
-      const allowed = group.pools.some((p) => p === '*' || p.toLowerCase() === job.pool.toLowerCase());
-      if (!allowed) {
+      const byPool = group.pools.some((p) => p === '*' || p.toLowerCase() === job.pool.toLowerCase());
+      const byRepository =
+        repository !== undefined &&
+        group.repositories.some((r) => r.toLowerCase() === repository.toLowerCase());
+      if (!byPool && !byRepository) {
+        const allowRepo = repository
+          ? ` or 'slipway group set "${group.name}" --repositories ${[...group.repositories, repository].join(',')}'`
+          : '';
         throw new ValidationError(
-          `${file}: job '${job.name}' runs in pool '${job.pool}', which variable group '${group.name}' does not allow (allow it with 'slipway group set "${group.name}" --pools ${[...group.pools, job.pool].join(',')}')`,
+          `${file}: job '${job.name}' runs in pool '${job.pool}'${repository ? ` of repository '${repository}'` : ''}, which variable group '${group.name}' does not allow (allow it with 'slipway group set "${group.name}" --pools ${[...group.pools, job.pool].join(',')}'${allowRepo})`,
         );
       }
       Object.assign(out.variables, group.variables);
@@ -136,6 +147,7 @@ function view(g: VariableGroupRow): VariableGroupView {
     name: g.name,
     description: g.description,
     pools: g.pools,
+    repositories: g.repositories,
     variables: g.variables,
     secretNames: g.secretNames,
     createdAt: new Date(g.createdAt).toISOString(),

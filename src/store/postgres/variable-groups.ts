@@ -8,6 +8,7 @@ interface RawGroup {
   secrets: string | null;
   secret_names: string;
   pools: string;
+  repositories: string;
   created_at: number;
   updated_at: number;
 }
@@ -20,6 +21,7 @@ function toGroup(r: RawGroup): VariableGroupRow {
     secrets: r.secrets,
     secretNames: json.parse(r.secret_names),
     pools: json.parse(r.pools),
+    repositories: json.parse(r.repositories),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -32,8 +34,8 @@ export async function insertVariableGroup(db: Db, g: VariableGroupRow): Promise<
   return (
     (await changes(
       db,
-      `INSERT INTO variable_groups (name, description, variables, secrets, secret_names, pools, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+      `INSERT INTO variable_groups (name, description, variables, secrets, secret_names, pools, repositories, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
       [
         g.name,
         g.description,
@@ -41,6 +43,7 @@ export async function insertVariableGroup(db: Db, g: VariableGroupRow): Promise<
         g.secrets,
         json.str(g.secretNames),
         json.str(g.pools),
+        json.str(g.repositories),
         g.createdAt,
         g.updatedAt,
       ],
@@ -58,13 +61,14 @@ export async function updateVariableGroup(
     (await changes(
       db,
       `UPDATE variable_groups SET description = $1, variables = $2, secrets = $3, secret_names = $4, pools = $5,
-         updated_at = $6 WHERE lower(name) = lower($7) AND updated_at = $8`,
+         repositories = $6, updated_at = $7 WHERE lower(name) = lower($8) AND updated_at = $9`,
       [
         g.description,
         json.str(g.variables),
         g.secrets,
         json.str(g.secretNames),
         json.str(g.pools),
+        json.str(g.repositories),
         g.updatedAt,
         g.name,
         expectedUpdatedAt,

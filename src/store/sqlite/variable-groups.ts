@@ -8,6 +8,7 @@ interface RawGroup {
   secrets: string | null;
   secret_names: string;
   pools: string;
+  repositories: string;
   created_at: number;
   updated_at: number;
 }
@@ -20,6 +21,7 @@ function toGroup(r: RawGroup): VariableGroupRow {
     secrets: r.secrets,
     secretNames: json.parse(r.secret_names),
     pools: json.parse(r.pools),
+    repositories: json.parse(r.repositories),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -29,8 +31,8 @@ function toGroup(r: RawGroup): VariableGroupRow {
 export function insertVariableGroup(db: Db, g: VariableGroupRow): boolean {
   const res = sql(
     db,
-    `INSERT INTO variable_groups (name, description, variables, secrets, secret_names, pools, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+    `INSERT INTO variable_groups (name, description, variables, secrets, secret_names, pools, repositories, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
   ).run(
     g.name,
     g.description,
@@ -38,6 +40,7 @@ export function insertVariableGroup(db: Db, g: VariableGroupRow): boolean {
     g.secrets,
     json.str(g.secretNames),
     json.str(g.pools),
+    json.str(g.repositories),
     g.createdAt,
     g.updatedAt,
   );
@@ -48,7 +51,7 @@ export function insertVariableGroup(db: Db, g: VariableGroupRow): boolean {
 export function updateVariableGroup(db: Db, g: VariableGroupRow, expectedUpdatedAt: number): boolean {
   const res = sql(
     db,
-    `UPDATE variable_groups SET description = ?, variables = ?, secrets = ?, secret_names = ?, pools = ?, updated_at = ?
+    `UPDATE variable_groups SET description = ?, variables = ?, secrets = ?, secret_names = ?, pools = ?, repositories = ?, updated_at = ?
      WHERE name = ? AND updated_at = ?`,
   ).run(
     g.description,
@@ -56,6 +59,7 @@ export function updateVariableGroup(db: Db, g: VariableGroupRow, expectedUpdated
     g.secrets,
     json.str(g.secretNames),
     json.str(g.pools),
+    json.str(g.repositories),
     g.updatedAt,
     g.name,
     expectedUpdatedAt,
