@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import pg from 'pg';
 import { SlipwayError, StoreUnavailableError, ValidationError } from '../../shared/errors.js';
+import { packageRoot } from '../../shared/package-root.js';
 import type { PgStoreOptions } from './url.js';
 
 /** A pool or one client of it inside a transaction: the aggregate files take either. */
@@ -146,10 +146,9 @@ export async function transaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Pr
   }
 }
 
-/** Where the numbered `.sql` migrations live, both from `src/` (tests) and `dist/` (built). */
+/** Where the numbered `.sql` migrations live, from `src/` (tests), `dist/` and the bundled CLI alike. */
 function migrationsDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return join(here, '..', '..', '..', 'src', 'store', 'postgres', 'migrations');
+  return join(packageRoot(import.meta.url), 'src', 'store', 'postgres', 'migrations');
 }
 
 /** How long one migration statement (or the wait for another replica's migrations) may take. */
