@@ -17,17 +17,23 @@ describe('--database / SLIPWAY_DATABASE', () => {
 
   it('slipway server with a postgres:// database that does not answer exits 3, never echoing the password', async () => {
     const data = join(dir, 'pg-server');
-    const proc = spawnCli([
-      'server',
-      '--port',
-      '0',
-      '--data',
-      data,
-      '--database',
-      // Nothing listens on port 1 of loopback.
-      'postgres://ci:hunter2@127.0.0.1:1/ci?connect_timeout_ms=2000',
-    ]);
-    expect(await proc.exited).toBe(3);
+    const proc = spawnCli(
+      [
+        'server',
+        '--port',
+        '0',
+        '--data',
+        data,
+        // What a server on PostgreSQL needs beside it, so the refusal is the database's.
+        '--blobs',
+        `file:${join(dir, 'pg-blobs')}`,
+        '--database',
+        // Nothing listens on port 1 of loopback.
+        'postgres://ci:hunter2@127.0.0.1:1/ci?connect_timeout_ms=2000',
+      ],
+      { SLIPWAY_SECRET_KEY: '11'.repeat(32) },
+    );
+    expect(await proc.exited, proc.output()).toBe(3);
     expect(proc.output()).toMatch(/the database is unreachable/);
     expect(proc.output()).not.toContain('hunter2');
   });
