@@ -68,6 +68,9 @@ async function startFleet(o: { drainTimeoutMs?: number; stopGraceSeconds?: numbe
     minIdle: 0,
     max: 2,
     demandWaitMs: 500,
+    // These tests follow each job's own pod to its end; warm pods for a recently used image
+    // would start beside it (src/fleet/warm-images.int.test.ts tests those).
+    warmPerImage: 0,
     drainTimeoutMs: o.drainTimeoutMs ?? 30_000,
     stopGraceSeconds: o.stopGraceSeconds ?? 15,
   });
