@@ -31,13 +31,13 @@ export {
 } from './drivers/docker.js';
 export { KubernetesDriver, type KubernetesDriverOptions } from './drivers/kubernetes.js';
 export {
-  inClusterConnection,
+  inClusterTarget,
   KubeConfigError,
-  type KubeConnection,
   KubernetesApiError,
   KubernetesClient,
-  kubeconfigConnection,
-  parseKubeconfig,
+  type KubeTarget,
+  kubeconfigTarget,
+  serverTarget,
 } from './drivers/kubernetes-client.js';
 export { defaultFleetId } from './fleet-id.js';
 export {

@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import {
   defaultFleetId,
   FleetManager,
-  inClusterConnection,
+  inClusterTarget,
   KubeConfigError,
-  type KubeConnection,
   KubernetesClient,
   KubernetesDriver,
-  kubeconfigConnection,
+  type KubeTarget,
+  kubeconfigTarget,
   PoolNotFoundError,
   parseResourceLimits,
 } from '../../fleet/index.js';
@@ -106,7 +106,7 @@ export async function kubernetesFleetCommand(
     throw new CliError((error as Error).message, EXIT.infrastructure);
   }
   o.out(
-    `Fleet ${fleet.fleetId}: pool '${fleet.pool}', pods in namespace ${connection.namespace} of ${connection.server}, image ${fleet.defaultImage}, ${o.minIdle} idle, at most ${o.max}; agents reach ${agentUrl}\nServing ${url}; Ctrl-C drains and stops it.\n`,
+    `Fleet ${fleet.fleetId}: pool '${fleet.pool}', pods in namespace ${connection.namespace} of ${connection.config.getCurrentCluster()?.server}, image ${fleet.defaultImage}, ${o.minIdle} idle, at most ${o.max}; agents reach ${agentUrl}\nServing ${url}; Ctrl-C drains and stops it.\n`,
   );
   await untilSignal(() => process.exit(EXIT.infrastructure));
   o.out('Stopping: running jobs finish, then every job pod is deleted…\n');
@@ -117,13 +117,13 @@ export async function kubernetesFleetCommand(
 }
 
 /** --kubeconfig, else the pod's service account in a cluster, else $KUBECONFIG or ~/.kube/config. */
-async function connect(o: KubernetesFleetFlags & { env: KubernetesEnv }): Promise<KubeConnection> {
+async function connect(o: KubernetesFleetFlags & { env: KubernetesEnv }): Promise<KubeTarget> {
   const namespace = o.namespace ? { namespace: o.namespace } : {};
   try {
-    if (o.kubeconfig) return await kubeconfigConnection(o.kubeconfig, namespace);
-    if (o.env.KUBERNETES_SERVICE_HOST) return await inClusterConnection(o.env, namespace);
+    if (o.kubeconfig) return kubeconfigTarget(o.kubeconfig, namespace);
+    if (o.env.KUBERNETES_SERVICE_HOST) return await inClusterTarget(o.env, namespace);
     const file = o.env.KUBECONFIG?.split(':')[0] || (o.env.HOME ? `${o.env.HOME}/.kube/config` : undefined);
-    if (file && existsSync(file)) return await kubeconfigConnection(file, namespace);
+    if (file && existsSync(file)) return kubeconfigTarget(file, namespace);
     throw new KubeConfigError(
       'no Kubernetes configuration: pass --kubeconfig FILE, set KUBECONFIG, or run the fleet in a pod',
     );

@@ -1,34 +1,28 @@
 import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import type { V1Pod, V1PodList, V1Secret, V1Status } from '@kubernetes/client-node';
-import { Agent, type Dispatcher, request } from 'undici';
-import { parse as parseYaml } from 'yaml';
+import { STATUS_CODES } from 'node:http';
+import {
+  ApiException,
+  CoreV1Api,
+  KubeConfig,
+  type V1Pod,
+  type V1PodList,
+  type V1Secret,
+  type V1Status,
+  Watch,
+} from '@kubernetes/client-node';
 import { SlipwayError } from '../../shared/errors.js';
 
 /**
- * How to reach one Kubernetes API server, from a kubeconfig or the pod's service account.
- * `@kubernetes/client-node` 2.x cannot be loaded on Node 20 (its undici 8 needs Node ≥ 22.19),
- * so the driver speaks the few REST paths it needs itself, typed by that package's models.
+ * Where the fleet's job pods live: a cluster and its credentials, loaded by
+ * `@kubernetes/client-node` (so kubeconfig files, exec plugins, client certificates and rotating
+ * service account tokens work as they do for kubectl), and the namespace of the job pods.
  */
-export interface KubeConnection {
-  /** `https://host:port` (or `http://` for a local proxy or a test's fake API server). */
-  server: string;
-  /** Namespace of the job pods. */
+export interface KubeTarget {
+  config: KubeConfig;
   namespace: string;
-  /** PEM of the CA that signed the server's certificate; default the system's. */
-  ca?: string;
-  /** Client certificate and key (PEM). */
-  cert?: string;
-  key?: string;
-  /** Bearer token. */
-  token?: string;
-  /** A file holding the bearer token, read again for every request (service account tokens rotate). */
-  tokenFile?: string;
-  /** Skip verifying the server's certificate; default false. */
-  insecureSkipTlsVerify?: boolean;
 }
 
-/** The configuration could not be read or names something unsupported. */
+/** The configuration could not be read or names something that does not exist. */
 export class KubeConfigError extends SlipwayError {}
 
 /** The API server answered with an error (a `Status`). */
@@ -46,19 +40,17 @@ export class KubernetesApiError extends SlipwayError {
 const SERVICE_ACCOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** The pod's own service account: what a fleet running in the cluster uses. */
-export async function inClusterConnection(
+export async function inClusterTarget(
   env: { KUBERNETES_SERVICE_HOST?: string; KUBERNETES_SERVICE_PORT?: string },
   o: { namespace?: string; dir?: string } = {},
-): Promise<KubeConnection> {
+): Promise<KubeTarget> {
   const dir = o.dir ?? SERVICE_ACCOUNT;
-  if (!env.KUBERNETES_SERVICE_HOST) {
+  const host = env.KUBERNETES_SERVICE_HOST;
+  if (!host) {
     throw new KubeConfigError(
       'not running in a Kubernetes pod (no KUBERNETES_SERVICE_HOST): pass --kubeconfig FILE',
     );
   }
-  const host = env.KUBERNETES_SERVICE_HOST.includes(':')
-    ? `[${env.KUBERNETES_SERVICE_HOST}]`
-    : env.KUBERNETES_SERVICE_HOST;
   const read = async (file: string) => {
     try {
       return (await readFile(`${dir}/${file}`, 'utf8')).trim();
@@ -68,87 +60,66 @@ export async function inClusterConnection(
       );
     }
   };
-  return {
-    server: `https://${host}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`,
-    namespace: o.namespace ?? (await read('namespace')),
-    ca: await read('ca.crt'),
-    tokenFile: `${dir}/token`,
-  };
+  const namespace = o.namespace ?? (await read('namespace'));
+  const caData = Buffer.from(await read('ca.crt')).toString('base64');
+  await read('token');
+  const server = `https://${host.includes(':') ? `[${host}]` : host}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`;
+  const config = new KubeConfig();
+  // The token file is read again as the kubelet rotates it (the package's `tokenFile` provider).
+  config.loadFromOptions({
+    clusters: [{ name: 'in-cluster', server, caData, skipTLSVerify: false }],
+    users: [
+      { name: 'service-account', authProvider: { name: 'tokenFile', config: { tokenFile: `${dir}/token` } } },
+    ],
+    contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'service-account', namespace }],
+    currentContext: 'in-cluster',
+  });
+  return { config, namespace };
 }
 
-/**
- * The current context of a kubeconfig file: server, CA, client certificate or token. Exec and
- * auth-provider plugins are refused by name (a fleet in the cluster uses its service account).
- */
-export async function kubeconfigConnection(
-  file: string,
-  o: { namespace?: string } = {},
-): Promise<KubeConnection> {
-  let text: string;
+/** The current context of a kubeconfig file; `--namespace` wins over the context's. */
+export function kubeconfigTarget(file: string, o: { namespace?: string } = {}): KubeTarget {
+  const config = new KubeConfig();
   try {
-    text = await readFile(file, 'utf8');
+    config.loadFromFile(file);
   } catch (error) {
     throw new KubeConfigError(`cannot read kubeconfig ${file}: ${(error as Error).message}`);
   }
-  return parseKubeconfig(text, file, o);
+  // kubectl speaks plain HTTP to an `http://` server (a `kubectl proxy`); the package does so only
+  // for clusters marked skip-TLS-verify, which is what plain HTTP means anyway.
+  config.loadFromOptions({
+    clusters: config.clusters.map((c) => (c.server.startsWith('http:') ? { ...c, skipTLSVerify: true } : c)),
+    users: config.users,
+    contexts: config.contexts,
+    currentContext: config.currentContext,
+  });
+  const current = config.getCurrentContext();
+  if (!current)
+    throw new KubeConfigError(`${file}: no current-context (set one with 'kubectl config use-context')`);
+  const context = config.getContextObject(current);
+  if (!context) throw new KubeConfigError(`${file}: contexts: no entry named '${current}'`);
+  if (!config.getCluster(context.cluster))
+    throw new KubeConfigError(`${file}: clusters: no entry named '${context.cluster}'`);
+  return { config, namespace: o.namespace ?? context.namespace ?? 'default' };
 }
 
-interface Named<T> {
-  name?: string;
-  [key: string]: unknown;
-  value?: T;
-}
-
-/** Pure: the connection a kubeconfig's current context describes. */
-export function parseKubeconfig(text: string, file: string, o: { namespace?: string } = {}): KubeConnection {
-  let doc: Record<string, unknown>;
-  try {
-    doc = (parseYaml(text) ?? {}) as Record<string, unknown>;
-  } catch (error) {
-    throw new KubeConfigError(`${file}: not YAML: ${(error as Error).message}`);
-  }
-  const fail = (message: string) => new KubeConfigError(`${file}: ${message}`);
-  const pick = (list: string, name: string | undefined, key: string) => {
-    const items = (doc[list] ?? []) as Named<unknown>[];
-    const found = items.find((i) => i.name === name);
-    if (!found) throw fail(`${list}: no entry named '${name}'`);
-    return (found[key] ?? {}) as Record<string, unknown>;
-  };
-  const current = doc['current-context'] as string | undefined;
-  if (!current) throw fail("no current-context (set one with 'kubectl config use-context')");
-  const context = pick('contexts', current, 'context');
-  const cluster = pick('clusters', context.cluster as string, 'cluster');
-  const user = context.user === undefined ? {} : pick('users', context.user as string, 'user');
-  const server = cluster.server as string | undefined;
-  if (!server) throw fail(`cluster '${context.cluster}' has no server`);
-  if (user.exec || user['auth-provider']) {
-    throw fail(
-      `user '${context.user}' authenticates through a plugin (exec/auth-provider), which the fleet does not run: use a token or a client certificate (a service account in the cluster)`,
-    );
-  }
-  const inline = (data: unknown, path: unknown, field: string): string | undefined => {
-    if (typeof data === 'string') return Buffer.from(data, 'base64').toString('utf8');
-    if (typeof path === 'string')
-      throw fail(`${field} names a file; only inline *-data is read (kubectl config view --raw --flatten)`);
-    return undefined;
-  };
-  const ca = inline(
-    cluster['certificate-authority-data'],
-    cluster['certificate-authority'],
-    'certificate-authority',
-  );
-  const cert = inline(user['client-certificate-data'], user['client-certificate'], 'client-certificate');
-  const key = inline(user['client-key-data'], user['client-key'], 'client-key');
-  return {
-    server: server.replace(/\/+$/, ''),
-    namespace: o.namespace ?? (context.namespace as string | undefined) ?? 'default',
-    ...(ca ? { ca } : {}),
-    ...(cert ? { cert } : {}),
-    ...(key ? { key } : {}),
-    ...(typeof user.token === 'string' ? { token: user.token } : {}),
-    ...(typeof user.tokenFile === 'string' ? { tokenFile: user.tokenFile } : {}),
-    ...(cluster['insecure-skip-tls-verify'] === true ? { insecureSkipTlsVerify: true } : {}),
-  };
+/** A cluster given directly: a local `kubectl proxy`, or a test's fake API server. */
+export function serverTarget(o: {
+  server: string;
+  namespace: string;
+  token?: string;
+  insecureSkipTlsVerify?: boolean;
+}): KubeTarget {
+  const config = new KubeConfig();
+  // The package speaks plain HTTP only to a cluster marked skip-TLS-verify: there is nothing to verify.
+  const skipTLSVerify = o.insecureSkipTlsVerify === true || o.server.startsWith('http:');
+  config.loadFromOptions({
+    clusters: [{ name: 'direct', server: o.server, skipTLSVerify }],
+    users: [{ name: 'direct', ...(o.token ? { token: o.token } : {}) }],
+    contexts: [{ name: 'direct', cluster: 'direct', user: 'direct', namespace: o.namespace }],
+    currentContext: 'direct',
+  });
+  return { config, namespace: o.namespace };
 }
 
 export type WatchEvent<T> =
@@ -157,144 +128,134 @@ export type WatchEvent<T> =
   | { type: 'ERROR'; object: V1Status };
 
 /**
- * The REST paths of pods and Secrets in one namespace, and nothing else: pods are created,
- * listed, watched and deleted, Secrets only created and deleted (never read).
+ * The calls the driver makes, in one namespace: pods are created, listed, watched and deleted,
+ * Secrets only created and deleted (never read). Errors become `KubernetesApiError`s that carry
+ * the API server's status code and reason.
  */
 export class KubernetesClient {
   readonly namespace: string;
-  readonly #c: KubeConnection;
-  readonly #dispatcher: Dispatcher;
+  readonly #api: CoreV1Api;
+  readonly #watch: Watch;
 
-  constructor(connection: KubeConnection) {
-    this.#c = connection;
-    this.namespace = connection.namespace;
-    this.#dispatcher = new Agent({
-      connect: {
-        ...(connection.ca ? { ca: connection.ca } : {}),
-        ...(connection.cert ? { cert: connection.cert } : {}),
-        ...(connection.key ? { key: connection.key } : {}),
-        rejectUnauthorized: connection.insecureSkipTlsVerify !== true,
-      },
-      // Watches are long: the server closes them (or the client does, on stop).
-      bodyTimeout: 0,
-    });
+  constructor(target: KubeTarget) {
+    this.namespace = target.namespace;
+    this.#api = target.config.makeApiClient(CoreV1Api);
+    this.#watch = new Watch(target.config);
   }
 
   async close(): Promise<void> {
-    await this.#dispatcher.close();
+    // Requests hold no pooled connections beyond their own; watches end with their signals.
   }
 
   createPod(pod: V1Pod): Promise<V1Pod> {
-    return this.#json('POST', this.#path('pods'), pod);
+    return this.#call('create pod', () =>
+      this.#api.createNamespacedPod({ namespace: this.namespace, body: pod }),
+    );
   }
 
   readPod(name: string): Promise<V1Pod> {
-    return this.#json('GET', this.#path('pods', name));
+    return this.#call(`read pod ${name}`, () =>
+      this.#api.readNamespacedPod({ name, namespace: this.namespace }),
+    );
   }
 
   /** Deletes a pod; `graceSeconds` is the SIGTERM to SIGKILL time (0: at once). */
-  deletePod(name: string, graceSeconds?: number): Promise<V1Pod | V1Status> {
-    return this.#json('DELETE', this.#path('pods', name), {
-      apiVersion: 'v1',
-      kind: 'DeleteOptions',
-      propagationPolicy: 'Background',
-      ...(graceSeconds === undefined ? {} : { gracePeriodSeconds: graceSeconds }),
-    });
+  deletePod(name: string, graceSeconds?: number): Promise<V1Pod> {
+    return this.#call(`delete pod ${name}`, () =>
+      this.#api.deleteNamespacedPod({
+        name,
+        namespace: this.namespace,
+        propagationPolicy: 'Background',
+        ...(graceSeconds === undefined ? {} : { gracePeriodSeconds: graceSeconds }),
+      }),
+    );
   }
 
   listPods(labelSelector: string): Promise<V1PodList> {
-    return this.#json('GET', `${this.#path('pods')}?${new URLSearchParams({ labelSelector })}`);
+    return this.#call('list pods', () =>
+      this.#api.listNamespacedPod({ namespace: this.namespace, labelSelector }),
+    );
   }
 
   createSecret(secret: V1Secret): Promise<V1Secret> {
-    return this.#json('POST', this.#path('secrets'), secret);
+    return this.#call('create secret', () =>
+      this.#api.createNamespacedSecret({ namespace: this.namespace, body: secret }),
+    );
   }
 
-  deleteSecret(name: string): Promise<V1Secret | V1Status> {
-    return this.#json('DELETE', this.#path('secrets', name));
+  deleteSecret(name: string): Promise<V1Status> {
+    return this.#call(`delete secret ${name}`, () =>
+      this.#api.deleteNamespacedSecret({ name, namespace: this.namespace }),
+    );
   }
 
   /** The last lines a container wrote. */
-  async podLog(name: string, container: string, tailLines: number): Promise<string> {
-    const query = new URLSearchParams({ container, tailLines: String(tailLines) });
-    const res = await this.#send('GET', `${this.#path('pods', name)}/log?${query}`);
-    return res.body.text();
+  podLog(name: string, container: string, tailLines: number): Promise<string> {
+    return this.#call(`read the log of pod ${name}`, () =>
+      this.#api.readNamespacedPodLog({ name, namespace: this.namespace, container, tailLines }),
+    );
   }
 
   /**
    * Streams pod events from `resourceVersion` on until the server ends the watch or `signal`
    * aborts; resolves then. An `ERROR` event (410 Expired: start again from a fresh list) is passed on.
    */
-  async watchPods(
+  watchPods(
     labelSelector: string,
     resourceVersion: string,
     onEvent: (event: WatchEvent<V1Pod>) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const query = new URLSearchParams({
-      watch: 'true',
-      labelSelector,
-      resourceVersion,
-      allowWatchBookmarks: 'true',
-      timeoutSeconds: '300',
+    return new Promise((resolve, reject) => {
+      const path = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/pods`;
+      const query = { labelSelector, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300 };
+      const done = (error: unknown) => {
+        if (error && !signal.aborted)
+          reject(
+            new KubernetesApiError(
+              statusOf(error),
+              'WatchFailed',
+              `watch pods: ${(error as Error).message ?? error}`,
+            ),
+          );
+        else resolve();
+      };
+      const onPhase = (type: string, object: unknown) => onEvent({ type, object } as WatchEvent<V1Pod>);
+      void this.#watch.watch(path, query, onPhase, done).then((controller) => {
+        if (signal.aborted) controller.abort();
+        else signal.addEventListener('abort', () => controller.abort(), { once: true });
+      });
     });
-    const res = await this.#send('GET', `${this.#path('pods')}?${query}`, undefined, signal);
-    const lines = createInterface({ input: res.body, crlfDelay: Number.POSITIVE_INFINITY });
+  }
+
+  async #call<T>(what: string, send: () => Promise<T>): Promise<T> {
     try {
-      for await (const line of lines) {
-        if (line.trim() === '') continue;
-        onEvent(JSON.parse(line) as WatchEvent<V1Pod>);
-      }
+      return await send();
     } catch (error) {
-      if (signal.aborted) return;
-      throw error;
-    } finally {
-      res.body.destroy();
+      if (!(error instanceof ApiException)) throw error;
+      const status = parseStatus(error.body);
+      throw new KubernetesApiError(
+        error.code,
+        status.reason ?? String(error.code),
+        `${what}: ${error.code} ${status.message ?? (typeof error.body === 'string' && error.body ? error.body.slice(0, 200) : (STATUS_CODES[error.code] ?? ''))}`.trimEnd(),
+      );
     }
   }
+}
 
-  #path(resource: string, name?: string): string {
-    const base = `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/${resource}`;
-    return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
+function parseStatus(body: unknown): Partial<V1Status> {
+  if (body && typeof body === 'object') return body as V1Status;
+  if (typeof body !== 'string') return {};
+  try {
+    return JSON.parse(body) as V1Status;
+  } catch {
+    return {}; // Not a Status: a proxy's page, say.
   }
+}
 
-  async #json<T>(method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<T> {
-    const res = await this.#send(method, path, body);
-    return (await res.body.json()) as T;
-  }
-
-  async #send(
-    method: Dispatcher.HttpMethod,
-    path: string,
-    body?: unknown,
-    signal?: AbortSignal,
-  ): Promise<Dispatcher.ResponseData> {
-    const token = this.#c.tokenFile ? (await readFile(this.#c.tokenFile, 'utf8')).trim() : this.#c.token;
-    const res = await request(`${this.#c.server}${path}`, {
-      method,
-      dispatcher: this.#dispatcher,
-      headers: {
-        accept: 'application/json',
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      ...(signal ? { signal } : {}),
-    });
-    if (res.statusCode < 400) return res;
-    const text = await res.body.text();
-    let status: Partial<V1Status> = {};
-    try {
-      status = JSON.parse(text) as V1Status;
-    } catch {
-      // Not a Status: a proxy's page, say.
-    }
-    throw new KubernetesApiError(
-      res.statusCode,
-      status.reason ?? String(res.statusCode),
-      `${method} ${path}: ${res.statusCode} ${status.message ?? text.slice(0, 200)}`,
-    );
-  }
+function statusOf(error: unknown): number {
+  const code = (error as { statusCode?: unknown }).statusCode;
+  return typeof code === 'number' ? code : 0;
 }
 
 /** True for the API server's 404. */

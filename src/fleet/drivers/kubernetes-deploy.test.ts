@@ -12,7 +12,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { FakeKubeApiServer } from '../../test-support/fake-kube-api-server.js';
 import { ROOT } from '../../test-support/harness.js';
 import { KubernetesDriver } from './kubernetes.js';
-import { KubernetesClient } from './kubernetes-client.js';
+import { KubernetesClient, serverTarget } from './kubernetes-client.js';
 
 const DIR = join(ROOT, 'deploy', 'kubernetes');
 /** The manifests every variant shares; `DIR` (one server) and `replicas/` build on them. */
@@ -130,7 +130,7 @@ describe('deploy/kubernetes', () => {
       rules.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}`))),
     );
     const fake = await FakeKubeApiServer.start();
-    const client = new KubernetesClient({ server: fake.url, namespace: 'slipway-jobs' });
+    const client = new KubernetesClient(serverTarget({ server: fake.url, namespace: 'slipway-jobs' }));
     const driver = new KubernetesDriver({ client, serverUrl: 'http://slipway-server:8420' });
     try {
       await driver.prepare('f');

@@ -10,7 +10,7 @@ import { FleetManager } from '../fleet-manager.js';
 import { finishRun, queueRun, waitFor } from '../fleet-test-support.js';
 import { AGENT_CONTAINER } from '../pod-spec.js';
 import { KubernetesDriver } from './kubernetes.js';
-import { KubernetesClient } from './kubernetes-client.js';
+import { KubernetesClient, serverTarget } from './kubernetes-client.js';
 
 const NS = 'ci';
 const BUNDLE = join(ROOT, 'dist', 'agent', 'slipway-agent.mjs');
@@ -58,7 +58,7 @@ afterEach(async () => {
 async function startFleet(o: { drainTimeoutMs?: number; stopGraceSeconds?: number } = {}) {
   ts = await startTestServer();
   fake = await FakeKubeApiServer.start({ token: 'sa-token', runAgent: runAgentLocally });
-  client = new KubernetesClient({ server: fake.url, namespace: NS, token: 'sa-token' });
+  client = new KubernetesClient(serverTarget({ server: fake.url, namespace: NS, token: 'sa-token' }));
   const driver = new KubernetesDriver({ client, serverUrl: ts.url });
   fleet = new FleetManager({
     client: ts.client,
@@ -140,7 +140,7 @@ describe('Kubernetes fleet against a fake API server whose kubelet runs the agen
     );
     await fleet.stop();
     const del = fake.requests.find((r) => r.method === 'DELETE' && r.path.includes('/pods/'))!;
-    expect(del.body).toMatchObject({ gracePeriodSeconds: 10 });
+    expect(del.query.get('gracePeriodSeconds')).toBe('10');
     const done = await finishRun(ts.client, ts.adminToken, run.id);
     expect(done.run.result).not.toBe('succeeded');
     expect(fake.pods(NS)).toEqual([]);

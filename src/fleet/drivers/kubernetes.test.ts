@@ -6,7 +6,7 @@ import { LABEL } from '../labels.js';
 import { AGENT_CONTAINER, podName } from '../pod-spec.js';
 import { UnitStartError } from './docker.js';
 import { KubernetesDriver, type KubernetesDriverOptions } from './kubernetes.js';
-import { KubernetesClient } from './kubernetes-client.js';
+import { KubernetesClient, serverTarget } from './kubernetes-client.js';
 
 const NS = 'ci';
 let fake: FakeKubeApiServer | undefined;
@@ -26,11 +26,13 @@ async function setup(
   o: { fake?: FakeKubeApiServerOptions; driver?: Partial<KubernetesDriverOptions>; token?: string } = {},
 ) {
   fake = await FakeKubeApiServer.start(o.fake);
-  client = new KubernetesClient({
-    server: fake.url,
-    namespace: NS,
-    ...(o.token ? { token: o.token } : o.fake?.token ? { token: o.fake.token } : {}),
-  });
+  client = new KubernetesClient(
+    serverTarget({
+      server: fake.url,
+      namespace: NS,
+      ...(o.token ? { token: o.token } : o.fake?.token ? { token: o.fake.token } : {}),
+    }),
+  );
   driver = new KubernetesDriver({ client, serverUrl: 'http://slipway:8420', ...o.driver });
   await driver.prepare('fleet-a');
   return { fake, driver };
@@ -120,7 +122,7 @@ describe('Kubernetes driver against a fake API server', () => {
     const u = unit();
     await driver.start(u);
     const exit = driver.wait(u.unitId);
-    const other = new KubernetesClient({ server: fake.url, namespace: NS });
+    const other = new KubernetesClient(serverTarget({ server: fake.url, namespace: NS }));
     await other.deletePod(nameOf(u), 0);
     await other.close();
     expect(await exit).toEqual({ exitCode: -1, oomKilled: false, vanished: true });
@@ -156,7 +158,7 @@ describe('Kubernetes driver against a fake API server', () => {
     const exit = driver.wait(u.unitId);
     await driver.stop(u.unitId, 7);
     const del = fake.requests.find((r) => r.method === 'DELETE' && r.path.endsWith(`/pods/${nameOf(u)}`))!;
-    expect(del.body).toMatchObject({ kind: 'DeleteOptions', gracePeriodSeconds: 7 });
+    expect(del.query.get('gracePeriodSeconds')).toBe('7');
     expect(await exit).toEqual({ exitCode: 0, oomKilled: false, vanished: false });
     await until(() => fake.pods(NS).length === 0);
   });
@@ -178,7 +180,7 @@ describe('Kubernetes driver against a fake API server', () => {
     const u = unit();
     void driver!.start(u).catch(() => undefined);
     await until(() => fake.secrets(NS).length === 1);
-    const other = new KubernetesClient({ server: fake.url, namespace: NS });
+    const other = new KubernetesClient(serverTarget({ server: fake.url, namespace: NS }));
     await other.deletePod(nameOf(u), 0);
     await other.close();
     expect(fake.secrets(NS)).toHaveLength(0);
@@ -268,13 +270,13 @@ describe('Kubernetes driver against a fake API server', () => {
 
   it('sends its bearer token; a wrong one fails prepare, naming the namespace', async () => {
     fake = await FakeKubeApiServer.start({ token: 'good' });
-    client = new KubernetesClient({ server: fake.url, namespace: NS, token: 'bad' });
+    client = new KubernetesClient(serverTarget({ server: fake.url, namespace: NS, token: 'bad' }));
     const bad = new KubernetesDriver({ client, serverUrl: 'http://slipway:8420' });
     await expect(bad.prepare('fleet-a')).rejects.toThrow(
       /cannot list pods in namespace ci: .*401 Unauthorized/,
     );
     await client.close();
-    client = new KubernetesClient({ server: fake.url, namespace: NS, token: 'good' });
+    client = new KubernetesClient(serverTarget({ server: fake.url, namespace: NS, token: 'good' }));
     driver = new KubernetesDriver({ client, serverUrl: 'http://slipway:8420' });
     await driver.prepare('fleet-a');
     await driver.start(unit());
