@@ -201,13 +201,18 @@ try {
   await saveResults({ logs: results });
 } finally {
   // Only what this script started, by its own handles.
-  const running = started.filter((child) => child.exitCode === null);
-  for (const child of running) child.kill('SIGTERM');
-  // Profiles are written as a process exits: wait for each (a draining agent takes a moment).
-  await Promise.race([
-    Promise.all(running.map((child) => new Promise((r) => child.once('exit', r)))),
-    new Promise((r) => setTimeout(r, process.env.BENCH_PROFILE_DIR ? 30_000 : 2_000)),
-  ]);
+  // The server last: an agent deregisters on the way out, and keeps retrying while it cannot.
+  // Profiles are written as a process exits, so each is waited for (a draining agent takes a moment).
+  const stop = async (children) => {
+    const running = children.filter((child) => child.exitCode === null);
+    for (const child of running) child.kill('SIGTERM');
+    await Promise.race([
+      Promise.all(running.map((child) => new Promise((r) => child.once('exit', r)))),
+      new Promise((r) => setTimeout(r, process.env.BENCH_PROFILE_DIR ? 15_000 : 2_000)),
+    ]);
+  };
+  await stop(started.slice(1));
+  await stop(started.slice(0, 1));
   await rm(dir, { recursive: true, force: true });
 }
 process.exit(0);
