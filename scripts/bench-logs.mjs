@@ -21,11 +21,11 @@ const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const TIMEOUT_MS = 180_000;
 
 const started = [];
+// BENCH_PROFILE_DIR=DIR writes a CPU profile of each process there, to see where the time goes.
+const profile = process.env.BENCH_PROFILE_DIR
+  ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR]
+  : [];
 function cli(args, env, cwd) {
-  // BENCH_PROFILE_DIR=DIR writes a CPU profile of each process there, to see where the time goes.
-  const profile = process.env.BENCH_PROFILE_DIR
-    ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR]
-    : [];
   const child = spawn(process.execPath, [...profile, CLI, ...args], {
     cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', SLIPWAY_LOG_LEVEL: 'warn', ...env },
@@ -103,7 +103,7 @@ try {
     'sh',
     [
       '-c',
-      `"${process.execPath}" "${CLI}" run logs.yml; c=$?; echo "cpu-of-run $(cat /proc/$$/stat)" >&2; exit $c`,
+      `"${process.execPath}" ${profile.join(' ')} "${CLI}" run logs.yml; c=$?; echo "cpu-of-run $(cat /proc/$$/stat)" >&2; exit $c`,
     ],
     {
       cwd: project,
@@ -201,9 +201,18 @@ try {
   await saveResults({ logs: results });
 } finally {
   // Only what this script started, by its own handles.
-  for (const child of started) if (child.exitCode === null) child.kill('SIGTERM');
-  // Profiles are written as a process exits: give them time when asked for.
-  await new Promise((r) => setTimeout(r, process.env.BENCH_PROFILE_DIR ? 5_000 : 500));
+  // The server last: an agent deregisters on the way out, and keeps retrying while it cannot.
+  // Profiles are written as a process exits, so each is waited for (a draining agent takes a moment).
+  const stop = async (children) => {
+    const running = children.filter((child) => child.exitCode === null);
+    for (const child of running) child.kill('SIGTERM');
+    await Promise.race([
+      Promise.all(running.map((child) => new Promise((r) => child.once('exit', r)))),
+      new Promise((r) => setTimeout(r, process.env.BENCH_PROFILE_DIR ? 15_000 : 2_000)),
+    ]);
+  };
+  await stop(started.slice(1));
+  await stop(started.slice(0, 1));
   await rm(dir, { recursive: true, force: true });
 }
 process.exit(0);

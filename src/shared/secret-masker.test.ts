@@ -167,6 +167,22 @@ describe('SecretMasker streaming', () => {
     // Linear, ~0.3 s idle; a bound against pathological slowness on a loaded machine.
     expect(elapsed).toBeLessThan(5000);
   });
+
+  it('masks a secret too long for the fast table in every form, across writes', () => {
+    // 64 KB with ~90 distinct characters: the deep part of the matcher is past the table's budget.
+    let seed = 7;
+    const chars = Array.from({ length: 90 }, (_, i) => String.fromCharCode(0x21 + i));
+    const secret = Array.from({ length: 64 * 1024 }, () => {
+      seed = (seed * 48271) % 2147483647;
+      return chars[seed % chars.length]!;
+    }).join('');
+    const text = `a ${secret} b ${Buffer.from(`x${secret}`).toString('base64')} c ${JSON.stringify(secret)} d\n`;
+    const chunks = Array.from({ length: Math.ceil(text.length / 999) }, (_, i) =>
+      text.slice(i * 999, (i + 1) * 999),
+    );
+    const out = stream(new SecretMasker([secret]), chunks);
+    expect(out).toMatch(/^a \*{3} b [A-Za-z0-9+/]{0,2}\*{3}[A-Za-z0-9+/=]{0,4} c "\*{3}" d\n$/);
+  });
 });
 
 describe('SecretMasker properties', () => {

@@ -74,25 +74,47 @@ function characterCount(value: string): number {
 }
 
 /**
+ * Table entries (nodes × distinct code units) the dense part of a matcher may take: about 4 MB.
+ * The shallow nodes, where ordinary text keeps the matcher, always fit; the deep ones of very
+ * long secrets take the slower map-and-fail-link path.
+ */
+const DENSE_TABLE_ENTRIES = 1 << 20;
+
+/**
  * Aho–Corasick over UTF-16 code units: one pass over the text whatever the number of patterns,
  * and, unlike one combined regex, it sees overlapping matches and cannot backtrack badly on
- * output that almost matches many patterns.
+ * output that almost matches many patterns. The shallow nodes' transitions are a flat table over
+ * the code units patterns use (every other code unit leads back to the root), so the usual step
+ * is two array reads: a log of millions of lines spends its time here.
  */
 class PatternMatcher {
   readonly maxLength: number;
   private readonly next: Map<number, number>[] = [new Map()];
   private readonly fail: number[] = [0];
   /** Length of the longest pattern that ends at this node (itself or via its fail chain), or 0. */
-  private readonly longest: number[] = [0];
+  private readonly longest: Int32Array;
   /** Length of the text a node stands for: how much of a pattern the text ending here has begun. */
   private readonly depth: number[] = [0];
+  /** Code unit → its column in `table`; 0 for the code units no pattern has. */
+  private readonly column = new Uint16Array(0x10000);
+  private readonly columns: number;
+  /** Node → offset of its row in `table`, or -1 for a node without one. */
+  private readonly row: Int32Array;
+  /** Next node = table[row[node] + column[code]], for nodes with a row. */
+  private readonly table: Int32Array;
 
   constructor(patterns: readonly string[]) {
     this.maxLength = patterns.reduce((max, p) => Math.max(max, p.length), 0);
+    const longest = [0];
+    const codes = [0];
     for (const pattern of patterns) {
       let node = 0;
       for (let i = 0; i < pattern.length; i++) {
         const code = pattern.charCodeAt(i);
+        if (this.column[code] === 0) {
+          this.column[code] = codes.length;
+          codes.push(code);
+        }
         const edges = this.next[node]!;
         let child = edges.get(code);
         if (child === undefined) {
@@ -100,20 +122,37 @@ class PatternMatcher {
           edges.set(code, child);
           this.next.push(new Map());
           this.fail.push(0);
-          this.longest.push(0);
+          longest.push(0);
           this.depth.push(i + 1);
         }
         node = child;
       }
-      this.longest[node] = Math.max(this.longest[node]!, pattern.length);
+      longest[node] = Math.max(longest[node]!, pattern.length);
     }
-    const queue = [...this.next[0]!.values()];
-    for (let head = 0; head < queue.length; head++) {
-      const node = queue[head]!;
+    const order = [0];
+    for (let head = 0; head < order.length; head++) {
+      const node = order[head]!;
       for (const [code, child] of this.next[node]!) {
-        this.fail[child] = this.step(this.fail[node]!, code);
-        this.longest[child] = Math.max(this.longest[child]!, this.longest[this.fail[child]!]!);
-        queue.push(child);
+        this.fail[child] = node === 0 ? 0 : this.slowStep(this.fail[node]!, code);
+        longest[child] = Math.max(longest[child]!, longest[this.fail[child]!]!);
+        order.push(child);
+      }
+    }
+    this.longest = Int32Array.from(longest);
+    // Rows for the shallowest nodes first (breadth-first order), as many as the budget allows.
+    this.columns = codes.length;
+    const rows = Math.max(1, Math.min(order.length, Math.floor(DENSE_TABLE_ENTRIES / this.columns)));
+    this.row = new Int32Array(this.next.length).fill(-1);
+    this.table = new Int32Array(rows * this.columns);
+    for (let r = 0; r < rows; r++) {
+      const node = order[r]!;
+      const base = r * this.columns;
+      this.row[node] = base;
+      // Column 0 stays 0: a code unit in no pattern leads back to the root from anywhere.
+      for (let c = 1; c < this.columns; c++) {
+        const child = this.next[node]!.get(codes[c]!);
+        // The fail node is shallower, so its row (if it has one) is already filled.
+        this.table[base + c] = child ?? (node === 0 ? 0 : this.step(this.fail[node]!, codes[c]!));
       }
     }
   }
@@ -121,10 +160,13 @@ class PatternMatcher {
   /** Sorted, disjoint `[start, end)` ranges covered by any match; touching ranges are merged. */
   coveredRanges(text: string): [number, number][] {
     const ranges: [number, number][] = [];
+    const { longest, row, table, column } = this;
     let node = 0;
     for (let i = 0; i < text.length; i++) {
-      node = this.step(node, text.charCodeAt(i));
-      const length = this.longest[node]!;
+      const code = text.charCodeAt(i);
+      const base = row[node]!;
+      node = base >= 0 ? table[base + column[code]!]! : this.slowStep(node, code);
+      const length = longest[node]!;
       if (length === 0) continue;
       // Ends only grow, so a new range can only swallow ranges at the top of the stack.
       let start = i + 1 - length;
@@ -139,15 +181,23 @@ class PatternMatcher {
 
   /**
    * How many characters at the end of `text` could still be the start of a pattern: only those
-   * need holding back, so ordinary output is not delayed by a long secret.
+   * need holding back, so ordinary output is not delayed by a long secret. That part is never
+   * longer than the longest pattern, so only that much of the end is read.
    */
   openSuffix(text: string): number {
     let node = 0;
-    for (let i = 0; i < text.length; i++) node = this.step(node, text.charCodeAt(i));
+    for (let i = Math.max(0, text.length - this.maxLength); i < text.length; i++)
+      node = this.step(node, text.charCodeAt(i));
     return this.depth[node]!;
   }
 
   private step(node: number, code: number): number {
+    const base = this.row[node]!;
+    return base >= 0 ? this.table[base + this.column[code]!]! : this.slowStep(node, code);
+  }
+
+  /** The transition by trie edges and fail links, for nodes without a table row. */
+  private slowStep(node: number, code: number): number {
     let current = node;
     for (;;) {
       const child = this.next[current]!.get(code);

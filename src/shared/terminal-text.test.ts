@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { visibleTerminalText } from './terminal-text.js';
+import { hasSpecialCharacters, visibleTerminalText } from './terminal-text.js';
 
 describe('visibleTerminalText', () => {
   it('keeps SGR colours and resets them at the end', () => {
@@ -34,5 +34,16 @@ describe('visibleTerminalText', () => {
   it('drops the carriage return of a CRLF line end and keeps tabs', () => {
     expect(visibleTerminalText('a\tb\r')).toBe('a\tb');
     expect(visibleTerminalText('a\r\nb')).toBe('a\nb');
+  });
+});
+
+describe('hasSpecialCharacters', () => {
+  it('is false exactly for the text visibleTerminalText leaves as it is', () => {
+    for (let code = 0; code < 0x2100; code++) {
+      const text = `a${String.fromCharCode(code)}b`;
+      expect(hasSpecialCharacters(text), `U+${code.toString(16)}`).toBe(
+        visibleTerminalText(text, { colors: false }) !== text,
+      );
+    }
   });
 });

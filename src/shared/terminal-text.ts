@@ -47,6 +47,14 @@ export function visibleTerminalText(text: string, options: VisibleTextOptions = 
   return painted ? out + RESET : out;
 }
 
+/** The characters `isSpecial` picks out, for a native search of a whole chunk at once. */
+const SPECIAL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+
+/** Whether `visibleTerminalText` would change anything in `text`: most log output it leaves as it is. */
+export function hasSpecialCharacters(text: string): boolean {
+  return SPECIAL.test(text);
+}
+
 function isSpecial(code: number): boolean {
   if (code < 0x20) return code !== 0x09 && code !== 0x0a;
   if (code < 0x7f) return false;

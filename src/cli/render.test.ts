@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import type { RunEvent } from '../protocol/index.js';
+import { RunRenderer } from './render.js';
+
+const log = (text: string, step = 0, jobName = 'build'): RunEvent => ({
+  runId: 'r',
+  seq: 1,
+  at: '2026-01-01T00:00:00.000Z',
+  jobId: `j-${jobName}`,
+  jobName,
+  attempt: 1,
+  step,
+  kind: 'log',
+  data: { text },
+});
+
+function render(events: RunEvent[], multiJob = false): string {
+  let out = '';
+  const renderer = new RunRenderer((s) => {
+    out += s;
+  }, multiJob);
+  for (const e of events) renderer.event(e);
+  return out;
+}
+
+describe('RunRenderer log lines', () => {
+  it('shows each whole line behind the prefix, and a line split across chunks once it ends', () => {
+    expect(render([log('one\ntwo\nthr'), log('ee\n')])).toBe('  │ one\n  │ two\n  │ three\n');
+  });
+
+  it('puts the job name before each line when jobs run side by side, even one holding a $', () => {
+    expect(render([log('a\nb\n', 0, 'x$&y')], true)).toBe('  x$&y │ a\n  x$&y │ b\n');
+  });
+
+  it('makes control characters visible and hides logging commands, also among plain lines', () => {
+    const text = 'plain\nbell\x07here\n##vso[task.setvariable variable=a]1\n##[group]Build\nlast\n';
+    expect(render([log(text)])).toBe('  │ plain\n  │ bell␇here\n  │ ▾ Build\n  │ last\n');
+  });
+});
