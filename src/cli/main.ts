@@ -104,6 +104,11 @@ program
     ).default(env.SLIPWAY_BLOBS || undefined),
   )
   .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
+  .option(
+    '--admin-token-file <path>',
+    'read the admin token from this file (a mounted Secret), shared by every replica (default: made in <data>/admin.token)',
+    env.SLIPWAY_ADMIN_TOKEN_FILE,
+  )
   .addOption(vmImagePoolOption())
   .addOption(logLevelOption())
   .option(
@@ -134,6 +139,7 @@ program
           socketPath: o.socket,
           publicUrl: o.publicUrl,
           leaseTtlSeconds: o.leaseTtl,
+          adminTokenFile: o.adminTokenFile,
           cacheMaxGiB: o.cacheMaxGib,
           cacheMaxEntryGiB: o.cacheMaxEntryGib,
           vmImagePools: o.vmImagePool,
