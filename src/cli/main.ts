@@ -126,8 +126,11 @@ program
   .action(
     act(async (o) => {
       const { startServer } = await import('../server/index.js');
+      const { testClockFrom } = await import('../shared/clock.js');
       const server = await startServer({
         logger: await logger('server', o.logLevel),
+        // Tests of schedules across real processes run the clock fast; never set otherwise.
+        clock: testClockFrom(env.SLIPWAY_TEST_CLOCK),
         config: {
           host: o.host,
           port: o.port,

@@ -33,6 +33,8 @@ export interface ReplicaSetOptions {
   name: string;
   /** More server flags, for every replica. */
   args?: string[];
+  /** `--log-level`; default warn. */
+  logLevel?: string;
   /** More environment, for every replica. */
   env?: Record<string, string>;
 }
@@ -94,7 +96,7 @@ export async function startReplicaSet(o: ReplicaSetOptions): Promise<ReplicaSet>
         '--lease-ttl',
         String(o.leaseTtl),
         '--log-level',
-        'warn',
+        o.logLevel ?? 'warn',
         ...(o.args ?? []),
       ],
       {
