@@ -104,6 +104,11 @@ program
     ).default(env.SLIPWAY_BLOBS || undefined),
   )
   .option('--lease-ttl <seconds>', 'job lease lifetime without a heartbeat', (v) => Number(v), 90)
+  .option(
+    '--admin-token-file <path>',
+    'read the admin token from this file (a mounted Secret), shared by every replica (default: made in <data>/admin.token)',
+    env.SLIPWAY_ADMIN_TOKEN_FILE,
+  )
   .addOption(vmImagePoolOption())
   .addOption(logLevelOption())
   .option(
@@ -121,8 +126,11 @@ program
   .action(
     act(async (o) => {
       const { startServer } = await import('../server/index.js');
+      const { testClockFrom } = await import('../shared/clock.js');
       const server = await startServer({
         logger: await logger('server', o.logLevel),
+        // Tests of schedules across real processes run the clock fast; never set otherwise.
+        clock: testClockFrom(env.SLIPWAY_TEST_CLOCK),
         config: {
           host: o.host,
           port: o.port,
@@ -134,6 +142,7 @@ program
           socketPath: o.socket,
           publicUrl: o.publicUrl,
           leaseTtlSeconds: o.leaseTtl,
+          adminTokenFile: o.adminTokenFile,
           cacheMaxGiB: o.cacheMaxGib,
           cacheMaxEntryGiB: o.cacheMaxEntryGib,
           vmImagePools: o.vmImagePool,

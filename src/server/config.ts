@@ -24,6 +24,11 @@ const serverConfigFields = z.object({
   leaseTtlSeconds: z.number().min(1).max(3600).default(90),
   /** Longest a poll is held open, in seconds. */
   pollTimeoutSeconds: z.number().min(1).max(50).default(50),
+  /**
+   * The admin token, read from this file (a mounted Secret) and stored once, so replicas share
+   * one; default: made on first start and kept in `<data>/admin.token`.
+   */
+  adminTokenFile: z.string().optional(),
   /** 32-byte key (hex or base64) that seals secrets; default: `<data>/secret.key`, made on first start. */
   secretKey: z.string().optional(),
   /**

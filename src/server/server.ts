@@ -15,10 +15,10 @@ import {
   recordServerAddress,
 } from '../shared/data-dir.js';
 import { ValidationError } from '../shared/errors.js';
-import { hashToken, newId, newToken } from '../shared/ids.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { GitRunner, SourcesRunner } from '../sources/index.js';
 import { checkStoreUrl, defaultStoreUrl, openStore, type Store } from '../store/index.js';
+import { ensureAdminToken } from './admin-token.js';
 import { buildApp } from './app.js';
 import { ArtifactStore } from './artifact-store.js';
 import { Auth, FailureLimiter } from './auth.js';
@@ -50,6 +50,7 @@ export interface SlipwayServer {
   app: FastifyInstance;
   context: ServerContext;
   dataDir: string;
+  /** Where the admin token is: `--admin-token-file`, or `<data>/admin.token`. */
   adminTokenFile: string;
   /** The Unix socket the API is also served on, when configured. */
   socketPath?: string;
@@ -115,8 +116,14 @@ async function startLocked(
   await adoptLegacyBlobs(dataDir, blobs, logger);
   const vault = new SecretVault(await secretKey(dataDir, config.secretKey));
   const auth = new Auth({ store, clock, logger });
-  const adminTokenFile = join(dataDir, ADMIN_TOKEN_FILE);
-  await ensureAdminToken(store, clock, adminTokenFile);
+  const adminTokenFile = config.adminTokenFile
+    ? resolve(config.adminTokenFile)
+    : join(dataDir, ADMIN_TOKEN_FILE);
+  await ensureAdminToken(
+    store,
+    clock,
+    config.adminTokenFile ? { shared: adminTokenFile } : { own: adminTokenFile },
+  );
   await store.ensurePool('default', { allowDockerSocket: false }, clock.now());
 
   const replicated = isSharedDatabase(databaseUrl);
@@ -361,33 +368,6 @@ async function listenOnSocket(app: FastifyInstance, path: string): Promise<Serve
   await new Promise<void>((ok, fail) => server.once('error', fail).listen(path, ok));
   await chmod(path, 0o666);
   return server;
-}
-
-/** The admin token is made once and kept only in a 0600 file; the store has its hash. */
-async function ensureAdminToken(store: Store, clock: Clock, file: string): Promise<void> {
-  if (existsSync(file)) {
-    const token = (await readFile(file, 'utf8')).trim();
-    if (await store.findToken(hashToken(token))) return;
-  }
-  const token = newToken('adm');
-  await store.insertToken(
-    {
-      id: newId('adm_'),
-      kind: 'adm',
-      hash: hashToken(token),
-      name: 'admin',
-      scopes: ['admin'],
-      pool: null,
-      agentName: null,
-      agentId: null,
-      jobId: null,
-      epoch: null,
-      expiresAt: null,
-    },
-    clock.now(),
-  );
-  await writeFile(file, `${token}\n`, { mode: 0o600 });
-  await chmod(file, 0o600);
 }
 
 async function secretKey(dataDir: string, configured?: string): Promise<Buffer> {

@@ -286,18 +286,16 @@ describe.skipIf(!hasKubectl())('deploy/kubernetes/replicas (kubectl kustomize, o
       .concat('PodDisruptionBudget/slipway/slipway-server')
       .sort();
     expect(ids(rendered)).toEqual(expected);
-    // The fleet, the RBAC and the network policies are the base's, unchanged.
+    // The RBAC and the network policies are the base's, unchanged; the fleet too, but for the
+    // Secret its admin token comes from (checked below).
     for (const [kind, name] of [
-      ['Deployment', 'slipway-fleet'],
       ['Role', 'slipway-fleet'],
       ['NetworkPolicy', 'slipway-jobs'],
       ['NetworkPolicy', 'slipway-server'],
     ] as const) {
       const { metadata: _m, ...mine } = get(kind, name);
       const { metadata: _b, ...base } = find(kind, name);
-      expect(JSON.parse(JSON.stringify(mine)), `${kind} ${name}`).toEqual(
-        JSON.parse(JSON.stringify({ ...base, ...(kind === 'Deployment' ? imageTagged(base) : {}) })),
-      );
+      expect(JSON.parse(JSON.stringify(mine)), `${kind} ${name}`).toEqual(JSON.parse(JSON.stringify(base)));
     }
   });
 
@@ -330,6 +328,26 @@ describe.skipIf(!hasKubectl())('deploy/kubernetes/replicas (kubectl kustomize, o
       AWS_SECRET_ACCESS_KEY: { name: 'slipway-blobs', key: 'secret-access-key' },
     });
     expect(env.every((e) => e.value === undefined)).toBe(true);
+  });
+
+  it('one admin token for every replica and the fleet: a Secret mounted read-only, given by --admin-token-file', () => {
+    const pod = server().spec.template.spec;
+    const volume = pod.volumes.find((v: any) => v.secret?.secretName === 'slipway-admin-token');
+    expect(volume).toBeDefined();
+    expect(volume.secret.defaultMode & 0o007).toBe(0);
+    const c = pod.containers[0];
+    const mount = c.volumeMounts.find((m: any) => m.name === volume.name);
+    expect(mount.readOnly).toBe(true);
+    const i = c.args.indexOf('--admin-token-file');
+    expect(i).toBeGreaterThan(0);
+    expect(c.args[i + 1]).toBe(`${mount.mountPath}/token`);
+    const fleet = get('Deployment', 'slipway-fleet');
+    const { metadata: _m, ...mine } = fleet;
+    const { metadata: _b, ...base } = find('Deployment', 'slipway-fleet');
+    const expected = JSON.parse(JSON.stringify({ ...base, ...imageTagged(base) }));
+    const token = expected.spec.template.spec.containers[0].env.find((e: any) => e.name === 'SLIPWAY_TOKEN');
+    token.valueFrom.secretKeyRef.name = 'slipway-admin-token';
+    expect(JSON.parse(JSON.stringify(mine))).toEqual(expected);
   });
 
   it('a PodDisruptionBudget keeps a replica up and selects only the server', () => {

@@ -511,7 +511,13 @@ export class RepositoryService implements SourceWork {
         if (!(await this.o.store.moveScheduleFire(repo.name, key, branch, last?.lastSlot ?? null, to)))
           continue;
         this.o.logger.info(
-          { repo: repo.name, schedule: schedule.displayName, branch, run: decision.run },
+          {
+            repo: repo.name,
+            schedule: schedule.displayName,
+            branch,
+            run: decision.run,
+            slot: new Date(decision.slot).toISOString(),
+          },
           decision.why,
         );
         if (!decision.run) continue;
