@@ -188,6 +188,19 @@ try {
   const demand = async () => (await client.request('pools/default/demand?waitMs=0', { token })).body;
   const idleAgent = () =>
     waitFor(async () => (await demand()).agents.some((a) => a.polling && !a.busy), 'an idle agent', 60_000);
+  /** No unit starting or stopping, and each one without a job polling. */
+  const settled = () =>
+    waitFor(
+      async () => {
+        const units = fleet.units();
+        if (units.some((u) => u.phase !== 'running')) return false;
+        const agents = (await demand()).agents;
+        const polling = (u) => agents.some((a) => a.name === u.name && a.polling && !a.busy);
+        return units.filter((u) => !u.jobId).every(polling);
+      },
+      'a settled fleet',
+      60_000,
+    );
   const trivial = "steps:\n- script: 'true'\n";
   const containerJob = (ref) => `jobs:\n- job: cold\n  container: ${ref}\n  steps:\n  - script: echo cold\n`;
   const runJob = async (yaml, what) => {
@@ -221,9 +234,12 @@ try {
   }
 
   if (!skip('COLD')) {
-    // A fresh tag per job: a recently used image would find a warm agent of its own.
+    // A fresh tag per job: a recently used image would find a warm agent of its own. Each job
+    // starts on a settled fleet: the warm agent the fleet starts for the previous job's tag
+    // would otherwise boot beside it, and two containers starting on 2 cores take twice as long.
     const cold = [];
     for (let i = 0; i < COLD_JOBS && !interrupted; i++) {
+      await settled();
       const tag = `cold-${benchId}-${i}`;
       await docker.getImage(image).tag({ repo: 'slipway-bench/busybox', tag });
       tags.push(`slipway-bench/busybox:${tag}`);

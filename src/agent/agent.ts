@@ -24,8 +24,18 @@ import type { Logger } from '../shared/logger.js';
 import { collectCapabilities } from './capabilities.js';
 import type { AgentConfig } from './config.js';
 import { AgentIdentity } from './identity.js';
-import { runJob } from './job-runner.js';
 import type { JobUser } from './job-user.js';
+
+/**
+ * The job runner (steps, tasks, logs and their schemas) is loaded once the agent has sent its
+ * first request, not before it: evaluating it is work that waits for no answer, so it overlaps
+ * the round trips to the first claim instead of delaying the first of them.
+ */
+let jobRunner: Promise<typeof import('./job-runner.js')> | undefined;
+const loadJobRunner = () => {
+  jobRunner ??= import('./job-runner.js');
+  return jobRunner;
+};
 
 export type AgentState = 'idle' | 'running' | 'draining' | 'stopped';
 
@@ -114,12 +124,15 @@ export class Agent {
 
   private async register(secret: string): Promise<void> {
     const c = this.o.config;
-    const registered = await this.untilReachable(() =>
-      this.client.register(
+    const registered = await this.untilReachable(() => {
+      const sent = this.client.register(
         { pool: c.pool, name: c.name, publicKey: this.identity.publicKeyPem, replace: c.replace },
         { token: secret, signal: this.shutdown.signal },
-      ),
-    );
+      );
+      // A macrotask later, so the request is on the wire first.
+      setImmediate(() => void loadJobRunner().catch(() => undefined));
+      return sent;
+    });
     this.agentId = registered.agentId;
     this.boundJobId = registered.boundJobId;
     this.o.logger.info('registered');
@@ -242,6 +255,7 @@ export class Agent {
     });
     log.info({ job: spec.plan.name }, 'job started');
     try {
+      const { runJob } = await loadJobRunner();
       const outcome = await runJob({
         client: this.client,
         spec,

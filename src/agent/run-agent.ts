@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { ZodError } from 'zod';
-import { answerDetail, answeredStatus, ConnectionError } from '../protocol/index.js';
+import { answerDetail, answeredStatus, ConnectionError, JOB_CA_CERTS_VARIABLE } from '../protocol/index.js';
 import { ValidationError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { Agent } from './agent.js';
@@ -62,6 +62,10 @@ export async function runAgentProcess(
   const stepEnv = Object.fromEntries(
     Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
   );
+  // The fleet's CA bundle is the steps' (see JOB_CA_CERTS_VARIABLE); one the job sets wins.
+  const jobCa = stepEnv[JOB_CA_CERTS_VARIABLE];
+  delete stepEnv[JOB_CA_CERTS_VARIABLE];
+  if (jobCa && !stepEnv.NODE_EXTRA_CA_CERTS) stepEnv.NODE_EXTRA_CA_CERTS = jobCa;
   if (jobUser) Object.assign(stepEnv, { HOME: jobUser.home, USER: jobUser.name, LOGNAME: jobUser.name });
 
   const logger = createLogger({ level: config.logLevel, name: 'agent' }).child({

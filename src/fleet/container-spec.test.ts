@@ -147,7 +147,8 @@ describe('buildContainerSpec', () => {
     [
       'sets only non-secret env, and only what the image does not set itself',
       () => undefined,
-      (s) => expect(s.agent.Env).toEqual(['NODE_EXTRA_CA_CERTS=/slipway/certs/ca-certificates.crt']),
+      (s) =>
+        expect(s.agent.Env).toEqual(['SLIPWAY_JOB_NODE_EXTRA_CA_CERTS=/slipway/certs/ca-certificates.crt']),
     ],
     [
       'gives a non-root image without HOME a writable one',
@@ -161,7 +162,8 @@ describe('buildContainerSpec', () => {
       (i) => {
         i.image = { env: [], user: 'root' };
       },
-      (s) => expect(s.agent.Env).toEqual(['NODE_EXTRA_CA_CERTS=/slipway/certs/ca-certificates.crt']),
+      (s) =>
+        expect(s.agent.Env).toEqual(['SLIPWAY_JOB_NODE_EXTRA_CA_CERTS=/slipway/certs/ca-certificates.crt']),
     ],
     [
       'puts services on a private labelled network, reachable by their names',

@@ -7,7 +7,7 @@ import {
   DIND_IMAGE,
   DIND_PORT,
 } from '../images/index.js';
-import { type ContainerOptions, IMAGE_CAPABILITY } from '../protocol/index.js';
+import { type ContainerOptions, IMAGE_CAPABILITY, JOB_CA_CERTS_VARIABLE } from '../protocol/index.js';
 import { assertNever } from '../shared/errors.js';
 import type { DockerEngineOptions, UnitRequest } from './driver.js';
 import { FLEET_ROLE, LABEL, type UnitRole } from './labels.js';
@@ -423,7 +423,8 @@ function limits(r: ResourceLimits = {}): Dockerode.HostConfig {
 function agentEnv(image: { env: string[]; user: string }): string[] {
   const has = (name: string) => image.env.some((e) => e.startsWith(`${name}=`));
   const env: string[] = [];
-  if (!has('NODE_EXTRA_CA_CERTS')) env.push(`NODE_EXTRA_CA_CERTS=${AGENT_CA_BUNDLE}`);
+  // For the steps only: the agent sets it in their environment, its own start skips the parse.
+  if (!has('NODE_EXTRA_CA_CERTS')) env.push(`${JOB_CA_CERTS_VARIABLE}=${AGENT_CA_BUNDLE}`);
   if (!has('HOME') && !isRoot(image.user)) env.push(`HOME=${WORK_HOME}`);
   return env;
 }

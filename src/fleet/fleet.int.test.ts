@@ -167,6 +167,12 @@ jobs:
       echo "files in /bin: $(busybox ls /bin)"
       busybox ls /lib /usr 2>&1 || echo "no libc here"
       echo "service says: $(busybox nc echo 8080)"
+      echo "steps trust: $NODE_EXTRA_CA_CERTS; handed over: \${SLIPWAY_JOB_NODE_EXTRA_CA_CERTS:-no}"
+      for p in /proc/[0-9]*; do
+        if busybox grep -q slipway-agent $p/cmdline 2>/dev/null; then
+          echo "agent parses a CA bundle at start: $(busybox tr '\\0' '\\n' < $p/environ | busybox grep -c '^NODE_EXTRA_CA_CERTS=')"
+        fi
+      done
 `);
     expect(done.jobs.map((j) => [j.name, j.result, j.reason])).toEqual([
       ['base', 'succeeded', null],
@@ -175,6 +181,9 @@ jobs:
     expect(log).toContain('files in /bin: busybox');
     expect(log).toContain('no libc here');
     expect(log).toContain('service says: hi');
+    // The agent talks over a Unix socket: the CA bundle is its steps', not parsed at its own start.
+    expect(log).toContain('steps trust: /slipway/certs/ca-certificates.crt; handed over: no');
+    expect(log).toContain('agent parses a CA bundle at start: 0');
     const base = done.jobs.find((j) => j.name === 'base')!;
     const tiny = done.jobs.find((j) => j.name === 'tiny')!;
     // The default image's container job ran on a warm agent; the other image got its own agent.
