@@ -325,6 +325,62 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await store.renewLease('j', 1, 200)).toBe(true);
     });
 
+    it("writes a claim's tokens, steps and event with the winning claim only, numbered by its attempt", async () => {
+      await newRun('r', [job('j', 'r', 'queued')]);
+      const writes = (tag: string) => (claimed: JobRow) => ({
+        tokens: [
+          {
+            id: `lease-${tag}`,
+            kind: 'job' as const,
+            hash: `hash-${tag}`,
+            name: 'lease',
+            scopes: [],
+            pool: null,
+            agentName: null,
+            agentId: null,
+            jobId: claimed.id,
+            epoch: claimed.attempt,
+            expiresAt: 500,
+          },
+        ],
+        steps: [0, 1].map((idx) => ({
+          jobId: claimed.id,
+          attempt: claimed.attempt,
+          idx,
+          name: `${tag}${idx}`,
+          state: 'pending' as const,
+          result: null,
+          reason: null,
+          startedAt: null,
+          finishedAt: null,
+        })),
+        announce: {
+          runId: 'r',
+          event: {
+            kind: 'job' as const,
+            jobId: claimed.id,
+            jobName: claimed.name,
+            attempt: claimed.attempt,
+            step: null,
+            data: { status: 'running' as const, agent: tag },
+          },
+          at: 3,
+        },
+      });
+      const [a, b] = await Promise.all([
+        store.claimJob('j', { id: 'a1', name: 'a' }, 100, 1, writes('a')),
+        store.claimJob('j', { id: 'a2', name: 'b' }, 100, 1, writes('b')),
+      ]);
+      const winner = a.ok ? 'a' : 'b';
+      expect([a.ok, b.ok].filter(Boolean)).toHaveLength(1);
+      expect(await store.findToken(`hash-${winner}`)).toMatchObject({ jobId: 'j', epoch: 1 });
+      expect(await store.findToken(`hash-${winner === 'a' ? 'b' : 'a'}`)).toBeUndefined();
+      expect((await store.listSteps('j', 1)).map((s) => s.name)).toEqual([`${winner}0`, `${winner}1`]);
+      const events = await store.listEvents('r', 0, 10);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ kind: 'job', attempt: 1, at: 3, data: { agent: winner } });
+    });
+
     it('appends logs by offset idempotently and refuses gaps and stale epochs', async () => {
       await newRun('r', [job('j', 'r', 'queued')]);
       await store.claimJob('j', { id: 'a', name: 'a' }, 100, 1);

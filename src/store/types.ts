@@ -216,6 +216,17 @@ export type NewEvent = EventRow extends infer E
 
 export type ClaimOutcome = { ok: true; job: JobRow } | { ok: false; reason: 'not-queued' | 'not-found' };
 
+/**
+ * What a winning claim writes with it, in its own transaction: the attempt's tokens, its steps and
+ * the event that announces it. Made from the claimed row, since the attempt (epoch) is known only
+ * then; a store may call it again when it retries the transaction, and keeps the last answer.
+ */
+export type ClaimWrites = (claimed: JobRow) => {
+  tokens: NewToken[];
+  steps: StepRow[];
+  announce?: Announcement;
+};
+
 export type AppendLogOutcome =
   | { ok: true; length: number; appended: boolean; truncated?: true }
   | { ok: false; reason: 'stale-epoch' | 'gap'; length: number };
@@ -409,12 +420,16 @@ export interface Store {
   ): Promise<boolean>;
   /** Flags a job for cancellation (the agent learns it from its heartbeat); false when it has finished. */
   requestJobCancel(id: string): Promise<boolean>;
-  /** Compare-and-set: queued → running for exactly one claimant, with a new attempt (epoch). */
+  /**
+   * Compare-and-set: queued → running for exactly one claimant, with a new attempt (epoch). With
+   * `writes`, what the winner needs is written in the same transaction: one commit per claim.
+   */
   claimJob(
     id: string,
     agent: { id: string; name: string },
     leaseExpiresAt: number,
     now: number,
+    writes?: ClaimWrites,
   ): Promise<ClaimOutcome>;
   /** Extends the lease of the attempt `epoch`; false when that attempt no longer runs. */
   renewLease(id: string, epoch: number, leaseExpiresAt: number): Promise<boolean>;

@@ -3,6 +3,7 @@ import type { JobStatus, RunStatus } from '../../protocol/index.js';
 import { ConflictError } from '../../shared/errors.js';
 import {
   type ClaimOutcome,
+  type ClaimWrites,
   JOB_TRANSITIONS,
   type JobRow,
   RUN_TRANSITIONS,
@@ -11,6 +12,8 @@ import {
   type StepRow,
 } from '../types.js';
 import { changes, type Db, json, one, Params, query, rows, transaction } from './db.js';
+import { insertEvent } from './events.js';
+import { insertTokens } from './tokens.js';
 
 interface RawRun {
   id: string;
@@ -422,7 +425,9 @@ export async function claimJob(
   agent: { id: string; name: string },
   leaseExpiresAt: number,
   now: number,
+  writes?: ClaimWrites,
 ): Promise<ClaimOutcome> {
+  // One transaction, one commit: the claim and what its attempt needs, or nothing.
   return transaction(pool, async (c): Promise<ClaimOutcome> => {
     const won = await one<RawJob>(
       c,
@@ -434,7 +439,14 @@ export async function claimJob(
     );
     if (won) {
       await query(c, 'UPDATE agents SET claims = claims + 1 WHERE id = $1', [agent.id]);
-      return { ok: true, job: toJob(won) };
+      const job = toJob(won);
+      if (writes) {
+        const w = writes(job);
+        await insertTokens(c, w.tokens, now);
+        if (w.steps.length > 0) await upsertSteps(c, w.steps);
+        if (w.announce) await insertEvent(c, w.announce.runId, w.announce.event, w.announce.at);
+      }
+      return { ok: true, job };
     }
     return {
       ok: false,
@@ -483,6 +495,32 @@ interface RawStep {
   reason: string | null;
   started_at: number | null;
   finished_at: number | null;
+}
+
+/** Several steps in one statement (one round trip): a claim writes all of its attempt's at once. */
+async function upsertSteps(db: Db, steps: StepRow[]): Promise<void> {
+  const values = steps.map(
+    (_, i) => `(${Array.from({ length: 9 }, (_, k) => `$${i * 9 + k + 1}`).join(', ')})`,
+  );
+  await query(
+    db,
+    `INSERT INTO steps (job_id, attempt, idx, name, state, result, reason, started_at, finished_at)
+     VALUES ${values.join(', ')}
+     ON CONFLICT (job_id, attempt, idx) DO UPDATE SET name = excluded.name, state = excluded.state,
+       result = excluded.result, reason = excluded.reason,
+       started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = excluded.finished_at`,
+    steps.flatMap((s) => [
+      s.jobId,
+      s.attempt,
+      s.idx,
+      s.name,
+      s.state,
+      s.result,
+      s.reason,
+      s.startedAt,
+      s.finishedAt,
+    ]),
+  );
 }
 
 export async function upsertStep(db: Db, s: StepRow): Promise<void> {

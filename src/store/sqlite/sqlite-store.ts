@@ -3,6 +3,7 @@ import type {
   AgentRow,
   Announcement,
   CacheEntryRow,
+  ClaimWrites,
   FleetRow,
   JobRow,
   LogLimits,
@@ -134,8 +135,13 @@ export class SqliteStore implements Store {
     })();
   }
   requestJobCancel = async (id: string) => runs.requestJobCancel(this.db, id);
-  claimJob = async (id: string, agent: { id: string; name: string }, leaseExpiresAt: number, now: number) =>
-    runs.claimJob(this.db, id, agent, leaseExpiresAt, now);
+  claimJob = async (
+    id: string,
+    agent: { id: string; name: string },
+    leaseExpiresAt: number,
+    now: number,
+    writes?: ClaimWrites,
+  ) => runs.claimJob(this.db, id, agent, leaseExpiresAt, now, writes);
   renewLease = async (id: string, epoch: number, leaseExpiresAt: number) =>
     runs.renewLease(this.db, id, epoch, leaseExpiresAt);
   listExpiredLeases = async (now: number) => runs.listExpiredLeases(this.db, now);
