@@ -864,6 +864,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await ids('default')).toEqual(['q1', 'q2']);
         expect(await ids(undefined, 2)).toEqual(['g', 'q1']);
         expect(await ids('default', 1)).toEqual(['q1']);
+        expect(await store.listQueueHead('default', 5)).toEqual([
+          { id: 'q1', runId: 'r', name: 'q1', pool: 'default', plan, cancelRequested: false },
+          { id: 'q2', runId: 'r', name: 'q2', pool: 'default', plan, cancelRequested: false },
+        ]);
+        expect((await store.listQueueHead('default', 1)).map((j) => j.id)).toEqual(['q1']);
+        expect(await store.listQueueHead('nope', 5)).toEqual([]);
         expect((await store.getJob('q1'))?.plan).toEqual(plan);
         expect(await store.getJob('nope')).toBeUndefined();
       });

@@ -158,6 +158,9 @@ export interface JobRow {
   secrets?: string | null;
 }
 
+/** A queued job as the dispatcher sees it. */
+export type QueuedJob = Pick<JobRow, 'id' | 'runId' | 'name' | 'pool' | 'plan' | 'cancelRequested'>;
+
 /** A variable group: values, sealed secrets, and the pools whose jobs may read it. */
 export interface VariableGroupRow {
   /** Unique whatever the case, as Azure's group names are. */
@@ -411,6 +414,11 @@ export interface Store {
   listRunningJobIds(agentId: string): Promise<string[]>;
   /** Jobs in `status`, oldest queued first; at most `limit` of them when given. */
   listJobsByStatus(status: JobStatus, pool?: string, limit?: number): Promise<JobRow[]>;
+  /**
+   * The head of `pool`'s queue, oldest first, at most `limit`: only what matching an agent needs
+   * (the dispatcher reads it on every pass, so it reads nothing else).
+   */
+  listQueueHead(pool: string, limit: number): Promise<QueuedJob[]>;
   /** Moves a job between states only along allowed transitions; false when `from` did not hold. */
   transitionJob(
     id: string,

@@ -110,6 +110,26 @@ describe('AgentService.poll', () => {
     expect(await w.agents.poll(a.row, a.sessionId, new AbortController().signal)).toMatchObject({ jobId });
   });
 
+  it('claims what it offers when asked: the answer carries the spec, its lease works, its steps wait', async () => {
+    const a = await w.agent('a1');
+    const b = await w.agent('b1');
+    const [jobId] = await w.queue(ONE_JOB);
+    const signal = new AbortController().signal;
+    const answer = await w.agents.poll(a.row, a.sessionId, signal, true);
+    expect(answer).toMatchObject({ jobId, spec: { jobId, epoch: 1 } });
+    expect(await w.store.getJob(jobId!)).toMatchObject({ status: 'running', agentId: a.row.id });
+    expect(await w.auth.authenticate(`Bearer ${answer!.spec!.leaseToken}`, ['job'])).toMatchObject({
+      jobId,
+      epoch: 1,
+    });
+    expect((await w.store.listSteps(jobId!, 1)).map((s) => s.state)).toEqual(['pending']);
+    // The job is taken: the other agent's poll gets nothing, and the holder's gets no second job.
+    expect(await w.agents.poll(b.row, b.sessionId, signal, true)).toBeNull();
+    await expect(w.agents.poll(await w.reload(a.row.id), a.sessionId, signal, true)).rejects.toThrow(
+      AgentBusyError,
+    );
+  });
+
   it('refuses a replaced session, a busy agent, and an agent whose bound job is over', async () => {
     const a = await w.agent('a1');
     const signal = new AbortController().signal;

@@ -130,6 +130,7 @@ export class PostgresStore implements Store {
   listRunningJobIds = async (agentId: string) => runs.listRunningJobIds(this.db, agentId);
   listJobsByStatus = async (status: JobStatus, pool?: string, limit?: number) =>
     runs.listJobsByStatus(this.db, status, pool, limit);
+  listQueueHead = async (pool: string, limit: number) => runs.listQueueHead(this.db, pool, limit);
   transitionJob = async (
     id: string,
     from: JobStatus[],

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { JobPlan } from '../../pipeline/index.js';
 import type { JobStatus, RunStatus } from '../../protocol/index.js';
 import { ConflictError } from '../../shared/errors.js';
 import {
@@ -6,6 +7,7 @@ import {
   type ClaimWrites,
   JOB_TRANSITIONS,
   type JobRow,
+  type QueuedJob,
   RUN_TRANSITIONS,
   type RunFilter,
   type RunRow,
@@ -340,6 +342,39 @@ export async function listRunningJobIds(db: Db, agentId: string): Promise<string
     [agentId],
   );
   return found.map((r) => r.id);
+}
+
+/**
+ * A job's plan never changes once its run is queued: the dispatcher's passes parse each once.
+ * Bounded; the oldest entries go first.
+ */
+const queuedPlans = new Map<string, JobPlan>();
+const PLAN_CACHE_SIZE = 20_000;
+
+export async function listQueueHead(db: Db, pool: string, limit: number): Promise<QueuedJob[]> {
+  const found = await rows<Pick<RawJob, 'id' | 'run_id' | 'name' | 'pool' | 'cancel_requested'>>(
+    db,
+    `SELECT id, run_id, name, pool, cancel_requested FROM jobs WHERE pool = $1 AND status = 'queued'
+     ORDER BY queued_at NULLS FIRST, idx, id LIMIT $2`,
+    [pool, limit],
+  );
+  const missing = found.filter((r) => !queuedPlans.has(r.id)).map((r) => r.id);
+  if (missing.length > 0) {
+    for (const r of await rows<{ id: string; plan: string }>(
+      db,
+      'SELECT id, plan FROM jobs WHERE id = ANY($1)',
+      [missing],
+    )) {
+      if (queuedPlans.size >= PLAN_CACHE_SIZE) queuedPlans.delete(queuedPlans.keys().next().value!);
+      queuedPlans.set(r.id, json.parse(r.plan));
+    }
+  }
+  return found.flatMap((r) => {
+    const plan = queuedPlans.get(r.id);
+    return plan
+      ? [{ id: r.id, runId: r.run_id, name: r.name, pool: r.pool, plan, cancelRequested: r.cancel_requested }]
+      : [];
+  });
 }
 
 export async function listJobsByStatus(

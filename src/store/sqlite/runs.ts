@@ -6,6 +6,7 @@ import {
   type ClaimWrites,
   JOB_TRANSITIONS,
   type JobRow,
+  type QueuedJob,
   RUN_TRANSITIONS,
   type RunFilter,
   type RunRow,
@@ -365,6 +366,22 @@ export function listJobsByStatus(db: Db, status: JobStatus, pool?: string, limit
     ? sql(db, `${JOB} WHERE status = ? AND pool = ? ORDER BY queued_at, idx LIMIT ?`).all(status, pool, limit)
     : sql(db, `${JOB} WHERE status = ? ORDER BY queued_at, idx LIMIT ?`).all(status, limit);
   return (rows as RawJob[]).map((r) => toJob(db, r));
+}
+
+export function listQueueHead(db: Db, pool: string, limit: number): QueuedJob[] {
+  const rows = sql(
+    db,
+    `SELECT id, run_id, name, pool, cancel_requested FROM jobs WHERE pool = ? AND status = 'queued'
+     ORDER BY queued_at, idx LIMIT ?`,
+  ).all(pool, limit) as Pick<RawJob, 'id' | 'run_id' | 'name' | 'pool' | 'cancel_requested'>[];
+  return rows.map((r) => ({
+    id: r.id,
+    runId: r.run_id,
+    name: r.name,
+    pool: r.pool,
+    plan: planOf(db, r.id),
+    cancelRequested: r.cancel_requested === 1,
+  }));
 }
 
 export function listFailedUnstartedJobs(db: Db, since: number, limit: number, pool?: string): JobRow[] {

@@ -118,6 +118,7 @@ export class SqliteStore implements Store {
   listRunningJobIds = async (agentId: string) => runs.listRunningJobIds(this.db, agentId);
   listJobsByStatus = async (status: JobStatus, pool?: string, limit?: number) =>
     runs.listJobsByStatus(this.db, status, pool, limit);
+  listQueueHead = async (pool: string, limit: number) => runs.listQueueHead(this.db, pool, limit);
   transitionJob = async (
     id: string,
     from: JobStatus[],
