@@ -31,7 +31,7 @@ import {
 import { newId } from '../shared/ids.js';
 import { MIN_SECRET_LENGTH, maskText } from '../shared/index.js';
 import type { Logger } from '../shared/logger.js';
-import type { AgentRow, JobRow, NewEvent, RunRow, Store } from '../store/index.js';
+import type { AgentRow, JobMove, JobRow, NewEvent, RunRow, Store } from '../store/index.js';
 import { taskCatalog } from '../tasks/index.js';
 import type { Auth } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -85,6 +85,9 @@ const notStarted = () =>
     startedAt: null,
     finishedAt: null,
   }) satisfies Partial<JobRow>;
+
+/** A pending job's move into the queue, and why it waits if it does. */
+type QueueMove = JobMove & { job: JobRow; waiting: string | null };
 
 /** An attempt's lease token (the agent's) and step token (what its steps see), minted, not stored. */
 interface AttemptTokens {
@@ -345,6 +348,7 @@ export class Scheduler {
       return s;
     };
     let changed = false;
+    const moves: QueueMove[] = [];
     for (const job of jobs) {
       if (job.status !== 'pending') continue;
       const deps = job.dependsOn.map((d) => byName.get(d.toLowerCase())!);
@@ -355,27 +359,36 @@ export class Scheduler {
         continue;
       }
       const start = jobStart(run, job, deps);
-      if (start.run) await this.queueJob(job, await serversOf(job.pool));
-      else await this.finishJob(job, ['pending'], start.result, start.reason);
+      if (!start.run) await this.finishJob(job, ['pending'], start.result, start.reason);
+      else {
+        const move = await this.queueMove(job, await serversOf(job.pool));
+        if (move) moves.push(move);
+      }
     }
+    await this.queueJobs(moves);
     return changed;
   }
 
-  private async queueJob(job: JobRow, servers: PoolServers): Promise<void> {
+  /**
+   * The move that queues `job`, with its event; undefined when nothing could ever serve it (the
+   * job fails at once). The caller writes the moves of a pass together: one commit, not one a job.
+   */
+  private async queueMove(job: JobRow, servers: PoolServers): Promise<QueueMove | undefined> {
     const assessment = assessQueuedJob(job, servers);
     if (assessment.kind === 'impossible') {
       await this.finishJob(job, ['pending'], 'failed', assessment.reason);
-      return;
+      return undefined;
     }
     const waiting = assessment.kind === 'ready' ? null : assessment.reason;
     const now = this.o.clock.now();
-    // A pending job has had no attempt that could change under it: its row is current. The
-    // event goes in the move's own transaction: one commit per queued job, not two.
-    const queued = await this.o.store.transitionJob(
-      job.id,
-      ['pending'],
-      { status: 'queued', queuedAt: now, reason: waiting },
-      {
+    // A pending job has had no attempt that could change under it: its row is current.
+    return {
+      job,
+      waiting,
+      id: job.id,
+      from: ['pending'],
+      patch: { status: 'queued', queuedAt: now, reason: waiting },
+      announce: {
         runId: job.runId,
         event: {
           kind: 'job',
@@ -387,12 +400,22 @@ export class Scheduler {
         },
         at: now,
       },
-    );
-    if (!queued) return;
-    this.o.notifier.notify(`run:${job.runId}`);
-    if (waiting) await this.freshJobEvent(job, { status: 'waiting', reason: waiting });
-    this.o.notifier.notify(`pool:${job.pool}`);
-    void this.o.dispatcher.kick();
+    };
+  }
+
+  /** Queues the jobs of `moves` in one transaction, then wakes whoever waits for them. */
+  private async queueJobs(moves: QueueMove[]): Promise<void> {
+    if (moves.length === 0) return;
+    const won = await this.o.store.transitionJobs(moves);
+    const pools = new Set<string>();
+    for (const [i, m] of moves.entries()) {
+      if (!won[i]) continue;
+      this.o.notifier.notify(`run:${m.job.runId}`);
+      if (m.waiting) await this.freshJobEvent(m.job, { status: 'waiting', reason: m.waiting });
+      pools.add(m.job.pool);
+    }
+    for (const pool of pools) this.o.notifier.notify(`pool:${pool}`);
+    if (pools.size > 0) void this.o.dispatcher.kick();
   }
 
   /**

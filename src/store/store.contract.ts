@@ -381,6 +381,32 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(events[0]).toMatchObject({ kind: 'job', attempt: 1, at: 3, data: { agent: winner } });
     });
 
+    it('moves several jobs in one call, each by its own compare-and-set, announcing the winners only', async () => {
+      await newRun('r', [job('a', 'r'), { ...job('b', 'r', 'completed'), idx: 1 }]);
+      const queued = (id: string) => ({
+        id,
+        from: ['pending' as const],
+        patch: { status: 'queued' as const, queuedAt: 5 },
+        announce: {
+          runId: 'r',
+          event: {
+            kind: 'job' as const,
+            jobId: id,
+            jobName: id,
+            attempt: 0,
+            step: null,
+            data: { status: 'queued' as const },
+          },
+          at: 5,
+        },
+      });
+      expect(await store.transitionJobs([queued('a'), queued('b')])).toEqual([true, false]);
+      expect(await store.transitionJobs([])).toEqual([]);
+      expect((await store.getJob('a'))?.status).toBe('queued');
+      expect((await store.getJob('b'))?.status).toBe('completed');
+      expect((await store.listEvents('r', 0, 10)).map((e) => e.jobId)).toEqual(['a']);
+    });
+
     it('appends logs by offset idempotently and refuses gaps and stale epochs', async () => {
       await newRun('r', [job('j', 'r', 'queued')]);
       await store.claimJob('j', { id: 'a', name: 'a' }, 100, 1);

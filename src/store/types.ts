@@ -309,6 +309,14 @@ export interface Announcement {
   at: number;
 }
 
+/** One `transitionJob` call's arguments, for `transitionJobs`. */
+export interface JobMove {
+  id: string;
+  from: JobStatus[];
+  patch: Partial<Omit<JobRow, 'id' | 'runId' | 'idx' | 'plan' | 'name'>> & { status: JobStatus };
+  announce?: Announcement;
+}
+
 export interface Store {
   // tokens
   insertToken(token: NewToken, now: number): Promise<void>;
@@ -426,6 +434,8 @@ export interface Store {
     patch: Partial<Omit<JobRow, 'id' | 'runId' | 'idx' | 'plan' | 'name'>> & { status: JobStatus },
     announce?: Announcement,
   ): Promise<boolean>;
+  /** Several `transitionJob` moves in one transaction (one commit), each its own compare-and-set. */
+  transitionJobs(moves: JobMove[]): Promise<boolean[]>;
   /** Flags a job for cancellation (the agent learns it from its heartbeat); false when it has finished. */
   requestJobCancel(id: string): Promise<boolean>;
   /**

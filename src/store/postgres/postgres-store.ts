@@ -6,6 +6,7 @@ import type {
   CacheEntryRow,
   ClaimWrites,
   FleetRow,
+  JobMove,
   JobRow,
   LogLimits,
   NewEvent,
@@ -137,6 +138,20 @@ export class PostgresStore implements Store {
     patch: Partial<JobRow> & { status: JobStatus },
     announce?: Announcement,
   ) => this.announced(announce, (db) => runs.transitionJob(db, id, from, patch));
+
+  transitionJobs = async (moves: JobMove[]) =>
+    moves.length === 0
+      ? []
+      : transaction(this.db, async (c) => {
+          const won: boolean[] = [];
+          for (const m of moves) {
+            const ok = await runs.transitionJob(c, m.id, m.from, m.patch);
+            if (ok && m.announce)
+              await events.insertEvent(c, m.announce.runId, m.announce.event, m.announce.at);
+            won.push(ok);
+          }
+          return won;
+        });
 
   /** A change and the event that announces it, in one transaction; the event only when it won. */
   private async announced(

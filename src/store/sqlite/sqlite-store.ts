@@ -5,6 +5,7 @@ import type {
   CacheEntryRow,
   ClaimWrites,
   FleetRow,
+  JobMove,
   JobRow,
   LogLimits,
   NewEvent,
@@ -127,6 +128,15 @@ export class SqliteStore implements Store {
   ) => this.announced(announce, () => runs.transitionJob(this.db, id, from, patch));
 
   /** A change and the event that announces it, in one transaction; the event only when it won. */
+  transitionJobs = async (moves: JobMove[]) =>
+    this.db.transaction(() =>
+      moves.map((m) => {
+        const won = runs.transitionJob(this.db, m.id, m.from, m.patch);
+        if (won && m.announce) events.appendEvent(this.db, m.announce.runId, m.announce.event, m.announce.at);
+        return won;
+      }),
+    )();
+
   private announced(announce: Announcement | undefined, change: () => boolean): boolean {
     if (!announce) return change();
     return this.db.transaction(() => {
