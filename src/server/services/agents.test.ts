@@ -123,9 +123,22 @@ describe('AgentService.poll', () => {
       epoch: 1,
     });
     expect((await w.store.listSteps(jobId!, 1)).map((s) => s.state)).toEqual(['pending']);
-    // The job is taken: the other agent's poll gets nothing, and the holder's gets no second job.
+    // The job is taken: the other agent's poll gets nothing.
     expect(await w.agents.poll(b.row, b.sessionId, signal, true)).toBeNull();
-    await expect(w.agents.poll(await w.reload(a.row.id), a.sessionId, signal, true)).rejects.toThrow(
+  });
+
+  it('answers a holder that polls again (the answer was lost) with the same attempt, not a second job', async () => {
+    const a = await w.agent('a1');
+    const [jobId] = await w.queue(ONE_JOB);
+    await w.queue(ONE_JOB);
+    const signal = new AbortController().signal;
+    const first = await w.agents.poll(a.row, a.sessionId, signal, true);
+    const again = await w.agents.poll(await w.reload(a.row.id), a.sessionId, signal, true);
+    expect(again).toMatchObject({ jobId, spec: { jobId, epoch: first!.spec!.epoch } });
+    expect(again!.spec!.leaseToken).not.toBe(first!.spec!.leaseToken);
+    expect((await w.store.getJob(jobId!))?.attempt).toBe(1);
+    // An agent that does not claim on poll is still refused while it runs a job.
+    await expect(w.agents.poll(await w.reload(a.row.id), a.sessionId, signal)).rejects.toThrow(
       AgentBusyError,
     );
   });

@@ -146,6 +146,15 @@ export class AgentService {
     if (agent.lastSeenAt === null || now - agent.lastSeenAt >= SEEN_RESOLUTION_MS) {
       await this.o.store.touchAgent(agent.id, now);
     }
+    if (claim) {
+      // A poll that claimed a job for this agent whose answer never came back (the replica died,
+      // the connection broke): the agent polls again, and gets the same attempt with new tokens.
+      const [held] = await this.o.store.listRunningJobIds(agent.id);
+      if (held !== undefined) {
+        const spec = await this.claim(agent, held, sessionId);
+        return { jobId: held, runId: spec.runId, name: spec.plan.name, spec };
+      }
+    }
     await this.refuseBusyAgent(agent);
     if (agent.boundJobId !== null) {
       // An agent started for one job has nothing to wait for once that job is gone.
