@@ -146,16 +146,16 @@ async function simulate(c, pool, count, prefix, idleOnly, counter) {
   const loops = agents.map(async (a) => {
     while (!stopped) {
       const res = await a.client
-        .request('agents/poll', { token: a.access, body: { sessionId: a.sessionId }, timeoutMs: 60_000 })
+        .request('agents/poll', {
+          token: a.access,
+          // As the real agent does: the poll claims the job it finds and answers with its spec.
+          body: { sessionId: a.sessionId, claim: !idleOnly },
+          timeoutMs: 60_000,
+        })
         .catch(() => ({ status: 0 }));
       if (res.status !== 200 || idleOnly) continue;
       try {
-        const spec = (
-          await a.client.request(`jobs/${res.body.jobId}/claim`, {
-            token: a.access,
-            body: { sessionId: a.sessionId },
-          })
-        ).body;
+        const spec = res.body.spec;
         await a.client.request(`jobs/${spec.jobId}/complete`, {
           token: spec.leaseToken,
           body: { epoch: spec.epoch, result: 'succeeded' },

@@ -90,7 +90,8 @@ export class Agent {
       while (!ranBound && !this.shutdown.signal.aborted) {
         const offer = await this.poll();
         if (!offer) continue;
-        const ran = await this.claimAndRun(offer.jobId);
+        // A server that claims on poll sends the spec; an older one only offers the job.
+        const ran = offer.spec ? await this.runClaimed(offer.spec) : await this.claimAndRun(offer.jobId);
         if (ran && (this.o.config.once || ticketBound)) break;
       }
     } catch (err) {
@@ -218,9 +219,12 @@ export class Agent {
 
   private async poll() {
     try {
-      return await this.call((o) => this.client.poll({ sessionId: this.sessionId }, o), 60_000);
+      // The poll claims what it finds: no second round trip between the offer and the job.
+      return await this.call((o) => this.client.poll({ sessionId: this.sessionId, claim: true }, o), 60_000);
     } catch (err) {
       if (this.shutdown.signal.aborted) return null;
+      // The offered job went to another agent or away while it was claimed for us: poll again.
+      if (err instanceof ClaimLostError || err instanceof NotFoundError) return null;
       // The job this agent was started for is gone: nothing left to do.
       if (err instanceof GoneError) {
         this.o.logger.info({ reason: answerDetail(err) }, 'nothing to run');
@@ -246,6 +250,12 @@ export class Agent {
       if (lostTheClaim(err)) return false;
       throw err;
     }
+    return this.runClaimed(spec);
+  }
+
+  /** Runs a claimed job to its end; true once it ran. */
+  private async runClaimed(spec: JobSpec): Promise<boolean> {
+    const { jobId } = spec;
     this.running = true;
     const log = this.o.logger.child({
       runId: spec.runId,

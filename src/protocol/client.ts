@@ -54,15 +54,15 @@ import {
   fleetView,
   heartbeatRequest,
   heartbeatResponse,
-  type JobOffer,
   type JobSpec,
-  jobOffer,
   jobSpec,
   type ListRunsQuery,
   openSessionRequest,
   openSessionResponse,
+  type PollAnswer,
   type PoolDemand,
   type PoolView,
+  pollAnswer,
   pollRequest,
   poolDemandResponse,
   poolView,
@@ -254,10 +254,13 @@ export class ApiClient {
     return this.call('agents/session', o, { schema: openSessionRequest, body }, openSessionResponse);
   }
 
-  /** Long-polls for a job offer; null when the poll ended without one. */
-  async poll(body: z.input<typeof pollRequest>, o: CallOptions): Promise<JobOffer | null> {
+  /**
+   * Long-polls for a job offer; null when the poll ended without one. With `claim: true` the
+   * answer carries the claimed job's spec (a server that predates it answers with the offer alone).
+   */
+  async poll(body: z.input<typeof pollRequest>, o: CallOptions): Promise<PollAnswer | null> {
     const res = await this.request<unknown>('agents/poll', { ...o, body: checked(pollRequest, body) });
-    return res.status === 204 ? null : jobOffer.parse(res.body);
+    return res.status === 204 ? null : pollAnswer.parse(res.body);
   }
 
   claim(jobId: string, body: z.input<typeof claimRequest>, o: CallOptions): Promise<JobSpec> {

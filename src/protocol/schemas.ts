@@ -171,7 +171,14 @@ export const openSessionRequest = z.object({
 });
 export const openSessionResponse = z.object({ sessionId: z.string(), pollTimeoutMs: z.number() });
 
-export const pollRequest = z.object({ sessionId: z.string() });
+export const pollRequest = z.object({
+  sessionId: z.string(),
+  /**
+   * Claim the job the poll finds and answer with its spec (`pollAnswer`): one round trip per job
+   * instead of two. Older agents leave it out and claim the offer themselves.
+   */
+  claim: z.boolean().optional(),
+});
 export const jobOffer = z.object({ jobId: z.string(), runId: z.string(), name: z.string() });
 export type JobOffer = z.infer<typeof jobOffer>;
 
@@ -260,6 +267,10 @@ export const jobSpec = z.object({
   buildNumber: z.string(),
 });
 export type JobSpec = z.infer<typeof jobSpec>;
+
+/** A poll's answer: the offer, and with `claim: true` the job already claimed for the agent. */
+export const pollAnswer = jobOffer.extend({ spec: jobSpec.optional() });
+export type PollAnswer = z.infer<typeof pollAnswer>;
 
 export const heartbeatRequest = z.object({
   epoch: z.number().int(),

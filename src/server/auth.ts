@@ -4,7 +4,7 @@ import type { Clock } from '../shared/clock.js';
 import { AuthError, ForbiddenError, RateLimitError } from '../shared/errors.js';
 import { hashToken, newId, newToken, type TokenKind, tokenKind } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
-import type { Store, TokenRow } from '../store/index.js';
+import type { NewToken, Store, TokenRow } from '../store/index.js';
 
 export const ACCESS_TOKEN_TTL_MS = 60 * 60 * 1000;
 export const ASSERTION_MAX_AGE_S = 300;
@@ -43,27 +43,36 @@ export class Auth {
     kind: TokenKind,
     fields: Partial<Omit<TokenRow, 'id' | 'kind' | 'createdAt'>> & { ttlMs: number | null },
   ): Promise<{ id: string; token: string; expiresAt: number | null }> {
+    const minted = this.mint(kind, fields);
+    await this.o.store.insertToken(minted.row, this.o.clock.now());
+    return minted;
+  }
+
+  /**
+   * A new token and the row that stores it (hashed), not stored yet: for a caller that writes it
+   * in one transaction with other changes (a claim and its attempt's tokens).
+   */
+  mint(
+    kind: TokenKind,
+    fields: Partial<Omit<TokenRow, 'id' | 'kind' | 'createdAt'>> & { ttlMs: number | null },
+  ): { id: string; token: string; expiresAt: number | null; row: NewToken } {
     const token = newToken(kind);
-    const now = this.o.clock.now();
     const id = newId(`${kind}_`);
-    const expiresAt = fields.ttlMs === null ? null : now + fields.ttlMs;
-    await this.o.store.insertToken(
-      {
-        id,
-        kind,
-        hash: hashToken(token),
-        name: fields.name ?? kind,
-        scopes: fields.scopes ?? [],
-        pool: fields.pool ?? null,
-        agentName: fields.agentName ?? null,
-        agentId: fields.agentId ?? null,
-        jobId: fields.jobId ?? null,
-        epoch: fields.epoch ?? null,
-        expiresAt,
-      },
-      now,
-    );
-    return { id, token, expiresAt };
+    const expiresAt = fields.ttlMs === null ? null : this.o.clock.now() + fields.ttlMs;
+    const row: NewToken = {
+      id,
+      kind,
+      hash: hashToken(token),
+      name: fields.name ?? kind,
+      scopes: fields.scopes ?? [],
+      pool: fields.pool ?? null,
+      agentName: fields.agentName ?? null,
+      agentId: fields.agentId ?? null,
+      jobId: fields.jobId ?? null,
+      epoch: fields.epoch ?? null,
+      expiresAt,
+    };
+    return { id, token, expiresAt, row };
   }
 
   /**

@@ -2,7 +2,7 @@ import { IMAGE_CAPABILITY, type JobOffer } from '../protocol/index.js';
 import type { Clock } from '../shared/clock.js';
 import { normalizeImageRef } from '../shared/image-ref.js';
 import type { Logger } from '../shared/logger.js';
-import type { AgentRow, JobRow, Store } from '../store/index.js';
+import type { AgentRow, JobRow, QueuedJob, Store } from '../store/index.js';
 import { unmetDemands } from './demands.js';
 import type { Notifier } from './notifier.js';
 
@@ -32,14 +32,14 @@ export interface DispatcherOptions {
 }
 
 /** Whether `agent` may run `job` at all: same pool, demands met, and its ticket's job if bound. */
-export function agentFits(agent: AgentRow, job: JobRow): boolean {
+export function agentFits(agent: AgentRow, job: Pick<JobRow, 'id' | 'pool' | 'plan'>): boolean {
   if (agent.pool !== job.pool || agent.draining) return false;
   if (agent.boundJobId !== null) return agent.boundJobId === job.id;
   if (needsContainerRuntime(job) && !runsInImage(agent, job)) return false;
   return unmetDemands(job.plan.pool.demands, agent.capabilities).length === 0;
 }
 
-function runsInImage(agent: AgentRow, job: JobRow): boolean {
+function runsInImage(agent: AgentRow, job: Pick<JobRow, 'plan'>): boolean {
   const image = job.plan.container?.image;
   return (
     image !== undefined &&
@@ -51,7 +51,7 @@ function runsInImage(agent: AgentRow, job: JobRow): boolean {
 }
 
 /** Jobs with their own image or services run only in containers a fleet starts for them. */
-export function needsContainerRuntime(job: JobRow): boolean {
+export function needsContainerRuntime(job: Pick<JobRow, 'plan'>): boolean {
   return (
     job.plan.container !== undefined ||
     Object.keys(job.plan.services).length > 0 ||
@@ -168,7 +168,7 @@ export class Dispatcher {
       const waiting = [...this.waiters.values()].filter((w) => w.agent.pool === pool).length;
       const window = this.offered.size + waiting + (deep ? DEEP_WINDOW : 8);
       const limits = new ParallelLimits(this.o.store, this.offered);
-      for (const job of await this.o.store.listJobsByStatus('queued', pool, window)) {
+      for (const job of await this.o.store.listQueueHead(pool, window)) {
         if (this.offered.has(job.id) || job.cancelRequested) continue;
         if (await limits.full(job)) continue;
         const waiter = [...this.waiters.values()].find((w) => agentFits(w.agent, job));
@@ -194,7 +194,7 @@ class ParallelLimits {
     private readonly offered: ReadonlyMap<string, number>,
   ) {}
 
-  async full(job: JobRow): Promise<boolean> {
+  async full(job: QueuedJob): Promise<boolean> {
     const { parallelGroup, maxParallel } = job.plan;
     if (!parallelGroup || !maxParallel) return false;
     const key = `${job.runId}\u0000${parallelGroup}`;
@@ -211,7 +211,7 @@ class ParallelLimits {
     return busy >= maxParallel;
   }
 
-  started(job: JobRow): void {
+  started(job: QueuedJob): void {
     const { parallelGroup } = job.plan;
     if (!parallelGroup) return;
     const key = `${job.runId}\u0000${parallelGroup}`;

@@ -31,7 +31,7 @@ import {
 import { newId } from '../shared/ids.js';
 import { MIN_SECRET_LENGTH, maskText } from '../shared/index.js';
 import type { Logger } from '../shared/logger.js';
-import type { AgentRow, JobRow, NewEvent, RunRow, Store } from '../store/index.js';
+import type { AgentRow, JobMove, JobRow, NewEvent, RunRow, Store } from '../store/index.js';
 import { taskCatalog } from '../tasks/index.js';
 import type { Auth } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -85,6 +85,15 @@ const notStarted = () =>
     startedAt: null,
     finishedAt: null,
   }) satisfies Partial<JobRow>;
+
+/** A pending job's move into the queue, and why it waits if it does. */
+type QueueMove = JobMove & { job: JobRow; waiting: string | null };
+
+/** An attempt's lease token (the agent's) and step token (what its steps see), minted, not stored. */
+interface AttemptTokens {
+  lease: ReturnType<Auth['mint']>;
+  step: ReturnType<Auth['mint']>;
+}
 
 /** Ordered from best to worst: a run's result is the worst of its jobs'. */
 const SEVERITY: TaskResult[] = ['skipped', 'succeeded', 'succeededWithIssues', 'canceled', 'failed'];
@@ -339,6 +348,7 @@ export class Scheduler {
       return s;
     };
     let changed = false;
+    const moves: QueueMove[] = [];
     for (const job of jobs) {
       if (job.status !== 'pending') continue;
       const deps = job.dependsOn.map((d) => byName.get(d.toLowerCase())!);
@@ -349,31 +359,63 @@ export class Scheduler {
         continue;
       }
       const start = jobStart(run, job, deps);
-      if (start.run) await this.queueJob(job, await serversOf(job.pool));
-      else await this.finishJob(job, ['pending'], start.result, start.reason);
+      if (!start.run) await this.finishJob(job, ['pending'], start.result, start.reason);
+      else {
+        const move = await this.queueMove(job, await serversOf(job.pool));
+        if (move) moves.push(move);
+      }
     }
+    await this.queueJobs(moves);
     return changed;
   }
 
-  private async queueJob(job: JobRow, servers: PoolServers): Promise<void> {
+  /**
+   * The move that queues `job`, with its event; undefined when nothing could ever serve it (the
+   * job fails at once). The caller writes the moves of a pass together: one commit, not one a job.
+   */
+  private async queueMove(job: JobRow, servers: PoolServers): Promise<QueueMove | undefined> {
     const assessment = assessQueuedJob(job, servers);
     if (assessment.kind === 'impossible') {
       await this.finishJob(job, ['pending'], 'failed', assessment.reason);
-      return;
+      return undefined;
     }
     const waiting = assessment.kind === 'ready' ? null : assessment.reason;
     const now = this.o.clock.now();
-    const queued = await this.o.store.transitionJob(job.id, ['pending'], {
-      status: 'queued',
-      queuedAt: now,
-      reason: waiting,
-    });
-    if (!queued) return;
     // A pending job has had no attempt that could change under it: its row is current.
-    await this.freshJobEvent(job, { status: 'queued' });
-    if (waiting) await this.freshJobEvent(job, { status: 'waiting', reason: waiting });
-    this.o.notifier.notify(`pool:${job.pool}`);
-    void this.o.dispatcher.kick();
+    return {
+      job,
+      waiting,
+      id: job.id,
+      from: ['pending'],
+      patch: { status: 'queued', queuedAt: now, reason: waiting },
+      announce: {
+        runId: job.runId,
+        event: {
+          kind: 'job',
+          jobId: job.id,
+          jobName: job.name,
+          attempt: job.attempt,
+          step: null,
+          data: { status: 'queued' },
+        },
+        at: now,
+      },
+    };
+  }
+
+  /** Queues the jobs of `moves` in one transaction, then wakes whoever waits for them. */
+  private async queueJobs(moves: QueueMove[]): Promise<void> {
+    if (moves.length === 0) return;
+    const won = await this.o.store.transitionJobs(moves);
+    const pools = new Set<string>();
+    for (const [i, m] of moves.entries()) {
+      if (!won[i]) continue;
+      this.o.notifier.notify(`run:${m.job.runId}`);
+      if (m.waiting) await this.freshJobEvent(m.job, { status: 'waiting', reason: m.waiting });
+      pools.add(m.job.pool);
+    }
+    for (const pool of pools) this.o.notifier.notify(`pool:${pool}`);
+    if (pools.size > 0) void this.o.dispatcher.kick();
   }
 
   /**
@@ -463,72 +505,91 @@ export class Scheduler {
     return { pool, agents, busyAgentIds, fleets };
   }
 
-  /** Claims `jobId` for `agent` (compare-and-set) and returns everything the agent needs to run it. */
-  async claim(jobId: string, agent: AgentRow): Promise<JobSpec> {
-    const job = await this.o.store.getJob(jobId);
-    if (!job) throw new NotFoundError('job', jobId);
+  /**
+   * Claims `jobId` for `agent` (compare-and-set) and returns everything the agent needs to run it.
+   * `job` is the row the caller read already, if it did. The claim, the attempt's tokens, steps and
+   * event are one transaction: one commit, and no claimed job without its tokens.
+   */
+  async claim(jobId: string, agent: AgentRow, job?: JobRow): Promise<JobSpec> {
+    const before = job ?? (await this.o.store.getJob(jobId));
+    if (!before) throw new NotFoundError('job', jobId);
     const now = this.o.clock.now();
+    let tokens: AttemptTokens | undefined;
     const outcome = await this.o.store.claimJob(
       jobId,
       { id: agent.id, name: agent.name },
       now + this.o.leaseTtlMs,
       now,
+      (claimed) => {
+        tokens = this.attemptTokens(claimed);
+        return {
+          tokens: [tokens.lease.row, tokens.step.row],
+          steps: claimed.plan.steps.map((step, idx) => ({
+            jobId,
+            attempt: claimed.attempt,
+            idx,
+            name: step.displayName,
+            state: 'pending' as const,
+            result: null,
+            reason: null,
+            startedAt: null,
+            finishedAt: null,
+          })),
+          announce: {
+            runId: claimed.runId,
+            event: {
+              kind: 'job',
+              jobId,
+              jobName: claimed.name,
+              attempt: claimed.attempt,
+              step: null,
+              data: { status: 'running', agent: agent.name },
+            },
+            at: now,
+          },
+        };
+      },
     );
     this.o.dispatcher.claimed(jobId);
-    let claimed: JobRow;
     if (outcome.ok) {
-      claimed = outcome.job;
-      this.onJobStarted(job, now);
+      this.o.notifier.notify(`run:${before.runId}`);
+      this.onJobStarted(before, now);
       this.o.logger.debug(
-        { runId: job.runId, jobId, agentId: agent.id, attempt: outcome.job.attempt },
+        { runId: before.runId, jobId, agentId: agent.id, attempt: outcome.job.attempt },
         'job claimed',
       );
-    } else {
-      // The same agent asking again for the job it holds: its claim went through, but the
-      // answer was lost (the replica it reached died, the connection broke). It gets the same
-      // attempt again, with new tokens; else the job would wait for its lease to run out.
-      const held = await this.o.store.getJob(jobId);
-      if (!held || held.status !== 'running' || held.agentId !== agent.id) throw new ClaimLostError(jobId);
-      this.o.logger.info(
-        { runId: job.runId, jobId, agentId: agent.id, attempt: held.attempt },
-        'claim repeated',
-      );
-      return this.jobSpec(held, agent, false);
+      return this.jobSpec(outcome.job, tokens!);
     }
-    return this.jobSpec(claimed, agent, true);
+    // The same agent asking again for the job it holds: its claim went through, but the
+    // answer was lost (the replica it reached died, the connection broke). It gets the same
+    // attempt again, with new tokens; else the job would wait for its lease to run out.
+    const held = await this.o.store.getJob(jobId);
+    if (!held || held.status !== 'running' || held.agentId !== agent.id) throw new ClaimLostError(jobId);
+    this.o.logger.info(
+      { runId: before.runId, jobId, agentId: agent.id, attempt: held.attempt },
+      'claim repeated',
+    );
+    const again = this.attemptTokens(held);
+    for (const t of [again.lease, again.step]) await this.o.store.insertToken(t.row, now);
+    return this.jobSpec(held, again);
   }
 
-  /** Everything the agent needs to run its attempt; `fresh` for a new claim (steps, events). */
-  private async jobSpec(claimed: JobRow, agent: AgentRow, fresh: boolean): Promise<JobSpec> {
+  /** The lease and step tokens of an attempt, bounded by the job's own limit (completion and lease loss revoke them sooner). */
+  private attemptTokens(claimed: JobRow): AttemptTokens {
+    const ttlMs = (claimed.plan.timeoutInMinutes || 360) * 60_000 + 30 * 60_000;
+    const fields = { jobId: claimed.id, epoch: claimed.attempt, ttlMs };
+    return {
+      lease: this.o.auth.mint('job', { ...fields, name: `lease ${claimed.name}#${claimed.attempt}` }),
+      step: this.o.auth.mint('stp', { ...fields, name: `steps of ${claimed.name}#${claimed.attempt}` }),
+    };
+  }
+
+  /** Everything the agent needs to run its attempt. */
+  private async jobSpec(claimed: JobRow, tokens: AttemptTokens): Promise<JobSpec> {
     const jobId = claimed.id;
     const run = (await this.o.store.getRun(claimed.runId))!;
-    const lease = await this.o.auth.issue('job', {
-      jobId,
-      epoch: claimed.attempt,
-      name: `lease ${claimed.name}#${claimed.attempt}`,
-      // Bounded by the job's own limit; completion and lease loss revoke it sooner.
-      ttlMs: (claimed.plan.timeoutInMinutes || 360) * 60_000 + 30 * 60_000,
-    });
-    const stepToken = await this.o.auth.issue('stp', {
-      jobId,
-      epoch: claimed.attempt,
-      name: `steps of ${claimed.name}#${claimed.attempt}`,
-      ttlMs: (claimed.plan.timeoutInMinutes || 360) * 60_000 + 30 * 60_000,
-    });
-    for (const [idx, step] of fresh ? claimed.plan.steps.entries() : []) {
-      await this.o.store.upsertStep({
-        jobId,
-        attempt: claimed.attempt,
-        idx,
-        name: step.displayName,
-        state: 'pending',
-        result: null,
-        reason: null,
-        startedAt: null,
-        finishedAt: null,
-      });
-    }
-    if (fresh) await this.freshJobEvent(claimed, { status: 'running', agent: agent.name });
+    const lease = tokens.lease;
+    const stepToken = tokens.step;
     if (run.status === 'queued') await this.advance(run.id);
     const wanted = new Set(claimed.dependsOn.map((d) => d.toLowerCase()));
     const deps =
@@ -600,8 +661,10 @@ export class Scheduler {
       testRuns?: TestRunView[];
       coverage?: CoverageView[];
     } = {},
+    /** The job's row as the caller just read it, if it did: not read again. */
+    current?: JobRow,
   ): Promise<void> {
-    const job = await this.o.store.getJob(jobId);
+    const job = current ?? (await this.o.store.getJob(jobId));
     if (!job) throw new NotFoundError('job', jobId);
     const final = effectiveResult(job.plan, result);
     if (job.status === 'completed' && job.attempt === epoch) {
@@ -642,6 +705,7 @@ export class Scheduler {
       outputs,
       testRuns,
       coverage,
+      epoch,
     );
     await this.advance(job.runId);
   }
@@ -770,9 +834,11 @@ export class Scheduler {
     outputs: Record<string, string> = {},
     testRuns?: TestRunView[],
     coverage?: CoverageView[],
+    /** The attempt finishing, when the caller knows it (a completion names its epoch). */
+    knownAttempt?: number,
   ) {
     // The attempt as the store has it: `job` may be a snapshot from before a claim.
-    const attempt = ((await this.o.store.getJob(job.id)) ?? job).attempt;
+    const attempt = knownAttempt ?? ((await this.o.store.getJob(job.id)) ?? job).attempt;
     const now = this.o.clock.now();
     const ok = await this.o.store.transitionJob(
       job.id,

@@ -325,6 +325,88 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await store.renewLease('j', 1, 200)).toBe(true);
     });
 
+    it("writes a claim's tokens, steps and event with the winning claim only, numbered by its attempt", async () => {
+      await newRun('r', [job('j', 'r', 'queued')]);
+      const writes = (tag: string) => (claimed: JobRow) => ({
+        tokens: [
+          {
+            id: `lease-${tag}`,
+            kind: 'job' as const,
+            hash: `hash-${tag}`,
+            name: 'lease',
+            scopes: [],
+            pool: null,
+            agentName: null,
+            agentId: null,
+            jobId: claimed.id,
+            epoch: claimed.attempt,
+            expiresAt: 500,
+          },
+        ],
+        steps: [0, 1].map((idx) => ({
+          jobId: claimed.id,
+          attempt: claimed.attempt,
+          idx,
+          name: `${tag}${idx}`,
+          state: 'pending' as const,
+          result: null,
+          reason: null,
+          startedAt: null,
+          finishedAt: null,
+        })),
+        announce: {
+          runId: 'r',
+          event: {
+            kind: 'job' as const,
+            jobId: claimed.id,
+            jobName: claimed.name,
+            attempt: claimed.attempt,
+            step: null,
+            data: { status: 'running' as const, agent: tag },
+          },
+          at: 3,
+        },
+      });
+      const [a, b] = await Promise.all([
+        store.claimJob('j', { id: 'a1', name: 'a' }, 100, 1, writes('a')),
+        store.claimJob('j', { id: 'a2', name: 'b' }, 100, 1, writes('b')),
+      ]);
+      const winner = a.ok ? 'a' : 'b';
+      expect([a.ok, b.ok].filter(Boolean)).toHaveLength(1);
+      expect(await store.findToken(`hash-${winner}`)).toMatchObject({ jobId: 'j', epoch: 1 });
+      expect(await store.findToken(`hash-${winner === 'a' ? 'b' : 'a'}`)).toBeUndefined();
+      expect((await store.listSteps('j', 1)).map((s) => s.name)).toEqual([`${winner}0`, `${winner}1`]);
+      const events = await store.listEvents('r', 0, 10);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ kind: 'job', attempt: 1, at: 3, data: { agent: winner } });
+    });
+
+    it('moves several jobs in one call, each by its own compare-and-set, announcing the winners only', async () => {
+      await newRun('r', [job('a', 'r'), { ...job('b', 'r', 'completed'), idx: 1 }]);
+      const queued = (id: string) => ({
+        id,
+        from: ['pending' as const],
+        patch: { status: 'queued' as const, queuedAt: 5 },
+        announce: {
+          runId: 'r',
+          event: {
+            kind: 'job' as const,
+            jobId: id,
+            jobName: id,
+            attempt: 0,
+            step: null,
+            data: { status: 'queued' as const },
+          },
+          at: 5,
+        },
+      });
+      expect(await store.transitionJobs([queued('a'), queued('b')])).toEqual([true, false]);
+      expect(await store.transitionJobs([])).toEqual([]);
+      expect((await store.getJob('a'))?.status).toBe('queued');
+      expect((await store.getJob('b'))?.status).toBe('completed');
+      expect((await store.listEvents('r', 0, 10)).map((e) => e.jobId)).toEqual(['a']);
+    });
+
     it('appends logs by offset idempotently and refuses gaps and stale epochs', async () => {
       await newRun('r', [job('j', 'r', 'queued')]);
       await store.claimJob('j', { id: 'a', name: 'a' }, 100, 1);
@@ -808,6 +890,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect(await ids('default')).toEqual(['q1', 'q2']);
         expect(await ids(undefined, 2)).toEqual(['g', 'q1']);
         expect(await ids('default', 1)).toEqual(['q1']);
+        expect(await store.listQueueHead('default', 5)).toEqual([
+          { id: 'q1', runId: 'r', name: 'q1', pool: 'default', plan, cancelRequested: false },
+          { id: 'q2', runId: 'r', name: 'q2', pool: 'default', plan, cancelRequested: false },
+        ]);
+        expect((await store.listQueueHead('default', 1)).map((j) => j.id)).toEqual(['q1']);
+        expect(await store.listQueueHead('nope', 5)).toEqual([]);
         expect((await store.getJob('q1'))?.plan).toEqual(plan);
         expect(await store.getJob('nope')).toBeUndefined();
       });

@@ -158,6 +158,9 @@ export interface JobRow {
   secrets?: string | null;
 }
 
+/** A queued job as the dispatcher sees it. */
+export type QueuedJob = Pick<JobRow, 'id' | 'runId' | 'name' | 'pool' | 'plan' | 'cancelRequested'>;
+
 /** A variable group: values, sealed secrets, and the pools whose jobs may read it. */
 export interface VariableGroupRow {
   /** Unique whatever the case, as Azure's group names are. */
@@ -215,6 +218,17 @@ export type NewEvent = EventRow extends infer E
   : never;
 
 export type ClaimOutcome = { ok: true; job: JobRow } | { ok: false; reason: 'not-queued' | 'not-found' };
+
+/**
+ * What a winning claim writes with it, in its own transaction: the attempt's tokens, its steps and
+ * the event that announces it. Made from the claimed row, since the attempt (epoch) is known only
+ * then; a store may call it again when it retries the transaction, and keeps the last answer.
+ */
+export type ClaimWrites = (claimed: JobRow) => {
+  tokens: NewToken[];
+  steps: StepRow[];
+  announce?: Announcement;
+};
 
 export type AppendLogOutcome =
   | { ok: true; length: number; appended: boolean; truncated?: true }
@@ -293,6 +307,14 @@ export interface Announcement {
   runId: string;
   event: NewEvent;
   at: number;
+}
+
+/** One `transitionJob` call's arguments, for `transitionJobs`. */
+export interface JobMove {
+  id: string;
+  from: JobStatus[];
+  patch: Partial<Omit<JobRow, 'id' | 'runId' | 'idx' | 'plan' | 'name'>> & { status: JobStatus };
+  announce?: Announcement;
 }
 
 export interface Store {
@@ -400,6 +422,11 @@ export interface Store {
   listRunningJobIds(agentId: string): Promise<string[]>;
   /** Jobs in `status`, oldest queued first; at most `limit` of them when given. */
   listJobsByStatus(status: JobStatus, pool?: string, limit?: number): Promise<JobRow[]>;
+  /**
+   * The head of `pool`'s queue, oldest first, at most `limit`: only what matching an agent needs
+   * (the dispatcher reads it on every pass, so it reads nothing else).
+   */
+  listQueueHead(pool: string, limit: number): Promise<QueuedJob[]>;
   /** Moves a job between states only along allowed transitions; false when `from` did not hold. */
   transitionJob(
     id: string,
@@ -407,14 +434,20 @@ export interface Store {
     patch: Partial<Omit<JobRow, 'id' | 'runId' | 'idx' | 'plan' | 'name'>> & { status: JobStatus },
     announce?: Announcement,
   ): Promise<boolean>;
+  /** Several `transitionJob` moves in one transaction (one commit), each its own compare-and-set. */
+  transitionJobs(moves: JobMove[]): Promise<boolean[]>;
   /** Flags a job for cancellation (the agent learns it from its heartbeat); false when it has finished. */
   requestJobCancel(id: string): Promise<boolean>;
-  /** Compare-and-set: queued → running for exactly one claimant, with a new attempt (epoch). */
+  /**
+   * Compare-and-set: queued → running for exactly one claimant, with a new attempt (epoch). With
+   * `writes`, what the winner needs is written in the same transaction: one commit per claim.
+   */
   claimJob(
     id: string,
     agent: { id: string; name: string },
     leaseExpiresAt: number,
     now: number,
+    writes?: ClaimWrites,
   ): Promise<ClaimOutcome>;
   /** Extends the lease of the attempt `epoch`; false when that attempt no longer runs. */
   renewLease(id: string, epoch: number, leaseExpiresAt: number): Promise<boolean>;

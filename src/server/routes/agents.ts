@@ -38,8 +38,8 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.post(`${API_PREFIX}/agents/poll`, async (req, reply) => {
     const agent = await agentOf(req);
-    const { sessionId } = pollRequest.parse(req.body);
-    const offer = await ctx.agents.poll(agent, sessionId, clientGone(reply));
+    const { sessionId, claim } = pollRequest.parse(req.body);
+    const offer = await ctx.agents.poll(agent, sessionId, clientGone(reply), claim === true);
     if (!offer) return reply.code(204).send();
     return offer;
   });

@@ -110,6 +110,39 @@ describe('AgentService.poll', () => {
     expect(await w.agents.poll(a.row, a.sessionId, new AbortController().signal)).toMatchObject({ jobId });
   });
 
+  it('claims what it offers when asked: the answer carries the spec, its lease works, its steps wait', async () => {
+    const a = await w.agent('a1');
+    const b = await w.agent('b1');
+    const [jobId] = await w.queue(ONE_JOB);
+    const signal = new AbortController().signal;
+    const answer = await w.agents.poll(a.row, a.sessionId, signal, true);
+    expect(answer).toMatchObject({ jobId, spec: { jobId, epoch: 1 } });
+    expect(await w.store.getJob(jobId!)).toMatchObject({ status: 'running', agentId: a.row.id });
+    expect(await w.auth.authenticate(`Bearer ${answer!.spec!.leaseToken}`, ['job'])).toMatchObject({
+      jobId,
+      epoch: 1,
+    });
+    expect((await w.store.listSteps(jobId!, 1)).map((s) => s.state)).toEqual(['pending']);
+    // The job is taken: the other agent's poll gets nothing.
+    expect(await w.agents.poll(b.row, b.sessionId, signal, true)).toBeNull();
+  });
+
+  it('answers a holder that polls again (the answer was lost) with the same attempt, not a second job', async () => {
+    const a = await w.agent('a1');
+    const [jobId] = await w.queue(ONE_JOB);
+    await w.queue(ONE_JOB);
+    const signal = new AbortController().signal;
+    const first = await w.agents.poll(a.row, a.sessionId, signal, true);
+    const again = await w.agents.poll(await w.reload(a.row.id), a.sessionId, signal, true);
+    expect(again).toMatchObject({ jobId, spec: { jobId, epoch: first!.spec!.epoch } });
+    expect(again!.spec!.leaseToken).not.toBe(first!.spec!.leaseToken);
+    expect((await w.store.getJob(jobId!))?.attempt).toBe(1);
+    // An agent that does not claim on poll is still refused while it runs a job.
+    await expect(w.agents.poll(await w.reload(a.row.id), a.sessionId, signal)).rejects.toThrow(
+      AgentBusyError,
+    );
+  });
+
   it('refuses a replaced session, a busy agent, and an agent whose bound job is over', async () => {
     const a = await w.agent('a1');
     const signal = new AbortController().signal;

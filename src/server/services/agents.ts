@@ -1,9 +1,10 @@
 import type { z } from 'zod';
-import type { JobOffer, JobSpec, openSessionRequest, registerAgentRequest } from '../../protocol/index.js';
+import type { JobSpec, openSessionRequest, PollAnswer, registerAgentRequest } from '../../protocol/index.js';
 import type { Clock } from '../../shared/clock.js';
 import {
   AgentBusyError,
   AuthError,
+  ClaimLostError,
   ForbiddenError,
   GoneError,
   SessionReplacedError,
@@ -129,14 +130,30 @@ export class AgentService {
 
   /**
    * Waits for a job to offer, up to the poll timeout or until `signal` aborts; null when none.
-   * A busy agent is refused, and so is an agent whose bound job is gone.
+   * A busy agent is refused, and so is an agent whose bound job is gone. With `claim`, the offer
+   * is claimed for the agent at once (every guard of `claim` applies) and comes with its spec; an
+   * offer another agent won first is not the agent's business: the poll waits on for the next.
    */
-  async poll(agent: AgentRow, sessionId: string, signal: AbortSignal): Promise<JobOffer | null> {
+  async poll(
+    agent: AgentRow,
+    sessionId: string,
+    signal: AbortSignal,
+    claim = false,
+  ): Promise<PollAnswer | null> {
     requireSession(agent, sessionId);
     // A poll a second after the last one tells no one anything new; the write costs every poll.
     const now = this.o.clock.now();
     if (agent.lastSeenAt === null || now - agent.lastSeenAt >= SEEN_RESOLUTION_MS) {
       await this.o.store.touchAgent(agent.id, now);
+    }
+    if (claim) {
+      // A poll that claimed a job for this agent whose answer never came back (the replica died,
+      // the connection broke): the agent polls again, and gets the same attempt with new tokens.
+      const [held] = await this.o.store.listRunningJobIds(agent.id);
+      if (held !== undefined) {
+        const spec = await this.claim(agent, held, sessionId);
+        return { jobId: held, runId: spec.runId, name: spec.plan.name, spec };
+      }
     }
     await this.refuseBusyAgent(agent);
     if (agent.boundJobId !== null) {
@@ -148,7 +165,20 @@ export class AgentService {
         );
       }
     }
-    return this.o.dispatcher.poll(agent, sessionId, this.o.pollTimeoutMs, signal);
+    const until = this.o.clock.now() + this.o.pollTimeoutMs;
+    for (;;) {
+      const left = until - this.o.clock.now();
+      const offer = left > 0 ? await this.o.dispatcher.poll(agent, sessionId, left, signal) : null;
+      if (!offer || !claim) return offer;
+      // The row read before the wait may be stale by now (a newer session took over).
+      const current = await this.o.store.getAgent(agent.id);
+      if (!current) throw new AuthError('the agent was removed or replaced');
+      try {
+        return { ...offer, spec: await this.claim(current, offer.jobId, sessionId) };
+      } catch (err) {
+        if (!(err instanceof ClaimLostError) || signal.aborted) throw err;
+      }
+    }
   }
 
   /**
@@ -171,7 +201,7 @@ export class AgentService {
     if (agent.singleJob && agent.claims > 0 && !holds) {
       throw new ForbiddenError('this agent was registered with a one-use ticket and has had its job');
     }
-    return this.o.scheduler.claim(jobId, agent);
+    return this.o.scheduler.claim(jobId, agent, job);
   }
 
   /** The agent removes itself; refused while it runs a job. */

@@ -154,6 +154,7 @@ export class JobService {
       completion.result,
       completion.reason,
       completion,
+      job,
     );
   }
 

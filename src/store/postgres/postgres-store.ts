@@ -4,7 +4,9 @@ import type {
   AgentRow,
   Announcement,
   CacheEntryRow,
+  ClaimWrites,
   FleetRow,
+  JobMove,
   JobRow,
   LogLimits,
   NewEvent,
@@ -129,12 +131,27 @@ export class PostgresStore implements Store {
   listRunningJobIds = async (agentId: string) => runs.listRunningJobIds(this.db, agentId);
   listJobsByStatus = async (status: JobStatus, pool?: string, limit?: number) =>
     runs.listJobsByStatus(this.db, status, pool, limit);
+  listQueueHead = async (pool: string, limit: number) => runs.listQueueHead(this.db, pool, limit);
   transitionJob = async (
     id: string,
     from: JobStatus[],
     patch: Partial<JobRow> & { status: JobStatus },
     announce?: Announcement,
   ) => this.announced(announce, (db) => runs.transitionJob(db, id, from, patch));
+
+  transitionJobs = async (moves: JobMove[]) =>
+    moves.length === 0
+      ? []
+      : transaction(this.db, async (c) => {
+          const won: boolean[] = [];
+          for (const m of moves) {
+            const ok = await runs.transitionJob(c, m.id, m.from, m.patch);
+            if (ok && m.announce)
+              await events.insertEvent(c, m.announce.runId, m.announce.event, m.announce.at);
+            won.push(ok);
+          }
+          return won;
+        });
 
   /** A change and the event that announces it, in one transaction; the event only when it won. */
   private async announced(
@@ -149,8 +166,13 @@ export class PostgresStore implements Store {
     });
   }
   requestJobCancel = async (id: string) => runs.requestJobCancel(this.db, id);
-  claimJob = async (id: string, agent: { id: string; name: string }, leaseExpiresAt: number, now: number) =>
-    runs.claimJob(this.db, id, agent, leaseExpiresAt, now);
+  claimJob = async (
+    id: string,
+    agent: { id: string; name: string },
+    leaseExpiresAt: number,
+    now: number,
+    writes?: ClaimWrites,
+  ) => runs.claimJob(this.db, id, agent, leaseExpiresAt, now, writes);
   renewLease = async (id: string, epoch: number, leaseExpiresAt: number) =>
     runs.renewLease(this.db, id, epoch, leaseExpiresAt);
   listExpiredLeases = async (now: number) => runs.listExpiredLeases(this.db, now);

@@ -1,16 +1,21 @@
 import type pg from 'pg';
+import type { JobPlan } from '../../pipeline/index.js';
 import type { JobStatus, RunStatus } from '../../protocol/index.js';
 import { ConflictError } from '../../shared/errors.js';
 import {
   type ClaimOutcome,
+  type ClaimWrites,
   JOB_TRANSITIONS,
   type JobRow,
+  type QueuedJob,
   RUN_TRANSITIONS,
   type RunFilter,
   type RunRow,
   type StepRow,
 } from '../types.js';
 import { changes, type Db, json, one, Params, query, rows, transaction } from './db.js';
+import { insertEvent } from './events.js';
+import { insertTokens } from './tokens.js';
 
 interface RawRun {
   id: string;
@@ -339,6 +344,39 @@ export async function listRunningJobIds(db: Db, agentId: string): Promise<string
   return found.map((r) => r.id);
 }
 
+/**
+ * A job's plan never changes once its run is queued: the dispatcher's passes parse each once.
+ * Bounded; the oldest entries go first.
+ */
+const queuedPlans = new Map<string, JobPlan>();
+const PLAN_CACHE_SIZE = 20_000;
+
+export async function listQueueHead(db: Db, pool: string, limit: number): Promise<QueuedJob[]> {
+  const found = await rows<Pick<RawJob, 'id' | 'run_id' | 'name' | 'pool' | 'cancel_requested'>>(
+    db,
+    `SELECT id, run_id, name, pool, cancel_requested FROM jobs WHERE pool = $1 AND status = 'queued'
+     ORDER BY queued_at NULLS FIRST, idx, id LIMIT $2`,
+    [pool, limit],
+  );
+  const missing = found.filter((r) => !queuedPlans.has(r.id)).map((r) => r.id);
+  if (missing.length > 0) {
+    for (const r of await rows<{ id: string; plan: string }>(
+      db,
+      'SELECT id, plan FROM jobs WHERE id = ANY($1)',
+      [missing],
+    )) {
+      if (queuedPlans.size >= PLAN_CACHE_SIZE) queuedPlans.delete(queuedPlans.keys().next().value!);
+      queuedPlans.set(r.id, json.parse(r.plan));
+    }
+  }
+  return found.flatMap((r) => {
+    const plan = queuedPlans.get(r.id);
+    return plan
+      ? [{ id: r.id, runId: r.run_id, name: r.name, pool: r.pool, plan, cancelRequested: r.cancel_requested }]
+      : [];
+  });
+}
+
 export async function listJobsByStatus(
   db: Db,
   status: JobStatus,
@@ -422,7 +460,9 @@ export async function claimJob(
   agent: { id: string; name: string },
   leaseExpiresAt: number,
   now: number,
+  writes?: ClaimWrites,
 ): Promise<ClaimOutcome> {
+  // One transaction, one commit: the claim and what its attempt needs, or nothing.
   return transaction(pool, async (c): Promise<ClaimOutcome> => {
     const won = await one<RawJob>(
       c,
@@ -434,7 +474,14 @@ export async function claimJob(
     );
     if (won) {
       await query(c, 'UPDATE agents SET claims = claims + 1 WHERE id = $1', [agent.id]);
-      return { ok: true, job: toJob(won) };
+      const job = toJob(won);
+      if (writes) {
+        const w = writes(job);
+        await insertTokens(c, w.tokens, now);
+        if (w.steps.length > 0) await upsertSteps(c, w.steps);
+        if (w.announce) await insertEvent(c, w.announce.runId, w.announce.event, w.announce.at);
+      }
+      return { ok: true, job };
     }
     return {
       ok: false,
@@ -483,6 +530,32 @@ interface RawStep {
   reason: string | null;
   started_at: number | null;
   finished_at: number | null;
+}
+
+/** Several steps in one statement (one round trip): a claim writes all of its attempt's at once. */
+async function upsertSteps(db: Db, steps: StepRow[]): Promise<void> {
+  const values = steps.map(
+    (_, i) => `(${Array.from({ length: 9 }, (_, k) => `$${i * 9 + k + 1}`).join(', ')})`,
+  );
+  await query(
+    db,
+    `INSERT INTO steps (job_id, attempt, idx, name, state, result, reason, started_at, finished_at)
+     VALUES ${values.join(', ')}
+     ON CONFLICT (job_id, attempt, idx) DO UPDATE SET name = excluded.name, state = excluded.state,
+       result = excluded.result, reason = excluded.reason,
+       started_at = COALESCE(steps.started_at, excluded.started_at), finished_at = excluded.finished_at`,
+    steps.flatMap((s) => [
+      s.jobId,
+      s.attempt,
+      s.idx,
+      s.name,
+      s.state,
+      s.result,
+      s.reason,
+      s.startedAt,
+      s.finishedAt,
+    ]),
+  );
 }
 
 export async function upsertStep(db: Db, s: StepRow): Promise<void> {

@@ -36,11 +36,20 @@ function toRow(r: Raw): TokenRow {
 }
 
 export async function insertToken(db: Db, t: NewToken, now: number): Promise<void> {
+  await insertTokens(db, [t], now);
+}
+
+/** Several tokens in one statement (one round trip): a claim issues its lease and step tokens. */
+export async function insertTokens(db: Db, ts: NewToken[], now: number): Promise<void> {
+  if (ts.length === 0) return;
+  const values = ts.map(
+    (_, i) => `(${Array.from({ length: 12 }, (_, k) => `$${i * 12 + k + 1}`).join(', ')})`,
+  );
   await query(
     db,
     `INSERT INTO tokens (id, kind, hash, name, scopes, pool, agent_name, agent_id, job_id, epoch, created_at, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-    [
+     VALUES ${values.join(', ')}`,
+    ts.flatMap((t) => [
       t.id,
       t.kind,
       t.hash,
@@ -53,7 +62,7 @@ export async function insertToken(db: Db, t: NewToken, now: number): Promise<voi
       t.epoch,
       now,
       t.expiresAt,
-    ],
+    ]),
   );
 }
 

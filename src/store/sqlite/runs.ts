@@ -3,14 +3,18 @@ import type { JobStatus, RunStatus } from '../../protocol/index.js';
 import { ConflictError } from '../../shared/errors.js';
 import {
   type ClaimOutcome,
+  type ClaimWrites,
   JOB_TRANSITIONS,
   type JobRow,
+  type QueuedJob,
   RUN_TRANSITIONS,
   type RunFilter,
   type RunRow,
   type StepRow,
 } from '../types.js';
 import { type Db, json, sql } from './db.js';
+import { appendEvent } from './events.js';
+import { insertToken } from './tokens.js';
 
 interface RawRun {
   id: string;
@@ -364,6 +368,22 @@ export function listJobsByStatus(db: Db, status: JobStatus, pool?: string, limit
   return (rows as RawJob[]).map((r) => toJob(db, r));
 }
 
+export function listQueueHead(db: Db, pool: string, limit: number): QueuedJob[] {
+  const rows = sql(
+    db,
+    `SELECT id, run_id, name, pool, cancel_requested FROM jobs WHERE pool = ? AND status = 'queued'
+     ORDER BY queued_at, idx LIMIT ?`,
+  ).all(pool, limit) as Pick<RawJob, 'id' | 'run_id' | 'name' | 'pool' | 'cancel_requested'>[];
+  return rows.map((r) => ({
+    id: r.id,
+    runId: r.run_id,
+    name: r.name,
+    pool: r.pool,
+    plan: planOf(db, r.id),
+    cancelRequested: r.cancel_requested === 1,
+  }));
+}
+
 export function listFailedUnstartedJobs(db: Db, since: number, limit: number, pool?: string): JobRow[] {
   const rows = sql(
     db,
@@ -405,8 +425,9 @@ export function claimJob(
   agent: { id: string; name: string },
   leaseExpiresAt: number,
   now: number,
+  writes?: ClaimWrites,
 ): ClaimOutcome {
-  // One transaction: the claim and the agent's claim count move together.
+  // One transaction: the claim, the agent's claim count and what the attempt needs move together.
   return db.transaction((): ClaimOutcome => {
     const r = sql(
       db,
@@ -416,7 +437,14 @@ export function claimJob(
     ).run(agent.id, agent.name, leaseExpiresAt, now, id);
     if (r.changes === 1) {
       sql(db, 'UPDATE agents SET claims = claims + 1 WHERE id = ?').run(agent.id);
-      return { ok: true, job: getJob(db, id)! };
+      const job = getJob(db, id)!;
+      if (writes) {
+        const w = writes(job);
+        for (const t of w.tokens) insertToken(db, t, now);
+        for (const s of w.steps) upsertStep(db, s);
+        if (w.announce) appendEvent(db, w.announce.runId, w.announce.event, w.announce.at);
+      }
+      return { ok: true, job };
     }
     return { ok: false, reason: getJob(db, id) ? 'not-queued' : 'not-found' };
   })();

@@ -3,7 +3,9 @@ import type {
   AgentRow,
   Announcement,
   CacheEntryRow,
+  ClaimWrites,
   FleetRow,
+  JobMove,
   JobRow,
   LogLimits,
   NewEvent,
@@ -117,6 +119,7 @@ export class SqliteStore implements Store {
   listRunningJobIds = async (agentId: string) => runs.listRunningJobIds(this.db, agentId);
   listJobsByStatus = async (status: JobStatus, pool?: string, limit?: number) =>
     runs.listJobsByStatus(this.db, status, pool, limit);
+  listQueueHead = async (pool: string, limit: number) => runs.listQueueHead(this.db, pool, limit);
   transitionJob = async (
     id: string,
     from: JobStatus[],
@@ -125,6 +128,15 @@ export class SqliteStore implements Store {
   ) => this.announced(announce, () => runs.transitionJob(this.db, id, from, patch));
 
   /** A change and the event that announces it, in one transaction; the event only when it won. */
+  transitionJobs = async (moves: JobMove[]) =>
+    this.db.transaction(() =>
+      moves.map((m) => {
+        const won = runs.transitionJob(this.db, m.id, m.from, m.patch);
+        if (won && m.announce) events.appendEvent(this.db, m.announce.runId, m.announce.event, m.announce.at);
+        return won;
+      }),
+    )();
+
   private announced(announce: Announcement | undefined, change: () => boolean): boolean {
     if (!announce) return change();
     return this.db.transaction(() => {
@@ -134,8 +146,13 @@ export class SqliteStore implements Store {
     })();
   }
   requestJobCancel = async (id: string) => runs.requestJobCancel(this.db, id);
-  claimJob = async (id: string, agent: { id: string; name: string }, leaseExpiresAt: number, now: number) =>
-    runs.claimJob(this.db, id, agent, leaseExpiresAt, now);
+  claimJob = async (
+    id: string,
+    agent: { id: string; name: string },
+    leaseExpiresAt: number,
+    now: number,
+    writes?: ClaimWrites,
+  ) => runs.claimJob(this.db, id, agent, leaseExpiresAt, now, writes);
   renewLease = async (id: string, epoch: number, leaseExpiresAt: number) =>
     runs.renewLease(this.db, id, epoch, leaseExpiresAt);
   listExpiredLeases = async (now: number) => runs.listExpiredLeases(this.db, now);
