@@ -10,7 +10,14 @@ class FakeDriver implements FleetDriver {
   readonly removed = new Set<string>();
   readonly calls: string[] = [];
   readonly #exits = new Map<string, (exit: UnitExit) => void>();
+  /** Held removals wait for this (a slow engine); default none. */
+  removals: Promise<void> = Promise.resolve();
   constructor(private readonly failFor: (image: string) => boolean = () => false) {}
+
+  /** The unit's agent leaves of its own accord, as a one-job agent does after its job. */
+  exit(unitId: string) {
+    this.#exits.get(unitId)?.({ exitCode: 0, oomKilled: false, vanished: false });
+  }
 
   async prepare(fleetId: string) {
     this.calls.push(`prepare ${fleetId}`);
@@ -30,8 +37,9 @@ class FakeDriver implements FleetDriver {
     this.#exits.get(unitId)?.({ exitCode: 0, oomKilled: false, vanished: false });
   }
   async remove(unitId: string) {
-    this.removed.add(unitId);
     await this.stop(unitId);
+    await this.removals;
+    this.removed.add(unitId);
   }
   async list() {
     return [];
@@ -85,6 +93,25 @@ describe('FleetManager', () => {
     expect(fleet.state).toBe('stopped');
     expect([...driver.removed].sort()).toEqual(driver.started.map((u) => u.unitId).sort());
     expect(driver.calls).toEqual(['prepare fake', 'teardown fake']);
+  });
+
+  it('starts the replacement of an agent that exited while its container is still being removed', async () => {
+    const driver = new FakeDriver();
+    await startFleet(driver, { minIdle: 1, max: 1 });
+    await waitFor(async () => driver.started.length === 1, 'the warm agent');
+    let release = () => {};
+    driver.removals = new Promise((r) => (release = r));
+    try {
+      driver.exit(driver.started[0]!.unitId);
+      // One slot (max 1): the new agent starts before the old container is gone, under a new
+      // name, since the old one's registration is removed only after its container.
+      await waitFor(async () => driver.started.length === 2, 'the replacement', 10_000);
+      expect(driver.removed.size).toBe(0);
+      expect(driver.started[1]!.agentName).toBe('default-2');
+    } finally {
+      release();
+    }
+    await waitFor(async () => driver.removed.has(driver.started[0]!.unitId), 'the old one removed');
   });
 
   it('gives up on a job whose agent cannot be started after the last attempt, and fails it with the reason', async () => {

@@ -91,6 +91,12 @@ interface Unit extends PlannedUnit, UnitEvent {
   /** Stopped on purpose (drain, stale, shutdown): its exit is not a crash. */
   deliberate: boolean;
   exited?: Promise<void>;
+  /**
+   * Its container has exited and is being removed: it no longer counts against `max`, so its
+   * replacement starts at once instead of after the removal and the deregistration (its name
+   * stays taken until then, so no new agent is deregistered by mistake).
+   */
+  ended?: boolean;
 }
 
 /** Environment and facts that differ between containers, so never announced for all. */
@@ -340,7 +346,7 @@ export class FleetManager extends EventEmitter<FleetEvents> {
       recentImages: [...this.#recentImages.keys()].filter((i) => this.#provenImages.has(i)),
       warmPerImage: this.#warmPerImage,
       policy,
-      units: [...this.#units.values()],
+      units: [...this.#units.values()].filter((u) => !u.ended),
       defaultImage: this.#defaultImage,
       minIdle: this.#minIdle,
       max: this.#max,
@@ -480,6 +486,9 @@ export class FleetManager extends EventEmitter<FleetEvents> {
 
   async #onExit(unit: Unit, exit: UnitExit, waitError?: string): Promise<void> {
     unit.phase = 'stopping';
+    unit.ended = true;
+    // Its slot is free now: the next round may start a replacement while this one is removed.
+    this.#wake();
     const reason = waitError ?? describeExit(exit);
     const log = this.#log.child({ agent: unit.name, unit: unit.unitId });
     const crashed = !unit.deliberate && (exit.exitCode !== 0 || exit.oomKilled);

@@ -38,9 +38,14 @@ export interface RunCommandOptions extends ClientSettings {
 /** `slipway run`: queue a run of the pipeline with DIR as its workspace, follow it, exit by its result. */
 export async function runCommand(o: RunCommandOptions): Promise<number> {
   const dir = resolve(o.dir);
+  // The workspace is packed and its git facts read while the pipeline is read and checked: the
+  // git processes run meanwhile instead of one after another. Nothing leaves before the check.
+  const packing = packWorkspace(dir);
+  packing.catch(() => undefined); // its error, if any, is thrown where it is awaited
+  const sourcing = runSourceOf(dir);
   const pipeline = await findPipeline({ given: o.pipeline, dir });
   const { text: content, name: shown, readTemplate } = pipeline;
-  const source = await runSourceOf(dir);
+  const source = await sourcing;
   // The server compiles with the same source variables; they decide conditional includes too.
   const variables = { ...sourceVariables(source), ...o.vars };
   const allowUnsupportedTasks = o.allowUnsupportedTasks ?? false;
@@ -62,7 +67,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   }
   const { client, token, url } = resolveClient(o);
 
-  const archive = await packWorkspace(dir);
+  const archive = await packing;
   const uploaded = await client.uploadWorkspace(archive, { token, timeoutMs: 300_000 });
   // From here on a stop signal cancels the run, even one that comes before the run exists.
   const stop = new StopSignals();
