@@ -4,6 +4,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { englishZodOnly } from './esbuild-english-zod.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = resolve(root, 'src/agent/main.ts');
@@ -80,7 +81,7 @@ try {
     keepNames: true,
     legalComments: 'none',
     logLevel: 'warning',
-    plugins: [refuseNative, pureSources],
+    plugins: [refuseNative, pureSources, englishZodOnly],
     // CommonJS dependencies call require() for node built-ins; ESM output has no require of its own.
     banner: {
       js: "import { createRequire as __slipwayCreateRequire } from 'node:module'; const require = __slipwayCreateRequire(import.meta.url);",

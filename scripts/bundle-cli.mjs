@@ -7,28 +7,13 @@ import { rm, stat } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { englishZodOnly } from './esbuild-english-zod.mjs';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 const outdir = resolve(root, 'dist/cli-bundle');
 /** What the client commands load at every start: bundled. Every other package stays external. */
 const BUNDLED = new Set(['commander', 'zod', 'yaml', 'tar', 'minipass', 'minizlib', 'chownr', 'yallist']);
 BUNDLED.add('@isaacs/fs-minipass');
-
-/**
- * zod's namespace export (`z.locales`) keeps every translation of its messages in the bundle,
- * about 40% of its size, compiled at every start; Slipway's messages are English only. The
- * locales index is replaced by one exporting only `en`.
- */
-/** @type {import('esbuild').Plugin} */
-const englishZodOnly = {
-  name: 'english-zod-only',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({
-      contents: 'export { default as en } from "./en.js";\n',
-      loader: 'js',
-    }));
-  },
-};
 
 /** @type {import('esbuild').Plugin} */
 const externalServerPackages = {
