@@ -41,3 +41,6 @@ const argv = process.argv
       !(i < 2 && ((a === 'agent' && all[i + 1] === 'run') || (a === 'run' && all[i - 1] === 'agent'))),
   );
 await program.parseAsync(argv, { from: 'user' });
+// Deregistered: leave once what was printed is written, rather than wait for the event loop and
+// V8's background threads to wind down (a one-job container's exit is the fleet's next start).
+process.stdout.write('', () => process.stderr.write('', () => process.exit()));
