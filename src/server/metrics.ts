@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { TaskResult } from '../pipeline/index.js';
+import type { Demand, TaskResult } from '../pipeline/index.js';
 import type { AgentView, FleetStatus, FleetView } from '../protocol/index.js';
 import type { JobRow, Store } from '../store/index.js';
 import { formatDemand } from './demands.js';
@@ -102,7 +102,7 @@ export class ServerMetrics {
       labelNames: ['pool', 'kind'],
       registers,
     });
-    const labelOf = (job: JobRow) => this.demandLabel(job);
+    const labelOf = (demands: Demand[]) => this.demandLabel(demands);
     new Gauge({
       name: 'slipway_queue_depth',
       help: 'Queued jobs by pool and demand set',
@@ -111,12 +111,12 @@ export class ServerMetrics {
       async collect() {
         this.reset();
         const counts = new Map<string, { pool: string; demands: string; n: number }>();
-        for (const job of await store.listJobsByStatus('queued')) {
-          if (job.cancelRequested) continue;
-          const demands = labelOf(job);
-          const key = `${job.pool}\u0000${demands}`;
-          const entry = counts.get(key) ?? { pool: job.pool, demands, n: 0 };
-          entry.n++;
+        // Counted in the database: a scrape reads one row per pool and demand set, not every job.
+        for (const group of await store.countQueuedByDemands()) {
+          const demands = labelOf(group.demands);
+          const key = `${group.pool}\u0000${demands}`;
+          const entry = counts.get(key) ?? { pool: group.pool, demands, n: 0 };
+          entry.n += group.n;
           counts.set(key, entry);
         }
         for (const { pool, demands, n } of counts.values()) this.set({ pool, demands }, n);
@@ -214,10 +214,10 @@ export class ServerMetrics {
    * The `demands` label of a job: its demands, sorted, as written. The first
    * `MAX_DEMAND_SETS` distinct sets seen get a label of their own, later ones `other`.
    */
-  demandLabel(job: JobRow): string {
-    const demands = job.plan.pool.demands.map(formatDemand).sort();
-    if (demands.length === 0) return NO_DEMANDS;
-    const label = demands.join(',').slice(0, MAX_DEMAND_LABEL);
+  demandLabel(demands: Demand[]): string {
+    const formatted = demands.map(formatDemand).sort();
+    if (formatted.length === 0) return NO_DEMANDS;
+    const label = formatted.join(',').slice(0, MAX_DEMAND_LABEL);
     if (this.#demandSets.has(label)) return label;
     if (this.#demandSets.size >= MAX_DEMAND_SETS) return 'other';
     this.#demandSets.add(label);
@@ -228,7 +228,7 @@ export class ServerMetrics {
   jobStarted(job: JobRow, now: number): void {
     if (job.queuedAt === null) return;
     this.queueWait.observe(
-      { pool: job.pool, demands: this.demandLabel(job) },
+      { pool: job.pool, demands: this.demandLabel(job.plan.pool.demands) },
       Math.max(0, now - job.queuedAt) / 1000,
     );
   }

@@ -518,6 +518,33 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await store.countJobsByStatus()).toEqual({ pending: 1, queued: 1, running: 1, completed: 0 });
     });
 
+    it('counts queued jobs by pool and demand set, leaving out those flagged for cancel', async () => {
+      const java = [{ name: 'java', op: 'exists' as const }];
+      const demanding = (id: string, idx: number, pool = 'default'): JobRow => ({
+        ...job(id, 'r', 'queued'),
+        idx,
+        pool,
+        plan: { ...plan, pool: { name: pool, demands: java } },
+      });
+      await newRun('r', [
+        job('a', 'r', 'queued'),
+        { ...job('b', 'r', 'queued'), idx: 1 },
+        demanding('c', 2),
+        demanding('d', 3, 'gpu'),
+        demanding('e', 4, 'gpu'),
+        { ...job('p', 'r', 'pending'), idx: 5 },
+        { ...job('x', 'r', 'queued'), idx: 6 },
+      ]);
+      await store.requestJobCancel('x');
+      const counts = await store.countQueuedByDemands();
+      const sorted = counts.sort((l, r) => `${l.pool}${l.n}`.localeCompare(`${r.pool}${r.n}`));
+      expect(sorted).toEqual([
+        { pool: 'default', demands: java, n: 1 },
+        { pool: 'default', demands: [], n: 2 },
+        { pool: 'gpu', demands: java, n: 2 },
+      ]);
+    });
+
     it('names the job an agent runs, and none once it finished or for another agent', async () => {
       await newRun('r', [job('j', 'r', 'queued'), job('k', 'r', 'queued')]);
       expect(await store.listRunningJobIds('a')).toEqual([]);

@@ -161,6 +161,13 @@ export interface JobRow {
 /** A queued job as the dispatcher sees it. */
 export type QueuedJob = Pick<JobRow, 'id' | 'runId' | 'name' | 'pool' | 'plan' | 'cancelRequested'>;
 
+/** How many queued jobs one pool holds for one demand set. */
+export interface QueuedCount {
+  pool: string;
+  demands: JobPlan['pool']['demands'];
+  n: number;
+}
+
 /** A variable group: values, sealed secrets, and the pools whose jobs may read it. */
 export interface VariableGroupRow {
   /** Unique whatever the case, as Azure's group names are. */
@@ -420,6 +427,11 @@ export interface Store {
   countJobsByStatus(): Promise<Record<JobStatus, number>>;
   /** The ids of the jobs `agentId` runs now (one, or none): asked at every poll and claim. */
   listRunningJobIds(agentId: string): Promise<string[]>;
+  /**
+   * Queued jobs not flagged for cancellation, counted by pool and demand set (the plan's
+   * `pool.demands`, as stored): what the queue-depth gauge reports, without reading the jobs.
+   */
+  countQueuedByDemands(): Promise<QueuedCount[]>;
   /** Jobs in `status`, oldest queued first; at most `limit` of them when given. */
   listJobsByStatus(status: JobStatus, pool?: string, limit?: number): Promise<JobRow[]>;
   /**

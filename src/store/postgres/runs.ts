@@ -7,6 +7,7 @@ import {
   type ClaimWrites,
   JOB_TRANSITIONS,
   type JobRow,
+  type QueuedCount,
   type QueuedJob,
   RUN_TRANSITIONS,
   type RunFilter,
@@ -333,6 +334,20 @@ export async function countJobsByStatus(db: Db): Promise<Record<JobStatus, numbe
   );
   for (const r of found) counts[r.status] = Number(r.n);
   return counts;
+}
+
+export async function countQueuedByDemands(db: Db): Promise<QueuedCount[]> {
+  const found = await rows<{ pool: string; demands: string | null; n: string }>(
+    db,
+    `SELECT pool, (plan::jsonb -> 'pool' -> 'demands')::text AS demands, COUNT(*) AS n FROM jobs
+     WHERE status = 'queued' AND NOT cancel_requested GROUP BY pool, demands`,
+    [],
+  );
+  return found.map((r) => ({
+    pool: r.pool,
+    demands: r.demands ? json.parse(r.demands) : [],
+    n: Number(r.n),
+  }));
 }
 
 export async function listRunningJobIds(db: Db, agentId: string): Promise<string[]> {

@@ -6,6 +6,7 @@ import {
   type ClaimWrites,
   JOB_TRANSITIONS,
   type JobRow,
+  type QueuedCount,
   type QueuedJob,
   RUN_TRANSITIONS,
   type RunFilter,
@@ -353,6 +354,15 @@ export function countJobsByStatus(db: Db): Record<JobStatus, number> {
   ).all() as { status: JobStatus; n: number }[];
   for (const r of rows) counts[r.status] = r.n;
   return counts;
+}
+
+export function countQueuedByDemands(db: Db): QueuedCount[] {
+  const rows = sql(
+    db,
+    `SELECT pool, json_extract(plan, '$.pool.demands') AS demands, COUNT(*) AS n FROM jobs
+     WHERE status = 'queued' AND cancel_requested = 0 GROUP BY pool, demands`,
+  ).all() as { pool: string; demands: string | null; n: number }[];
+  return rows.map((r) => ({ pool: r.pool, demands: r.demands ? json.parse(r.demands) : [], n: r.n }));
 }
 
 export function listRunningJobIds(db: Db, agentId: string): string[] {

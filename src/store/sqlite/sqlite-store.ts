@@ -116,6 +116,7 @@ export class SqliteStore implements Store {
   listFailedUnstartedJobs = async (since: number, limit: number, pool?: string) =>
     runs.listFailedUnstartedJobs(this.db, since, limit, pool);
   countJobsByStatus = async () => runs.countJobsByStatus(this.db);
+  countQueuedByDemands = async () => runs.countQueuedByDemands(this.db);
   listRunningJobIds = async (agentId: string) => runs.listRunningJobIds(this.db, agentId);
   listJobsByStatus = async (status: JobStatus, pool?: string, limit?: number) =>
     runs.listJobsByStatus(this.db, status, pool, limit);
