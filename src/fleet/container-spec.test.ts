@@ -155,7 +155,12 @@ describe('buildContainerSpec', () => {
       (i) => {
         i.image = { env: ['PATH=/bin', 'NODE_EXTRA_CA_CERTS=/etc/ca.pem'], user: '1000:1000' };
       },
-      (s) => expect(s.agent.Env).toEqual(['HOME=/slipway-work/home']),
+      (s) =>
+        expect(s.agent.Env).toEqual([
+          'NODE_EXTRA_CA_CERTS=',
+          'SLIPWAY_JOB_NODE_EXTRA_CA_CERTS=/etc/ca.pem',
+          'HOME=/slipway-work/home',
+        ]),
     ],
     [
       'leaves a root image without HOME to the engine',

@@ -424,7 +424,12 @@ function agentEnv(image: { env: string[]; user: string }): string[] {
   const has = (name: string) => image.env.some((e) => e.startsWith(`${name}=`));
   const env: string[] = [];
   // For the steps only: the agent sets it in their environment, its own start skips the parse.
-  if (!has('NODE_EXTRA_CA_CERTS')) env.push(`${JOB_CA_CERTS_VARIABLE}=${AGENT_CA_BUNDLE}`);
+  // An image's own bundle is handed over the same way, emptied for the agent (empty: not read).
+  const imageCa = image.env
+    .find((e) => e.startsWith('NODE_EXTRA_CA_CERTS='))
+    ?.slice('NODE_EXTRA_CA_CERTS='.length);
+  if (imageCa) env.push('NODE_EXTRA_CA_CERTS=', `${JOB_CA_CERTS_VARIABLE}=${imageCa}`);
+  else if (!has('NODE_EXTRA_CA_CERTS')) env.push(`${JOB_CA_CERTS_VARIABLE}=${AGENT_CA_BUNDLE}`);
   if (!has('HOME') && !isRoot(image.user)) env.push(`HOME=${WORK_HOME}`);
   return env;
 }

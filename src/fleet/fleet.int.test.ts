@@ -157,7 +157,14 @@ jobs:
 - job: base
   container: ${BASE_IMAGE}
   steps:
-  - script: echo "base image on $(Agent.Name)"; git --version
+  - script: |
+      echo "base image on $(Agent.Name)"; git --version
+      echo "base steps trust: $NODE_EXTRA_CA_CERTS"
+      for p in /proc/[0-9]*; do
+        if grep -q slipway-agent $p/cmdline 2>/dev/null; then
+          echo "base agent parses a CA bundle at start: $(tr '\\0' '\\n' < $p/environ | grep -c '^NODE_EXTRA_CA_CERTS=.')"
+        fi
+      done
 - job: tiny
   container: ${tinyImage}
   services:
@@ -170,7 +177,7 @@ jobs:
       echo "steps trust: $NODE_EXTRA_CA_CERTS; handed over: \${SLIPWAY_JOB_NODE_EXTRA_CA_CERTS:-no}"
       for p in /proc/[0-9]*; do
         if busybox grep -q slipway-agent $p/cmdline 2>/dev/null; then
-          echo "agent parses a CA bundle at start: $(busybox tr '\\0' '\\n' < $p/environ | busybox grep -c '^NODE_EXTRA_CA_CERTS=')"
+          echo "agent parses a CA bundle at start: $(busybox tr '\\0' '\\n' < $p/environ | busybox grep -c '^NODE_EXTRA_CA_CERTS=.')"
         fi
       done
 `);
@@ -184,6 +191,9 @@ jobs:
     // The agent talks over a Unix socket: the CA bundle is its steps', not parsed at its own start.
     expect(log).toContain('steps trust: /slipway/certs/ca-certificates.crt; handed over: no');
     expect(log).toContain('agent parses a CA bundle at start: 0');
+    // An image that sets its own bundle (slipway/base does): the steps get it, the agent does not.
+    expect(log).toContain('base steps trust: /etc/ssl/certs/ca-certificates.crt');
+    expect(log).toContain('base agent parses a CA bundle at start: 0');
     const base = done.jobs.find((j) => j.name === 'base')!;
     const tiny = done.jobs.find((j) => j.name === 'tiny')!;
     // The default image's container job ran on a warm agent; the other image got its own agent.
