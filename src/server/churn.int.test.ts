@@ -6,13 +6,14 @@ import { ApiClient } from '../protocol/client.js';
 import type { RunView } from '../protocol/schemas.js';
 import {
   allCompleted,
+  ChurnAgents,
   churnSize,
   expectChurnSurvived,
   expectGaugesAtRest,
   healthProber,
   queueChurnRuns,
 } from '../test-support/churn.js';
-import { freePort, killAll, type Proc, spawnAgentAt, spawnServer } from '../test-support/harness.js';
+import { freePort, killAll, spawnServer } from '../test-support/harness.js';
 import { seededRandom } from '../test-support/seeded-random.js';
 
 // Sized for CI on 2 cores; raise them for a soak: SLIPWAY_CHURN_JOBS=5000 SLIPWAY_CHURN_AGENTS=16 npx vitest run churn
@@ -39,30 +40,10 @@ it(`churn: ${JOBS} jobs on ${AGENTS} agents while agents are killed and the coor
   const serverArgs = ['--lease-ttl', '3'];
   let server = await spawnServer(dataDir, port, serverArgs);
   let serverDown = false;
-  const agents = new Map<string, Proc>();
   try {
     const admin = (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim();
     const client = new ApiClient(url);
-    await client.request('pools', {
-      token: admin,
-      body: { name: 'churn', settings: { retryCountOnAgentLoss: 5 } },
-    });
-    const pat = (
-      await client.request<{ token: string }>('tokens', {
-        token: admin,
-        body: { scopes: ['agent:register'] },
-      })
-    ).body.token;
-    const startAgent = async (name: string) => {
-      agents.set(
-        name,
-        await spawnAgentAt(url, pat, name, join(dir, 'work', name), {
-          args: ['--replace'],
-          env: { AZP_POOL: 'churn' },
-        }),
-      );
-    };
-    for (let i = 0; i < AGENTS; i++) await startAgent(`churn-${i}`);
+    const agents = await ChurnAgents.start(client, admin, { url, count: AGENTS, dir });
     const runIds = await queueChurnRuns(client, admin, 'churn', JOBS);
 
     // The server must answer whenever it is up.
@@ -82,11 +63,8 @@ it(`churn: ${JOBS} jobs on ${AGENTS} agents while agents are killed and the coor
         serverDown = false;
         restarts++;
       } else {
-        const name = `churn-${Math.floor(random() * AGENTS)}`;
-        agents.get(name)?.kill('SIGKILL');
-        await agents.get(name)?.exited;
+        await agents.killOne(random);
         kills++;
-        await startAgent(name);
       }
       finished = await allCompleted(client, admin, runIds);
     }
@@ -99,8 +77,7 @@ it(`churn: ${JOBS} jobs on ${AGENTS} agents while agents are killed and the coor
     const failed = await expectChurnSurvived(client, admin, runIds, finished!);
     expect(unansweredWhileUp).toEqual([]);
 
-    for (const a of agents.values()) a.kill('SIGTERM');
-    await Promise.all([...agents.values()].map((a) => a.exited));
+    await agents.stop();
     await expectGaugesAtRest(client);
     console.log(
       `churn: ${JOBS} jobs, ${kills} agent kills, ${restarts} coordinator restarts, ${failed} failed after retries`,

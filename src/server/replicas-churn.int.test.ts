@@ -1,16 +1,16 @@
-import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { ApiClient } from '../protocol/client.js';
 import type { RunView } from '../protocol/schemas.js';
 import {
   allCompleted,
+  ChurnAgents,
   churnSize,
   expectChurnSurvived,
   expectGaugesAtRest,
   healthProber,
   queueChurnRuns,
 } from '../test-support/churn.js';
-import { killAll, type Proc, spawnAgentAt } from '../test-support/harness.js';
+import { killAll } from '../test-support/harness.js';
 import { type Replica, startReplicaSet } from '../test-support/replicas.js';
 import { seededRandom } from '../test-support/seeded-random.js';
 
@@ -38,32 +38,16 @@ it(`replica churn: ${JOBS} jobs on ${AGENTS} agents while agents and replicas ar
   const random = seededRandom(SEED);
   // Agents moving to the other replica after a kill -9 must renew in time on a busy machine.
   const set = await startReplicaSet({ name: 'slipway-replica-churn', leaseTtl: 6 });
-  const agents = new Map<string, Proc>();
   const down = new Set<Replica>();
   try {
     const [a, b] = set.replicas as [Replica, Replica];
     const admin = set.admin;
     const viaProxy = new ApiClient(set.viaProxy);
-    await viaProxy.request('pools', {
-      token: admin,
-      body: { name: 'churn', settings: { retryCountOnAgentLoss: 5 } },
+    const agents = await ChurnAgents.start(viaProxy, admin, {
+      url: set.viaProxy,
+      count: AGENTS,
+      dir: set.dir,
     });
-    const pat = (
-      await viaProxy.request<{ token: string }>('tokens', {
-        token: admin,
-        body: { scopes: ['agent:register'] },
-      })
-    ).body.token;
-    const startAgent = async (name: string) => {
-      agents.set(
-        name,
-        await spawnAgentAt(set.viaProxy, pat, name, join(set.dir, 'work', name), {
-          args: ['--replace'],
-          env: { AZP_POOL: 'churn' },
-        }),
-      );
-    };
-    for (let i = 0; i < AGENTS; i++) await startAgent(`churn-${i}`);
     // Queued through both replicas in turn (the proxy alternates).
     const runIds = await queueChurnRuns(viaProxy, admin, 'churn', JOBS);
 
@@ -84,11 +68,8 @@ it(`replica churn: ${JOBS} jobs on ${AGENTS} agents while agents and replicas ar
         down.delete(victim);
         replicaKills++;
       } else {
-        const name = `churn-${Math.floor(random() * AGENTS)}`;
-        agents.get(name)?.kill('SIGKILL');
-        await agents.get(name)?.exited;
+        await agents.killOne(random);
         agentKills++;
-        await startAgent(name);
       }
       finished = await allCompleted(viaProxy, admin, runIds);
     }
@@ -103,8 +84,7 @@ it(`replica churn: ${JOBS} jobs on ${AGENTS} agents while agents and replicas ar
     expect(unanswered).toEqual([[], []]);
     expect(replicaKills, 'the run outlived at least two replica kills').toBeGreaterThanOrEqual(2);
 
-    for (const agent of agents.values()) agent.kill('SIGTERM');
-    await Promise.all([...agents.values()].map((agent) => agent.exited));
+    await agents.stop();
     for (const r of set.replicas) await expectGaugesAtRest(new ApiClient(r.url));
     console.log(
       `replica churn: ${JOBS} jobs, ${agentKills} agent kills, ${replicaKills} replica kills, ${failed} failed after retries, connections per replica ${set.proxy.served}`,

@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { ApiClient } from '../protocol/client.js';
 import { type RunEvent, type RunView, runEventsResponse, runView } from '../protocol/schemas.js';
+import { type Proc, spawnAgentAt } from './harness.js';
 
 // What the churn tests share (one coordinator restarted on SQLite, two replicas killed on
 // PostgreSQL): the runs they queue and what must hold once the agents and servers stop dying.
@@ -17,6 +19,65 @@ export function churnSize(defaults: { jobs: number; agents: number; seed: number
 }
 
 export const JOBS_PER_RUN = 25;
+
+/**
+ * The `churn` pool (retried five times on agent loss) and its real agents `churn-0…`, which
+ * register through `url` and take their names over again when restarted (`--replace`).
+ */
+export class ChurnAgents {
+  readonly #procs = new Map<string, Proc>();
+
+  private constructor(
+    readonly url: string,
+    readonly count: number,
+    readonly pat: string,
+    readonly dir: string,
+  ) {}
+
+  static async start(
+    client: ApiClient,
+    admin: string,
+    o: { url: string; count: number; dir: string },
+  ): Promise<ChurnAgents> {
+    await client.request('pools', {
+      token: admin,
+      body: { name: 'churn', settings: { retryCountOnAgentLoss: 5 } },
+    });
+    const pat = (
+      await client.request<{ token: string }>('tokens', {
+        token: admin,
+        body: { scopes: ['agent:register'] },
+      })
+    ).body.token;
+    const agents = new ChurnAgents(o.url, o.count, pat, o.dir);
+    for (let i = 0; i < o.count; i++) await agents.#spawn(`churn-${i}`);
+    return agents;
+  }
+
+  /** Kills one agent, picked by `random`, with SIGKILL and starts it again under its name. */
+  async killOne(random: () => number): Promise<void> {
+    const name = `churn-${Math.floor(random() * this.count)}`;
+    this.#procs.get(name)?.kill('SIGKILL');
+    await this.#procs.get(name)?.exited;
+    await this.#spawn(name);
+  }
+
+  /** Stops every agent (SIGTERM: each deregisters) and waits for them to exit. */
+  async stop(): Promise<void> {
+    for (const agent of this.#procs.values()) agent.kill('SIGTERM');
+    await Promise.all([...this.#procs.values()].map((agent) => agent.exited));
+  }
+
+  async #spawn(name: string): Promise<void> {
+    this.#procs.set(
+      name,
+      await spawnAgentAt(this.url, this.pat, name, join(this.dir, 'work', name), {
+        args: ['--replace'],
+        env: { AZP_POOL: 'churn' },
+      }),
+    );
+  }
+}
 
 /** The line job `jN` prints in attempt `k`: each attempt's log must hold it once. */
 const echoLine = (job: string, attempt: number) => `${job} attempt ${attempt}\n`;
