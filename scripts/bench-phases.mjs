@@ -17,7 +17,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => join(root, 'dist', p);
 const { startServer } = await import(dist('server/index.js'));
 const { DockerDriver, FleetManager } = await import(dist('fleet/index.js'));
-const { finishRun, queueRun, removeLabelled, waitFor } = await import(dist('fleet/fleet-test-support.js'));
+const { finishRun, fleetWaits, queueRun, removeLabelled } = await import(dist('fleet/fleet-test-support.js'));
 const { buildImages } = await import(dist('images/index.js'));
 const { importRootfs } = await import(dist('images/docker-import.js'));
 const { findStaticBusybox } = await import(dist('images/host.js'));
@@ -102,22 +102,7 @@ try {
     warmPerImage: 1,
   });
   await fleet.start();
-  const demand = async () => (await client.request('pools/default/demand?waitMs=0', { token })).body;
-  const idleAgent = () =>
-    waitFor(async () => (await demand()).agents.some((a) => a.polling && !a.busy), 'idle', 60_000);
-  const settled = () =>
-    waitFor(
-      async () => {
-        const units = fleet.units();
-        if (units.some((u) => u.phase !== 'running')) return false;
-        const agents = (await demand()).agents;
-        return units
-          .filter((u) => !u.jobId)
-          .every((u) => agents.some((a) => a.name === u.name && a.polling && !a.busy));
-      },
-      'a settled fleet',
-      60_000,
-    );
+  const { idleAgent, settled } = fleetWaits(client, token, fleet);
   const events = [];
   const de = await hostDocker.getEvents({ filters: { label: [label] } });
   de.on('data', (b) => {

@@ -30,7 +30,9 @@ if (!existsSync(dist('cli/main.js')) || !existsSync(cliPath) || !existsSync(bund
 
 const { startServer } = await import(dist('server/index.js'));
 const { DockerDriver, FleetManager } = await import(dist('fleet/index.js'));
-const { finishRun, queueRun, removeLabelled, waitFor } = await import(dist('fleet/fleet-test-support.js'));
+const { finishRun, fleetWaits, queueRun, removeLabelled, waitFor } = await import(
+  dist('fleet/fleet-test-support.js')
+);
 const { buildImages } = await import(dist('images/index.js'));
 const { importRootfs } = await import(dist('images/docker-import.js'));
 const { findStaticBusybox } = await import(dist('images/host.js'));
@@ -185,22 +187,7 @@ try {
     warmPerImage: 1,
   });
   await fleet.start();
-  const demand = async () => (await client.request('pools/default/demand?waitMs=0', { token })).body;
-  const idleAgent = () =>
-    waitFor(async () => (await demand()).agents.some((a) => a.polling && !a.busy), 'an idle agent', 60_000);
-  /** No unit starting or stopping, and each one without a job polling. */
-  const settled = () =>
-    waitFor(
-      async () => {
-        const units = fleet.units();
-        if (units.some((u) => u.phase !== 'running')) return false;
-        const agents = (await demand()).agents;
-        const polling = (u) => agents.some((a) => a.name === u.name && a.polling && !a.busy);
-        return units.filter((u) => !u.jobId).every(polling);
-      },
-      'a settled fleet',
-      60_000,
-    );
+  const { demand, idleAgent, settled } = fleetWaits(client, token, fleet);
   const trivial = "steps:\n- script: 'true'\n";
   const containerJob = (ref) => `jobs:\n- job: cold\n  container: ${ref}\n  steps:\n  - script: echo cold\n`;
   const runJob = async (yaml, what) => {

@@ -93,6 +93,30 @@ export async function waitFor<T>(
 }
 
 /**
+ * What benchmarks wait for on a fleet's pool: an idle polling agent, or a settled fleet (no unit
+ * starting or stopping, and each one without a job polling).
+ */
+export function fleetWaits(client: ApiClient, token: string, fleet: FleetManager, pool = 'default') {
+  const demand = () => client.poolDemand(pool, 0, { token });
+  const idleAgent = () =>
+    waitFor(async () => (await demand()).agents.some((a) => a.polling && !a.busy), 'an idle agent', 60_000);
+  const settled = () =>
+    waitFor(
+      async () => {
+        const units = fleet.units();
+        if (units.some((u) => u.phase !== 'running')) return false;
+        const agents = (await demand()).agents;
+        return units
+          .filter((u) => !u.jobId)
+          .every((u) => agents.some((a) => a.name === u.name && a.polling && !a.busy));
+      },
+      'a settled fleet',
+      60_000,
+    );
+  return { demand, idleAgent, settled };
+}
+
+/**
  * An image holding nothing but a static busybox (no libc, no loader, no `sh` link): jobs in it
  * run only on what the injected agent brings. Its CMD serves "hi" on port 8080, so the same
  * image is a service too.
