@@ -31,7 +31,7 @@ import {
 import { newId } from '../shared/ids.js';
 import { MIN_SECRET_LENGTH, maskText } from '../shared/index.js';
 import type { Logger } from '../shared/logger.js';
-import type { AgentRow, JobMove, JobRow, NewEvent, RunRow, Store } from '../store/index.js';
+import type { AgentRow, Announcement, JobMove, JobRow, NewEvent, RunRow, Store } from '../store/index.js';
 import { taskCatalog } from '../tasks/index.js';
 import type { Auth } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -93,6 +93,15 @@ type QueueMove = JobMove & { job: JobRow; waiting: string | null };
 interface AttemptTokens {
   lease: ReturnType<Auth['mint']>;
   step: ReturnType<Auth['mint']>;
+}
+
+/** A job event written in the same transaction as the move it tells of. */
+function jobAnnouncement(job: JobRow, attempt: number, data: JobEventData, at: number): Announcement {
+  return {
+    runId: job.runId,
+    event: { kind: 'job', jobId: job.id, jobName: job.name, attempt, step: null, data },
+    at,
+  };
 }
 
 /** Ordered from best to worst: a run's result is the worst of its jobs'. */
@@ -388,18 +397,7 @@ export class Scheduler {
       id: job.id,
       from: ['pending'],
       patch: { status: 'queued', queuedAt: now, reason: waiting },
-      announce: {
-        runId: job.runId,
-        event: {
-          kind: 'job',
-          jobId: job.id,
-          jobName: job.name,
-          attempt: job.attempt,
-          step: null,
-          data: { status: 'queued' },
-        },
-        at: now,
-      },
+      announce: jobAnnouncement(job, job.attempt, { status: 'queued' }, now),
     };
   }
 
@@ -535,18 +533,7 @@ export class Scheduler {
             startedAt: null,
             finishedAt: null,
           })),
-          announce: {
-            runId: claimed.runId,
-            event: {
-              kind: 'job',
-              jobId,
-              jobName: claimed.name,
-              attempt: claimed.attempt,
-              step: null,
-              data: { status: 'running', agent: agent.name },
-            },
-            at: now,
-          },
+          announce: jobAnnouncement(claimed, claimed.attempt, { status: 'running', agent: agent.name }, now),
         };
       },
     );
@@ -854,18 +841,7 @@ export class Scheduler {
         leaseExpiresAt: null,
       },
       // Announced with the change: a coordinator killed between them cannot lose the event.
-      {
-        runId: job.runId,
-        event: {
-          kind: 'job',
-          jobId: job.id,
-          jobName: job.name,
-          attempt,
-          step: null,
-          data: { status: 'completed', result, reason },
-        },
-        at: now,
-      },
+      jobAnnouncement(job, attempt, { status: 'completed', result, reason }, now),
     );
     if (!ok) return;
     this.o.notifier.notify(`run:${job.runId}`);
