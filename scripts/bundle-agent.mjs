@@ -46,6 +46,8 @@ const refuseNative = {
  * pipeline reader, read and compiled at every container start.
  * @type {import('esbuild').Plugin}
  */
+/** The one source module imported for its effect: it configures zod before any schema is built. */
+const zodJitless = resolve(root, 'src/shared/zod-jitless.ts');
 const pureSources = {
   name: 'pure-sources',
   setup(b) {
@@ -58,7 +60,7 @@ const pureSources = {
         resolveDir: args.resolveDir,
         pluginData: { inner: true },
       });
-      if (found.errors.length > 0 || found.path === entry) return undefined;
+      if (found.errors.length > 0 || found.path === entry || found.path === zodJitless) return undefined;
       return { ...found, sideEffects: false };
     });
   },

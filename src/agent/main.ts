@@ -1,5 +1,6 @@
 // Entry point of the standalone agent bundle (`slipway-agent`), run in containers and by the
 // agent image: `docker run -e AZP_URL=… -e AZP_TOKEN=… slipway/agent --once`.
+import '../shared/zod-jitless.js';
 import { Command } from 'commander';
 import { AGENT_VERSION } from '../protocol/index.js';
 import { runAgentProcess } from './run-agent.js';
