@@ -209,6 +209,24 @@ class PatternMatcher {
 }
 
 /**
+ * The matchers built most recently, by their patterns. A job masks its state, its setup log and
+ * each step's log with the same secrets: one build serves them all (building one is most of a
+ * warm job's start). Kept small, so a long-lived agent holds no job's secrets for long after it.
+ */
+const recentMatchers = new Map<string, PatternMatcher>();
+const RECENT_MATCHERS = 2;
+
+function sharedMatcher(patterns: string[]): PatternMatcher {
+  const key = patterns.join('\0');
+  let matcher = recentMatchers.get(key);
+  if (matcher) recentMatchers.delete(key);
+  else matcher = new PatternMatcher(patterns);
+  recentMatchers.set(key, matcher);
+  while (recentMatchers.size > RECENT_MATCHERS) recentMatchers.delete(recentMatchers.keys().next().value!);
+  return matcher;
+}
+
+/**
  * Masks secrets in a stream of log text. Output is exactly what `maskText` gives for the whole
  * stream, whatever the chunk boundaries: `write` holds back only the end of the text that could
  * still begin a secret (at most the longest pattern's length), one more rather than split a
@@ -247,7 +265,7 @@ export class SecretMasker {
     if (this.secrets.size === before) return;
     const patterns = new Set<string>();
     for (const secret of this.secrets) for (const form of secretForms(secret)) patterns.add(form);
-    this.matcher = new PatternMatcher([...patterns]);
+    this.matcher = sharedMatcher([...patterns]);
   }
 
   /** Returns the part of the stream so far that is safe to emit now. */
