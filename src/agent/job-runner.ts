@@ -67,6 +67,10 @@ interface JobContext {
   stream: (step: number) => LogStream;
   stop: AbortSignal;
   cause: () => StopCause | undefined;
+  /** The setup log on its way to the server (sent with the first step's report, not before it). */
+  setupSent?: Promise<void>;
+  /** Called once the first step is under way (or none will be): the lease keeper's first beat waits for it. */
+  settle: () => void;
 }
 
 /**
@@ -83,7 +87,11 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
     if (cause === undefined || why === 'lease lost') cause = why;
     stop.abort();
   };
-  const watch = watchJob(o, plan, log, stopJob);
+  let settle = () => {};
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  const watch = watchJob(o, plan, log, stopJob, settled);
   // The step token is masked like a secret: a script that prints it leaks nothing to the log.
   const state = new JobState({}, [...Object.values(spec.secrets), spec.stepToken]);
   const stream = (step: number) => {
@@ -111,6 +119,7 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
     stream,
     stop: stop.signal,
     cause: () => cause,
+    settle: () => settle(),
   };
 
   const results: TaskResult[] = [];
@@ -124,6 +133,7 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
     job.setup.write(`##[error]${failure}\n`);
     results.push('failed');
   } finally {
+    job.settle();
     watch.stopWatching();
     // Before the result is reported (and so before the next job): nothing of this job survives it.
     const sweep = await killJobProcesses({ jobId: spec.jobId, uid: o.jobUser?.uid });
@@ -139,7 +149,13 @@ export async function runJob(o: JobRunnerOptions): Promise<JobOutcome> {
 }
 
 /** Keeps the lease and stops the job on cancel, lease loss, its timeout or the agent's shutdown. */
-function watchJob(o: JobRunnerOptions, plan: JobPlan, log: Logger, stopJob: (why: StopCause) => void) {
+function watchJob(
+  o: JobRunnerOptions,
+  plan: JobPlan,
+  log: Logger,
+  stopJob: (why: StopCause) => void,
+  settled: Promise<void>,
+) {
   const { spec } = o;
   const keeper = new LeaseKeeper({
     client: o.client,
@@ -154,7 +170,7 @@ function watchJob(o: JobRunnerOptions, plan: JobPlan, log: Logger, stopJob: (why
       stopJob('lease lost');
     },
   });
-  keeper.start();
+  keeper.start(settled);
   const onShutdown = () => stopJob('canceled');
   o.shutdown.addEventListener('abort', onShutdown, { once: true });
   const jobTimer =
@@ -214,7 +230,8 @@ async function prepareWorkspace(job: JobContext): Promise<void> {
     await killJobProcesses({ jobId: spec.jobId, uid: o.jobUser.uid });
     await chownTree(dirs.job, o.jobUser);
   }
-  await setup.sync();
+  // Not awaited here: the first step's report goes out beside it, and the step waits for both.
+  job.setupSent = setup.sync();
 }
 
 /** The predefined variables, then the run's (`--var`); values that use others expanded once, here. */
@@ -278,7 +295,10 @@ async function runSteps(job: JobContext, variables: Record<string, string>, resu
     const out = job.stream(index);
     // Display names may use macros (`Build $(platform)`), shown expanded as Azure does.
     const name = expandMacros(step.displayName, createVariableLookup(state.variables));
-    await reportStep(o, state, index, { state: 'running', name });
+    // The setup log is stored before this step prints anything: its lines stay first.
+    await Promise.all([job.setupSent, reportStep(o, state, index, { state: 'running', name })]);
+    job.setupSent = undefined;
+    job.settle();
     const stepOutcome = await runStep(step, {
       client: o.client,
       spec,

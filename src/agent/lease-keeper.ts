@@ -27,8 +27,13 @@ export class LeaseKeeper {
 
   constructor(private readonly o: LeaseKeeperOptions) {}
 
-  start(): void {
-    this.done = this.loop();
+  /**
+   * Starts renewing. The claim has just granted the lease, so the first beat may wait for
+   * `settled` (the job's setup is done), or a third of the lease, whichever comes first: at a
+   * warm start it would only compete with the setup's own requests.
+   */
+  start(settled?: Promise<unknown>): void {
+    this.done = this.loop(settled);
   }
 
   async stop(): Promise<void> {
@@ -36,8 +41,9 @@ export class LeaseKeeper {
     await this.done;
   }
 
-  private async loop(): Promise<void> {
+  private async loop(settled?: Promise<unknown>): Promise<void> {
     const waitMs = Math.min(30_000, Math.max(0, Math.floor(this.o.leaseTtlMs / 3)));
+    if (settled) await Promise.race([settled.catch(() => undefined), sleep(waitMs, this.stopped.signal)]);
     let canceled = false;
     let failures = 0;
     while (!this.stopped.signal.aborted) {
