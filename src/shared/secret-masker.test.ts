@@ -96,6 +96,17 @@ describe('secret length', () => {
 });
 
 describe('SecretMasker streaming', () => {
+  it('keeps masking on its own when maskers with the same secrets learn different new ones', () => {
+    const first = new SecretMasker(['hunter22']);
+    const second = new SecretMasker(['hunter22']);
+    first.addSecret('letmein99');
+    expect(stream(first, ['hunter22 letmein99 s3cr3t-x'])).toBe(`${MASK} ${MASK} s3cr3t-x`);
+    expect(stream(second, ['hunter22 letmein99 s3cr3t-x'])).toBe(`${MASK} letmein99 s3cr3t-x`);
+    second.addSecret('s3cr3t-x');
+    expect(stream(first, ['hunter22 s3cr3t-x'])).toBe(`${MASK} s3cr3t-x`);
+    expect(stream(second, ['hunter22 s3cr3t-x'])).toBe(`${MASK} ${MASK}`);
+  });
+
   it('masks a secret split across chunks', () => {
     const masker = new SecretMasker(['supersecret']);
     expect(stream(masker, ['echo sup', 'erse', 'cret done\n'])).toBe(`echo ${MASK} done\n`);
