@@ -34,10 +34,16 @@ export class GroupCommit {
   write<T>(work: () => T): Promise<T> {
     const batch = this.open();
     let value: T;
+    // By hand, not `db.transaction(work)`: that builds four wrapper functions at every call.
+    sql(this.db, 'SAVEPOINT unit').run();
     try {
-      value = this.db.transaction(work)();
+      value = work();
+      sql(this.db, 'RELEASE unit').run();
     } catch (err) {
-      if (!this.db.inTransaction) this.fail(batch, err);
+      if (this.db.inTransaction) {
+        sql(this.db, 'ROLLBACK TO unit').run();
+        sql(this.db, 'RELEASE unit').run();
+      } else this.fail(batch, err);
       return batch.done.then(
         () => Promise.reject(err),
         () => Promise.reject(err),

@@ -437,27 +437,26 @@ export function claimJob(
   now: number,
   writes?: ClaimWrites,
 ): ClaimOutcome {
-  // One transaction: the claim, the agent's claim count and what the attempt needs move together.
-  return db.transaction((): ClaimOutcome => {
-    const r = sql(
-      db,
-      `UPDATE jobs SET status = 'running', attempt = attempt + 1, agent_id = ?, agent_name = ?,
-           lease_expires_at = ?, started_at = COALESCE(started_at, ?)
-         WHERE id = ? AND status = 'queued' AND cancel_requested = 0`,
-    ).run(agent.id, agent.name, leaseExpiresAt, now, id);
-    if (r.changes === 1) {
-      sql(db, 'UPDATE agents SET claims = claims + 1 WHERE id = ?').run(agent.id);
-      const job = getJob(db, id)!;
-      if (writes) {
-        const w = writes(job);
-        for (const t of w.tokens) insertToken(db, t, now);
-        for (const s of w.steps) upsertStep(db, s);
-        if (w.announce) appendEvent(db, w.announce.runId, w.announce.event, w.announce.at);
-      }
-      return { ok: true, job };
+  // The claim, the agent's claim count and what the attempt needs move together: the store runs
+  // each call as one unit of work (a savepoint of its group commit), no transaction needed here.
+  const r = sql(
+    db,
+    `UPDATE jobs SET status = 'running', attempt = attempt + 1, agent_id = ?, agent_name = ?,
+         lease_expires_at = ?, started_at = COALESCE(started_at, ?)
+       WHERE id = ? AND status = 'queued' AND cancel_requested = 0`,
+  ).run(agent.id, agent.name, leaseExpiresAt, now, id);
+  if (r.changes === 1) {
+    sql(db, 'UPDATE agents SET claims = claims + 1 WHERE id = ?').run(agent.id);
+    const job = getJob(db, id)!;
+    if (writes) {
+      const w = writes(job);
+      for (const t of w.tokens) insertToken(db, t, now);
+      for (const s of w.steps) upsertStep(db, s);
+      if (w.announce) appendEvent(db, w.announce.runId, w.announce.event, w.announce.at);
     }
-    return { ok: false, reason: getJob(db, id) ? 'not-queued' : 'not-found' };
-  })();
+    return { ok: true, job };
+  }
+  return { ok: false, reason: getJob(db, id) ? 'not-queued' : 'not-found' };
 }
 
 export function renewLease(db: Db, id: string, epoch: number, leaseExpiresAt: number): boolean {

@@ -148,26 +148,21 @@ export class SqliteStore implements Store {
     announce?: Announcement,
   ) => this.group.write(() => this.announced(announce, () => runs.transitionJob(this.db, id, from, patch)));
 
-  /** A change and the event that announces it, in one transaction; the event only when it won. */
+  /** Changes and the events that announce them, in one unit of work; an event only when its change won. */
   transitionJobs = (moves: JobMove[]) =>
     this.group.write(() =>
-      this.db.transaction(() =>
-        moves.map((m) => {
-          const won = runs.transitionJob(this.db, m.id, m.from, m.patch);
-          if (won && m.announce)
-            events.appendEvent(this.db, m.announce.runId, m.announce.event, m.announce.at);
-          return won;
-        }),
-      )(),
+      moves.map((m) => {
+        const won = runs.transitionJob(this.db, m.id, m.from, m.patch);
+        if (won && m.announce) events.appendEvent(this.db, m.announce.runId, m.announce.event, m.announce.at);
+        return won;
+      }),
     );
 
+  /** Runs inside the caller's unit of work (its savepoint): the event is written only when it won. */
   private announced(announce: Announcement | undefined, change: () => boolean): boolean {
-    if (!announce) return change();
-    return this.db.transaction(() => {
-      const won = change();
-      if (won) events.appendEvent(this.db, announce.runId, announce.event, announce.at);
-      return won;
-    })();
+    const won = change();
+    if (won && announce) events.appendEvent(this.db, announce.runId, announce.event, announce.at);
+    return won;
   }
   requestJobCancel = (id: string) => this.group.write(() => runs.requestJobCancel(this.db, id));
   claimJob = (
