@@ -30,6 +30,11 @@ export class GroupCommit {
 
   constructor(private readonly db: Db) {}
 
+  /** Whether a batch is open (its COMMIT still to come). */
+  get pending(): boolean {
+    return this.batch !== undefined;
+  }
+
   /** Runs `work` in the current batch (opened if need be); settles after the batch commits. */
   write<T>(work: () => T): Promise<T> {
     const batch = this.open();

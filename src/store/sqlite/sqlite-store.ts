@@ -31,6 +31,9 @@ import * as runs from './runs.js';
 import * as tokens from './tokens.js';
 import * as groups from './variable-groups.js';
 
+/** How often the WAL is copied into the database file (a PASSIVE checkpoint: it waits for no one). */
+const CHECKPOINT_MS = 1_000;
+
 /**
  * The embedded store. better-sqlite3 is synchronous, which makes every method trivially atomic
  * in a single process; the async signatures are the contract PostgreSQL shares. Writes go
@@ -40,10 +43,19 @@ import * as groups from './variable-groups.js';
 export class SqliteStore implements Store {
   private readonly db: Db;
   private readonly group: GroupCommit;
+  private readonly checkpoints: NodeJS.Timeout;
 
   constructor(file: string) {
     this.db = openDb(file);
     this.group = new GroupCommit(this.db);
+    // Checkpoints off the request path: left to SQLite, the COMMIT that crosses 1,000 WAL pages
+    // copies them into the database file while its callers wait. A timer copies them instead,
+    // once for a page written many times since, and never with a batch open.
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.checkpoints = setInterval(() => {
+      if (!this.group.pending) this.db.pragma('wal_checkpoint(PASSIVE)');
+    }, CHECKPOINT_MS);
+    this.checkpoints.unref();
   }
 
   insertToken = (t: NewToken, now: number) => this.group.write(() => tokens.insertToken(this.db, t, now));
@@ -261,6 +273,7 @@ export class SqliteStore implements Store {
     this.group.read(() => caches.countCacheEntriesWithSha(this.db, sha256));
 
   close = async () => {
+    clearInterval(this.checkpoints);
     this.group.flush();
     this.db.close();
   };
