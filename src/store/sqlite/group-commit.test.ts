@@ -113,3 +113,12 @@ it('flushes another store’s batch before opening its own, so two connections i
   expect(committed('parent')).toEqual(['a', 'b']);
   second.close();
 });
+
+it('refuses a write on a closed database with a rejection, never a throw', async () => {
+  db.close();
+  let attempt: Promise<unknown> | undefined;
+  expect(() => {
+    attempt = insert('parent', 'a')();
+  }).not.toThrow();
+  await expect(attempt).rejects.toThrow(/not open/);
+});

@@ -37,10 +37,16 @@ export class GroupCommit {
 
   /** Runs `work` in the current batch (opened if need be); settles after the batch commits. */
   write<T>(work: () => T): Promise<T> {
-    const batch = this.open();
+    let batch: Batch;
+    try {
+      batch = this.open();
+      // By hand, not `db.transaction(work)`: that builds four wrapper functions at every call.
+      sql(this.db, 'SAVEPOINT unit').run();
+    } catch (err) {
+      // A promise's callers catch rejections, not throws (a closed or locked database).
+      return Promise.reject(err);
+    }
     let value: T;
-    // By hand, not `db.transaction(work)`: that builds four wrapper functions at every call.
-    sql(this.db, 'SAVEPOINT unit').run();
     try {
       value = work();
       sql(this.db, 'RELEASE unit').run();
