@@ -115,6 +115,8 @@ export class Scheduler {
   private reaper?: NodeJS.Timeout;
   private queuePass?: NodeJS.Timeout;
   private readonly reconsidering = new Map<string, { again: boolean; done: Promise<void> }>();
+  /** Runs being finished by this process right now (see `finishRunOnce`). */
+  private readonly finishing = new Map<string, Promise<void>>();
   /** Told of every job that reaches a result, with its row from before (metrics). */
   onJobFinished: (result: TaskResult, reason: string | null, job: JobRow, now: number) => void = () => {};
   /** Told of every claim, with the job's row from before it (metrics: the queue wait). */
@@ -333,7 +335,7 @@ export class Scheduler {
     const counts = await this.o.store.countRunJobs(runId);
     if (counts.pending > 0 && (await this.releasePending(run))) return this.advance(runId);
     if (counts.pending + counts.queued + counts.running === 0) {
-      await this.finishRun(run, await this.o.store.listJobs(runId));
+      await this.finishRunOnce(run);
     } else if (run.status === 'queued' && counts.running + counts.completed > 0) {
       const now = this.o.clock.now();
       if (await this.o.store.transitionRun(run.id, ['queued'], { status: 'running', startedAt: now })) {
@@ -853,6 +855,22 @@ export class Scheduler {
     // A finished leg frees a place under its group's maxParallel for the next one.
     if (job.plan.parallelGroup) void this.o.dispatcher.kick();
     this.o.notifier.notify(`job:${job.id}`);
+  }
+
+  /**
+   * The last completions of a run, landing together (one group commit), each find it done: one
+   * reads its jobs and finishes it, the others wait for that instead of reading them all again.
+   * Only work is saved here; the move itself stays a compare-and-set in the store.
+   */
+  private finishRunOnce(run: RunRow): Promise<void> {
+    let finishing = this.finishing.get(run.id);
+    if (!finishing) {
+      finishing = (async () => this.finishRun(run, await this.o.store.listJobs(run.id)))().finally(() =>
+        this.finishing.delete(run.id),
+      );
+      this.finishing.set(run.id, finishing);
+    }
+    return finishing;
   }
 
   private async finishRun(run: RunRow, jobs: JobRow[]): Promise<void> {

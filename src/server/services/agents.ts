@@ -154,8 +154,10 @@ export class AgentService {
         const spec = await this.claim(agent, held, sessionId);
         return { jobId: held, runId: spec.runId, name: spec.plan.name, spec };
       }
+    } else {
+      // With `claim`, the look for a held job above was this check already: one query, not two.
+      await this.refuseBusyAgent(agent);
     }
-    await this.refuseBusyAgent(agent);
     if (agent.boundJobId !== null) {
       // An agent started for one job has nothing to wait for once that job is gone.
       const job = await this.o.store.getJob(agent.boundJobId);

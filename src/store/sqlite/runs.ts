@@ -121,8 +121,9 @@ function runPlanOf(db: Db, id: string): PipelinePlan {
 }
 
 /** Every column but the plan, which is read once and then served from memory. */
-const JOB = `SELECT id, run_id, idx, name, display_name, pool, depends_on, status, result, reason, attempt, agent_id,
-  agent_name, lease_expires_at, cancel_requested, outputs, test_runs, coverage, queued_at, started_at, finished_at, secrets FROM jobs`;
+const JOB_FIELDS = `id, run_id, idx, name, display_name, pool, depends_on, status, result, reason, attempt, agent_id,
+  agent_name, lease_expires_at, cancel_requested, outputs, test_runs, coverage, queued_at, started_at, finished_at, secrets`;
+const JOB = `SELECT ${JOB_FIELDS} FROM jobs`;
 const RUN = `SELECT id, number, pipeline_file, variables, secrets, workspace_id, status, result, cancel_requested,
   build_number, tags, source, reason, untrusted, rerun_of, created_at, started_at, finished_at FROM runs`;
 
@@ -437,27 +438,28 @@ export function claimJob(
   now: number,
   writes?: ClaimWrites,
 ): ClaimOutcome {
-  // One transaction: the claim, the agent's claim count and what the attempt needs move together.
-  return db.transaction((): ClaimOutcome => {
-    const r = sql(
-      db,
-      `UPDATE jobs SET status = 'running', attempt = attempt + 1, agent_id = ?, agent_name = ?,
-           lease_expires_at = ?, started_at = COALESCE(started_at, ?)
-         WHERE id = ? AND status = 'queued' AND cancel_requested = 0`,
-    ).run(agent.id, agent.name, leaseExpiresAt, now, id);
-    if (r.changes === 1) {
-      sql(db, 'UPDATE agents SET claims = claims + 1 WHERE id = ?').run(agent.id);
-      const job = getJob(db, id)!;
-      if (writes) {
-        const w = writes(job);
-        for (const t of w.tokens) insertToken(db, t, now);
-        for (const s of w.steps) upsertStep(db, s);
-        if (w.announce) appendEvent(db, w.announce.runId, w.announce.event, w.announce.at);
-      }
-      return { ok: true, job };
+  // The claim, the agent's claim count and what the attempt needs move together: the store runs
+  // each call as one unit of work (a savepoint of its group commit), no transaction needed here.
+  // RETURNING: the claimed row comes back with the claim, not from a second statement.
+  const r = sql(
+    db,
+    `UPDATE jobs SET status = 'running', attempt = attempt + 1, agent_id = ?, agent_name = ?,
+         lease_expires_at = ?, started_at = COALESCE(started_at, ?)
+       WHERE id = ? AND status = 'queued' AND cancel_requested = 0
+       RETURNING ${JOB_FIELDS}`,
+  ).get(agent.id, agent.name, leaseExpiresAt, now, id) as RawJob | undefined;
+  if (r) {
+    sql(db, 'UPDATE agents SET claims = claims + 1 WHERE id = ?').run(agent.id);
+    const job = toJob(db, r);
+    if (writes) {
+      const w = writes(job);
+      for (const t of w.tokens) insertToken(db, t, now);
+      for (const s of w.steps) upsertStep(db, s);
+      if (w.announce) appendEvent(db, w.announce.runId, w.announce.event, w.announce.at);
     }
-    return { ok: false, reason: getJob(db, id) ? 'not-queued' : 'not-found' };
-  })();
+    return { ok: true, job };
+  }
+  return { ok: false, reason: getJob(db, id) ? 'not-queued' : 'not-found' };
 }
 
 export function renewLease(db: Db, id: string, epoch: number, leaseExpiresAt: number): boolean {
