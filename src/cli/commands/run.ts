@@ -8,12 +8,12 @@ import {
   withRetry,
 } from '../../protocol/index.js';
 import { packWorkspace } from '../../shared/workspace-archive.js';
-import { taskCatalog } from '../../tasks/index.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { LiveRunView, LiveTerminal } from '../live-view.js';
 import { findPipeline, runSourceOf } from '../pipeline-file.js';
 import { dim, RunRenderer, summaryTable, useColor } from '../render.js';
+import { withTaskCatalog } from '../task-catalog.js';
 import { coverageSummary, testSummary } from '../test-summary.js';
 
 export interface RunCommandOptions extends ClientSettings {
@@ -49,15 +49,12 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   // The server compiles with the same source variables; they decide conditional includes too.
   const variables = { ...sourceVariables(source), ...o.vars };
   const allowUnsupportedTasks = o.allowUnsupportedTasks ?? false;
-  const options = {
-    readFile: readTemplate,
-    parameters: o.params,
-    variables,
-    tasks: taskCatalog,
-    allowUnsupportedTasks,
-  };
-  const plan = parsePipeline(content, shown, options); // invalid input exits 2 before anything is queued
-  const templates = collectTemplateFiles(content, shown, readTemplate, options);
+  // Invalid input exits 2 before anything is queued.
+  const { plan, templates } = await withTaskCatalog((tasks) => {
+    const options = { readFile: readTemplate, parameters: o.params, variables, tasks, allowUnsupportedTasks };
+    const parsed = parsePipeline(content, shown, options);
+    return { plan: parsed, templates: collectTemplateFiles(content, shown, readTemplate, options) };
+  });
   for (const [name, value] of Object.entries(o.secrets)) {
     if (value.length < 4)
       throw new CliError(
