@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { collectTemplateFiles, parsePipeline, sourceVariables } from '../../pipeline/index.js';
+import { parsePipeline, sourceVariables } from '../../pipeline/index.js';
 import {
   type ApiClient,
   ConnectionError,
@@ -50,11 +50,23 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   const variables = { ...sourceVariables(source), ...o.vars };
   const allowUnsupportedTasks = o.allowUnsupportedTasks ?? false;
   // Invalid input exits 2 before anything is queued.
-  const { plan, templates } = await withTaskCatalog((tasks) => {
-    const options = { readFile: readTemplate, parameters: o.params, variables, tasks, allowUnsupportedTasks };
-    const parsed = parsePipeline(content, shown, options);
-    return { plan: parsed, templates: collectTemplateFiles(content, shown, readTemplate, options) };
-  });
+  // The templates the server needs are the files this parse reads (path → text), taken as they
+  // are read instead of compiling the pipeline a second time to list them.
+  const templates: Record<string, string> = {};
+  const readFile = (path: string) => {
+    const text = readTemplate(path);
+    if (text !== undefined) templates[path] = text;
+    return text;
+  };
+  const plan = await withTaskCatalog((tasks) =>
+    parsePipeline(content, shown, {
+      readFile,
+      parameters: o.params,
+      variables,
+      tasks,
+      allowUnsupportedTasks,
+    }),
+  );
   for (const [name, value] of Object.entries(o.secrets)) {
     if (value.length < 4)
       throw new CliError(
