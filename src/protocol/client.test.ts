@@ -3,7 +3,7 @@ import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import {
   AgentBusyError,
   AuthError,
@@ -127,6 +127,10 @@ it('types the error answer of a download too: a missing artifact is NotFoundErro
   }
 });
 
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
 /** A server on a free loopback port for the length of `fn`. */
 async function withServer(handler: RequestListener, fn: (url: string) => Promise<void>): Promise<void> {
   const server = createServer(handler);
@@ -156,6 +160,8 @@ it('sends through node:http what fetch sends: method, path, token, JSON body; an
       });
     },
     async (url) => {
+      // Never through fetch: loading it is what this transport saves.
+      vi.stubGlobal('fetch', () => Promise.reject(new Error('fetch was used')));
       const client = new ApiClient(url, { transport: 'node-http' });
       const first = await client.request<{ wide: string }>('runs', { token: 't', body: { a: 1 } });
       expect(first).toMatchObject({ status: 200, body: { wide: 'ünïcødé'.repeat(5000) } });
