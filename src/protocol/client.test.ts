@@ -179,6 +179,21 @@ it('sends through node:http what fetch sends: method, path, token, JSON body; an
   );
 });
 
+it("keeps the base URL's own path through node:http (a server behind a prefix)", async () => {
+  const paths: string[] = [];
+  await withServer(
+    (req, res) => {
+      paths.push(req.url ?? '');
+      res.setHeader('content-type', 'application/json');
+      res.end('{}');
+    },
+    async (url) => {
+      await new ApiClient(`${url}/ci/`, { transport: 'node-http' }).request('queue', {});
+      expect(paths).toEqual(['/ci/api/v1/queue']);
+    },
+  );
+});
+
 it('types error answers through node:http, and says which server it could not reach and why', async () => {
   await withServer(
     (_req, res) => {

@@ -215,6 +215,8 @@ export class ApiClient {
   private unixFetch?: UnixFetch;
   /** Set when whole-answer calls go through `node:http` (`transport: 'node-http'`). */
   private readonly httpSend?: HttpSend;
+  /** The base URL's own path (a server behind a prefix), which node:http is given with each path. */
+  private readonly httpPrefix: string = '';
 
   constructor(
     readonly baseUrl: string,
@@ -224,9 +226,14 @@ export class ApiClient {
     this.socketPath = unix?.[1];
     this.origin = unix ? 'http://localhost' : baseUrl.replace(/\/+$/, '');
     if (o.transport === 'node-http') {
-      const target = this.socketPath ? { socketPath: this.socketPath } : httpTarget(this.origin);
-      // https:// and anything else node:http cannot reach stays on fetch.
-      if (target) this.httpSend = createHttpSend(target);
+      const http = this.socketPath
+        ? { target: { socketPath: this.socketPath }, prefix: '' }
+        : httpTarget(this.origin);
+      // https://, and a URL fetch alone can say what is wrong with, stay on fetch.
+      if (http) {
+        this.httpSend = createHttpSend(http.target);
+        this.httpPrefix = http.prefix;
+      }
     }
   }
 
@@ -242,7 +249,7 @@ export class ApiClient {
   private async sendPlain(send: HttpSend, path: string, o: RequestOptions): Promise<PlainAnswer> {
     const { method, headers, body, signal } = this.prepare(o);
     try {
-      return await send({ method, path: this.pathOf(path), headers, body, signal });
+      return await send({ method, path: `${this.httpPrefix}${this.pathOf(path)}`, headers, body, signal });
     } catch (err) {
       throw this.unreachable(err, o);
     }
@@ -632,12 +639,14 @@ export interface ApiClientOptions {
   transport?: 'fetch' | 'node-http';
 }
 
-/** Host and port of an http:// origin; undefined for any other scheme. */
-function httpTarget(origin: string): HttpTarget | undefined {
-  const url = new URL(origin);
-  if (url.protocol !== 'http:') return undefined;
+/** Host, port and path prefix of an http:// base URL; undefined for any other (or no valid) URL. */
+function httpTarget(base: string): { target: HttpTarget; prefix: string } | undefined {
+  if (!URL.canParse(base)) return undefined;
+  const url = new URL(base);
+  if (url.protocol !== 'http:' || url.username || url.password) return undefined;
   // `[::1]` as URL spells it; node:http wants the bare address.
-  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 80) };
+  const target = { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 80) };
+  return { target, prefix: url.pathname.replace(/\/+$/, '') };
 }
 
 async function readWhole(res: Response): Promise<PlainAnswer> {
