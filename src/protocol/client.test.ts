@@ -194,6 +194,22 @@ it("keeps the base URL's own path through node:http (a server behind a prefix)",
   );
 });
 
+it('sends a Host header an IPv6 server reads through node:http ([::1]:port)', async () => {
+  const server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ host: req.headers.host }));
+  });
+  await new Promise<void>((r) => server.listen(0, '::1', r));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const { body } = await new ApiClient(`http://[::1]:${port}`, { transport: 'node-http' }).request('x', {});
+    expect(body).toEqual({ host: `[::1]:${port}` });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
 it('types error answers through node:http, and says which server it could not reach and why', async () => {
   await withServer(
     (_req, res) => {

@@ -29,7 +29,8 @@ export interface PlainAnswer {
  */
 export function createHttpSend(target: HttpTarget) {
   const agent = new Agent({ keepAlive: true });
-  const host = 'socketPath' in target ? 'localhost' : `${target.host}:${target.port}`;
+  // node:http writes the Host header of a TCP target itself (IPv6 in brackets); a socket has none.
+  const host: Record<string, string> = 'socketPath' in target ? { host: 'localhost' } : {};
   return (init: HttpSendInit): Promise<PlainAnswer> =>
     new Promise<PlainAnswer>((resolve, reject) => {
       const { signal } = init;
@@ -42,7 +43,7 @@ export function createHttpSend(target: HttpTarget) {
         agent,
         path: init.path,
         method: init.method,
-        headers: { host, ...init.headers },
+        headers: { ...host, ...init.headers },
       });
       const onAbort = () => {
         req.destroy();
