@@ -1,10 +1,10 @@
 // The `slipway` command: the composition root of every process the CLI starts.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { AGENT_VERSION } from '../protocol/index.js';
 import { DEFAULT_DATA_DIR, DEFAULT_PORT } from '../shared/data-dir.js';
+import { SLIPWAY_VERSION } from '../shared/version.js';
 import type { ClientSettings } from './client-config.js';
 import type { FleetFlags } from './commands/fleet.js';
-import { describeError, EXIT, exitCodeFor } from './exit-codes.js';
+import { EXIT } from './exit-codes.js';
 
 const env = process.env;
 /** Runs inside a CI system (`CI` set, as they all set it, and not to `0` or `false`). */
@@ -26,6 +26,7 @@ function act<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
     try {
       process.exitCode = await fn(...args);
     } catch (e) {
+      const { describeError, exitCodeFor } = await import('./error-report.js');
       err(`slipway: ${describeError(e)}\n`);
       process.exitCode = exitCodeFor(e);
     }
@@ -77,7 +78,7 @@ const logLevelOption = () =>
 
 const program = new Command('slipway')
   .description('Self-hosted CI whose build agents are ephemeral, isolated containers')
-  .version(AGENT_VERSION)
+  .version(SLIPWAY_VERSION)
   .exitOverride((e) => {
     // Usage errors are invalid input (exit 2); --help and --version exit 0.
     process.exit(e.exitCode === 0 ? 0 : EXIT.invalid);

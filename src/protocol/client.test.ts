@@ -1,6 +1,9 @@
-import { createServer } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, expect, it, vi } from 'vitest';
 import {
   AgentBusyError,
   AuthError,
@@ -21,6 +24,7 @@ import {
   ApiClient,
   answerDetail,
   answeredStatus,
+  ConnectionError,
   errorFromAnswer,
   HttpError,
   isTransient,
@@ -120,5 +124,141 @@ it('types the error answer of a download too: a missing artifact is NotFoundErro
     expect(answerDetail(err)).toBe("artifact 'x' not found");
   } finally {
     await new Promise((r) => server.close(r));
+  }
+});
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+/** A server on a free loopback port for the length of `fn`. */
+async function withServer(handler: RequestListener, fn: (url: string) => Promise<void>): Promise<void> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}
+
+it('sends through node:http what fetch sends: method, path, token, JSON body; and reads the answer', async () => {
+  const seen: string[] = [];
+  let peers = new Set<number>();
+  await withServer(
+    (req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        seen.push(
+          `${req.method} ${req.url} ${req.headers.authorization} ${req.headers['content-type']} ${body}`,
+        );
+        peers = new Set([...peers, req.socket.remotePort ?? 0]);
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ id: 'w1', size: 3, wide: 'ünïcødé'.repeat(5000) }));
+      });
+    },
+    async (url) => {
+      // Never through fetch: loading it is what this transport saves.
+      vi.stubGlobal('fetch', () => Promise.reject(new Error('fetch was used')));
+      const client = new ApiClient(url, { transport: 'node-http' });
+      const first = await client.request<{ wide: string }>('runs', { token: 't', body: { a: 1 } });
+      expect(first).toMatchObject({ status: 200, body: { wide: 'ünïcødé'.repeat(5000) } });
+      await expect(client.uploadWorkspace(Buffer.from('tar'), { token: 't' })).resolves.toMatchObject({
+        id: 'w1',
+        size: 3,
+      });
+      expect(seen).toEqual([
+        'POST /api/v1/runs Bearer t application/json {"a":1}',
+        'PUT /api/v1/workspaces Bearer t application/octet-stream tar',
+      ]);
+      // One connection, kept alive between the calls.
+      expect(peers.size).toBe(1);
+    },
+  );
+});
+
+it("keeps the base URL's own path through node:http (a server behind a prefix)", async () => {
+  const paths: string[] = [];
+  await withServer(
+    (req, res) => {
+      paths.push(req.url ?? '');
+      res.setHeader('content-type', 'application/json');
+      res.end('{}');
+    },
+    async (url) => {
+      await new ApiClient(`${url}/ci/`, { transport: 'node-http' }).request('queue', {});
+      expect(paths).toEqual(['/ci/api/v1/queue']);
+    },
+  );
+});
+
+it('sends a Host header an IPv6 server reads through node:http ([::1]:port)', async () => {
+  const server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ host: req.headers.host }));
+  });
+  await new Promise<void>((r) => server.listen(0, '::1', r));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const { body } = await new ApiClient(`http://[::1]:${port}`, { transport: 'node-http' }).request('x', {});
+    expect(body).toEqual({ host: `[::1]:${port}` });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+it('types error answers through node:http, and says which server it could not reach and why', async () => {
+  await withServer(
+    (_req, res) => {
+      res.statusCode = 409;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ error: { code: 'session_replaced', message: 'replaced by a newer one' } }));
+    },
+    async (url) => {
+      const client = new ApiClient(url, { transport: 'node-http' });
+      await expect(client.poll({ sessionId: 's' }, { token: 't' })).rejects.toThrow(SessionReplacedError);
+    },
+  );
+  const refused = new ApiClient('http://127.0.0.1:1', { transport: 'node-http' });
+  const err = await refused.getRun('r1', { token: 't' }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(ConnectionError);
+  expect((err as Error).message).toBe('cannot reach http://127.0.0.1:1: ECONNREFUSED');
+});
+
+it('gives up on a silent server after the timeout through node:http, and a caller abort stays an abort', async () => {
+  await withServer(
+    () => undefined, // never answers
+    async (url) => {
+      const client = new ApiClient(url, { transport: 'node-http' });
+      const late = await client.getRun('r1', { token: 't', timeoutMs: 50 }).catch((e: unknown) => e);
+      expect(late).toBeInstanceOf(ConnectionError);
+      expect((late as Error).message).toMatch(/^cannot reach .*: The operation was aborted due to timeout$/);
+      const stop = new AbortController();
+      const asked = client.getRun('r1', { token: 't', signal: stop.signal }).catch((e: unknown) => e);
+      stop.abort(new Error('the user left'));
+      expect(await asked).toMatchObject({ message: 'the user left' });
+    },
+  );
+});
+
+it('reaches a server on a Unix socket through node:http', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'slw-client-'));
+  const socket = join(dir, 'api.sock');
+  const server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ path: req.url, host: req.headers.host }));
+  });
+  await new Promise<void>((r) => server.listen(socket, r));
+  try {
+    const client = new ApiClient(`unix://${socket}`, { transport: 'node-http' });
+    const { body } = await client.request('queue', {});
+    expect(body).toEqual({ path: '/api/v1/queue', host: 'localhost' });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await rm(dir, { recursive: true, force: true });
   }
 });

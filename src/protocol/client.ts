@@ -20,6 +20,7 @@ import {
   SlipwayError,
   ValidationError,
 } from '../shared/errors.js';
+import { createHttpSend, type HttpSend, type HttpTarget, type PlainAnswer } from './http-send.js';
 import {
   type AgentView,
   API_PREFIX,
@@ -212,19 +213,46 @@ export class ApiClient {
   private readonly origin: string;
   private readonly socketPath?: string;
   private unixFetch?: UnixFetch;
+  /** Set when whole-answer calls go through `node:http` (`transport: 'node-http'`). */
+  private readonly httpSend?: HttpSend;
+  /** The base URL's own path (a server behind a prefix), which node:http is given with each path. */
+  private readonly httpPrefix: string = '';
 
-  constructor(readonly baseUrl: string) {
+  constructor(
+    readonly baseUrl: string,
+    o: ApiClientOptions = {},
+  ) {
     const unix = /^unix:\/\/(\/.+)$/.exec(baseUrl);
     this.socketPath = unix?.[1];
     this.origin = unix ? 'http://localhost' : baseUrl.replace(/\/+$/, '');
+    if (o.transport === 'node-http') {
+      const http = this.socketPath
+        ? { target: { socketPath: this.socketPath }, prefix: '' }
+        : httpTarget(this.origin);
+      // https://, and a URL fetch alone can say what is wrong with, stay on fetch.
+      if (http) {
+        this.httpSend = createHttpSend(http.target);
+        this.httpPrefix = http.prefix;
+      }
+    }
   }
 
   async request<T>(path: string, o: RequestOptions = {}): Promise<{ status: number; body: T }> {
-    const res = await this.fetch(path, o);
-    const text = await res.text();
+    const { status, statusText, text } = this.httpSend
+      ? await this.sendPlain(this.httpSend, path, o)
+      : await readWhole(await this.fetch(path, o));
     const body = text ? safeJson(text) : undefined;
-    if (!res.ok) throw errorFromAnswer(res.status, body, text || res.statusText);
-    return { status: res.status, body: body as T };
+    if (status < 200 || status > 299) throw errorFromAnswer(status, body, text || statusText);
+    return { status, body: body as T };
+  }
+
+  private async sendPlain(send: HttpSend, path: string, o: RequestOptions): Promise<PlainAnswer> {
+    const { method, headers, body, signal } = this.prepare(o);
+    try {
+      return await send({ method, path: `${this.httpPrefix}${this.pathOf(path)}`, headers, body, signal });
+    } catch (err) {
+      throw this.unreachable(err, o);
+    }
   }
 
   /** A JSON call whose request is checked before it leaves and whose answer is parsed. */
@@ -552,6 +580,29 @@ export class ApiClient {
   }
 
   async fetch(path: string, o: RequestOptions = {}): Promise<Response> {
+    const { method, headers, body, signal } = this.prepare(o);
+    const url = `${this.origin}${this.pathOf(path)}`;
+    const init = {
+      method,
+      headers,
+      // A stream goes out as it is read (fetch takes an async iterable with `duplex: 'half'`).
+      body: body as string | Buffer | undefined,
+      ...(body instanceof Readable ? { duplex: 'half' as const } : {}),
+      signal,
+    };
+    try {
+      if (this.socketPath) {
+        this.unixFetch ??= createUnixFetch(this.socketPath);
+        return await this.unixFetch(url, { ...init, body });
+      }
+      return await fetch(url, init);
+    } catch (err) {
+      throw this.unreachable(err, o);
+    }
+  }
+
+  /** The method, headers, body and abort signal of a request, whichever transport sends it. */
+  private prepare(o: RequestOptions) {
     const headers: Record<string, string> = {};
     if (o.token) headers.authorization = `Bearer ${o.token}`;
     let body: string | Buffer | Readable | undefined;
@@ -563,26 +614,43 @@ export class ApiClient {
       body = JSON.stringify(o.body);
     }
     const signals = [AbortSignal.timeout(o.timeoutMs ?? 30_000), ...(o.signal ? [o.signal] : [])];
-    const url = `${this.origin}${path.startsWith('/') ? path : `${API_PREFIX}/${path}`}`;
-    const init = {
-      method: o.method ?? (body === undefined ? 'GET' : 'POST'),
-      headers,
-      // A stream goes out as it is read (fetch takes an async iterable with `duplex: 'half'`).
-      body: body as string | Buffer | undefined,
-      ...(body instanceof Readable ? { duplex: 'half' as const } : {}),
-      signal: AbortSignal.any(signals),
-    };
-    try {
-      if (this.socketPath) {
-        this.unixFetch ??= createUnixFetch(this.socketPath);
-        return await this.unixFetch(url, { ...init, body });
-      }
-      return await fetch(url, init);
-    } catch (err) {
-      if (o.signal?.aborted) throw err;
-      throw new ConnectionError(`cannot reach ${this.baseUrl}: ${describeFetchError(err)}`, { cause: err });
-    }
+    const method = o.method ?? (body === undefined ? 'GET' : 'POST');
+    return { method, headers, body, signal: AbortSignal.any(signals) };
   }
+
+  private pathOf(path: string): string {
+    return path.startsWith('/') ? path : `${API_PREFIX}/${path}`;
+  }
+
+  /** The caller's own abort as it is; anything else means the server could not be reached. */
+  private unreachable(err: unknown, o: RequestOptions): unknown {
+    if (o.signal?.aborted) return err;
+    return new ConnectionError(`cannot reach ${this.baseUrl}: ${describeFetchError(err)}`, { cause: err });
+  }
+}
+
+/** What `new ApiClient(url, options)` takes. */
+export interface ApiClientOptions {
+  /**
+   * How calls that read a whole answer are sent: `fetch` (the default), or `node-http` for a
+   * short-lived process, which then never loads fetch's undici for them (the CLI: a good part
+   * of its start). Streamed answers (logs, caches, artifacts) and https:// use fetch either way.
+   */
+  transport?: 'fetch' | 'node-http';
+}
+
+/** Host, port and path prefix of an http:// base URL; undefined for any other (or no valid) URL. */
+function httpTarget(base: string): { target: HttpTarget; prefix: string } | undefined {
+  if (!URL.canParse(base)) return undefined;
+  const url = new URL(base);
+  if (url.protocol !== 'http:' || url.username || url.password) return undefined;
+  // `[::1]` as URL spells it; node:http wants the bare address.
+  const target = { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 80) };
+  return { target, prefix: url.pathname.replace(/\/+$/, '') };
+}
+
+async function readWhole(res: Response): Promise<PlainAnswer> {
+  return { status: res.status, statusText: res.statusText, text: await res.text() };
 }
 
 /** `?a=1&b=x` of the defined values; empty when there are none. */
@@ -603,7 +671,9 @@ function safeJson(text: string): unknown {
 
 function describeFetchError(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err as Error).message;
+  // fetch puts the system error in `cause`; node:http throws it itself (`code: 'ECONNREFUSED'`).
+  const own = (err as { code?: unknown }).code;
+  return cause?.code ?? cause?.message ?? (typeof own === 'string' ? own : (err as Error).message);
 }
 
 /** Worth retrying: the server was unreachable, overloaded or restarting. */

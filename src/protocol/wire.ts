@@ -1,5 +1,7 @@
+import { SLIPWAY_VERSION } from '../shared/version.js';
+
 /** The agent's version, reported at session start; bumped with the protocol. */
-export const AGENT_VERSION = '0.1.0';
+export const AGENT_VERSION = SLIPWAY_VERSION;
 
 /**
  * The capability a fleet agent reports for the image it runs in. A warm agent of the pool's

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { collectTemplateFiles, parsePipeline, sourceVariables } from '../../pipeline/index.js';
+import { parsePipeline, sourceVariables } from '../../pipeline/index.js';
 import {
   type ApiClient,
   ConnectionError,
@@ -8,12 +8,12 @@ import {
   withRetry,
 } from '../../protocol/index.js';
 import { packWorkspace } from '../../shared/workspace-archive.js';
-import { taskCatalog } from '../../tasks/index.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { LiveRunView, LiveTerminal } from '../live-view.js';
 import { findPipeline, runSourceOf } from '../pipeline-file.js';
 import { dim, RunRenderer, summaryTable, useColor } from '../render.js';
+import { withTaskCatalog } from '../task-catalog.js';
 import { coverageSummary, testSummary } from '../test-summary.js';
 
 export interface RunCommandOptions extends ClientSettings {
@@ -49,15 +49,24 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
   // The server compiles with the same source variables; they decide conditional includes too.
   const variables = { ...sourceVariables(source), ...o.vars };
   const allowUnsupportedTasks = o.allowUnsupportedTasks ?? false;
-  const options = {
-    readFile: readTemplate,
-    parameters: o.params,
-    variables,
-    tasks: taskCatalog,
-    allowUnsupportedTasks,
+  // Invalid input exits 2 before anything is queued.
+  // The templates the server needs are the files this parse reads (path → text), taken as they
+  // are read instead of compiling the pipeline a second time to list them.
+  const templates: Record<string, string> = {};
+  const readFile = (path: string) => {
+    const text = readTemplate(path);
+    if (text !== undefined) templates[path] = text;
+    return text;
   };
-  const plan = parsePipeline(content, shown, options); // invalid input exits 2 before anything is queued
-  const templates = collectTemplateFiles(content, shown, readTemplate, options);
+  const plan = await withTaskCatalog((tasks) =>
+    parsePipeline(content, shown, {
+      readFile,
+      parameters: o.params,
+      variables,
+      tasks,
+      allowUnsupportedTasks,
+    }),
+  );
   for (const [name, value] of Object.entries(o.secrets)) {
     if (value.length < 4)
       throw new CliError(
