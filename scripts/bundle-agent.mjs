@@ -3,7 +3,7 @@
 // compiles it with V8's code cache (src/agent/entry.ts), and makes that cache by booting the
 // agent once against a stand-in server. No node_modules at runtime.
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -73,6 +73,7 @@ const pureSources = {
 
 await mkdir(dirname(outfile), { recursive: true });
 const started = performance.now();
+const before = await readFile(outfile).catch(() => undefined);
 try {
   await build({
     entryPoints: [entry],
@@ -106,8 +107,13 @@ try {
   process.exit(1);
 }
 
-await rm(cacheFile, { force: true });
-await writeCodeCache();
+// V8's cache differs from run to run: one made for the same bundle is kept, so the agent image
+// (whose inputs hash covers it) is not rebuilt after a build that changed nothing.
+const unchanged = before !== undefined && (await readFile(outfile)).equals(before);
+if (!unchanged || !(await stat(cacheFile).catch(() => undefined))) {
+  await rm(cacheFile, { force: true });
+  await writeCodeCache();
+}
 
 const { size } = await stat(outfile);
 const cache = await stat(cacheFile);
