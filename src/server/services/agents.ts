@@ -131,7 +131,7 @@ export class AgentService {
     const access = await this.o.auth.issueAccessToken(registered);
     const agent: AgentRow = { ...registered, ...session };
     const log = this.o.logger.child({ agentId: agent.id, agent: agent.name, pool: agent.pool });
-    log.info({ via: 'start', boundJobId: cred.jobId ?? undefined }, 'agent registered');
+    log.info({ via: cred.kind, boundJobId: cred.jobId ?? undefined }, 'agent registered');
     void this.o.scheduler.poolChanged(agent.pool);
     let spec: JobSpec | undefined;
     if (cred.jobId) {
