@@ -1,6 +1,6 @@
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { AGENT_IMAGE, DIND_IMAGE, DIND_READY_FILE, ensureAgentVolume } from '../../images/index.js';
 import { sleep } from '../../shared/clock.js';
@@ -36,7 +36,8 @@ export interface DockerDriverOptions {
    * Host directory for the tickets of units whose agent runs as root (a directory per unit,
    * bind-mounted into its container, so no upload into the container is needed). It must be a
    * path the engine sees as this process does, as `serverSocket` is. Default: a private
-   * directory made under the OS temp directory by `prepare`, removed by `teardown`.
+   * directory made by `prepare` beside `serverSocket` (else under the OS temp directory),
+   * removed by `teardown`.
    */
   ticketRoot?: string;
   /** Default: silent. */
@@ -121,7 +122,7 @@ export class DockerDriver implements FleetDriver {
     this.#network = spec.Name;
     if (!this.#ticketRoot) {
       this.#ownTicketRoot = this.#o.ticketRoot === undefined;
-      this.#ticketRoot = this.#o.ticketRoot ?? (await mkdtemp(join(tmpdir(), 'slipway-tickets-')));
+      this.#ticketRoot = this.#o.ticketRoot ?? (await this.#makeTicketRoot());
       // Only the fleet's own user reaches a ticket from the host side.
       await chmod(this.#ticketRoot, 0o700);
     }
@@ -307,6 +308,15 @@ export class DockerDriver implements FleetDriver {
     const { Volumes } = await this.#docker.listVolumes({ filters });
     await Promise.all((Volumes ?? []).map((v) => this.#removeVolume(v.Name)));
     await this.#removeTicketDir(unitId);
+  }
+
+  /** Beside the server's socket, which the engine is known to see; else under the OS temp directory. */
+  async #makeTicketRoot(): Promise<string> {
+    try {
+      return await mkdtemp(join(dirname(this.#o.serverSocket), '.slipway-tickets-'));
+    } catch {
+      return mkdtemp(join(tmpdir(), 'slipway-tickets-'));
+    }
   }
 
   /** A unit's ticket directory on the host (empty once its agent read the ticket). */
