@@ -3,8 +3,9 @@
 // events, and the run's own events, all on one clock from the job's `queued` event. Prints each
 // job's timeline (VERBOSE=1: every warm one too) and, for cold jobs, the phases: fleet reaction,
 // container create, ticket upload, start, agent boot (start → register), the round trips to the
-// claim, and claim → first step. After `npm run build`: `node scripts/bench-phases.mjs`
-// (WARM=5 COLD=5 by default). Everything it starts is labelled and removed.
+// claim (one `agents/start` request for a ticket's agent), and claim → first step. After
+// `npm run build`: `node scripts/bench-phases.mjs` (WARM=5 COLD=5 by default). Everything it
+// starts is labelled and removed.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -156,19 +157,26 @@ try {
     const created = events.slice(r.evMark).find((e) => e.what === 'container:create' && e.image === ref);
     const started = events.slice(r.evMark).find((e) => e.what === 'container:start' && e.image === ref);
     const mine = log.slice(r.mark);
-    const claim = mine.find((e) => e.src.startsWith('agent') && e.path.endsWith(`${r.jobId}/claim`));
+    // A ticket's agent claims in its `agents/start` request; an older one registers, then claims.
+    const startRequest = mine.find(
+      (e) => e.src.startsWith('agent') && e.path.endsWith('/agents/start') && e.start >= (started?.t ?? 0),
+    );
+    const claim =
+      mine.find((e) => e.src.startsWith('agent') && e.path.endsWith(`${r.jobId}/claim`)) ?? startRequest;
     if (!created || !started || !claim) return undefined;
     const full = mine.find((e) => e.src.startsWith('docker') && e.path.includes(`/containers/${created.id}`));
     const id = full?.path.split('/')[2] ?? created.id;
     const create = mine.filter((e) => e.path === '/containers/create' && e.start <= created.t).at(-1);
     const archive = mine.find((e) => e.path === `/containers/${id}/archive`);
     const start = mine.find((e) => e.path === `/containers/${id}/start`);
-    const register = mine.find((e) => e.src === claim.src && e.path.endsWith('/agents/register'));
-    if (!create || !archive || !start || !register) return undefined;
+    const register =
+      mine.find((e) => e.src === claim.src && e.path.endsWith('/agents/register')) ?? startRequest;
+    if (!create || !start || !register) return undefined;
     return {
       'queued→create': create.start - r.q,
       create: create.end - create.start,
-      'ticket upload': archive.end - archive.start,
+      // None when the ticket went into the unit's bind-mounted directory.
+      'ticket upload': archive ? archive.end - archive.start : 0,
       'start call': start.end - start.start,
       'start→register': register.start - started.t,
       'register→claim answered': claim.end - register.start,

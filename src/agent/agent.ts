@@ -83,10 +83,17 @@ export class Agent {
     const secret = await this.readCredential();
     const ticketBound = this.o.config.ticketFile !== undefined;
     try {
-      await this.register(secret);
-      await this.openSession();
-      // One round trip fewer to the first step: the job is known, a poll would only offer it.
-      const ranBound = this.boundJobId !== undefined && (await this.claimAndRun(this.boundJobId));
+      let ranBound = false;
+      if (ticketBound) {
+        // One round trip to the first step: the ticket registers, opens the session and claims.
+        const spec = await this.start(secret);
+        ranBound = spec ? await this.runClaimed(spec) : false;
+      } else {
+        await this.register(secret);
+        await this.openSession();
+      }
+      // The bound job not claimed at start (a lost answer, a busy store): claim it, no poll first.
+      if (!ranBound && this.boundJobId !== undefined) ranBound = await this.claimAndRun(this.boundJobId);
       while (!ranBound && !this.shutdown.signal.aborted) {
         const offer = await this.poll();
         if (!offer) continue;
@@ -123,6 +130,32 @@ export class Agent {
     return text;
   }
 
+  /** Registers with a ticket, takes the access token and session it answers with; its job's spec if claimed. */
+  private async start(ticket: string): Promise<JobSpec | undefined> {
+    const c = this.o.config;
+    const started = await this.untilReachable(() => {
+      const sent = this.client.start(
+        {
+          pool: c.pool,
+          name: c.name,
+          publicKey: this.identity.publicKeyPem,
+          capabilities: this.capabilities(),
+          version: AGENT_VERSION,
+        },
+        { token: ticket, signal: this.shutdown.signal },
+      );
+      setImmediate(() => void loadJobRunner().catch(() => undefined));
+      return sent;
+    });
+    this.agentId = started.agentId;
+    this.boundJobId = started.boundJobId;
+    this.accessToken = started.accessToken;
+    this.accessExpiresAt = Date.parse(started.expiresAt);
+    this.sessionId = started.sessionId;
+    this.o.logger.info('registered');
+    return started.spec;
+  }
+
   private async register(secret: string): Promise<void> {
     const c = this.o.config;
     const registered = await this.untilReachable(() => {
@@ -147,12 +180,13 @@ export class Agent {
     return this.accessToken;
   }
 
-  private async openSession(): Promise<void> {
+  private capabilities(): Record<string, string> {
     const c = this.o.config;
-    const capabilities = collectCapabilities(this.o.env, c.capabilities, {
-      name: c.name,
-      version: AGENT_VERSION,
-    });
+    return collectCapabilities(this.o.env, c.capabilities, { name: c.name, version: AGENT_VERSION });
+  }
+
+  private async openSession(): Promise<void> {
+    const capabilities = this.capabilities();
     const session = await this.call((o) =>
       this.client.openSession({ capabilities, version: AGENT_VERSION }, o),
     );

@@ -41,7 +41,9 @@ const argv = process.argv
     (a, i, all) =>
       !(i < 2 && ((a === 'agent' && all[i + 1] === 'run') || (a === 'run' && all[i - 1] === 'agent'))),
   );
-await program.parseAsync(argv, { from: 'user' });
-// Deregistered: leave once what was printed is written, rather than wait for the event loop and
-// V8's background threads to wind down (a one-job container's exit is the fleet's next start).
-process.stdout.write('', () => process.stderr.write('', () => process.exit()));
+// Not a top-level await: the bundle is CommonJS, which V8 compiles with a code cache (entry.ts).
+void program.parseAsync(argv, { from: 'user' }).then(() => {
+  // Deregistered: leave once what was printed is written, rather than wait for the event loop and
+  // V8's background threads to wind down (a one-job container's exit is the fleet's next start).
+  process.stdout.write('', () => process.stderr.write('', () => process.exit()));
+});

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
 import { describe, expect, it } from 'vitest';
 import { agentCommand } from '../images/index.js';
@@ -94,6 +95,47 @@ describe('buildContainerSpec', () => {
         expect(s.agent.HostConfig?.PortBindings).toBeUndefined();
         expect(s.agent.ExposedPorts).toBeUndefined();
       },
+    ],
+    [
+      'without a ticket root, leaves the ticket to an upload (no ticket directory, no bind)',
+      () => undefined,
+      (s) => {
+        expect(s.ticketDir).toBeUndefined();
+        expect(s.agent.HostConfig?.Mounts?.map((m) => m.Target)).not.toContain(dirname(TICKET_PATH));
+      },
+    ],
+    [
+      'gives a root agent a ticket directory of its own on the host, bound writable at the ticket path',
+      (i) => {
+        i.ticketRoot = '/tmp/tickets-x';
+      },
+      (s) => {
+        expect(s.ticketDir).toBe('/tmp/tickets-x/u1');
+        expect(s.agent.HostConfig?.Mounts).toContainEqual({
+          Type: 'bind',
+          Source: '/tmp/tickets-x/u1',
+          Target: dirname(TICKET_PATH),
+        });
+      },
+    ],
+    [
+      'uploads the ticket for a non-root agent (the upload also opens the work volume to it)',
+      (i) => {
+        i.ticketRoot = '/tmp/tickets-x';
+        i.image.user = '1000:1000';
+      },
+      (s) => {
+        expect(s.ticketDir).toBeUndefined();
+        expect(JSON.stringify(s.agent)).not.toContain('/tmp/tickets-x');
+      },
+    ],
+    [
+      'uploads it too when the job runs the image as another user (options: --user)',
+      (i) => {
+        i.ticketRoot = '/tmp/tickets-x';
+        i.unit.options = { user: 'nobody' };
+      },
+      (s) => expect(s.ticketDir).toBeUndefined(),
     ],
     [
       'confines every container: no privileges, dropped capabilities, no-new-privileges, init',

@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
@@ -12,6 +12,7 @@ import { type PoolDemand, poolDemandResponse } from '../protocol/schemas.js';
 import { type SlipwayServer, startServer } from '../server/index.js';
 import { AuthError } from '../shared/errors.js';
 import { silentLogger } from '../shared/logger.js';
+import { SOCKET_IN_CONTAINER, TICKET_DIR } from './container-spec.js';
 import { DockerDriver } from './drivers/docker.js';
 import { FleetManager, type UnitEvent } from './fleet-manager.js';
 import {
@@ -83,6 +84,7 @@ beforeAll(async () => {
   );
 
   dir = await mkdtemp(join(tmpdir(), 'slw-fleet-'));
+  await mkdir(join(dir, 'tickets'));
   const socketPath = join(dir, 'agent.sock');
   server = await startServer({
     config: {
@@ -105,6 +107,7 @@ beforeAll(async () => {
       serverSocket: socketPath,
       labels: { 'slipway.test': runId },
       resources: { pids: 1024, memoryBytes: 1024 ** 3 },
+      ticketRoot: join(dir, 'tickets'),
     }),
     fleetId,
     minIdle: 1,
@@ -604,10 +607,15 @@ jobs:
       expect(JSON.stringify(c)).not.toContain(adminToken);
       expect(c.HostConfig.Privileged).toBe(false);
       expect(c.HostConfig.SecurityOpt).toContain('no-new-privileges');
+      // Of the host's, only the server's socket and the unit's own ticket directory.
       for (const m of c.Mounts) {
-        if (m.Type === 'bind') expect(m.Destination).toBe('/run/slipway/agent.sock');
+        if (m.Type === 'bind') expect([SOCKET_IN_CONTAINER, TICKET_DIR]).toContain(m.Destination);
+        if (m.Destination === TICKET_DIR)
+          expect(m.Source).toBe(join(dir, 'tickets', c.Config.Labels[LABEL.unit]!));
       }
     }
+    // Root images' tickets went through host directories; none is left behind.
+    expect(inspected.some((c) => c.Mounts.some((m) => m.Destination === TICKET_DIR))).toBe(true);
 
     await fleet!.stop();
     expect(fleet!.state).toBe('stopped');
@@ -621,5 +629,6 @@ jobs:
       await client.request<Array<{ name: string }>>('agents?pool=default', { token: adminToken })
     ).body;
     expect(agents.map((a) => a.name)).toEqual([]);
+    expect(await readdir(join(dir, 'tickets'))).toEqual([]);
   }, 120_000);
 });

@@ -3,6 +3,9 @@ export const AGENT_MOUNT = '/slipway';
 export const AGENT_NODE = `${AGENT_MOUNT}/bin/node`;
 export const AGENT_LIB_DIR = `${AGENT_MOUNT}/lib`;
 export const AGENT_BUNDLE = `${AGENT_MOUNT}/agent/slipway-agent.mjs`;
+/** What that entry runs, and V8's code cache of it, beside it (see `src/agent/entry.ts`). */
+export const AGENT_BUNDLE_CODE = `${AGENT_MOUNT}/agent/slipway-agent.cjs`;
+export const AGENT_BUNDLE_CODE_CACHE = `${AGENT_BUNDLE_CODE}.cache`;
 /** A static busybox beside the runtime, for steps in images that have no shell of their own. */
 export const AGENT_BUSYBOX = `${AGENT_MOUNT}/bin/busybox`;
 /** The builder host's CA bundle, for `NODE_EXTRA_CA_CERTS` in images that have none. */

@@ -1,7 +1,10 @@
-import { basename, posix } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join, posix } from 'node:path';
 import { AGENT_VERSION } from '../protocol/index.js';
 import {
   AGENT_BUNDLE,
+  AGENT_BUNDLE_CODE,
+  AGENT_BUNDLE_CODE_CACHE,
   AGENT_BUSYBOX,
   AGENT_CA_BUNDLE,
   AGENT_LIB_DIR,
@@ -117,6 +120,16 @@ export async function agentRecipe(host: HostFiles, bundlePath: string): Promise<
   // The loader is run as a program, so it must be executable whatever the host's mode says.
   await plan.file(`${AGENT_LIB_DIR}/${loader}`, loaderLibrary.path, { mode: 0o755 });
   await plan.file(AGENT_BUNDLE, bundlePath, { mode: 0o644, hashContent: true });
+  const code = join(dirname(bundlePath), basename(AGENT_BUNDLE_CODE));
+  await plan.file(AGENT_BUNDLE_CODE, code, { mode: 0o644, hashContent: true });
+  // Without its cache the agent still runs, compiled from source at every start.
+  if (
+    await stat(`${code}.cache`).then(
+      (f) => f.isFile(),
+      () => false,
+    )
+  )
+    await plan.file(AGENT_BUNDLE_CODE_CACHE, `${code}.cache`, { mode: 0o644, hashContent: true });
   await plan.file(AGENT_BUSYBOX, host.busybox, { mode: 0o755 });
   await plan.file(AGENT_CA_BUNDLE, host.caBundle, { mode: 0o644 });
   return {

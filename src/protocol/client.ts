@@ -78,6 +78,8 @@ import {
   rerunRequest,
   runEventsResponse,
   runView,
+  startAgentRequest,
+  startAgentResponse,
   stepUpdateRequest,
   updatePoolRequest,
   updateVariableGroupRequest,
@@ -271,6 +273,11 @@ export class ApiClient {
   /** Registers with a PAT or a one-use ticket (`o.token`). */
   register(body: z.input<typeof registerAgentRequest>, o: CallOptions) {
     return this.call('agents/register', o, { schema: registerAgentRequest, body }, registerAgentResponse);
+  }
+
+  /** A ticket's agent: registers, gets its access token and session, and claims its bound job at once. */
+  start(body: z.input<typeof startAgentRequest>, o: CallOptions) {
+    return this.call('agents/start', o, { schema: startAgentRequest, body }, startAgentResponse);
   }
 
   /** Trades a signed assertion for a short-lived access token. */

@@ -268,6 +268,25 @@ export const jobSpec = z.object({
 });
 export type JobSpec = z.infer<typeof jobSpec>;
 
+/**
+ * A ticket's agent starts in one request instead of four (register, token, session, claim): the
+ * ticket is the authority for all of them, so the answer carries the access token, the session
+ * and, for a ticket bound to a job, that job already claimed. The key still signs every renewal.
+ */
+export const startAgentRequest = registerAgentRequest.omit({ replace: true }).extend({
+  capabilities: openSessionRequest.shape.capabilities,
+  version: openSessionRequest.shape.version,
+});
+export const startAgentResponse = registerAgentResponse.extend({
+  accessToken: z.string(),
+  expiresAt: z.string(),
+  sessionId: z.string(),
+  pollTimeoutMs: z.number(),
+  /** The bound job, claimed; absent when it could not be (gone, or a claim to retry by itself). */
+  spec: jobSpec.optional(),
+});
+export type StartAgentAnswer = z.infer<typeof startAgentResponse>;
+
 /** A poll's answer: the offer, and with `claim: true` the job already claimed for the agent. */
 export const pollAnswer = jobOffer.extend({ spec: jobSpec.optional() });
 export type PollAnswer = z.infer<typeof pollAnswer>;

@@ -10,6 +10,7 @@ import { type SlipwayServer, startServer } from './server.js';
 /** Every route an agent (or its job's steps) calls, with an id where the route has one. */
 const AGENT_ROUTES: [string, string][] = [
   ['POST', '/agents/register'],
+  ['POST', '/agents/start'],
   ['POST', '/agents/token'],
   ['POST', '/agents/session'],
   ['POST', '/agents/poll'],

@@ -120,12 +120,17 @@ export class Auth {
     if (!payload.jti || !payload.exp) throw new AuthError('assertion needs jti and exp');
     const fresh = await this.o.store.recordAssertion(payload.jti, payload.exp * 1000, this.o.clock.now());
     if (!fresh) throw new AuthError('assertion replayed');
+    return { ...(await this.issueAccessToken(agent)), agentId: agent.id };
+  }
+
+  /** A short-lived access token for a registered agent (after a verified assertion, or its ticket's start). */
+  async issueAccessToken(agent: { id: string; name: string }): Promise<{ token: string; expiresAt: number }> {
     const issued = await this.issue('agt', {
       agentId: agent.id,
       name: agent.name,
       ttlMs: ACCESS_TOKEN_TTL_MS,
     });
-    return { token: issued.token, expiresAt: issued.expiresAt!, agentId: agent.id };
+    return { token: issued.token, expiresAt: issued.expiresAt! };
   }
 }
 

@@ -1,10 +1,13 @@
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { AGENT_IMAGE, DIND_IMAGE, DIND_READY_FILE, ensureAgentVolume } from '../../images/index.js';
 import { sleep } from '../../shared/clock.js';
 import { demuxDockerLogs } from '../../shared/docker-logs.js';
 import { SlipwayError } from '../../shared/errors.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
-import { buildContainerSpec, fleetNetworkSpec, type ResourceLimits } from '../container-spec.js';
+import { buildContainerSpec, fleetNetworkSpec, type ResourceLimits, TICKET_PATH } from '../container-spec.js';
 import type { FleetDriver, GcReport, UnitExit, UnitInfo, UnitRequest } from '../driver.js';
 import { FLEET_ROLE, fleetFilter, LABEL } from '../labels.js';
 import { ticketArchive } from '../ticket-archive.js';
@@ -29,6 +32,14 @@ export interface DockerDriverOptions {
   dindReadyTimeoutMs?: number;
   /** Host path of the engine's socket, for `docker: socket` jobs; default the one this driver talks to, else `/var/run/docker.sock`. */
   hostSocket?: string;
+  /**
+   * Host directory for the tickets of units whose agent runs as root (a directory per unit,
+   * bind-mounted into its container, so no upload into the container is needed). It must be a
+   * path the engine sees as this process does, as `serverSocket` is. Default: a private
+   * directory made by `prepare` beside `serverSocket` (else under the OS temp directory),
+   * removed by `teardown`.
+   */
+  ticketRoot?: string;
   /** Default: silent. */
   logger?: Logger;
 }
@@ -55,6 +66,8 @@ interface ImageFacts {
   user: string;
 }
 
+const TICKET_FILE = basename(TICKET_PATH);
+
 const statusOf = (error: unknown) => (error as { statusCode?: number }).statusCode;
 
 /**
@@ -67,6 +80,9 @@ export class DockerDriver implements FleetDriver {
   readonly #log: Logger;
   #volume: string | undefined;
   #network: string | undefined;
+  #ticketRoot: string | undefined;
+  /** Whether `#ticketRoot` was made by `prepare` (and so is removed by `teardown`). */
+  #ownTicketRoot = false;
   /** Agent container ids of units started by this process; the label lookup is the fallback. */
   readonly #agents = new Map<string, string>();
 
@@ -104,6 +120,12 @@ export class DockerDriver implements FleetDriver {
       }
     }
     this.#network = spec.Name;
+    if (!this.#ticketRoot) {
+      this.#ownTicketRoot = this.#o.ticketRoot === undefined;
+      this.#ticketRoot = this.#o.ticketRoot ?? (await this.#makeTicketRoot());
+      // Only the fleet's own user reaches a ticket from the host side.
+      await chmod(this.#ticketRoot, 0o700);
+    }
   }
 
   async teardown(fleetId: string): Promise<void> {
@@ -111,6 +133,8 @@ export class DockerDriver implements FleetDriver {
       filters: { label: [...fleetFilter(fleetId), `${LABEL.role}=${FLEET_ROLE}`] },
     });
     await Promise.all(networks.map((n) => this.#removeNetwork(n.Id)));
+    if (this.#ownTicketRoot && this.#ticketRoot) await rm(this.#ticketRoot, { recursive: true, force: true });
+    this.#ticketRoot = undefined;
   }
 
   async start(request: UnitRequest): Promise<void> {
@@ -133,8 +157,12 @@ export class DockerDriver implements FleetDriver {
       labels: this.#o.labels,
       dindImage,
       hostSocket: this.#hostSocket(),
+      ticketRoot: this.#ticketRoot,
     });
     try {
+      // A bind's source must exist when the container is created; any user may delete in it.
+      if (spec.ticketDir)
+        await mkdir(spec.ticketDir, { mode: 0o777 }).then(() => chmod(spec.ticketDir!, 0o777));
       if (spec.network) await this.#docker.createNetwork(spec.network);
       await Promise.all(spec.volumes.map((v) => this.#docker.createVolume(v)));
       // The engine boots (0.5–2 s) while the agent's container is made.
@@ -152,7 +180,9 @@ export class DockerDriver implements FleetDriver {
       );
       const agent = await this.#docker.createContainer(spec.agent);
       this.#agents.set(unit.unitId, agent.id);
-      await agent.putArchive(ticketArchive(await ticket), { path: '/' });
+      if (spec.ticketDir)
+        await writeFile(join(spec.ticketDir, TICKET_FILE), `${await ticket}\n`, { mode: 0o444 });
+      else await agent.putArchive(ticketArchive(await ticket), { path: '/' });
       await services;
       // The readiness gate: the agent (and so the job's first step) starts only once the
       // job's engine answers over TLS with the job's own client certificate.
@@ -277,6 +307,22 @@ export class DockerDriver implements FleetDriver {
     await Promise.all(networks.map((n) => this.#removeNetwork(n.Id)));
     const { Volumes } = await this.#docker.listVolumes({ filters });
     await Promise.all((Volumes ?? []).map((v) => this.#removeVolume(v.Name)));
+    await this.#removeTicketDir(unitId);
+  }
+
+  /** Beside the server's socket, which the engine is known to see; else under the OS temp directory. */
+  async #makeTicketRoot(): Promise<string> {
+    try {
+      return await mkdtemp(join(dirname(this.#o.serverSocket), '.slipway-tickets-'));
+    } catch {
+      return mkdtemp(join(tmpdir(), 'slipway-tickets-'));
+    }
+  }
+
+  /** A unit's ticket directory on the host (empty once its agent read the ticket). */
+  async #removeTicketDir(unitId: string): Promise<void> {
+    if (this.#ticketRoot && /^[A-Za-z0-9_-]+$/.test(unitId))
+      await rm(join(this.#ticketRoot, unitId), { recursive: true, force: true });
   }
 
   async list(fleetId: string): Promise<UnitInfo[]> {
@@ -308,6 +354,7 @@ export class DockerDriver implements FleetDriver {
         running: c.State === 'running',
       }));
     await Promise.all(containers.map((c) => this.#removeContainer(c.Id)));
+    await Promise.all(units.map((u) => this.#removeTicketDir(u.unitId)));
     // Listed after the containers are gone: a network with endpoints cannot be removed.
     const networks = (await this.#docker.listNetworks({ filters })).filter((n) => stray(n.Labels));
     await Promise.all(networks.map((n) => this.#removeNetwork(n.Id)));

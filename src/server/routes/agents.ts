@@ -6,6 +6,7 @@ import {
   openSessionRequest,
   pollRequest,
   registerAgentRequest,
+  startAgentRequest,
 } from '../../protocol/index.js';
 import type { AgentRow } from '../../store/index.js';
 import { authenticate, clientGone, clientOf, type ServerContext } from '../context.js';
@@ -24,6 +25,14 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const registered = await ctx.agents.register(cred, body);
     reply.code(201);
     return registered;
+  });
+
+  // A ticket's agent: register, token, session and its bound job's claim in one round trip.
+  app.post(`${API_PREFIX}/agents/start`, async (req, reply) => {
+    const cred = await authenticate(ctx, req, ['jit']);
+    const started = await ctx.agents.start(cred, startAgentRequest.parse(req.body));
+    reply.code(201);
+    return started;
   });
 
   app.post(`${API_PREFIX}/agents/token`, async (req) => {

@@ -62,6 +62,65 @@ describe('AgentService.register', () => {
   });
 });
 
+describe('AgentService.start (a ticket agent in one request)', () => {
+  const body = (name: string, capabilities: Record<string, string> = {}) => ({
+    pool: 'default',
+    name,
+    publicKey: new AgentIdentity().publicKeyPem,
+    capabilities,
+    version: 'test',
+  });
+
+  it('registers, opens the session and claims the bound job: its lease and access token work', async () => {
+    const [jobId] = await w.queue(ONE_JOB);
+    const out = await w.agents.start(await ticket('fleet-1', jobId), body('fleet-1', { os: 'linux' }));
+    expect(out).toMatchObject({ name: 'fleet-1', boundJobId: jobId, spec: { jobId, epoch: 1 } });
+    const agent = await w.reload(out.agentId);
+    expect(agent).toMatchObject({
+      singleJob: true,
+      boundJobId: jobId,
+      sessionId: out.sessionId,
+      capabilities: { os: 'linux' },
+      claims: 1,
+    });
+    expect((await w.credential(out.accessToken)).agentId).toBe(out.agentId);
+    expect(Date.parse(out.expiresAt)).toBe(w.clock.now() + ACCESS_TOKEN_TTL_MS);
+    expect((await w.store.getJob(jobId!))?.agentId).toBe(out.agentId);
+    await w.scheduler.complete(jobId!, out.spec!.epoch, 'succeeded');
+    await expect(w.agents.claim(await w.reload(out.agentId), jobId!, out.sessionId)).rejects.toThrow(
+      ForbiddenError,
+    );
+  });
+
+  it('uses the ticket once, for its own name only, and refuses a token', async () => {
+    const [jobId] = await w.queue(ONE_JOB);
+    const cred = await ticket('fleet-1', jobId);
+    await expect(w.agents.start(cred, body('fleet-2'))).rejects.toThrow(ForbiddenError);
+    await w.agents.start(cred, body('fleet-1'));
+    await expect(w.agents.start(cred, body('fleet-1'))).rejects.toThrow('registration ticket used already');
+    await expect(w.agents.start(await w.registrar(), body('a1'))).rejects.toThrow(ForbiddenError);
+  });
+
+  it('answers without a spec when the bound job went elsewhere; the agent is registered all the same', async () => {
+    const [jobId] = await w.queue(ONE_JOB);
+    const other = await w.agent('a1');
+    await w.agents.claim(other.row, jobId!, other.sessionId);
+    const out = await w.agents.start(await ticket('fleet-1', jobId), body('fleet-1'));
+    expect(out.spec).toBeUndefined();
+    expect(out.boundJobId).toBe(jobId);
+    expect((await w.store.getJob(jobId!))?.agentId).toBe(other.row.id);
+    expect((await w.credential(out.accessToken)).agentId).toBe(out.agentId);
+  });
+
+  it('gives a warm ticket (no job) its session and no job', async () => {
+    const out = await w.agents.start(await ticket('fleet-3'), body('fleet-3'));
+    expect(out.spec).toBeUndefined();
+    expect(out.boundJobId).toBeUndefined();
+    expect(await w.reload(out.agentId)).toMatchObject({ sessionId: out.sessionId, boundJobId: null });
+    expect(w.poolChanged).toHaveBeenCalledWith('default');
+  });
+});
+
 describe('AgentService.exchangeToken', () => {
   it('trades a valid assertion for an access token that expires an hour from now', async () => {
     const a = await w.agent('a1');

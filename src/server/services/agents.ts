@@ -1,5 +1,12 @@
 import type { z } from 'zod';
-import type { JobSpec, openSessionRequest, PollAnswer, registerAgentRequest } from '../../protocol/index.js';
+import type {
+  JobSpec,
+  openSessionRequest,
+  PollAnswer,
+  registerAgentRequest,
+  StartAgentAnswer,
+  startAgentRequest,
+} from '../../protocol/index.js';
 import type { Clock } from '../../shared/clock.js';
 import {
   AgentBusyError,
@@ -21,6 +28,7 @@ const SEEN_RESOLUTION_MS = 1_000;
 
 export type RegisterAgentBody = z.output<typeof registerAgentRequest>;
 export type OpenSessionBody = z.output<typeof openSessionRequest>;
+export type StartAgentBody = z.output<typeof startAgentRequest>;
 
 export interface AgentServiceOptions {
   store: Store;
@@ -84,6 +92,70 @@ export class AgentService {
       name: agent.name,
       pool: agent.pool,
       ...(cred.jobId ? { boundJobId: cred.jobId } : {}),
+    };
+  }
+
+  /**
+   * A ticket's agent in one request: what `register`, `exchangeToken`, `openSession` and — for a
+   * ticket bound to a job — `claim` would do, in that order, with the same rules (one use of the
+   * ticket, its pool and name, the name taken over, one job ever, every guard of the claim). No
+   * assertion is needed for the first access token: whoever holds the ticket could register a
+   * key of its own and sign one; the key proves itself at every renewal. A claim that fails is
+   * not the start's failure: the ticket is spent, so the agent claims by itself (or learns the
+   * job is gone) with the session it got.
+   */
+  async start(cred: TokenRow, body: StartAgentBody): Promise<StartAgentAnswer> {
+    const { store, clock } = this.o;
+    if (cred.kind !== 'jit') {
+      throw new ForbiddenError('only a registration ticket starts an agent in one request; register instead');
+    }
+    await this.useTicket(cred, body.pool, body.name);
+    const registered = await store.registerAgent(
+      {
+        id: newId('agent_'),
+        pool: body.pool,
+        name: body.name,
+        publicKey: body.publicKey,
+        replace: true,
+        singleJob: true,
+      },
+      clock.now(),
+    );
+    const session = {
+      sessionId: newId('sess_'),
+      capabilities: body.capabilities,
+      version: body.version,
+      boundJobId: cred.jobId,
+    };
+    await store.openSession(registered.id, session, clock.now());
+    const access = await this.o.auth.issueAccessToken(registered);
+    const agent: AgentRow = { ...registered, ...session };
+    const log = this.o.logger.child({ agentId: agent.id, agent: agent.name, pool: agent.pool });
+    log.info({ via: cred.kind, boundJobId: cred.jobId ?? undefined }, 'agent registered');
+    void this.o.scheduler.poolChanged(agent.pool);
+    let spec: JobSpec | undefined;
+    if (cred.jobId) {
+      try {
+        spec = await this.claim(agent, cred.jobId, session.sessionId);
+      } catch (err) {
+        log.info(
+          { jobId: cred.jobId, err: (err as Error).message },
+          'the bound job was not claimed at start',
+        );
+      }
+    } else {
+      void this.o.dispatcher.kick();
+    }
+    return {
+      agentId: agent.id,
+      name: agent.name,
+      pool: agent.pool,
+      ...(cred.jobId ? { boundJobId: cred.jobId } : {}),
+      accessToken: access.token,
+      expiresAt: new Date(access.expiresAt).toISOString(),
+      sessionId: session.sessionId,
+      pollTimeoutMs: this.o.pollTimeoutMs,
+      ...(spec ? { spec } : {}),
     };
   }
 
