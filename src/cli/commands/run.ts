@@ -1,12 +1,6 @@
 import { resolve } from 'node:path';
 import { collectTemplateFiles, parsePipeline, sourceVariables } from '../../pipeline/index.js';
-import {
-  type ApiClient,
-  ConnectionError,
-  type RunView,
-  runEventsResponse,
-  withRetry,
-} from '../../protocol/index.js';
+import { type ApiClient, ConnectionError, type RunView, withRetry } from '../../protocol/index.js';
 import { packWorkspace } from '../../shared/workspace-archive.js';
 import { taskCatalog } from '../../tasks/index.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
@@ -161,18 +155,22 @@ export async function follow(
     void client.cancelRun(run.id, { token }).catch(() => undefined);
   });
   try {
+    // The raw feed: log text arrives as the bytes the agent sent, never inside JSON. A page ends
+    // within the server's wait; a cut connection is asked again from the last event received.
     let after = 0;
-    for (;;) {
-      const page = await withRetry(
-        async () =>
-          runEventsResponse.parse(
-            (
-              await client.request(`runs/${run.id}/events?after=${after}&waitMs=25000`, {
-                token,
-                timeoutMs: 40_000,
-              })
-            ).body,
-          ),
+    for (let done = false; !done; ) {
+      await withRetry(
+        async () => {
+          for await (const item of client.runFeed(run.id, after, { token })) {
+            if ('event' in item) {
+              renderer.event(item.event);
+              after = item.event.seq;
+            } else {
+              after = item.next;
+              done = item.done;
+            }
+          }
+        },
         {
           deadlineMs: 5 * 60_000,
           // Once per outage, not once per attempt.
@@ -181,9 +179,6 @@ export async function follow(
           },
         },
       );
-      for (const e of page.events) renderer.event(e);
-      after = page.next;
-      if (page.done) break;
     }
     terminal?.stop();
     const final = await client.getRun(run.id, { token });
