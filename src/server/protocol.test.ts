@@ -164,7 +164,7 @@ describe('leases, logs and completion', () => {
   it('appends logs by offset: a resent chunk is stored once, a gap is refused', async () => {
     const { jobId, lease, epoch } = await claimed();
     const send = (offset: number, data: string) =>
-      call('POST', `jobs/${jobId}/logs`, lease, { epoch, step: 0, offset, data });
+      call('POST', `jobs/${jobId}/logs?epoch=${epoch}&step=0&offset=${offset}`, lease, Buffer.from(data));
     expect((await send(0, 'hello ')).body.length).toBe(6);
     expect((await send(0, 'hello ')).body.length).toBe(6);
     expect((await send(6, 'wörld\n')).body.length).toBe(13);
@@ -192,24 +192,30 @@ describe('leases, logs and completion', () => {
     );
     expect((await call('POST', `jobs/${jobId}/heartbeat`, lease, { epoch })).status).toBe(409);
     expect(
-      (await call('POST', `jobs/${jobId}/logs`, lease, { epoch, step: 0, offset: 0, data: 'x' })).status,
+      (await call('POST', `jobs/${jobId}/logs?epoch=${epoch}&step=0&offset=0`, lease, Buffer.from('x')))
+        .status,
     ).toBe(409);
   });
 
   it('fails an attempt whose agent stops heartbeating as "agent lost", and fences its late writes', async () => {
     const { run, jobId, lease, epoch } = await claimed();
-    await call('POST', `jobs/${jobId}/logs`, lease, { epoch, step: 0, offset: 0, data: 'before the loss\n' });
+    await call(
+      'POST',
+      `jobs/${jobId}/logs?epoch=${epoch}&step=0&offset=0`,
+      lease,
+      Buffer.from('before the loss\n'),
+    );
     await new Promise((r) => setTimeout(r, 3_000));
     const view = (await call('GET', `runs/${run.id}`, admin)).body;
     expect(view.jobs[0].result).toBe('failed');
     expect(view.jobs[0].reason).toMatch(/agent lost/);
     expect(view.status).toBe('completed');
-    const late = await call('POST', `jobs/${jobId}/logs`, lease, {
-      epoch,
-      step: 0,
-      offset: 16,
-      data: 'late\n',
-    });
+    const late = await call(
+      'POST',
+      `jobs/${jobId}/logs?epoch=${epoch}&step=0&offset=16`,
+      lease,
+      Buffer.from('late\n'),
+    );
     expect([401, 409]).toContain(late.status);
     const log = await server.app.inject({
       url: `/api/v1/jobs/${jobId}/log`,
