@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentIdentity } from '../agent/identity.js';
+import { FeedFrameReader } from '../protocol/index.js';
 import { silentLogger } from '../shared/logger.js';
 import { apiCaller } from '../test-support/inject.js';
 import { type SlipwayServer, startServer } from './server.js';
@@ -222,6 +223,17 @@ describe('leases, logs and completion', () => {
       headers: { authorization: `Bearer ${admin}` },
     });
     expect(log.body).toBe('before the loss\n');
+    // The raw feed of the finished run: the same events, the log as its bytes, then its end.
+    const raw = await server.app.inject({
+      url: `/api/v1/runs/${run.id}/stream?after=0`,
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    const items = new FeedFrameReader().push(raw.rawPayload);
+    const logs = items.flatMap((i) => ('event' in i && i.event.kind === 'log' ? [i.event] : []));
+    expect(logs.map((e) => e.data.text)).toContain('before the loss\n');
+    expect(items.at(-1)).toEqual({ next: expect.any(Number), done: true });
+    const feed = (await call('GET', `runs/${run.id}/events?after=0`, admin)).body;
+    expect(items.slice(0, -1)).toEqual(feed.events.map((event: unknown) => ({ event })));
   });
 
   it('delivers a cancel through a held heartbeat at once', async () => {
