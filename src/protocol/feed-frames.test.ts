@@ -35,8 +35,11 @@ it('reads the same events however the stream is cut, log bytes outside JSON and 
         data: { status: 'running', name: 'print', result: null, reason: null },
       },
     },
-    { event: { ...head, seq: 2, kind: 'log', data: { text: log } } },
-    { event: { ...head, seq: 3, kind: 'log', data: { text: '{"next":9,"done":1' } } },
+    { event: { ...head, seq: 2, kind: 'log', data: { text: log } }, bytes: Buffer.from(log) },
+    {
+      event: { ...head, seq: 3, kind: 'log', data: { text: '{"next":9,"done":1' } },
+      bytes: Buffer.from('{"next":9,"done":1'),
+    },
     { next: 3, done: true },
   ];
   for (let cut = 0; cut <= stream.length; cut++) {

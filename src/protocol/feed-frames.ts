@@ -7,8 +7,12 @@ import { type FeedFrame, feedFrame, type RunEvent } from './schemas.js';
  */
 const NEWLINE = 0x0a;
 
-/** What a reader takes out of the stream: an event (log text decoded), or where the page ended. */
-export type FeedItem = { event: RunEvent } | { next: number; done: boolean };
+/**
+ * What a reader takes out of the stream: an event, or where the page ended. A log event also
+ * carries its bytes as they came: its text is decoded only if asked for, so a consumer that
+ * can pass bytes on as they are never turns them into a string.
+ */
+export type FeedItem = { event: RunEvent; bytes?: Buffer } | { next: number; done: boolean };
 
 /** The frame's line (JSON cannot hold a raw newline, so the line ends where the JSON does). */
 export function encodeFrameHead(head: object): Buffer {
@@ -35,8 +39,7 @@ export class FeedFrameReader {
         const body = this.#take(this.#log.missing);
         const { bytes: _, ...head } = this.#log.head;
         this.#log = undefined;
-        // Chunks end on character boundaries (the agent and the cap cut there): each decodes alone.
-        items.push({ event: { ...head, data: { text: body.toString('utf8') } } });
+        items.push({ event: { ...head, data: lazyText(body) }, bytes: body });
         continue;
       }
       const line = this.#line();
@@ -82,4 +85,16 @@ export class FeedFrameReader {
     this.#held -= n;
     return out;
   }
+}
+
+/** A log event's data whose text is decoded from `body` when first read. */
+function lazyText(body: Buffer): { text: string } {
+  let text: string | undefined;
+  return {
+    get text() {
+      // Chunks end on character boundaries (the agent and the cap cut there): each decodes alone.
+      text ??= body.toString('utf8');
+      return text;
+    },
+  };
 }

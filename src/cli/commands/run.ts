@@ -22,6 +22,8 @@ export interface RunCommandOptions extends ClientSettings {
   /** A task Slipway does not have becomes a failing step instead of refusing the run. Default false. */
   allowUnsupportedTasks?: boolean;
   out: (s: string) => void;
+  /** Where log bytes go when they can be passed on as they came; default: as text through `out`. */
+  outBytes?: (b: Uint8Array) => void;
   /**
    * Draw a live view (spinners, durations, why a job waits) instead of plain lines: for a
    * terminal, not for CI logs or pipes. Default false.
@@ -87,7 +89,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     if (triggers.length > 0) {
       o.out(`${dim(`${triggers.join(', ')}: kept with the pipeline; not applicable to a local run`)}\n`);
     }
-    return await follow(client, token, created, plan.jobs.length > 1, o.out, stop, o.live);
+    return await follow(client, token, created, plan.jobs.length > 1, o.out, stop, o.live, o.outBytes);
   } finally {
     stop.dispose();
   }
@@ -139,6 +141,7 @@ export async function follow(
   out: (s: string) => void,
   stop: StopSignals,
   live?: RunCommandOptions['live'],
+  outBytes?: RunCommandOptions['outBytes'],
 ) {
   const terminal = live
     ? new LiveTerminal(new LiveRunView({ color: useColor }), out, () => ({
@@ -146,7 +149,7 @@ export async function follow(
         rows: live.rows(),
       }))
     : undefined;
-  const renderer = terminal ?? new RunRenderer(out, multiJob);
+  const renderer = terminal ?? new RunRenderer(out, multiJob, outBytes);
   const note = (line: string) => (terminal ? terminal.note(line) : out(`${line}\n`));
   terminal?.start();
   stop.onStop((signal) => {
@@ -163,7 +166,7 @@ export async function follow(
         async () => {
           for await (const item of client.runFeed(run.id, after, { token })) {
             if ('event' in item) {
-              renderer.event(item.event);
+              renderer.event(item.event, item.bytes);
               after = item.event.seq;
             } else {
               after = item.next;
