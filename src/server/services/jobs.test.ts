@@ -139,6 +139,10 @@ describe('JobService', () => {
     await expect(
       c.jobs.appendLog(cred, jobId, { epoch, step: 0, offset: 6 }, Buffer.from('é'.repeat(MIB / 2 + 1))),
     ).rejects.toThrow(ValidationError);
+    // Half a character (the first byte of `é`) is not stored: each chunk must decode alone.
+    await expect(
+      c.jobs.appendLog(cred, jobId, { epoch, step: 0, offset: 6 }, Buffer.from([0x61, 0xc3])),
+    ).rejects.toThrow(ValidationError);
     const line = `${'y'.repeat(1023)}\n`;
     let offset = 6;
     let last: { length: number; truncated?: true } | undefined;

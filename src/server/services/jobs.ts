@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import {
@@ -128,6 +129,8 @@ export class JobService {
     if (data.length > MAX_LOG_CHUNK_BYTES) {
       throw new ValidationError(`data: ${data.length} bytes; at most ${MAX_LOG_CHUNK_BYTES} per append`);
     }
+    // Stored and served as they are, and read back as text: only whole UTF-8 goes in.
+    if (!isUtf8(data)) throw new ValidationError('log bytes must be UTF-8, cut between characters');
     const out = await store.appendLog(
       { id: job.id, runId: job.runId, name: job.name },
       append.epoch,

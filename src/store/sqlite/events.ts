@@ -175,6 +175,13 @@ function characterBoundary(buf: Buffer, at: number): number {
   return cut;
 }
 
+/**
+ * A log chunk read back as text by SQLite itself: a string on the heap rather than a Buffer
+ * outside it, which a reader of a big log would pile up faster than the collector notices.
+ * Chunks end on character boundaries (the agent and the cap cut there): each decodes alone.
+ */
+const LOG_TEXT = 'seq, data, CAST(body AS TEXT) AS text';
+
 export function readLogPage(
   db: Db,
   jobId: string,
@@ -187,20 +194,19 @@ export function readLogPage(
     step === undefined
       ? sql(
           db,
-          "SELECT seq, data, body FROM run_events WHERE job_id = ? AND attempt = ? AND kind = 'log' AND seq > ? ORDER BY seq",
+          `SELECT ${LOG_TEXT} FROM run_events WHERE job_id = ? AND attempt = ? AND kind = 'log' AND seq > ? ORDER BY seq`,
         ).iterate(jobId, attempt, after)
       : sql(
           db,
-          "SELECT seq, data, body FROM run_events WHERE job_id = ? AND attempt = ? AND kind = 'log' AND seq > ? AND step = ? ORDER BY seq",
+          `SELECT ${LOG_TEXT} FROM run_events WHERE job_id = ? AND attempt = ? AND kind = 'log' AND seq > ? AND step = ? ORDER BY seq`,
         ).iterate(jobId, attempt, after, step)
-  ) as Iterable<{ seq: number; data: string; body: Buffer | null }>;
+  ) as Iterable<{ seq: number; data: string; text: string | null }>;
   const texts: string[] = [];
   let bytes = 0;
   let next = after;
   for (const r of rows) {
-    // Chunks end on character boundaries (the agent and the cap cut there): each decodes alone.
-    texts.push(r.body ? r.body.toString('utf8') : (JSON.parse(r.data) as { text: string }).text);
-    bytes += r.body ? r.body.length : r.data.length;
+    texts.push(r.text ?? (JSON.parse(r.data) as { text: string }).text);
+    bytes += r.text?.length ?? r.data.length;
     next = r.seq;
     if (bytes >= maxBytes) break;
   }
