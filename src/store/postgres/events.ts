@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { logRows } from '../log-rows.js';
 import type { AppendLogOutcome, EventRow, FeedRow, LogLimits, NewEvent } from '../types.js';
 import { type Db, json, one, query, rows, transaction } from './db.js';
 
@@ -37,7 +38,10 @@ export async function insertEvent(
   return seq;
 }
 
-/** A log chunk as its own event, its bytes kept as they came (see listFeed); numbered as insertEvent does. */
+/**
+ * A log chunk as its own event, its bytes kept as they came (see listFeed); numbered as
+ * insertEvent does, under the run's lock, which the caller holds.
+ */
 async function insertLogChunk(
   c: pg.PoolClient,
   job: { id: string; runId: string; name: string },
@@ -46,7 +50,6 @@ async function insertLogChunk(
   body: Buffer,
   now: number,
 ): Promise<void> {
-  await query(c, 'SELECT pg_advisory_xact_lock(1, hashtext($1))', [job.runId]);
   await query(
     c,
     `INSERT INTO run_events (run_id, seq, at, kind, job_id, job_name, attempt, step, data, body)
@@ -177,7 +180,8 @@ export async function appendLog(
       [job.id, epoch, step, newLength, stored + keep.length, truncated],
     );
     const body = note === '' ? keep : Buffer.concat([keep, Buffer.from(note)]);
-    if (body.length > 0) await insertLogChunk(c, job, epoch, step, body, now);
+    if (body.length > 0) await query(c, 'SELECT pg_advisory_xact_lock(1, hashtext($1))', [job.runId]);
+    for (const row of logRows(body)) await insertLogChunk(c, job, epoch, step, row, now);
     return {
       ok: true,
       length: newLength,

@@ -1,3 +1,4 @@
+import { logRows } from '../log-rows.js';
 import type { AppendLogOutcome, EventRow, FeedRow, LogLimits, NewEvent } from '../types.js';
 import { type Db, json, sql } from './db.js';
 
@@ -158,7 +159,7 @@ export function appendLog(
          truncated = excluded.truncated`,
     ).run(job.id, epoch, step, newLength, stored + keep.length, Number(truncated));
     const body = note === '' ? keep : Buffer.concat([keep, Buffer.from(note)]);
-    if (body.length > 0) appendLogChunk(db, job, epoch, step, body, now);
+    for (const row of logRows(body)) appendLogChunk(db, job, epoch, step, row, now);
     return {
       ok: true,
       length: newLength,
