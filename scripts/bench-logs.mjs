@@ -193,7 +193,7 @@ try {
   printFigure(
     '  CPU ms per MB: server, agent, slipway run',
     `${cpuMsPerMBByProcess.server}, ${cpuMsPerMBByProcess.agent}, ${cpuMsPerMBByProcess.cli}`,
-    '(the load hardly moves these)',
+    '(moves less with the load than MB/s)',
   );
   printFigure(
     '  lines lost or out of order',
