@@ -212,16 +212,17 @@ export async function readLogPage(
   let bytes = 0;
   let next = after;
   for (;;) {
-    // The chunk as text, decoded by the database: a string, not a Buffer per chunk to decode again.
-    const found = await rows<{ seq: number; data: string; text: string | null }>(
+    // Decoded here, not by the database: a chunk of broken UTF-8 reads as Node decodes it, not as an error.
+    const found = await rows<{ seq: number; data: string; body: Buffer | null }>(
       db,
-      `SELECT seq, data, convert_from(body, 'UTF8') AS text FROM run_events WHERE job_id = $1 AND attempt = $2 AND kind = 'log' AND seq > $3
+      `SELECT seq, data, body FROM run_events WHERE job_id = $1 AND attempt = $2 AND kind = 'log' AND seq > $3
          AND ($4::integer IS NULL OR step = $4) ORDER BY seq LIMIT ${LOG_BATCH}`,
       [jobId, attempt, next, step ?? null],
     );
     for (const r of found) {
-      texts.push(r.text ?? (JSON.parse(r.data) as { text: string }).text);
-      bytes += r.text?.length ?? r.data.length;
+      // Rows end on character boundaries (the agent and the store cut there): each decodes alone.
+      texts.push(r.body ? r.body.toString('utf8') : (JSON.parse(r.data) as { text: string }).text);
+      bytes += r.body ? r.body.length : r.data.length;
       next = r.seq;
       if (bytes >= maxBytes) break;
     }
