@@ -149,6 +149,9 @@ try {
   if (runStat) cpu.cli = Number(((Number(runStat[13]) + Number(runStat[14])) / 100).toFixed(2));
   // CPU per MB, summed over the three processes: the figure the machine's load does not move much.
   const cpuMsPerMB = Math.round(((cpu.server + cpu.agent + cpu.cli) * 1000) / Number(values.mb));
+  // Per process too: where the CPU goes is what a change to one of them moves.
+  const perMB = (seconds) => Math.round((seconds * 1000) / Number(values.mb));
+  const cpuMsPerMBByProcess = { server: perMB(cpu.server), agent: perMB(cpu.agent), cli: perMB(cpu.cli) };
   clearInterval(sampler);
   await new Promise((r) => setTimeout(r, 1_000));
   const after = await rss(server.pid);
@@ -168,6 +171,7 @@ try {
     endToEndMBps: Number((mb / total).toFixed(1)),
     cpuSeconds: cpu,
     cpuMsPerMB,
+    cpuMsPerMBByProcess,
     serverRssMiB: { before: Math.round(before), peak: Math.round(peak), after: Math.round(after) },
   };
   printFigure(
@@ -185,6 +189,11 @@ try {
     '  CPU seconds: server, agent, slipway run',
     `${cpu.server}, ${cpu.agent}, ${cpu.cli}`,
     `${cpuMsPerMB} ms per MB; ≤ 40 lets 2 cores reach 50 MB/s`,
+  );
+  printFigure(
+    '  CPU ms per MB: server, agent, slipway run',
+    `${cpuMsPerMBByProcess.server}, ${cpuMsPerMBByProcess.agent}, ${cpuMsPerMBByProcess.cli}`,
+    '(moves less with the load than MB/s)',
   );
   printFigure(
     '  lines lost or out of order',

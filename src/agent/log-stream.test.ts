@@ -26,7 +26,9 @@ async function logServer(lose: Set<number>) {
     const parts: Buffer[] = [];
     req.on('data', (d: Buffer) => parts.push(d));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(parts).toString()) as { offset: number; data: string };
+      // The route's wire: the bytes as the body, where they go in the query.
+      const offset = Number(new URL(req.url ?? '', 'http://x').searchParams.get('offset'));
+      const body = { offset, data: Buffer.concat(parts) };
       res.setHeader('content-type', 'application/json');
       if (body.offset > stored.length) {
         res.statusCode = 409;
@@ -37,7 +39,7 @@ async function logServer(lose: Set<number>) {
         return;
       }
       appends++;
-      const data = Buffer.from(body.data);
+      const data = body.data;
       const fresh = data.subarray(stored.length - body.offset);
       if (!lose.has(appends)) stored = Buffer.concat([stored, fresh]);
       res.end(JSON.stringify({ length: body.offset + data.length }));

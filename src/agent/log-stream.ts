@@ -4,7 +4,12 @@ import { SecretMasker } from '../shared/index.js';
 
 const FLUSH_DELAY_MS = 100;
 /** Chunks are sent at most this big, whatever a step prints without a newline. */
-export const MAX_CHUNK_BYTES = Math.min(256 * 1024, MAX_LOG_CHUNK_BYTES);
+export const MAX_CHUNK_BYTES = MAX_LOG_CHUNK_BYTES;
+/**
+ * Held back this much, an append goes out as soon as the one before it is answered: a job that
+ * prints fast gets batches as big as what it printed meanwhile, one round trip per batch.
+ */
+const EAGER_BYTES = 64 * 1024;
 /** The latest chunks sent are kept this long (in bytes): a server that lost them gets them again. */
 const RESEND_WINDOW_BYTES = 4 * MAX_CHUNK_BYTES;
 /** Times one chunk may be answered `log_gap` before the log counts as not stored. */
@@ -12,7 +17,7 @@ const MAX_GAP_RESENDS = 3;
 
 interface Chunk {
   offset: number;
-  data: string;
+  data: Buffer;
   bytes: number;
 }
 
@@ -31,8 +36,9 @@ export interface LogStreamOptions {
 }
 
 /**
- * One step's log on its way to the server: masked first, batched, sent in order with the byte
- * offset of each chunk so a resend after a timeout or reconnect is harmless.
+ * One step's log on its way to the server: masked first, batched, sent in order as raw bytes
+ * with the byte offset of each chunk so a resend after a timeout or reconnect is harmless. One
+ * append is in flight at a time; what the step prints meanwhile goes in the next one.
  */
 export class LogStream {
   private readonly masker: SecretMasker;
@@ -40,7 +46,8 @@ export class LogStream {
   private pendingBytes = 0;
   private offset = 0;
   private timer?: NodeJS.Timeout;
-  private sending: Promise<void> = Promise.resolve();
+  /** The sender while it runs: it takes what is pending until nothing is. */
+  private sending?: Promise<void>;
   private dead = false;
   private truncated = false;
   private failed?: string;
@@ -63,41 +70,62 @@ export class LogStream {
 
   write(text: string): void {
     const masked = this.masker.write(text);
+    if (masked === '') return;
     this.pending += masked;
     // Counted as it grows: measuring the whole pending text on each line made a log of short
     // lines cost quadratic time.
     this.pendingBytes += Buffer.byteLength(masked);
-    if (this.pendingBytes >= MAX_CHUNK_BYTES) this.flushNow();
+    if (this.pendingBytes >= EAGER_BYTES) this.flushNow();
     else this.timer ??= setTimeout(() => this.flushNow(), FLUSH_DELAY_MS);
   }
 
   /** Sends what is safe to send now and waits until the server has it; the stream stays open. */
   async sync(): Promise<void> {
-    this.flushNow();
-    await this.sending;
+    await this.drained();
   }
 
   /** Sends everything still held back, and waits until the server has it. */
   async close(): Promise<void> {
-    this.pending += this.masker.flush();
-    this.flushNow();
-    await this.sending;
+    const rest = this.masker.flush();
+    this.pending += rest;
+    this.pendingBytes += Buffer.byteLength(rest);
+    await this.drained();
+  }
+
+  /** Until everything written so far is sent (the sender leaves small leftovers to its timer). */
+  private async drained(): Promise<void> {
+    for (;;) {
+      this.flushNow();
+      if (!this.sending) return;
+      await this.sending;
+    }
   }
 
   private flushNow(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pending === '') return;
-    const data = this.pending;
-    this.pending = '';
-    this.pendingBytes = 0;
-    this.sending = this.sending.then(() => this.send(data));
+    if (this.pending === '' || this.sending) return;
+    this.sending = this.pump().finally(() => {
+      this.sending = undefined;
+    });
   }
 
-  private async send(data: string): Promise<void> {
-    for (const piece of splitUtf8(data, MAX_CHUNK_BYTES)) {
+  /** Sends what is pending, in order, until nothing is; small leftovers wait for the timer. */
+  private async pump(): Promise<void> {
+    while (this.pending !== '') {
+      const data = Buffer.from(this.pending);
+      this.pending = '';
+      this.pendingBytes = 0;
+      await this.send(data);
+      if (this.pendingBytes < EAGER_BYTES) break;
+    }
+    if (this.pending !== '') this.timer ??= setTimeout(() => this.flushNow(), FLUSH_DELAY_MS);
+  }
+
+  private async send(data: Buffer): Promise<void> {
+    for (const piece of splitUtf8Bytes(data, MAX_CHUNK_BYTES)) {
       if (this.dead) return;
-      const chunk = { offset: this.offset, data: piece, bytes: Buffer.byteLength(piece) };
+      const chunk = { offset: this.offset, data: piece, bytes: piece.length };
       this.offset += chunk.bytes;
       // Past the pool's cap the server keeps nothing more: there is no point sending it.
       if (this.truncated) continue;
@@ -155,13 +183,17 @@ export class LogStream {
 
 /** Cuts text into pieces of at most `max` UTF-8 bytes, never inside a character. */
 export function splitUtf8(text: string, max: number): string[] {
-  if (Buffer.byteLength(text) <= max) return [text];
-  const bytes = Buffer.from(text, 'utf8');
-  const pieces: string[] = [];
+  return splitUtf8Bytes(Buffer.from(text, 'utf8'), max).map((piece) => piece.toString('utf8'));
+}
+
+/** Cuts UTF-8 bytes into pieces of at most `max` bytes, never inside a character (views, not copies). */
+export function splitUtf8Bytes(bytes: Buffer, max: number): Buffer[] {
+  if (bytes.length <= max) return [bytes];
+  const pieces: Buffer[] = [];
   for (let start = 0; start < bytes.length; ) {
     let end = Math.min(start + max, bytes.length);
     while (end < bytes.length && end > start && (bytes[end]! & 0xc0) === 0x80) end--;
-    pieces.push(bytes.toString('utf8', start, end));
+    pieces.push(bytes.subarray(start, end));
     start = end;
   }
   return pieces;

@@ -85,7 +85,16 @@ export class StepOutput {
   ) {}
 
   write(text: string): void {
-    const lines = (this.partial + text).split('\n');
+    const whole = this.partial + text;
+    // Most output holds no logging command at all: it goes on whole, with no work per line.
+    if (!whole.includes('##')) {
+      const end = whole.lastIndexOf('\n') + 1;
+      if (end > 0) this.out.write(whole.slice(0, end));
+      this.partial = whole.slice(end);
+      this.writePartial();
+      return;
+    }
+    const lines = whole.split('\n');
     this.partial = lines.pop()!;
     // Lines that are not commands go to the log together, one write per chunk of output rather
     // than one per line (masking and framing cost per write; a job may print millions of lines).
@@ -100,7 +109,11 @@ export class StepOutput {
       this.line(`${line}\n`);
     }
     if (plain) this.out.write(plain);
-    // Ordinary partial output (a progress bar) goes out at once; a possible command waits for its end.
+    this.writePartial();
+  }
+
+  /** Ordinary partial output (a progress bar) goes out at once; a possible command waits for its end. */
+  private writePartial(): void {
     if (this.partial && !mayBecomeCommand(this.partial)) {
       this.out.write(this.partial);
       this.partial = '';

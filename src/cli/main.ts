@@ -200,6 +200,7 @@ program
             untrusted: o.untrusted === true,
             allowUnsupportedTasks: o.allowUnsupportedTasks === true,
             out,
+            outBytes: (b) => void process.stdout.write(b),
             // A live view on a terminal; the plain lines in CI logs and pipes.
             live:
               process.stdout.isTTY && !inCi

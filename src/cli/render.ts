@@ -31,6 +31,9 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }
 
+/** Anything but printable ASCII, tab and newline: such a chunk is decoded and shown with care. */
+const NOT_PLAIN_ASCII = /[^\x09\x0a\x20-\x7e]/;
+
 /**
  * Turns the run's event feed into what a person watches: jobs and steps as they start and end
  * with their durations, and log text as it arrives (prefixed by job when jobs run side by side).
@@ -42,9 +45,12 @@ export class RunRenderer {
   constructor(
     private readonly write: (s: string) => void,
     private readonly multiJob: boolean,
+    /** Where log text goes as bytes, when it can be passed on as it came; default: through `write`. */
+    private readonly writeBytes?: (b: Uint8Array) => void,
   ) {}
 
-  event(e: RunEvent): void {
+  /** Takes one event; `bytes` are a log event's bytes as the server sent them, when at hand. */
+  event(e: RunEvent, bytes?: Buffer): void {
     const at = Date.parse(e.at);
     const job = e.jobName ?? '';
     switch (e.kind) {
@@ -71,7 +77,7 @@ export class RunRenderer {
         return;
       }
       case 'log':
-        this.log(e, e.data.text);
+        if (!(bytes && this.writeBytes && this.logBytes(e, bytes))) this.log(e, e.data.text);
         return;
       default:
         assertNever(e);
@@ -128,6 +134,31 @@ export class RunRenderer {
     let out = '';
     for (const line of lines.split('\n')) out += this.line(e, line);
     if (out !== '') this.write(out);
+  }
+
+  /**
+   * The common chunk of log — printable ASCII lines, no logging command, a step's — shown without
+   * ever becoming a string of characters: one-byte (latin1) strings stand for its bytes, the
+   * prefix goes in by one native replace, and the bytes go out as they are. Anything else (a
+   * control character, any byte past ASCII, `##`) answers false, for the path that decodes it.
+   */
+  private logBytes(e: RunEvent, bytes: Buffer): boolean {
+    if (e.step === -1) return false;
+    const key = `${e.jobId}:${e.step}`;
+    const chunk = bytes.toString('latin1');
+    // The line held back from the chunk before is checked too: it ends in this one.
+    const whole = (this.partial.get(key) ?? '') + chunk;
+    if (NOT_PLAIN_ASCII.test(whole) || whole.includes('##')) return false;
+    const end = whole.lastIndexOf('\n');
+    // Plain ASCII reads the same as bytes and as text: the held-back part is text as usual.
+    this.partial.set(key, whole.slice(end + 1));
+    if (end < 0) return true;
+    const prefix = Buffer.from(`  ${this.prefix(e)}`).toString('latin1');
+    const lines = whole.slice(0, end);
+    this.writeBytes!(
+      Buffer.from(`${prefix}${lines.replaceAll('\n', `\n${prefix.replaceAll('$', '$$$$')}`)}\n`, 'latin1'),
+    );
+    return true;
   }
 
   private prefix(e: RunEvent): string {

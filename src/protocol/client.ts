@@ -20,6 +20,7 @@ import {
   SlipwayError,
   ValidationError,
 } from '../shared/errors.js';
+import { FeedFrameReader, type FeedItem } from './feed-frames.js';
 import { createHttpSend, type HttpSend, type HttpTarget, type PlainAnswer } from './http-send.js';
 import {
   type AgentView,
@@ -29,7 +30,7 @@ import {
   agentTokenRequest,
   agentTokenResponse,
   agentView,
-  appendLogRequest,
+  appendLogQuery,
   appendLogResponse,
   artifactView,
   CACHE_ARCHIVE_TYPE,
@@ -306,8 +307,17 @@ export class ApiClient {
     return this.call(`jobs/${jobId}/heartbeat`, o, { schema: heartbeatRequest, body }, heartbeatResponse);
   }
 
-  appendLog(jobId: string, body: z.input<typeof appendLogRequest>, o: CallOptions) {
-    return this.call(`jobs/${jobId}/logs`, o, { schema: appendLogRequest, body }, appendLogResponse);
+  /** Appends raw log bytes at `at.offset` (text is sent as UTF-8); the body is the bytes alone. */
+  async appendLog(
+    jobId: string,
+    at: z.input<typeof appendLogQuery> & { data: Buffer | string },
+    o: CallOptions,
+  ) {
+    const { data, ...where } = at;
+    const q = checked(appendLogQuery, where) as z.output<typeof appendLogQuery>;
+    const raw = typeof data === 'string' ? Buffer.from(data) : data;
+    const res = await this.request<unknown>(`jobs/${jobId}/logs${queryString(q)}`, { ...o, raw });
+    return appendLogResponse.parse(res.body);
   }
 
   async reportStep(jobId: string, body: z.input<typeof stepUpdateRequest>, o: CallOptions): Promise<void> {
@@ -420,6 +430,38 @@ export class ApiClient {
   runEvents(runId: string, q: { after: number; waitMs: number }, o: CallOptions) {
     const path = `runs/${encodeURIComponent(runId)}/events?after=${q.after}&waitMs=${q.waitMs}`;
     return this.call(path, o, undefined, runEventsResponse);
+  }
+
+  /**
+   * One page of the run's raw feed after `after` (see `feedFrame`): its events as they arrive,
+   * log text as sent (never inside JSON), then where to go on. The server ends a page within
+   * `FEED_STREAM_WAIT_MS` of no news; the caller asks again from `next` until `done`.
+   */
+  async *runFeed(runId: string, after: number, o: CallOptions): AsyncGenerator<FeedItem> {
+    const res = await this.fetch(`runs/${encodeURIComponent(runId)}/stream?after=${after}`, {
+      ...o,
+      timeoutMs: o.timeoutMs ?? 120_000,
+    });
+    if (!res.ok || !res.body) {
+      const text = await res.text();
+      throw errorFromAnswer(res.status, text ? safeJson(text) : undefined, text || res.statusText);
+    }
+    const reader = new FeedFrameReader();
+    let ended = false;
+    try {
+      for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+        for (const item of reader.push(piece)) {
+          if ('next' in item) ended = true;
+          yield item;
+        }
+      }
+    } catch (err) {
+      if (o.signal?.aborted) throw err;
+      throw new ConnectionError(`the feed from ${this.baseUrl} was cut: ${describeFetchError(err)}`, {
+        cause: err,
+      });
+    }
+    if (!ended) throw new ConnectionError(`the feed from ${this.baseUrl} ended before its last frame`);
   }
 
   /**

@@ -309,13 +309,16 @@ export const stepUpdateRequest = z.object({
   name: z.string().max(500).optional(),
 });
 
-export const appendLogRequest = z.object({
-  epoch: z.number().int(),
+/**
+ * Where an append's bytes go, in its query: the body is the raw log bytes themselves
+ * (`application/octet-stream`), so neither end encodes or decodes them.
+ */
+export const appendLogQuery = z.object({
+  epoch: z.coerce.number().int(),
   /** -1: job-level lines (setup, teardown); otherwise the step index. */
-  step: z.number().int().min(-1),
-  /** Byte offset of `data` in this step's log: resending a chunk is harmless. */
-  offset: z.number().int().min(0),
-  data: z.string().max(1024 * 1024),
+  step: z.coerce.number().int().min(-1),
+  /** Byte offset of the body in this step's log: resending a chunk is harmless. */
+  offset: z.coerce.number().int().min(0),
 });
 /** Most bytes of log text in one append; agents split longer output. */
 export const MAX_LOG_CHUNK_BYTES = 1024 * 1024;
@@ -525,6 +528,20 @@ export const runEvent = z.discriminatedUnion('kind', [
 export type RunEvent = z.infer<typeof runEvent>;
 export type RunEventKind = RunEvent['kind'];
 export const runEventsResponse = z.object({ events: z.array(runEvent), next: z.number(), done: z.boolean() });
+
+/**
+ * The raw feed (`GET /runs/:id/stream?after=N`): the same events as a stream of frames, each a
+ * line of JSON; a log frame's line is followed by `bytes` bytes of log as the agent sent them.
+ * The last frame says where to go on and whether the run's feed has ended.
+ */
+export const feedFrame = z.union([
+  z.object({ ...eventHead, kind: z.literal('log'), bytes: z.number().int().min(0) }),
+  runEvent,
+  z.object({ next: z.number(), done: z.boolean() }),
+]);
+export type FeedFrame = z.infer<typeof feedFrame>;
+/** Longest the raw feed waits for news before its last frame; the client asks again from `next`. */
+export const FEED_STREAM_WAIT_MS = 25_000;
 
 export const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 

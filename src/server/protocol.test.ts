@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentIdentity } from '../agent/identity.js';
+import { FeedFrameReader } from '../protocol/index.js';
 import { silentLogger } from '../shared/logger.js';
 import { apiCaller } from '../test-support/inject.js';
 import { type SlipwayServer, startServer } from './server.js';
@@ -164,7 +165,7 @@ describe('leases, logs and completion', () => {
   it('appends logs by offset: a resent chunk is stored once, a gap is refused', async () => {
     const { jobId, lease, epoch } = await claimed();
     const send = (offset: number, data: string) =>
-      call('POST', `jobs/${jobId}/logs`, lease, { epoch, step: 0, offset, data });
+      call('POST', `jobs/${jobId}/logs?epoch=${epoch}&step=0&offset=${offset}`, lease, Buffer.from(data));
     expect((await send(0, 'hello ')).body.length).toBe(6);
     expect((await send(0, 'hello ')).body.length).toBe(6);
     expect((await send(6, 'wörld\n')).body.length).toBe(13);
@@ -192,30 +193,48 @@ describe('leases, logs and completion', () => {
     );
     expect((await call('POST', `jobs/${jobId}/heartbeat`, lease, { epoch })).status).toBe(409);
     expect(
-      (await call('POST', `jobs/${jobId}/logs`, lease, { epoch, step: 0, offset: 0, data: 'x' })).status,
+      (await call('POST', `jobs/${jobId}/logs?epoch=${epoch}&step=0&offset=0`, lease, Buffer.from('x')))
+        .status,
     ).toBe(409);
   });
 
   it('fails an attempt whose agent stops heartbeating as "agent lost", and fences its late writes', async () => {
     const { run, jobId, lease, epoch } = await claimed();
-    await call('POST', `jobs/${jobId}/logs`, lease, { epoch, step: 0, offset: 0, data: 'before the loss\n' });
+    await call(
+      'POST',
+      `jobs/${jobId}/logs?epoch=${epoch}&step=0&offset=0`,
+      lease,
+      Buffer.from('before the loss\n'),
+    );
     await new Promise((r) => setTimeout(r, 3_000));
     const view = (await call('GET', `runs/${run.id}`, admin)).body;
     expect(view.jobs[0].result).toBe('failed');
     expect(view.jobs[0].reason).toMatch(/agent lost/);
     expect(view.status).toBe('completed');
-    const late = await call('POST', `jobs/${jobId}/logs`, lease, {
-      epoch,
-      step: 0,
-      offset: 16,
-      data: 'late\n',
-    });
+    const late = await call(
+      'POST',
+      `jobs/${jobId}/logs?epoch=${epoch}&step=0&offset=16`,
+      lease,
+      Buffer.from('late\n'),
+    );
     expect([401, 409]).toContain(late.status);
     const log = await server.app.inject({
       url: `/api/v1/jobs/${jobId}/log`,
       headers: { authorization: `Bearer ${admin}` },
     });
     expect(log.body).toBe('before the loss\n');
+    // The raw feed of the finished run: the same events, the log as its bytes, then its end.
+    const raw = await server.app.inject({
+      url: `/api/v1/runs/${run.id}/stream?after=0`,
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    const items = new FeedFrameReader().push(raw.rawPayload);
+    const logs = items.flatMap((i) => ('event' in i && i.event.kind === 'log' ? [i.event] : []));
+    expect(logs.map((e) => e.data.text)).toContain('before the loss\n');
+    expect(items.at(-1)).toEqual({ next: expect.any(Number), done: true });
+    const feed = (await call('GET', `runs/${run.id}/events?after=0`, admin)).body;
+    const events = items.flatMap((i) => ('event' in i ? [i.event] : []));
+    expect(JSON.parse(JSON.stringify(events))).toEqual(feed.events);
   });
 
   it('delivers a cancel through a held heartbeat at once', async () => {

@@ -162,12 +162,12 @@ describe('token lifetimes and scopes', () => {
   it("keeps a job's lease token to its own job", async () => {
     const a = await claimOne();
     const b = await claimOne();
-    const res = await call('POST', `jobs/${b.run.jobs[0].id}/logs`, a.spec.leaseToken, {
-      epoch: 1,
-      step: 0,
-      offset: 0,
-      data: 'x',
-    });
+    const res = await call(
+      'POST',
+      `jobs/${b.run.jobs[0].id}/logs?epoch=1&step=0&offset=0`,
+      a.spec.leaseToken,
+      Buffer.from('x'),
+    );
     expect(res.status).toBe(403);
     expect((await call('GET', 'runs', a.spec.leaseToken)).status).toBe(401);
     expect((await call('POST', 'tokens', a.spec.leaseToken, { scopes: ['admin'] })).status).toBe(401);

@@ -102,9 +102,17 @@ class PatternMatcher {
   private readonly row: Int32Array;
   /** Next node = table[row[node] + column[code]], for nodes with a row. */
   private readonly table: Int32Array;
+  /**
+   * Whether any pattern occurs at all, by one native scan (code unit for code unit, no `u` flag):
+   * most text holds no secret, and then the table walk is not needed. Only ever asked yes or no,
+   * so overlapping matches (the walk's job) do not matter here. None for patterns too long for
+   * one expression: then the walk does it all.
+   */
+  private readonly any?: RegExp;
 
   constructor(patterns: readonly string[]) {
     this.maxLength = patterns.reduce((max, p) => Math.max(max, p.length), 0);
+    this.any = anyOf(patterns);
     const longest = [0];
     const codes = [0];
     for (const pattern of patterns) {
@@ -160,6 +168,7 @@ class PatternMatcher {
   /** Sorted, disjoint `[start, end)` ranges covered by any match; touching ranges are merged. */
   coveredRanges(text: string): [number, number][] {
     const ranges: [number, number][] = [];
+    if (this.any && !this.any.test(text)) return ranges;
     const { longest, row, table, column } = this;
     let node = 0;
     for (let i = 0; i < text.length; i++) {
@@ -205,6 +214,20 @@ class PatternMatcher {
       if (current === 0) return 0;
       current = this.fail[current]!;
     }
+  }
+}
+
+/** Characters of patterns one expression takes; far below where V8 refuses one as too large. */
+const MAX_EXPRESSION_CHARS = 16 * 1024;
+
+/** One expression that matches wherever any of `patterns` occurs; undefined past the size above. */
+function anyOf(patterns: readonly string[]): RegExp | undefined {
+  if (patterns.length === 0 || patterns.reduce((n, p) => n + p.length, 0) > MAX_EXPRESSION_CHARS)
+    return undefined;
+  try {
+    return new RegExp(patterns.map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'));
+  } catch {
+    return undefined;
   }
 }
 

@@ -224,6 +224,13 @@ export type NewEvent = EventRow extends infer E
     : never
   : never;
 
+/**
+ * A stored event as followers are sent it, undecoded: a log chunk's bytes as the agent sent them
+ * (`body`), any other event's data as its stored JSON text (`data`).
+ */
+export type FeedRow = Pick<EventRow, 'seq' | 'at' | 'kind' | 'jobId' | 'jobName' | 'attempt' | 'step'> &
+  ({ body: Buffer; data?: undefined } | { body?: undefined; data: string });
+
 export type ClaimOutcome = { ok: true; job: JobRow } | { ok: false; reason: 'not-queued' | 'not-found' };
 
 /**
@@ -477,6 +484,8 @@ export interface Store {
   appendEvent(runId: string, event: NewEvent, now: number): Promise<number>;
   /** Events after `after`, at most `limit` of them and about `maxBytes` of data (always one at least). */
   listEvents(runId: string, after: number, limit: number, maxBytes?: number): Promise<EventRow[]>;
+  /** The same page as `listEvents`, undecoded: what the raw feed sends as it is. */
+  listFeed(runId: string, after: number, limit: number, maxBytes?: number): Promise<FeedRow[]>;
   /**
    * Appends log bytes at `offset` for the attempt `epoch`; resends are harmless, gaps refused.
    * With `limits`, bytes past the step's or the job's cap are dropped (accepted, not kept), a

@@ -1,12 +1,6 @@
 import { resolve } from 'node:path';
 import { parsePipeline, sourceVariables } from '../../pipeline/index.js';
-import {
-  type ApiClient,
-  ConnectionError,
-  type RunView,
-  runEventsResponse,
-  withRetry,
-} from '../../protocol/index.js';
+import { type ApiClient, ConnectionError, type RunView, withRetry } from '../../protocol/index.js';
 import { packWorkspace } from '../../shared/workspace-archive.js';
 import { type ClientSettings, resolveClient } from '../client-config.js';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -28,6 +22,8 @@ export interface RunCommandOptions extends ClientSettings {
   /** A task Slipway does not have becomes a failing step instead of refusing the run. Default false. */
   allowUnsupportedTasks?: boolean;
   out: (s: string) => void;
+  /** Where log bytes go when they can be passed on as they came; default: as text through `out`. */
+  outBytes?: (b: Uint8Array) => void;
   /**
    * Draw a live view (spinners, durations, why a job waits) instead of plain lines: for a
    * terminal, not for CI logs or pipes. Default false.
@@ -102,7 +98,7 @@ export async function runCommand(o: RunCommandOptions): Promise<number> {
     if (triggers.length > 0) {
       o.out(`${dim(`${triggers.join(', ')}: kept with the pipeline; not applicable to a local run`)}\n`);
     }
-    return await follow(client, token, created, plan.jobs.length > 1, o.out, stop, o.live);
+    return await follow(client, token, created, plan.jobs.length > 1, o.out, stop, o.live, o.outBytes);
   } finally {
     stop.dispose();
   }
@@ -154,6 +150,7 @@ export async function follow(
   out: (s: string) => void,
   stop: StopSignals,
   live?: RunCommandOptions['live'],
+  outBytes?: RunCommandOptions['outBytes'],
 ) {
   const terminal = live
     ? new LiveTerminal(new LiveRunView({ color: useColor }), out, () => ({
@@ -161,7 +158,7 @@ export async function follow(
         rows: live.rows(),
       }))
     : undefined;
-  const renderer = terminal ?? new RunRenderer(out, multiJob);
+  const renderer = terminal ?? new RunRenderer(out, multiJob, outBytes);
   const note = (line: string) => (terminal ? terminal.note(line) : out(`${line}\n`));
   terminal?.start();
   stop.onStop((signal) => {
@@ -170,18 +167,22 @@ export async function follow(
     void client.cancelRun(run.id, { token }).catch(() => undefined);
   });
   try {
+    // The raw feed: log text arrives as the bytes the agent sent, never inside JSON. A page ends
+    // within the server's wait; a cut connection is asked again from the last event received.
     let after = 0;
-    for (;;) {
-      const page = await withRetry(
-        async () =>
-          runEventsResponse.parse(
-            (
-              await client.request(`runs/${run.id}/events?after=${after}&waitMs=25000`, {
-                token,
-                timeoutMs: 40_000,
-              })
-            ).body,
-          ),
+    for (let done = false; !done; ) {
+      await withRetry(
+        async () => {
+          for await (const item of client.runFeed(run.id, after, { token })) {
+            if ('event' in item) {
+              renderer.event(item.event, item.bytes);
+              after = item.event.seq;
+            } else {
+              after = item.next;
+              done = item.done;
+            }
+          }
+        },
         {
           deadlineMs: 5 * 60_000,
           // Once per outage, not once per attempt.
@@ -190,9 +191,6 @@ export async function follow(
           },
         },
       );
-      for (const e of page.events) renderer.event(e);
-      after = page.next;
-      if (page.done) break;
     }
     terminal?.stop();
     const final = await client.getRun(run.id, { token });

@@ -182,17 +182,24 @@ async function followLogs(
     partial.set(e.jobId!, lines.pop()!);
     for (const line of lines) o.out(`${plain(e.jobName)} │ ${show(line)}\n`);
   };
+  // The raw feed, page by page; a cut connection is asked again from the last event received.
   let after = 0;
-  for (;;) {
-    const page = await withRetry(
-      () => client.runEvents(run.id, { after, waitMs: 25_000 }, { token, timeoutMs: 40_000 }),
-      {
-        deadlineMs: 5 * 60_000,
+  for (let done = false; !done; ) {
+    await withRetry(
+      async () => {
+        for await (const item of client.runFeed(run.id, after, { token })) {
+          if ('next' in item) {
+            after = item.next;
+            done = item.done;
+            continue;
+          }
+          const e = item.event;
+          if (e.kind === 'log' && e.jobId && ids.has(e.jobId)) write(e);
+          after = e.seq;
+        }
       },
+      { deadlineMs: 5 * 60_000 },
     );
-    for (const e of page.events) if (e.kind === 'log' && e.jobId && ids.has(e.jobId)) write(e);
-    after = page.next;
-    if (page.done) break;
   }
   if (!o.json) {
     for (const [jobId, rest] of partial) {

@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import {
   API_PREFIX,
-  appendLogRequest,
+  appendLogQuery,
   completeJobRequest,
   heartbeatRequest,
+  MAX_LOG_CHUNK_BYTES,
   stepUpdateRequest,
 } from '../../protocol/index.js';
+import { ValidationError } from '../../shared/errors.js';
 import { authenticate, clientGone, type ServerContext } from '../context.js';
 
 type JobReq = { Params: { id: string } };
@@ -24,9 +26,14 @@ export function jobRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { ok: true };
   });
 
-  app.post<JobReq>(`${API_PREFIX}/jobs/:id/logs`, async (req) => {
+  // The body is the log bytes themselves; where they go is in the query.
+  app.post<JobReq>(`${API_PREFIX}/jobs/:id/logs`, { bodyLimit: MAX_LOG_CHUNK_BYTES }, async (req) => {
     const cred = await authenticate(ctx, req, ['job']);
-    return ctx.jobService.appendLog(cred, req.params.id, appendLogRequest.parse(req.body));
+    const at = appendLogQuery.parse(req.query);
+    if (!Buffer.isBuffer(req.body)) {
+      throw new ValidationError('a log append is the raw log bytes: send them as application/octet-stream');
+    }
+    return ctx.jobService.appendLog(cred, req.params.id, at, req.body);
   });
 
   app.post<JobReq>(`${API_PREFIX}/jobs/:id/complete`, async (req) => {

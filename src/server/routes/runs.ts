@@ -70,6 +70,16 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return ctx.runService.feed(req.params.id, page, clientGone(reply));
   });
 
+  // The same feed as frames of raw bytes, streamed (`feedFrame`): log text is never put in JSON.
+  app.get<Id>(`${API_PREFIX}/runs/:id/stream`, async (req, reply) => {
+    await canRead(req);
+    const { after } = feedQuery.parse(req.query);
+    const frames = await ctx.runService.feedStream(req.params.id, after, clientGone(reply));
+    reply.header('content-type', 'application/octet-stream');
+    // Pulled as the client reads: memory stays bounded however fast the log grows.
+    return reply.send(Readable.from(frames, { objectMode: false }));
+  });
+
   app.post<Id>(`${API_PREFIX}/runs/:id/cancel`, async (req) => {
     await canWrite(req);
     return ctx.runService.cancel(req.params.id);

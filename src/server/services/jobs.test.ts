@@ -128,20 +128,26 @@ describe('JobService', () => {
 
   it("appends log by offset, refuses gaps with the length to resend from, and cuts at the pool's limit", async () => {
     const { jobId, cred, epoch } = await runningJob({ maxStepLogMiB: 1 });
-    expect(await c.jobs.appendLog(cred, jobId, { epoch, step: 0, offset: 0, data: 'hello\n' })).toEqual({
+    expect(
+      await c.jobs.appendLog(cred, jobId, { epoch, step: 0, offset: 0 }, Buffer.from('hello\n')),
+    ).toEqual({
       length: 6,
     });
-    const gap = c.jobs.appendLog(cred, jobId, { epoch, step: 0, offset: 10, data: 'x' });
+    const gap = c.jobs.appendLog(cred, jobId, { epoch, step: 0, offset: 10 }, Buffer.from('x'));
     await expect(gap).rejects.toThrow(LogGapError);
     await expect(gap).rejects.toMatchObject({ offset: 10, length: 6 });
     await expect(
-      c.jobs.appendLog(cred, jobId, { epoch, step: 0, offset: 6, data: 'é'.repeat(MIB / 2 + 1) }),
+      c.jobs.appendLog(cred, jobId, { epoch, step: 0, offset: 6 }, Buffer.from('é'.repeat(MIB / 2 + 1))),
+    ).rejects.toThrow(ValidationError);
+    // Half a character (the first byte of `é`) is not stored: each chunk must decode alone.
+    await expect(
+      c.jobs.appendLog(cred, jobId, { epoch, step: 0, offset: 6 }, Buffer.from([0x61, 0xc3])),
     ).rejects.toThrow(ValidationError);
     const line = `${'y'.repeat(1023)}\n`;
     let offset = 6;
     let last: { length: number; truncated?: true } | undefined;
     for (let i = 0; i < 2; i++) {
-      last = await c.jobs.appendLog(cred, jobId, { epoch, step: 0, offset, data: line.repeat(700) });
+      last = await c.jobs.appendLog(cred, jobId, { epoch, step: 0, offset }, Buffer.from(line.repeat(700)));
       offset += 700 * 1024;
     }
     expect(last).toEqual({ length: 6 + 1400 * 1024, truncated: true });
@@ -149,7 +155,7 @@ describe('JobService', () => {
     expect(text.startsWith('hello\n')).toBe(true);
     expect(text).toContain('log truncated at 1 MiB (pool limit: 1 MiB per step, maxStepLogMiB)');
     await expect(
-      c.jobs.appendLog(cred, jobId, { epoch: epoch + 1, step: 1, offset: 0, data: 'late' }),
+      c.jobs.appendLog(cred, jobId, { epoch: epoch + 1, step: 1, offset: 0 }, Buffer.from('late')),
     ).rejects.toThrow(LeaseLostError);
   });
 
@@ -160,22 +166,30 @@ describe('JobService', () => {
     const first = await c.claim(jobId);
     const chunk = 'z'.repeat(1000);
     for (let i = 0; i < 200; i++) {
-      await c.jobs.appendLog(first.cred, jobId, {
-        epoch: first.cred.epoch,
-        step: 0,
-        offset: i * 1000,
-        data: chunk,
-      });
+      await c.jobs.appendLog(
+        first.cred,
+        jobId,
+        {
+          epoch: first.cred.epoch,
+          step: 0,
+          offset: i * 1000,
+        },
+        Buffer.from(chunk),
+      );
     }
     c.clock.advance(LEASE_TTL_MS + 1);
     await c.scheduler.reapExpiredLeases();
     const second = await c.claim(jobId);
-    await c.jobs.appendLog(second.cred, jobId, {
-      epoch: second.cred.epoch,
-      step: 0,
-      offset: 0,
-      data: 'again',
-    });
+    await c.jobs.appendLog(
+      second.cred,
+      jobId,
+      {
+        epoch: second.cred.epoch,
+        step: 0,
+        offset: 0,
+      },
+      Buffer.from('again'),
+    );
 
     expect((await readLog(jobId)).text).toBe('again');
     const lost = await readLog(jobId, { attempt: first.cred.epoch, step: 0 });

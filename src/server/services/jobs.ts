@@ -1,7 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import {
-  type appendLogRequest,
+  type appendLogQuery,
   type completeJobRequest,
   type heartbeatRequest,
   MAX_LOG_CHUNK_BYTES,
@@ -33,7 +34,8 @@ export const LOG_PAGE_BYTES = 64 * 1024;
 
 export type Heartbeat = z.output<typeof heartbeatRequest>;
 export type StepUpdate = z.output<typeof stepUpdateRequest>;
-export type LogAppend = z.output<typeof appendLogRequest>;
+/** Where an append's bytes go: the attempt (epoch), the step and the byte offset. */
+export type LogAppend = z.output<typeof appendLogQuery>;
 export type JobCompletion = z.output<typeof completeJobRequest>;
 
 /** What a lease or step token proves: the one job it was issued for, and the attempt (epoch). */
@@ -113,20 +115,22 @@ export class JobService {
   }
 
   /**
-   * Appends log text at its byte offset (a resend is harmless, a gap is refused with the length
-   * to resend from), cut at the pool's limits.
+   * Appends log bytes at their offset (a resend is harmless, a gap is refused with the length
+   * to resend from), cut at the pool's limits. The bytes are stored as they came.
    */
   async appendLog(
     cred: JobCredential,
     jobId: string,
     append: LogAppend,
+    data: Buffer,
   ): Promise<{ length: number; truncated?: true }> {
     const { store } = this.o;
     const job = await leasedJob(store, cred, jobId);
-    const data = Buffer.from(append.data, 'utf8');
     if (data.length > MAX_LOG_CHUNK_BYTES) {
       throw new ValidationError(`data: ${data.length} bytes; at most ${MAX_LOG_CHUNK_BYTES} per append`);
     }
+    // Stored and served as they are, and read back as text: only whole UTF-8 goes in.
+    if (!isUtf8(data)) throw new ValidationError('log bytes must be UTF-8, cut between characters');
     const out = await store.appendLog(
       { id: job.id, runId: job.runId, name: job.name },
       append.epoch,

@@ -5,6 +5,7 @@ import type { EventRow, JobRow, RunFilter, RunRow, StepRow, Store } from '../../
 import type { Notifier } from '../notifier.js';
 import type { Scheduler } from '../scheduler.js';
 import type { WorkspaceStore } from '../workspace-store.js';
+import { feedStream } from './feed-stream.js';
 
 /** Events in one page of a run's feed, and about how many bytes of them: a log-heavy run pages. */
 export const EVENTS_PAGE_LIMIT = 1000;
@@ -93,6 +94,13 @@ export class RunService {
       next: last,
       done,
     };
+  }
+
+  /** The run's feed after `after` as frames of raw bytes (see `feedStream`). */
+  async feedStream(idOrNumber: string, after: number, signal?: AbortSignal): Promise<AsyncGenerator<Buffer>> {
+    const run = await findRun(this.o.store, idOrNumber);
+    const rows = { limit: EVENTS_PAGE_LIMIT, bytes: EVENTS_PAGE_BYTES };
+    return feedStream({ store: this.o.store, notifier: this.o.notifier, rows }, run.id, after, signal);
   }
 
   /** Cancels what has not finished; a finished run is left as it is. */

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import type { AppendLogOutcome, EventRow, LogLimits, NewEvent } from '../types.js';
+import { logRows } from '../log-rows.js';
+import type { AppendLogOutcome, EventRow, FeedRow, LogLimits, NewEvent } from '../types.js';
 import { type Db, json, one, query, rows, transaction } from './db.js';
 
 interface Raw {
@@ -12,6 +13,8 @@ interface Raw {
   attempt: number | null;
   step: number | null;
   data: string;
+  /** A log chunk's bytes (then `data` is empty); null for every other event. */
+  body: Buffer | null;
 }
 
 /**
@@ -35,6 +38,26 @@ export async function insertEvent(
   return seq;
 }
 
+/**
+ * A log chunk as its own event, its bytes kept as they came (see listFeed); numbered as
+ * insertEvent does, under the run's lock, which the caller holds.
+ */
+async function insertLogChunk(
+  c: pg.PoolClient,
+  job: { id: string; runId: string; name: string },
+  epoch: number,
+  step: number,
+  body: Buffer,
+  now: number,
+): Promise<void> {
+  await query(
+    c,
+    `INSERT INTO run_events (run_id, seq, at, kind, job_id, job_name, attempt, step, data, body)
+     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, 'log', $3, $4, $5, $6, '', $7 FROM run_events WHERE run_id = $1`,
+    [job.runId, now, job.id, job.name, epoch, step, body],
+  );
+}
+
 export async function appendEvent(pool: pg.Pool, runId: string, e: NewEvent, now: number): Promise<number> {
   return transaction(pool, (c) => insertEvent(c, runId, e, now));
 }
@@ -46,30 +69,51 @@ export async function listEvents(
   limit: number,
   maxBytes = Number.POSITIVE_INFINITY,
 ): Promise<EventRow[]> {
+  // The row was written from a typed event: its kind and data go together.
+  return (await listFeed(db, runId, after, limit, maxBytes)).map(
+    (r) =>
+      ({
+        runId,
+        seq: r.seq,
+        at: r.at,
+        kind: r.kind,
+        jobId: r.jobId,
+        jobName: r.jobName,
+        attempt: r.attempt,
+        step: r.step,
+        data: r.body ? { text: r.body.toString('utf8') } : json.parse(r.data),
+      }) as EventRow,
+  );
+}
+
+export async function listFeed(
+  db: Db,
+  runId: string,
+  after: number,
+  limit: number,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Promise<FeedRow[]> {
   // The byte budget is counted in the database, so a page never reads the rows after it.
   const found = await rows<Raw & { total: number; n: number }>(
     db,
     `SELECT * FROM (
-       SELECT e.*, SUM(length(data)) OVER w AS total, ROW_NUMBER() OVER w AS n
+       SELECT e.*, SUM(COALESCE(octet_length(body), length(data))) OVER w AS total, ROW_NUMBER() OVER w AS n
        FROM run_events e WHERE run_id = $1 AND seq > $2 WINDOW w AS (ORDER BY seq) ORDER BY seq LIMIT $3
      ) page WHERE n = 1 OR $4::bigint IS NULL OR total <= $4 ORDER BY seq`,
     [runId, after, limit, Number.isFinite(maxBytes) ? maxBytes : null],
   );
-  // The row was written by appendEvent from a typed event: its kind and data go together.
-  return found.map(
-    (r) =>
-      ({
-        runId: r.run_id,
-        seq: r.seq,
-        at: r.at,
-        kind: r.kind,
-        jobId: r.job_id,
-        jobName: r.job_name,
-        attempt: r.attempt,
-        step: r.step,
-        data: json.parse(r.data),
-      }) as EventRow,
-  );
+  return found.map((r) => {
+    const head = {
+      seq: r.seq,
+      at: r.at,
+      kind: r.kind as FeedRow['kind'],
+      jobId: r.job_id,
+      jobName: r.job_name,
+      attempt: r.attempt,
+      step: r.step,
+    };
+    return r.body ? { ...head, body: r.body } : { ...head, data: r.data };
+  });
 }
 
 /**
@@ -135,16 +179,15 @@ export async function appendLog(
          truncated = excluded.truncated`,
       [job.id, epoch, step, newLength, stored + keep.length, truncated],
     );
-    const text = keep.toString('utf8') + note;
-    if (text !== '') {
-      await insertEvent(
-        c,
-        job.runId,
-        { kind: 'log', jobId: job.id, jobName: job.name, attempt: epoch, step, data: { text } },
-        now,
-      );
-    }
-    return { ok: true, length: newLength, appended: text !== '', ...(truncated ? { truncated: true } : {}) };
+    const body = note === '' ? keep : Buffer.concat([keep, Buffer.from(note)]);
+    if (body.length > 0) await query(c, 'SELECT pg_advisory_xact_lock(1, hashtext($1))', [job.runId]);
+    for (const row of logRows(body)) await insertLogChunk(c, job, epoch, step, row, now);
+    return {
+      ok: true,
+      length: newLength,
+      appended: body.length > 0,
+      ...(truncated ? { truncated: true } : {}),
+    };
   });
 }
 
@@ -169,15 +212,17 @@ export async function readLogPage(
   let bytes = 0;
   let next = after;
   for (;;) {
-    const found = await rows<{ seq: number; data: string }>(
+    // Decoded here, not by the database: a chunk of broken UTF-8 reads as Node decodes it, not as an error.
+    const found = await rows<{ seq: number; data: string; body: Buffer | null }>(
       db,
-      `SELECT seq, data FROM run_events WHERE job_id = $1 AND attempt = $2 AND kind = 'log' AND seq > $3
+      `SELECT seq, data, body FROM run_events WHERE job_id = $1 AND attempt = $2 AND kind = 'log' AND seq > $3
          AND ($4::integer IS NULL OR step = $4) ORDER BY seq LIMIT ${LOG_BATCH}`,
       [jobId, attempt, next, step ?? null],
     );
     for (const r of found) {
-      texts.push((JSON.parse(r.data) as { text: string }).text);
-      bytes += r.data.length;
+      // Rows end on character boundaries (the agent and the store cut there): each decodes alone.
+      texts.push(r.body ? r.body.toString('utf8') : (JSON.parse(r.data) as { text: string }).text);
+      bytes += r.body ? r.body.length : r.data.length;
       next = r.seq;
       if (bytes >= maxBytes) break;
     }

@@ -186,6 +186,8 @@ export class PostgresStore implements Store {
   appendEvent = async (runId: string, e: NewEvent, now: number) => events.appendEvent(this.db, runId, e, now);
   listEvents = async (runId: string, after: number, limit: number, maxBytes?: number) =>
     events.listEvents(this.db, runId, after, limit, maxBytes);
+  listFeed = async (runId: string, after: number, limit: number, maxBytes?: number) =>
+    events.listFeed(this.db, runId, after, limit, maxBytes);
   appendLog = async (
     job: { id: string; runId: string; name: string },
     epoch: number,

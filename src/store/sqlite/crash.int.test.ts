@@ -71,13 +71,11 @@ it('survives kill -9 of a writer at any point: no corruption, no answered write 
       length: number;
     }[];
     for (const s of streams) {
+      // A log chunk is kept as its raw bytes (body), with no JSON around it.
       const rows = db
-        .prepare("SELECT data FROM run_events WHERE job_id = ? AND attempt = ? AND step = ? AND kind = 'log'")
-        .all(s.job_id, s.attempt, s.step) as { data: string }[];
-      const bytes = rows.reduce(
-        (n, r) => n + Buffer.byteLength((JSON.parse(r.data) as { text: string }).text),
-        0,
-      );
+        .prepare("SELECT body FROM run_events WHERE job_id = ? AND attempt = ? AND step = ? AND kind = 'log'")
+        .all(s.job_id, s.attempt, s.step) as { body: Buffer }[];
+      const bytes = rows.reduce((n, r) => n + r.body.length, 0);
       expect(bytes).toBe(s.length);
     }
     const claimed = db.prepare('SELECT status FROM jobs WHERE id = ?');

@@ -1,4 +1,5 @@
-import type { AppendLogOutcome, EventRow, LogLimits, NewEvent } from '../types.js';
+import { logRows } from '../log-rows.js';
+import type { AppendLogOutcome, EventRow, FeedRow, LogLimits, NewEvent } from '../types.js';
 import { type Db, json, sql } from './db.js';
 
 interface Raw {
@@ -11,6 +12,8 @@ interface Raw {
   attempt: number | null;
   step: number | null;
   data: string;
+  /** A log chunk's bytes (then `data` is empty); null for every other event. */
+  body: Buffer | null;
 }
 
 export function appendEvent(db: Db, runId: string, e: NewEvent, now: number): number {
@@ -33,29 +36,68 @@ export function listEvents(
   limit: number,
   maxBytes = Number.POSITIVE_INFINITY,
 ): EventRow[] {
-  const out: EventRow[] = [];
+  // The row was written from a typed event: its kind and data go together.
+  return listFeed(db, runId, after, limit, maxBytes).map(
+    (r) =>
+      ({
+        runId,
+        seq: r.seq,
+        at: r.at,
+        kind: r.kind,
+        jobId: r.jobId,
+        jobName: r.jobName,
+        attempt: r.attempt,
+        step: r.step,
+        data: r.body ? { text: r.body.toString('utf8') } : json.parse(r.data),
+      }) as EventRow,
+  );
+}
+
+export function listFeed(
+  db: Db,
+  runId: string,
+  after: number,
+  limit: number,
+  maxBytes = Number.POSITIVE_INFINITY,
+): FeedRow[] {
+  const out: FeedRow[] = [];
   let bytes = 0;
   // Iterated, so a page stops at its byte budget without reading the rows after it.
   for (const r of sql(
     db,
     'SELECT * FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?',
   ).iterate(runId, after, limit) as Iterable<Raw>) {
-    if (out.length > 0 && bytes + r.data.length > maxBytes) break;
-    bytes += r.data.length;
-    // The row was written by appendEvent from a typed event: its kind and data go together.
-    out.push({
-      runId: r.run_id,
+    const size = r.body ? r.body.length : r.data.length;
+    if (out.length > 0 && bytes + size > maxBytes) break;
+    bytes += size;
+    const head = {
       seq: r.seq,
       at: r.at,
-      kind: r.kind,
+      kind: r.kind as FeedRow['kind'],
       jobId: r.job_id,
       jobName: r.job_name,
       attempt: r.attempt,
       step: r.step,
-      data: json.parse(r.data),
-    } as EventRow);
+    };
+    out.push(r.body ? { ...head, body: r.body } : { ...head, data: r.data });
   }
   return out;
+}
+
+/** A log chunk as its own event, its bytes kept as they came (see listFeed). */
+function appendLogChunk(
+  db: Db,
+  job: { id: string; runId: string; name: string },
+  epoch: number,
+  step: number,
+  body: Buffer,
+  now: number,
+): void {
+  sql(
+    db,
+    `INSERT INTO run_events (run_id, seq, at, kind, job_id, job_name, attempt, step, data, body)
+     SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, 'log', ?, ?, ?, ?, '', ? FROM run_events WHERE run_id = ?`,
+  ).run(job.runId, now, job.id, job.name, epoch, step, body, job.runId);
 }
 
 /**
@@ -116,16 +158,14 @@ export function appendLog(
        ON CONFLICT (job_id, attempt, step) DO UPDATE SET length = excluded.length, stored = excluded.stored,
          truncated = excluded.truncated`,
     ).run(job.id, epoch, step, newLength, stored + keep.length, Number(truncated));
-    const text = keep.toString('utf8') + note;
-    if (text !== '') {
-      appendEvent(
-        db,
-        job.runId,
-        { kind: 'log', jobId: job.id, jobName: job.name, attempt: epoch, step, data: { text } },
-        now,
-      );
-    }
-    return { ok: true, length: newLength, appended: text !== '', ...(truncated ? { truncated: true } : {}) };
+    const body = note === '' ? keep : Buffer.concat([keep, Buffer.from(note)]);
+    for (const row of logRows(body)) appendLogChunk(db, job, epoch, step, row, now);
+    return {
+      ok: true,
+      length: newLength,
+      appended: body.length > 0,
+      ...(truncated ? { truncated: true } : {}),
+    };
   })();
 }
 
@@ -135,6 +175,13 @@ function characterBoundary(buf: Buffer, at: number): number {
   while (cut > 0 && cut < buf.length && (buf[cut]! & 0xc0) === 0x80) cut--;
   return cut;
 }
+
+/**
+ * A log chunk read back as text by SQLite itself: a string on the heap rather than a Buffer
+ * outside it, which a reader of a big log would pile up faster than the collector notices.
+ * Chunks end on character boundaries (the agent and the cap cut there): each decodes alone.
+ */
+const LOG_TEXT = 'seq, data, CAST(body AS TEXT) AS text';
 
 export function readLogPage(
   db: Db,
@@ -148,19 +195,19 @@ export function readLogPage(
     step === undefined
       ? sql(
           db,
-          "SELECT seq, data FROM run_events WHERE job_id = ? AND attempt = ? AND kind = 'log' AND seq > ? ORDER BY seq",
+          `SELECT ${LOG_TEXT} FROM run_events WHERE job_id = ? AND attempt = ? AND kind = 'log' AND seq > ? ORDER BY seq`,
         ).iterate(jobId, attempt, after)
       : sql(
           db,
-          "SELECT seq, data FROM run_events WHERE job_id = ? AND attempt = ? AND kind = 'log' AND seq > ? AND step = ? ORDER BY seq",
+          `SELECT ${LOG_TEXT} FROM run_events WHERE job_id = ? AND attempt = ? AND kind = 'log' AND seq > ? AND step = ? ORDER BY seq`,
         ).iterate(jobId, attempt, after, step)
-  ) as Iterable<{ seq: number; data: string }>;
+  ) as Iterable<{ seq: number; data: string; text: string | null }>;
   const texts: string[] = [];
   let bytes = 0;
   let next = after;
   for (const r of rows) {
-    texts.push((JSON.parse(r.data) as { text: string }).text);
-    bytes += r.data.length;
+    texts.push(r.text ?? (JSON.parse(r.data) as { text: string }).text);
+    bytes += r.text?.length ?? r.data.length;
     next = r.seq;
     if (bytes >= maxBytes) break;
   }

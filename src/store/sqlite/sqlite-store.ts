@@ -199,6 +199,8 @@ export class SqliteStore implements Store {
     this.group.write(() => events.appendEvent(this.db, runId, e, now));
   listEvents = (runId: string, after: number, limit: number, maxBytes?: number) =>
     this.group.read(() => events.listEvents(this.db, runId, after, limit, maxBytes));
+  listFeed = (runId: string, after: number, limit: number, maxBytes?: number) =>
+    this.group.read(() => events.listFeed(this.db, runId, after, limit, maxBytes));
   appendLog = (
     job: { id: string; runId: string; name: string },
     epoch: number,
