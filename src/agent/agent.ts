@@ -74,7 +74,9 @@ export class Agent {
   private gaveUp = false;
 
   constructor(private readonly o: AgentOptions) {
-    this.client = new ApiClient(o.config.url);
+    // node:http for whole answers: the agent's first answer would otherwise load fetch's undici (≈ a
+    // quarter of a cold agent's CPU); streamed downloads (workspace, caches, artifacts) still use fetch.
+    this.client = new ApiClient(o.config.url, { transport: 'node-http' });
   }
 
   /** Runs until `--once` is satisfied or `stop()` is called. Resolves with the process exit code. */

@@ -20,6 +20,7 @@ import {
   SessionReplacedError,
   ValidationError,
 } from '../shared/errors.js';
+import { freePort } from '../test-support/harness.js';
 import {
   ApiClient,
   answerDetail,
@@ -222,10 +223,19 @@ it('types error answers through node:http, and says which server it could not re
       await expect(client.poll({ sessionId: 's' }, { token: 't' })).rejects.toThrow(SessionReplacedError);
     },
   );
-  const refused = new ApiClient('http://127.0.0.1:1', { transport: 'node-http' });
+  const port = await freePort();
+  const refused = new ApiClient(`http://127.0.0.1:${port}`, { transport: 'node-http' });
   const err = await refused.getRun('r1', { token: 't' }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ConnectionError);
-  expect((err as Error).message).toBe('cannot reach http://127.0.0.1:1: ECONNREFUSED');
+  expect((err as Error).message).toBe(`cannot reach http://127.0.0.1:${port}: ECONNREFUSED`);
+});
+
+it('stays on fetch for a port fetch refuses, so every call fails the same way at once', async () => {
+  const err = await new ApiClient('http://127.0.0.1:6000', { transport: 'node-http' })
+    .getRun('r1', { token: 't' })
+    .catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(ConnectionError);
+  expect((err as Error).message).toMatch(/^cannot reach http:\/\/127\.0\.0\.1:6000: .*bad port/);
 });
 
 it('gives up on a silent server after the timeout through node:http, and a caller abort stays an abort', async () => {

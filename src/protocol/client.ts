@@ -21,7 +21,13 @@ import {
   ValidationError,
 } from '../shared/errors.js';
 import { FeedFrameReader, type FeedItem } from './feed-frames.js';
-import { createHttpSend, type HttpSend, type HttpTarget, type PlainAnswer } from './http-send.js';
+import {
+  createHttpSend,
+  FETCH_BAD_PORTS,
+  type HttpSend,
+  type HttpTarget,
+  type PlainAnswer,
+} from './http-send.js';
 import {
   type AgentView,
   API_PREFIX,
@@ -695,6 +701,7 @@ function httpTarget(base: string): { target: HttpTarget; prefix: string } | unde
   if (url.protocol !== 'http:' || url.username || url.password) return undefined;
   // `[::1]` as URL spells it; node:http wants the bare address.
   const target = { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 80) };
+  if (FETCH_BAD_PORTS.has(target.port)) return undefined;
   return { target, prefix: url.pathname.replace(/\/+$/, '') };
 }
 
