@@ -62,9 +62,18 @@ async function runJob(a: Agent, jobId: string, result: 'succeeded' | 'failed' | 
     const res = await call('POST', `jobs/${jobId}/${what}`, lease, { epoch, ...body });
     expect(res.status, `${what}: ${res.raw}`).toBe(200);
   };
-  await post('logs', { step: -1, offset: 0, data: 'setting up\n' });
+  const log = async (step: number, text: string) => {
+    const res = await call(
+      'POST',
+      `jobs/${jobId}/logs?epoch=${epoch}&step=${step}&offset=0`,
+      lease,
+      Buffer.from(text),
+    );
+    expect(res.status, `logs: ${res.raw}`).toBe(200);
+  };
+  await log(-1, 'setting up\n');
   await post('steps', { index: 0, state: 'running', name: 'say hi' });
-  await post('logs', { step: 0, offset: 0, data: 'hi\n' });
+  await log(0, 'hi\n');
   if (result === null) return; // the agent is lost here
   const reason = result === 'failed' ? { reason: 'exit code 1' } : {};
   await post('steps', { index: 0, state: 'completed', result, ...reason });
