@@ -101,6 +101,12 @@ interface Unit extends PlannedUnit, UnitEvent {
 
 /** Environment and facts that differ between containers, so never announced for all. */
 const PER_AGENT = new Set(['Agent.Name', 'Agent.ComputerName', 'HOSTNAME']);
+/**
+ * How long topping the warm pool up waits when a free agent is about to take a job and no other
+ * job waits: on a small host, creating and starting a container beside a job's first steps slows
+ * them (the engine's work is most of a core for that while) and no job is waiting for the new agent.
+ */
+const WARM_YIELD_MS = 150;
 
 export class PoolNotFoundError extends NotFoundError {}
 
@@ -136,6 +142,12 @@ export class FleetManager extends EventEmitter<FleetEvents> {
   readonly #orphans = new Set<string>();
   #warmFailures = 0;
   #warmBackoffUntil = 0;
+  /** Until then the warm pool is not topped up: an agent of it has just taken a job (see WARM_YIELD_MS). */
+  #warmYieldUntil = 0;
+  /** Jobs the warm pool's top-up has yielded to once already. */
+  readonly #yieldedFor = new Set<string>();
+  /** When a round put something off, the time to run the next one (not waiting for the demand to change). */
+  #retryAt: number | undefined;
   #learned: Record<string, string> | undefined;
   #wakeup = new AbortController();
   #dirty = false;
@@ -301,6 +313,12 @@ export class FleetManager extends EventEmitter<FleetEvents> {
       const queued = demand.queued.some((j) => !this.#skip.has(j.jobId));
       if (this.state === 'draining') await sleep(200, this.#wakeup.signal);
       else if (queued) await sleep(acted ? 100 : 250, this.#wakeup.signal);
+      else if (this.#retryAt !== undefined) {
+        // A warm start put off for a moment: come back for it then, without waiting for news.
+        await sleep(Math.max(0, this.#retryAt - performance.now()), this.#wakeup.signal);
+        this.#retryAt = undefined;
+        this.#dirty = true;
+      }
     }
   }
 
@@ -318,6 +336,7 @@ export class FleetManager extends EventEmitter<FleetEvents> {
     // Forget jobs that left the queue, so a long-lived fleet does not remember every job id.
     const queued = new Set(demand.queued.map((j) => j.jobId));
     for (const id of this.#skip) if (!queued.has(id)) this.#skip.delete(id);
+    for (const id of this.#yieldedFor) if (!queued.has(id)) this.#yieldedFor.delete(id);
     for (const id of this.#startFailures.keys()) if (!queued.has(id)) this.#startFailures.delete(id);
     if (this.#learned === undefined && this.state === 'running') await this.#learnCapabilities(demand);
     await this.#removeOrphans(agents);
@@ -375,9 +394,18 @@ export class FleetManager extends EventEmitter<FleetEvents> {
     }
     await Promise.all(plan.drain.map((name) => this.#drainUnit(name)));
 
-    const backoff = now < this.#warmBackoffUntil;
+    // A free agent is about to take a job and no other job waits: topping the warm pool up yields
+    // to that job's start for a moment (once per job), as its first steps share the CPU with it.
+    const fresh = plan.takenByFree.filter((id) => !this.#yieldedFor.has(id));
+    if (!plan.jobsWait && fresh.length > 0) {
+      for (const id of fresh) this.#yieldedFor.add(id);
+      this.#warmYieldUntil = performance.now() + WARM_YIELD_MS;
+    }
+    const yielding = !plan.jobsWait && performance.now() < this.#warmYieldUntil;
+    const backoff = now < this.#warmBackoffUntil || yielding;
     const warm = backoff ? 0 : plan.warm;
     const warmImages = backoff ? [] : plan.warmImages;
+    if (yielding && plan.warm + plan.warmImages.length > 0) this.#retryAt = this.#warmYieldUntil;
     const taken = new Set([
       ...[...this.#units.values()].map((u) => u.name),
       // A live agent that is not ours keeps its name: tickets register with `replace`.

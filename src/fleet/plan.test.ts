@@ -40,7 +40,7 @@ function unit(name: string, o: Partial<PlannedUnit> = {}): PlannedUnit {
   return { name, phase: 'running', startedAt: 0, registeredAt: 1, idleSince: 0, spent: false, ...o };
 }
 
-function plan(o: {
+type PlanOptions = {
   queued?: QueuedJobView[];
   agents?: Agent[];
   units?: PlannedUnit[];
@@ -53,8 +53,10 @@ function plan(o: {
   /** Recent custom images, most recent first. */
   recent?: string[];
   perImage?: number;
-}) {
-  const input: PlanInput = {
+};
+
+function planInput(o: PlanOptions): PlanInput {
+  return {
     demand: { queued: o.queued ?? [], agents: o.agents ?? [], running: [] },
     policy: {
       pool: 'p',
@@ -74,7 +76,10 @@ function plan(o: {
     recentImages: o.recent ?? [],
     warmPerImage: o.perImage ?? 0,
   };
-  const p = planFleet(input);
+}
+
+function plan(o: PlanOptions) {
+  const p = planFleet(planInput(o));
   return {
     warm: p.warm,
     warmImages: p.warmImages,
@@ -88,6 +93,24 @@ function plan(o: {
 const none = { warm: 0, warmImages: [], cold: [], drain: [], stale: [], refuse: [] };
 
 describe('planFleet', () => {
+  it('tells a top-up from a start a job waits for, and which jobs a free agent is there for', () => {
+    // The free warm agent takes j1: the second warm agent is a top-up, no job waits for it.
+    const topUp = planFleet(
+      planInput({ queued: [job('j1')], agents: [idleAgent('p-1')], units: [unit('p-1')], minIdle: 1 }),
+    );
+    expect(topUp).toMatchObject({ warm: 1, takenByFree: ['j1'], jobsWait: false });
+    // Two jobs, one free agent: j2 waits for the agent started for it.
+    const waits = planFleet(
+      planInput({
+        queued: [job('j1'), job('j2')],
+        agents: [idleAgent('p-1')],
+        units: [unit('p-1')],
+        minIdle: 0,
+      }),
+    );
+    expect(waits).toMatchObject({ warm: 1, takenByFree: ['j1'], jobsWait: true });
+  });
+
   it.each<[string, Parameters<typeof plan>[0], Partial<ReturnType<typeof plan>>]>([
     ['an empty fleet starts min-idle warm agents', {}, { warm: 1 }],
     ['min-idle 0 starts nothing without work', { minIdle: 0 }, {}],

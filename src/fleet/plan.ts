@@ -66,6 +66,10 @@ export interface Plan {
   stale: string[];
   /** Jobs this fleet cannot run, with the reason; never started. */
   refuse: Array<{ jobId: string; reason: string }>;
+  /** Queued jobs a free agent is there for (it will claim them). */
+  takenByFree: string[];
+  /** Whether a queued job waits for an agent to start: else every start is a top-up. */
+  jobsWait: boolean;
 }
 
 /** Why the Docker fleet does not run a job, or null when it can: what its pool does not allow, and the flag that would. */
@@ -148,7 +152,16 @@ export function planFleet(input: PlanInput): Plan {
   const idle = (u: PlannedUnit) => u.phase === 'running' && !u.spent && isIdle(agents.get(u.name));
 
   if (!input.accepting) {
-    return { warm: 0, warmImages: [], cold: [], drain: live.filter(idle).map((u) => u.name), stale, refuse };
+    return {
+      warm: 0,
+      warmImages: [],
+      cold: [],
+      drain: live.filter(idle).map((u) => u.name),
+      stale,
+      refuse,
+      takenByFree: [],
+      jobsWait: false,
+    };
   }
 
   const defaultRef = normalizeImageRef(input.defaultImage);
@@ -164,14 +177,17 @@ export function planFleet(input: PlanInput): Plan {
   let warm = 0;
   let starved = 0;
   const cold: QueuedJobView[] = [];
+  const takenByFree: string[] = [];
   for (const job of demand.queued) {
     if (refusal(job, input.policy) !== null || input.skip.has(job.jobId)) continue;
     // It has an agent of its own on the way; a warm one of its image may still win it.
     if (boundJobs.has(job.jobId)) continue;
     const image = warmImageOf(job, input.defaultImage);
     const waiting = image === null ? 0 : (freeLeft.get(image) ?? 0);
-    if (image !== null && waiting > 0) freeLeft.set(image, waiting - 1);
-    else if (capacity === 0) starved++;
+    if (image !== null && waiting > 0) {
+      freeLeft.set(image, waiting - 1);
+      takenByFree.push(job.jobId);
+    } else if (capacity === 0) starved++;
     else if (image === defaultRef) {
       warm++;
       capacity--;
@@ -255,7 +271,7 @@ export function planFleet(input: PlanInput): Plan {
     drain.push(unit.name);
     next++;
   }
-  return { warm, warmImages, cold, drain, stale, refuse };
+  return { warm, warmImages, cold, drain, stale, refuse, takenByFree, jobsWait };
 }
 
 /** Registered, waiting for work, not asked to drain. */
