@@ -1,21 +1,8 @@
 import type pg from 'pg';
+import { eventRowOf, feedRowOf, type RawEventRow } from '../event-rows.js';
 import { logRows } from '../log-rows.js';
 import type { AppendLogOutcome, EventRow, FeedRow, LogLimits, NewEvent } from '../types.js';
 import { type Db, json, one, query, rows, transaction } from './db.js';
-
-interface Raw {
-  run_id: string;
-  seq: number;
-  at: number;
-  kind: string;
-  job_id: string | null;
-  job_name: string | null;
-  attempt: number | null;
-  step: number | null;
-  data: string;
-  /** A log chunk's bytes (then `data` is empty); null for every other event. */
-  body: Buffer | null;
-}
 
 /**
  * Numbers the event inside `c`'s transaction: appends to one run take turns (a transaction
@@ -69,21 +56,7 @@ export async function listEvents(
   limit: number,
   maxBytes = Number.POSITIVE_INFINITY,
 ): Promise<EventRow[]> {
-  // The row was written from a typed event: its kind and data go together.
-  return (await listFeed(db, runId, after, limit, maxBytes)).map(
-    (r) =>
-      ({
-        runId,
-        seq: r.seq,
-        at: r.at,
-        kind: r.kind,
-        jobId: r.jobId,
-        jobName: r.jobName,
-        attempt: r.attempt,
-        step: r.step,
-        data: r.body ? { text: r.body.toString('utf8') } : json.parse(r.data),
-      }) as EventRow,
-  );
+  return (await listFeed(db, runId, after, limit, maxBytes)).map((r) => eventRowOf(runId, r));
 }
 
 export async function listFeed(
@@ -94,7 +67,7 @@ export async function listFeed(
   maxBytes = Number.POSITIVE_INFINITY,
 ): Promise<FeedRow[]> {
   // The byte budget is counted in the database, so a page never reads the rows after it.
-  const found = await rows<Raw & { total: number; n: number }>(
+  const found = await rows<RawEventRow & { total: number; n: number }>(
     db,
     `SELECT * FROM (
        SELECT e.*, SUM(COALESCE(octet_length(body), length(data))) OVER w AS total, ROW_NUMBER() OVER w AS n
@@ -103,16 +76,7 @@ export async function listFeed(
     [runId, after, limit, Number.isFinite(maxBytes) ? maxBytes : null],
   );
   return found.map((r) => {
-    const head = {
-      seq: r.seq,
-      at: r.at,
-      kind: r.kind as FeedRow['kind'],
-      jobId: r.job_id,
-      jobName: r.job_name,
-      attempt: r.attempt,
-      step: r.step,
-    };
-    return r.body ? { ...head, body: r.body } : { ...head, data: r.data };
+    return feedRowOf(r);
   });
 }
 

@@ -1,20 +1,7 @@
+import { eventRowOf, feedRowOf, type RawEventRow } from '../event-rows.js';
 import { logRows } from '../log-rows.js';
 import type { AppendLogOutcome, EventRow, FeedRow, LogLimits, NewEvent } from '../types.js';
 import { type Db, json, sql } from './db.js';
-
-interface Raw {
-  run_id: string;
-  seq: number;
-  at: number;
-  kind: string;
-  job_id: string | null;
-  job_name: string | null;
-  attempt: number | null;
-  step: number | null;
-  data: string;
-  /** A log chunk's bytes (then `data` is empty); null for every other event. */
-  body: Buffer | null;
-}
 
 export function appendEvent(db: Db, runId: string, e: NewEvent, now: number): number {
   // One statement: the next number and the row together (the run's events stay numbered 1, 2, 3...).
@@ -36,21 +23,7 @@ export function listEvents(
   limit: number,
   maxBytes = Number.POSITIVE_INFINITY,
 ): EventRow[] {
-  // The row was written from a typed event: its kind and data go together.
-  return listFeed(db, runId, after, limit, maxBytes).map(
-    (r) =>
-      ({
-        runId,
-        seq: r.seq,
-        at: r.at,
-        kind: r.kind,
-        jobId: r.jobId,
-        jobName: r.jobName,
-        attempt: r.attempt,
-        step: r.step,
-        data: r.body ? { text: r.body.toString('utf8') } : json.parse(r.data),
-      }) as EventRow,
-  );
+  return listFeed(db, runId, after, limit, maxBytes).map((r) => eventRowOf(runId, r));
 }
 
 export function listFeed(
@@ -66,20 +39,11 @@ export function listFeed(
   for (const r of sql(
     db,
     'SELECT * FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?',
-  ).iterate(runId, after, limit) as Iterable<Raw>) {
+  ).iterate(runId, after, limit) as Iterable<RawEventRow>) {
     const size = r.body ? r.body.length : r.data.length;
     if (out.length > 0 && bytes + size > maxBytes) break;
     bytes += size;
-    const head = {
-      seq: r.seq,
-      at: r.at,
-      kind: r.kind as FeedRow['kind'],
-      jobId: r.job_id,
-      jobName: r.job_name,
-      attempt: r.attempt,
-      step: r.step,
-    };
-    out.push(r.body ? { ...head, body: r.body } : { ...head, data: r.data });
+    out.push(feedRowOf(r));
   }
   return out;
 }
